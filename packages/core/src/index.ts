@@ -1,0 +1,23 @@
+// @ganglion/core: the op set, autodiff, tensors, the backend interface and the reference backend.
+export * from './errors.js';
+export * from './dtype.js';
+export * from './shape/dim.js';
+export { Tensor } from './tensor.js';
+export type { Backend, LoweringTable, Operand, TensorData, TensorSpec } from './backend.js';
+export { apply, dispose, getBackend, keep, makeTensor, setBackend, tidy, withBackend, withoutRecording } from './engine.js';
+export type { Recorder, TapeEntry } from './engine.js';
+export { fill, ones, scalar, tensor, zeros } from './creation.js';
+export type { NestedArray } from './creation.js';
+export * from './ops/index.js';
+export { primitives, OP_NAMES, isOpName } from './ops/registry.js';
+export type { AttrsOf, OpName, Primitives } from './ops/registry.js';
+export { definePrimitive } from './ops/primitive.js';
+export type { Primitive, VjpContext, VjpRule } from './ops/primitive.js';
+export { gelu, geluTanh, silu, softplus, square } from './composites/activations.js';
+export { meanSquaredError, oneHot, softmaxCrossEntropy } from './composites/losses.js';
+export { flatten, squeeze, unsqueeze } from './composites/shape-ops.js';
+export { Tape } from './autodiff/tape.js';
+export { grad, valueAndGrad, vjp } from './autodiff/grad.js';
+export { ReferenceBackend } from './reference/reference-backend.js';
+export { checkIndices } from './reference/kernels/indexing.js';
+export { Rng, normalValues, uniformAt, uniformValues } from './random/prng.js';
