@@ -5,6 +5,7 @@ import { apply, withBackend } from '../engine.js';
 import { ReferenceBackend } from '../reference/reference-backend.js';
 import { checkGradients, makeInput, opCases } from '../testing/index.js';
 import type { Tensor } from '../tensor.js';
+import type { Primitive } from './primitive.js';
 import { OP_NAMES, primitives } from './registry.js';
 
 const backend = new ReferenceBackend();
@@ -24,7 +25,7 @@ describe('gradient checks (reference backend, float64)', () => {
   test.each(cases.map((c, i) => [`${c.op}: ${c.label}`, c, i] as const))('%s', (_, c, i) => {
     withBackend(backend, () => {
       const xs = c.inputs.map((s, k) => makeInput(s, 1000 * i + k, backend));
-      const fn = (...args: Tensor[]) => apply(primitives[c.op], args, c.attrs as never);
+      const fn = (...args: Tensor[]) => apply(primitives[c.op] as Primitive<string, unknown>, args, c.attrs);
       for (const r of checkGradients(fn, xs, floatInputs(c.inputs), i + 1)) {
         // The check means something only if the directional derivative is not ~0.
         expect(Math.abs(r.numeric), `input ${r.input}`).toBeGreaterThan(1e-4);

@@ -65,3 +65,20 @@ export class Rng {
     return r;
   }
 }
+
+/** FNV-1a hash of a string to 32 bits: turns names into seed material. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** A seed derived from a base seed and any number of integers or names, order-sensitive. */
+export function deriveSeed(base: number, ...parts: (number | string)[]): number {
+  let s = base;
+  for (const p of parts) s = hash2(s, typeof p === 'number' ? p : hashString(p));
+  return s;
+}

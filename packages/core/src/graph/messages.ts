@@ -1,0 +1,109 @@
+// The messages nodes exchange. A forward pass is a wave of Activations from the inputs to the
+// outputs; a backward pass is a wave of Gradients from the loss back to the inputs, with ParamGrads
+// peeled off for the optimizer. Every message carries the step it belongs to.
+
+import { type MonoTypeOperatorFunction, type OperatorFunction, filter } from 'rxjs';
+import type { Tensor } from '../tensor.js';
+
+/** A port of a node: `{ node: 'lstm1', port: 'y' }`. */
+export interface PortRef {
+  readonly node: string;
+  readonly port: string;
+}
+
+/**
+ * What travels with an activation besides its value: sequence positions (where a streamed chunk
+ * starts), a padding/causal mask, the training flag, the dropout RNG stream and a correlation id.
+ */
+export interface Context {
+  readonly step: number;
+  readonly training: boolean;
+  /** Position of the first time step of this wave in the whole sequence (0 unless streaming). */
+  readonly position: number;
+  /** Optional mask, e.g. [batch, time] with 1 for real tokens and 0 for padding. */
+  readonly mask?: Tensor;
+  /** Seed of this wave's RNG stream (dropout); each node derives its own from it. */
+  readonly seed: number;
+  /** Ties the messages of one request/step together, for logs and traces. */
+  readonly correlationId: string;
+}
+
+export interface Activation {
+  readonly kind: 'activation';
+  readonly step: number;
+  readonly from: PortRef;
+  readonly value: Tensor;
+  readonly context: Context;
+  /** Hidden state the node carries to its next wave (LSTM/GRU h and c, attention caches). */
+  readonly state?: Readonly<Record<string, Tensor>>;
+}
+
+export interface Gradient {
+  readonly kind: 'gradient';
+  readonly step: number;
+  /** The output port whose value this is the gradient of. */
+  readonly to: PortRef;
+  /** The consumer's input port that sent it (several consumers of one port each send one). */
+  readonly from: PortRef;
+  readonly grad: Tensor;
+}
+
+export interface ParamGrad {
+  readonly kind: 'param-grad';
+  readonly step: number;
+  readonly node: string;
+  readonly param: string;
+  readonly grad: Tensor;
+}
+
+export interface Control {
+  readonly kind: 'reset-state' | 'end-of-stream';
+  readonly step: number;
+}
+
+export type Message = Activation | Gradient | ParamGrad | Control;
+export type MessageKind = Message['kind'];
+
+type OfKind<K extends MessageKind> = Extract<Message, { kind: K }>;
+
+/** Keep messages of one kind: `messages$.pipe(ofKind('param-grad'))`. */
+export function ofKind<K extends MessageKind>(...kinds: K[]): OperatorFunction<Message, OfKind<K>> {
+  return filter((m): m is OfKind<K> => (kinds as string[]).includes(m.kind));
+}
+
+/** The node a message is about: the producer of an activation, the receiver of a gradient. */
+export function nodeOf(m: Message): string | undefined {
+  switch (m.kind) {
+    case 'activation':
+      return m.from.node;
+    case 'gradient':
+      return m.to.node;
+    case 'param-grad':
+      return m.node;
+    default:
+      return undefined;
+  }
+}
+
+/** Keep messages about one node. */
+export function forNode<M extends Message>(node: string): MonoTypeOperatorFunction<M> {
+  return filter((m) => nodeOf(m) === node);
+}
+
+/** Keep activations and gradients of one port (`'lstm1.y'` or a PortRef). */
+export function forPort<M extends Message>(port: string | PortRef): MonoTypeOperatorFunction<M> {
+  const ref = typeof port === 'string' ? parsePortRef(port) : port;
+  return filter((m) => {
+    const p = m.kind === 'activation' ? m.from : m.kind === 'gradient' ? m.to : undefined;
+    return p !== undefined && p.node === ref.node && p.port === ref.port;
+  });
+}
+
+export function formatPortRef(p: PortRef): string {
+  return `${p.node}.${p.port}`;
+}
+
+export function parsePortRef(s: string): PortRef {
+  const i = s.lastIndexOf('.');
+  return i < 0 ? { node: s, port: 'y' } : { node: s.slice(0, i), port: s.slice(i + 1) };
+}
