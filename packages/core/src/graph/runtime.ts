@@ -359,14 +359,17 @@ export class Runtime {
       this.messages.next(msg);
       paramGrads.set(paramKey(node.name, spec.name), grad);
     }
+    // Announce every gradient this node sends before any producer reacts to one.
+    const sends: [Subject<Gradient>, Gradient][] = [];
     for (const [port, src] of Object.entries(node.inputs)) {
       if (!src || !isFloat(node.inputSpecs[port]!.dtype)) continue;
       const x = rec.inputs[port];
       const grad = inputGrad(port) ?? zerosLike(x);
       const msg: Gradient = { kind: 'gradient', step, to: src, from: { node: node.name, port }, grad };
       this.messages.next(msg);
-      edges.get(`${key(src)}->${node.name}.${port}`)!.next(msg);
+      sends.push([edges.get(`${key(src)}->${node.name}.${port}`)!, msg]);
     }
+    for (const [edge, msg] of sends) edge.next(msg);
   }
 }
 
