@@ -1,8 +1,9 @@
 // The tfjs lowering table: one entry per Ganglion primitive, naming the tfjs kernels it runs (so
 // the backend can tell whether tfjs's active backend, e.g. wasm, has them) and building the result
 // from tfjs ops. Every entry must give the same numbers as core's float64 reference backend, so
-// where tfjs's semantics differ from Ganglion's (int32 division, batch broadcasting in MatMul,
-// plain-Error index checks, softmax on the last axis only) the lowering says how it bridges them.
+// where tfjs differs from Ganglion (int32 division, batch broadcasting in MatMul, plain-Error index
+// checks, softmax on the last axis only, wasm kernels that ignore the dtype) the entry says how it
+// bridges the gap.
 import * as tf from '@tensorflow/tfjs';
 import {
   type LoweringTable,
@@ -42,8 +43,8 @@ function broadcast(x: Op, shape: readonly number[]): tf.Tensor {
 
 /**
  * tfjs's BatchMatMul flattens the batch dims and pairs batch `i` of a with `i % batchA`, which is
- * only right when the flattened batches are equal or one of them is 1 ([2, 1] against [3] silently
- * gives wrong numbers). Broadcast any other operand to the output's batch dims first.
+ * only right when the flattened batches are equal or one of them is 1: [2, 1] against [3] silently
+ * returns a [2, 3, m, n] tensor holding only 3 matrices. Broadcast any other operand first.
  */
 function matMulOperand(x: Op, batch: readonly number[]): tf.Tensor {
   const s = dims(x.shape);
@@ -64,6 +65,14 @@ function truncDiv(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   // A floor remainder has the sign of b, so sign(r) * sign(a) is -1 exactly when a fix is due.
   const fix = tf.less(tf.mul(tf.sign(r), tf.sign(a)), tf.scalar(0, 'int32'));
   return tf.where(fix, tf.add(q, tf.scalar(1, 'int32')), q);
+}
+
+/**
+ * int32 matrix product as a broadcast product summed over k: wasm's BatchMatMul is float32-only,
+ * and going through float32 would round products beyond 2^24. Numpy broadcasting covers the batch.
+ */
+function intMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.sum(tf.mul(tf.expandDims(a, -1), tf.expandDims(b, -3)), -2);
 }
 
 /** Axes for tfjs reductions: undefined means all axes in both. */
@@ -99,7 +108,15 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
     // -> bool is written out as x != 0 so it does not depend on how each backend casts.
     run: ([x], { to }) => (to === 'bool' ? tf.notEqual(x.handle, tf.scalar(0, x.dtype)) : tf.cast(x.handle, to)),
   },
-  Clip: { kernels: ['ClipByValue'], run: ([x], { min, max }) => tf.clipByValue(x.handle, min, max) },
+  Clip: {
+    kernels: ['ClipByValue', 'Maximum', 'Minimum'],
+    // wasm's ClipByValue reads every input as float32, which scrambles int32; clamp integers to
+    // [ceil(min), floor(max)] with Maximum/Minimum, which honour the dtype.
+    run: ([x], { min, max }) =>
+      x.dtype === 'int32'
+        ? tf.minimum(tf.maximum(x.handle, tf.scalar(Math.ceil(min), 'int32')), tf.scalar(Math.floor(max), 'int32'))
+        : tf.clipByValue(x.handle, min, max),
+  },
   Concat: {
     // A single input makes tfjs clone it, which runs Identity.
     kernels: ['Concat', 'Identity'],
@@ -140,8 +157,9 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
     },
   },
   MatMul: {
-    kernels: ['BatchMatMul', 'Reshape', 'Tile', 'Identity'],
+    kernels: ['BatchMatMul', 'Reshape', 'Tile', 'Identity', 'ExpandDims', 'Multiply', 'Sum'],
     run: ([a, b], _, out) => {
+      if (out.dtype === 'int32') return intMatMul(a.handle, b.handle);
       const batch = dims(out.shape).slice(0, -2);
       return tf.matMul(matMulOperand(a, batch), matMulOperand(b, batch));
     },
@@ -181,11 +199,13 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
       checkIndices('ScatterAdd', indices.handle.dataSync(), size, axis);
       const k = indices.shape.length;
       const u = dims(updates.shape);
-      // ScatterNd scatters along the leading axes: bring the index dims of `updates` to the front,
-      // scatter into [size, ...rest], then move `size` back to `axis`.
+      // ScatterNd scatters along the leading axis: bring the index dims of `updates` to the front
+      // and flatten them (one list of [n, 1] indices also covers a scalar index, which tfjs's
+      // shape check rejects as is), scatter into [size, ...rest], then move `size` back to `axis`.
       const front = axis === 0 ? updates.handle : tf.transpose(updates.handle, [...range(axis, axis + k), ...range(0, axis), ...range(axis + k, u.length)]);
       const rest = [...u.slice(0, axis), ...u.slice(axis + k)];
-      const summed = tf.scatterND(tf.reshape(indices.handle, [...dims(indices.shape), 1]), front, [size, ...rest]);
+      const n = sizeOf(indices.shape);
+      const summed = tf.scatterND(tf.reshape(indices.handle, [n, 1]), tf.reshape(front, [n, ...rest]), [size, ...rest]);
       return axis === 0 ? summed : tf.transpose(summed, [...range(1, axis + 1), 0, ...range(axis + 1, outShape.length)]);
     },
   },
@@ -218,8 +238,11 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
     run: ([x], { perm }) => tf.transpose(x.handle, [...perm]),
   },
   Where: {
-    kernels: ['Select', 'Reshape', 'Tile', 'Identity'],
+    kernels: ['Select', 'Reshape', 'Tile', 'Identity', 'LogicalAnd', 'LogicalOr', 'LogicalNot'],
     run: ([c, x, y], _, out) => {
+      // wasm's Select copies 4-byte elements whatever the dtype, so on bool (1-byte) values it
+      // returns garbage and writes past the output; pick bools with logic ops instead.
+      if (out.dtype === 'bool') return tf.logicalOr(tf.logicalAnd(c.handle, x.handle), tf.logicalAnd(tf.logicalNot(c.handle), y.handle));
       const shape = dims(out.shape);
       return tf.where(broadcast(c, shape), broadcast(x, shape), broadcast(y, shape));
     },

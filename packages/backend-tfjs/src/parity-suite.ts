@@ -84,15 +84,16 @@ const none = {} as Record<string, never>;
 const extra = <K extends OpName>(op: K, label: string, inputs: readonly InputSpec[], attrs: AttrsOf<K>) => ({ op, label, inputs, attrs }) as OpCase;
 
 /**
- * Core's table is mostly float32; these cover the int32 and bool inputs the primitives also accept,
- * where tfjs kernels are most likely to differ (wasm's BatchMatMul is float32-only, for one).
+ * Core's table is mostly float32 and ordinary shapes; these add the int32 and bool inputs the
+ * primitives also accept, where tfjs kernels are most likely to differ (wasm's BatchMatMul is
+ * float32-only, its Select and ClipByValue ignore the dtype), and shapes where tfjs takes shortcuts.
  */
-const dtypeCases: readonly OpCase[] = [
+const extraCases: readonly OpCase[] = [
   extra('Neg', 'int32', [ints(-9, 9, 5)], none),
   extra('Sign', 'int32', [ints(-3, 3, 7)], none),
   extra('Sub', 'int32', [ints(-9, 9, 2, 3), ints(-9, 9, 3)], none),
   extra('Mul', 'int32', [ints(-9, 9, 2, 3), ints(-9, 9, 2, 1)], none),
-  extra('Div', 'int32 negative divisors', [ints(-20, 20, 3, 4), ints(-5, 5, 4)].map((s, i) => (i === 1 ? { ...s, fill: { values: [-3, -1, 2, 5] } } : s)), none),
+  extra('Div', 'int32 negative divisors', [ints(-20, 20, 3, 4), { shape: [4], dtype: 'int32', fill: { values: [-3, -1, 2, 5] } }], none),
   extra('Max', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 4)], none),
   extra('Min', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 3, 1)], none),
   extra('Clip', 'int32', [ints(-9, 9, 3, 4)], { min: -2, max: 5 }),
@@ -107,6 +108,10 @@ const dtypeCases: readonly OpCase[] = [
   extra('Reshape', 'bool', [bools(2, 3)], { shape: [3, 2] }),
   extra('Transpose', 'int32', [ints(-9, 9, 2, 3, 4)], { perm: [1, 2, 0] }),
   extra('Concat', 'bool', [bools(2, 1), bools(2, 3)], { axis: 1 }),
+  extra('Slice', 'bool', [bools(3, 4)], { starts: [1, 0], ends: [3, 3] }),
+  extra('Transpose', 'bool', [bools(2, 3)], { perm: [1, 0] }),
+  extra('Pad', 'bool', [bools(2, 2)], { pads: [1, 0, 0, 1], value: 1 }),
+  extra('MatMul', 'int32 broadcast batch', [ints(-9, 9, 2, 1, 3, 4), ints(-9, 9, 3, 4, 2)], none),
   extra('Slice', 'int32', [ints(-9, 9, 4, 5)], { starts: [1], ends: [3], axes: [1] }),
   extra('Pad', 'int32', [ints(-9, 9, 2, 3)], { pads: [0, 1, 1, 0], value: 7 }),
   extra('Expand', 'bool', [bools(3, 1)], { shape: [3, 4] }),
@@ -116,6 +121,13 @@ const dtypeCases: readonly OpCase[] = [
   extra('Cast', 'int32 to bool', [ints(-2, 2, 6)], { to: 'bool' }),
   extra('Cast', 'bool to float', [bools(6)], { to: 'float32' }),
   extra('Cast', 'bool to int32', [bools(6)], { to: 'int32' }),
+  extra('ScatterAdd', 'scalar index', [{ shape: [], dtype: 'int32', fill: { values: [2] } }, { shape: [3] }], { axis: 0, size: 4 }),
+  extra('ScatterAdd', 'no indices', [{ shape: [0], dtype: 'int32', fill: { values: [] } }, { shape: [2, 0] }], { axis: 1, size: 3 }),
+  extra('Gather', 'scalar index', [{ shape: [4, 3] }, { shape: [], dtype: 'int32', fill: { values: [2] } }], { axis: 0 }),
+  extra('ReduceSum', 'no axes', [{ shape: [2, 3] }], { axes: [], keepdims: false }),
+  extra('Concat', 'one input', [{ shape: [2, 3] }], { axis: 0 }),
+  extra('Transpose', 'vector', [{ shape: [3] }], { perm: [0] }),
+  extra('Where', 'scalar condition', [{ shape: [], dtype: 'bool', fill: { values: [1] } }, { shape: [2] }, { shape: [] }], none),
   extra('Cast', 'large float to int32', [{ shape: [4], fill: { values: [123456.75, -98765.5, 16777215, -0.25] } }], { to: 'int32' }),
 ];
 
@@ -137,7 +149,7 @@ export function paritySuite(flavor: TfjsFlavor): void {
     console.log(`tfjs-${flavor} worst parity error per op (forward and gradients): ${rows.join(' ')}`);
   });
 
-  const cases = [...opCases, ...dtypeCases].map((c, i) => [`${c.op} ${c.label}`, c, i] as const);
+  const cases = [...opCases, ...extraCases].map((c, i) => [`${c.op} ${c.label}`, c, i] as const);
 
   describe(`tfjs-${flavor} forward parity with the reference backend`, () => {
     it.each(cases)('%s', (_, c, i) => {

@@ -15,9 +15,16 @@ export const referenceKernels: LoweringTable<Buf> = {
   Add: { run: binary((a, b) => a + b) },
   Cast: {
     run: ([x], { to }) =>
-      to === 'float32' ? x.handle.slice() : to === 'int32' ? x.handle.map(Math.trunc) : x.handle.map((v) => (v !== 0 ? 1 : 0)),
+      // NaN has no int32: it casts to 0, and out-of-range values wrap, as on tfjs and in C.
+      to === 'float32' ? x.handle.slice() : to === 'int32' ? x.handle.map((v) => (Number.isNaN(v) ? 0 : Math.trunc(v) | 0)) : x.handle.map((v) => (v !== 0 ? 1 : 0)),
   },
-  Clip: { run: ([x], { min, max }) => x.handle.map((v) => Math.min(Math.max(v, min), max)) },
+  Clip: {
+    // On int32, fractional bounds round inward, so the result stays an integer.
+    run: ([x], { min, max }, out) => {
+      const [lo, hi] = out.dtype === 'int32' ? [Math.ceil(min), Math.floor(max)] : [min, max];
+      return x.handle.map((v) => Math.min(Math.max(v, lo), hi));
+    },
+  },
   Concat: { run: concat },
   Div: { run: (ins, attrs, out) => binary(out.dtype === 'int32' ? (a, b) => Math.trunc(a / b) : (a, b) => a / b)(ins, attrs, out) },
   Equal: { run: binary((a, b) => (a === b ? 1 : 0)) },
@@ -41,7 +48,7 @@ export const referenceKernels: LoweringTable<Buf> = {
   ReduceMax: { run: reduceMax },
   ReduceMean: { run: reduceMean },
   ReduceSum: { run: reduceSum },
-  Relu: { run: unary((x) => (x > 0 ? x : 0)) },
+  Relu: { run: unary((x) => (x > 0 || Number.isNaN(x) ? x : 0)) },
   Reshape: { run: copy },
   ScatterAdd: { run: scatterAdd },
   Sigmoid: { run: unary((x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)))) },
