@@ -46,3 +46,9 @@ export class CheckpointError extends GanglionError {}
 
 /** A graph cannot be exported. */
 export class ExportError extends GanglionError {}
+
+/** A configuration value (optimizer option, CLI flag, schedule setting) is invalid. */
+export class ConfigError extends GanglionError {}
+
+/** Training cannot go on: a non-finite loss or gradient, a dataset that yields nothing. */
+export class TrainingError extends GanglionError {}

@@ -5,7 +5,7 @@
 // Parameters (torch.nn.GRU's weight_ih_l0, ...): weight_ih [3H, I], weight_hh [3H, H],
 // bias_ih [3H], bias_hh [3H], gate blocks r, z, n. Initialized U(-1/√H, 1/√H).
 // Ports: x [batch, time, I]; optional h0 [batch, H]. Outputs y [batch, time, H], h [batch, H].
-import { Layer, type LayerContext, type LayerResult, type LayerSignature, type Tensor, type TensorSpec, add, matMul, mul, sigmoid, sub, tanh, transpose } from '@ganglion/core';
+import { Layer, ShapeError, type LayerContext, type LayerResult, type LayerSignature, type Tensor, type TensorSpec, add, matMul, mul, sigmoid, sub, tanh, transpose } from '@ganglion/core';
 import { gate, initialState, recurrentShapes, stackSteps, stepOf } from './recurrent.js';
 
 export interface GRUConfig {
@@ -38,7 +38,8 @@ export class GRU extends Layer<GRUConfig> {
   forward(inputs: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
     const H = this.config.units;
     const x = inputs.x;
-    const [batch, time] = x.shape as number[];
+    const [batch, time] = x.shape;
+    if (typeof time !== 'number') throw new ShapeError(`${this.kind}: the time dim must be concrete to unroll, got ${time}`);
     const xz = add(matMul(x, transpose(p.weight_ih)), p.bias_ih);
     const whh = transpose(p.weight_hh);
     let h = initialState('h', inputs, ctx, batch, H);

@@ -32,3 +32,4 @@ export { type ActivationName, activate } from './activation.js';
 
 /** Every built-in layer class, for registries. */
 export const builtinLayers: readonly LayerClass<any>[] = [Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh];
+export { bindLayerResolver, layersModule } from './module.js';

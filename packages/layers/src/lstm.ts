@@ -7,7 +7,7 @@
 // the order i, f, g, o. Initialized U(-1/√H, 1/√H) as PyTorch does.
 // Ports: x [batch, time, I]; optional h0, c0 [batch, H]. Outputs y [batch, time, H], h, c [batch, H].
 // Streaming: when h0/c0 are not wired, the state carried from the previous wave is used.
-import { Layer, type LayerContext, type LayerResult, type LayerSignature, type Tensor, type TensorSpec, add, matMul, mul, sigmoid, tanh, transpose } from '@ganglion/core';
+import { Layer, ShapeError, type LayerContext, type LayerResult, type LayerSignature, type Tensor, type TensorSpec, add, matMul, mul, sigmoid, tanh, transpose } from '@ganglion/core';
 import { gate, initialState, recurrentShapes, stackSteps, stepOf } from './recurrent.js';
 
 export interface LSTMConfig {
@@ -41,7 +41,8 @@ export class LSTM extends Layer<LSTMConfig> {
   forward(inputs: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
     const H = this.config.units;
     const x = inputs.x;
-    const [batch, time] = x.shape as number[];
+    const [batch, time] = x.shape;
+    if (typeof time !== 'number') throw new ShapeError(`${this.kind}: the time dim must be concrete to unroll, got ${time}`);
     // One big input projection over all time steps, both biases folded in.
     const xz = add(matMul(x, transpose(p.weight_ih)), add(p.bias_ih, p.bias_hh));
     const whh = transpose(p.weight_hh);

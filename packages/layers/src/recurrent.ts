@@ -1,6 +1,6 @@
 // What LSTM and GRU share: port checks, the initial state (an input port, else the state carried
 // from the previous streaming wave, else zeros), and time-step slicing.
-import { ShapeError, type Tensor, type TensorSpec, expectPort, fill, lastDim, reshape, slice, concat, type Dim, type LayerContext } from '@ganglion/core';
+import { type Dim, type LayerContext, ShapeError, type Tensor, type TensorSpec, concat, expand, expectPort, lastDim, reshape, scalar, slice } from '@ganglion/core';
 
 export function recurrentShapes(inputs: Readonly<Record<string, TensorSpec | undefined>>, units: number, stateNames: readonly string[]): { batch: Dim; time: Dim; inputSize: number } {
   const x = expectPort('x', inputs.x, 'float32', [null, null, null]);
@@ -10,13 +10,14 @@ export function recurrentShapes(inputs: Readonly<Record<string, TensorSpec | und
 }
 
 /** The initial value of state `name`: its input port, else the carried state, else zeros. */
-export function initialState(name: string, inputs: Readonly<Record<string, Tensor>>, ctx: LayerContext, batch: number, units: number): Tensor {
+export function initialState(name: string, inputs: Readonly<Record<string, Tensor>>, ctx: LayerContext, batch: Dim, units: number): Tensor {
   const given = inputs[`${name}0`] ?? ctx.state?.[name];
   if (given) {
     if (given.shape[0] !== batch) throw new ShapeError(`state "${name}" has batch ${given.shape[0]}, but input "x" has batch ${batch}; call resetState() when the batch size changes`);
     return given;
   }
-  return fill([batch, units], 0, 'float32', inputs.x.backend);
+  // Expand of a scalar, not a filled buffer: it stays valid when the batch dim is symbolic (export).
+  return expand(scalar(0, 'float32', inputs.x.backend), [batch, units]);
 }
 
 /** x[:, t, :] as [batch, features]. */

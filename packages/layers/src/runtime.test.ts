@@ -68,7 +68,7 @@ describe('runtime', () => {
       const runtime = new Runtime(threeLayerGraph(), { seed: 1 });
       const norms: string[] = [];
       const sub = runtime.messages$.pipe(ofKind('param-grad'), forNode('dense1')).subscribe((m) => {
-        const g = m.grad.dataSync();
+        const g = Array.from(m.grad.dataSync());
         norms.push(`${m.param}:${Math.sqrt(g.reduce((s, v) => s + v * v, 0)) > 0}`);
       });
       runtime.trainStep({ x: makeInput({ shape: [2, 3] }, 1), target: makeInput({ shape: [2, 2] }, 2) }, { loss: 'loss' });

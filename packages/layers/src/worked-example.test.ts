@@ -37,7 +37,7 @@ describe("the seed's worked example", () => {
       const h1 = g.node('relu1', new ReLU(), g.node('dense1', new Dense({ units: 5 }), x));
       const h2 = g.node('relu2', new ReLU(), g.node('dense2', new Dense({ units: 5, biasInit: { kind: 'constant', value: 0.1 } }), h1));
       const y = g.node('softmax', new Softmax(), g.node('dense3', new Dense({ units: 3 }), h2));
-      g.output('loss', g.node('loss', new HalfSquaredError(), { y, target }));
+      g.output('loss', g.node('loss', new HalfSquaredError({}), { y, target }));
       const runtime = new Runtime(g.build(), { seed: 11 });
 
       const X = [[0.5, -1.2, 0.3, 2.0], [1.5, 0.2, -0.7, 0.1]];

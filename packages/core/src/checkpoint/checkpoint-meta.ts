@@ -1,0 +1,66 @@
+// meta.json of a checkpoint: the format version, where training stood (step, epoch, RNG), the
+// tokenizer, the optimizer's name and scalar settings, and whatever else the trainer adds.
+// Validated field by field on load, each problem a CheckpointError naming the file.
+
+import { CheckpointError } from '../errors.js';
+import { CharTokenizer, type CharTokenizerJSON } from '../data/char-tokenizer.js';
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+export type OptimizerMetaValue = number | string | boolean;
+
+/** What a trainer passes to `saveCheckpoint` (extra keys are kept as they are). */
+export interface CheckpointMetaInput {
+  readonly step: number;
+  readonly epoch: number;
+  readonly rng?: { readonly seed: number; readonly counter: number };
+  readonly tokenizer?: CharTokenizerJSON;
+  readonly [extra: string]: unknown;
+}
+
+/** meta.json as written and as loaded. */
+export interface CheckpointMeta extends CheckpointMetaInput {
+  readonly formatVersion: typeof CHECKPOINT_FORMAT_VERSION;
+  readonly optimizer?: { readonly name: string; readonly meta: Readonly<Record<string, OptimizerMetaValue>> };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Throws a CheckpointError (prefixed with `file`) unless every optimizer meta value is a finite number, a string or a boolean. */
+export function checkOptimizerMeta(meta: unknown, file: string): Record<string, OptimizerMetaValue> {
+  if (!isObject(meta)) throw new CheckpointError(`${file}: optimizer meta is ${JSON.stringify(meta)}, expected an object`);
+  for (const [k, v] of Object.entries(meta)) {
+    const ok = typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+    if (!ok) throw new CheckpointError(`${file}: optimizer meta "${k}" is ${typeof v === 'number' ? String(v) : JSON.stringify(v) ?? typeof v}, expected a finite number, a string or a boolean`);
+  }
+  return meta as Record<string, OptimizerMetaValue>;
+}
+
+/** Check parsed meta.json; `file` names it in errors. */
+export function parseCheckpointMeta(json: unknown, file: string): CheckpointMeta {
+  const fail: (problem: string) => never = (problem) => {
+    throw new CheckpointError(`${file}: ${problem}`);
+  };
+  if (!isObject(json)) return fail(`expected a JSON object, got ${JSON.stringify(json)}`);
+  if (!('formatVersion' in json)) fail('has no "formatVersion"; not a Ganglion checkpoint');
+  if (json.formatVersion !== CHECKPOINT_FORMAT_VERSION) fail(`formatVersion ${JSON.stringify(json.formatVersion)} is not supported (this version reads ${CHECKPOINT_FORMAT_VERSION})`);
+  for (const k of ['step', 'epoch'] as const) if (!isCount(json[k])) fail(`"${k}" is ${JSON.stringify(json[k])}, expected a non-negative integer`);
+  if (json.rng !== undefined) {
+    const r = json.rng;
+    if (!isObject(r) || typeof r.seed !== 'number' || !Number.isFinite(r.seed) || !isCount(r.counter)) fail(`"rng" is ${JSON.stringify(r)}, expected { seed: number, counter: non-negative integer }`);
+  }
+  if (json.tokenizer !== undefined) {
+    try {
+      CharTokenizer.fromJSON(json.tokenizer);
+    } catch (e) {
+      fail(`"tokenizer": ${(e as Error).message}`);
+    }
+  }
+  if (json.optimizer !== undefined) {
+    const o = json.optimizer;
+    if (!isObject(o) || typeof o.name !== 'string') fail(`"optimizer" is ${JSON.stringify(o)}, expected { name: string, meta: {...} }`);
+    checkOptimizerMeta((o as Record<string, unknown>).meta, file);
+  }
+  return json as CheckpointMeta;
+}
