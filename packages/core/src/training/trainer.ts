@@ -11,7 +11,8 @@ import { ConfigError, TrainingError } from '../errors.js';
 import type { Runtime } from '../graph/runtime.js';
 import { deriveSeed } from '../random/prng.js';
 import type { Tensor } from '../tensor.js';
-import { type Batch, type DatasetLike, arrayDataset } from './array-dataset.js';
+import { arrayDataset } from '../data/array-dataset.js';
+import type { Batch, Dataset } from '../data/dataset.js';
 import { type ClippingPolicy, globalNorm } from './clipping/clipping-policy.js';
 import type { TrainEvent } from './events.js';
 import type { Optimizer } from './optimizer.js';
@@ -26,7 +27,7 @@ export interface FitOptions {
   readonly timeBudgetSeconds?: number;
   /** The graph output to minimize (default 'loss'). */
   readonly loss?: string;
-  readonly validation?: DatasetLike;
+  readonly validation?: Dataset;
   /** With in-memory data: batch size, shuffle, seed. */
   readonly batchSize?: number;
   readonly shuffle?: boolean;
@@ -94,7 +95,7 @@ export class Trainer {
   }
 
   /** Mean loss over a dataset, forward only (no dropout). */
-  async evaluate(runtime: Runtime, data: DatasetLike, opts: { loss?: string } = {}): Promise<number> {
+  async evaluate(runtime: Runtime, data: Dataset, opts: { loss?: string } = {}): Promise<number> {
     let sum = 0;
     let n = 0;
     for await (const batch of data.batches(0)) {
@@ -135,10 +136,10 @@ export class Trainer {
    *   trainer.fit(runtime, lmDataset(tokens, { seqLen: 64, batchSize: 32 }), { epochs: 2 })
    *     .subscribe((e) => e.type === 'batch' && console.log(e.step, e.loss));
    */
-  fit(runtime: Runtime, data: DatasetLike | Readonly<Record<string, Tensor>>, opts: FitOptions = {}): Observable<TrainEvent> {
-    const dataset: DatasetLike =
-      typeof (data as DatasetLike).batches === 'function'
-        ? (data as DatasetLike)
+  fit(runtime: Runtime, data: Dataset | Readonly<Record<string, Tensor>>, opts: FitOptions = {}): Observable<TrainEvent> {
+    const dataset: Dataset =
+      typeof (data as Dataset).batches === 'function'
+        ? (data as Dataset)
         : arrayDataset(data as Record<string, Tensor>, { batchSize: opts.batchSize ?? 32, shuffle: opts.shuffle ?? true, seed: opts.seed });
     const bounded = opts.steps !== undefined || opts.timeBudgetSeconds !== undefined;
     const epochs = opts.epochs ?? (bounded ? Infinity : 1);

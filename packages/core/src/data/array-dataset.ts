@@ -3,30 +3,11 @@
 import { tensor } from '../creation.js';
 import { ConfigError } from '../errors.js';
 import { gather } from '../ops/gather.js';
-import { uniformValues, deriveSeed } from '../random/prng.js';
+import { deriveSeed } from '../random/prng.js';
+import { type Dataset, seededPermutation } from './dataset.js';
 import type { Tensor } from '../tensor.js';
 
-export type Batch = Readonly<Record<string, Tensor>>;
-
-/** What the trainer iterates: batches per epoch. */
-export interface DatasetLike {
-  batches(epoch: number): AsyncIterable<Batch> | Iterable<Batch>;
-  /** Batches per epoch, if known (needed to resume mid-epoch). */
-  readonly size?: number;
-}
-
-/** A seeded permutation of 0..n-1 (Fisher-Yates on counter-based uniforms). */
-export function permutation(n: number, seed: number): Int32Array {
-  const p = Int32Array.from({ length: n }, (_, i) => i);
-  const u = uniformValues(seed, n);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(u[i] * (i + 1));
-    [p[i], p[j]] = [p[j], p[i]];
-  }
-  return p;
-}
-
-export function arrayDataset(data: Readonly<Record<string, Tensor>>, opts: { batchSize: number; shuffle?: boolean; seed?: number; dropLast?: boolean }): DatasetLike {
+export function arrayDataset(data: Readonly<Record<string, Tensor>>, opts: { batchSize: number; shuffle?: boolean; seed?: number; dropLast?: boolean }): Dataset {
   const names = Object.keys(data);
   if (names.length === 0) throw new ConfigError('arrayDataset: no tensors');
   const n = data[names[0]].shape[0];
@@ -40,7 +21,7 @@ export function arrayDataset(data: Readonly<Record<string, Tensor>>, opts: { bat
   return {
     size,
     *batches(epoch: number) {
-      const order = opts.shuffle ? permutation(n, deriveSeed(opts.seed ?? 0, 'shuffle', epoch)) : Int32Array.from({ length: n }, (_, i) => i);
+      const order = opts.shuffle ? seededPermutation(n, deriveSeed(opts.seed ?? 0, 'shuffle', epoch)) : Int32Array.from({ length: n }, (_, i) => i);
       for (let b = 0; b < size; b++) {
         const ids = order.subarray(b * opts.batchSize, Math.min(n, (b + 1) * opts.batchSize));
         const idx = tensor(ids, [ids.length], 'int32', data[names[0]].backend);
