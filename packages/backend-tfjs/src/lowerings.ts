@@ -212,10 +212,21 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
   Sigmoid: unary('Sigmoid', tf.sigmoid),
   Sign: unary('Sign', tf.sign),
   Slice: {
-    kernels: ['Slice'],
+    kernels: ['Slice', 'GatherV2'],
     run: ([x], attrs) => {
       const { begin, size } = sliceBounds(x.shape, attrs);
-      return tf.slice(x.handle, begin, size);
+      if (tf.getBackend() !== 'wasm') return tf.slice(x.handle, begin, size);
+      // tfjs-wasm's Slice copies the whole input out of the wasm heap on every call (readSync), so
+      // slicing one time step of a [batch, time, features] tensor costs the whole tensor. A Gather
+      // of the index range runs natively: one gather per sliced axis.
+      let y = x.handle;
+      const shape = dims(x.shape);
+      for (let axis = 0; axis < shape.length; axis++) {
+        if (begin[axis] === 0 && size[axis] === shape[axis]) continue;
+        const idx = tf.tensor1d(Int32Array.from({ length: size[axis] }, (_, i) => begin[axis] + i), 'int32');
+        y = tf.gather(y, idx, axis);
+      }
+      return y === x.handle ? tf.clone(y) : y;
     },
   },
   Softmax: {

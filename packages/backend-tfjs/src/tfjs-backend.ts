@@ -49,6 +49,9 @@ export class TfjsBackend implements Backend<tf.Tensor> {
     if (flavor !== 'cpu' && flavor !== 'wasm') throw new BackendError(`TfjsBackend.create: unknown flavor "${String(flavor)}" (expected cpu or wasm)`);
     // Importing the package registers the wasm backend with tfjs; cpu users never load it.
     if (flavor === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+    // Production mode: no per-op debug checks, and no "install tfjs-node" banner on stderr (that
+    // package needs a native download this project avoids on purpose). Ganglion checks shapes itself.
+    tf.env().set('PROD', true);
     if (!(await tf.setBackend(flavor))) throw new BackendError(`TfjsBackend.create: tfjs could not initialize its ${flavor} backend`);
     await tf.ready();
     return new TfjsBackend(flavor);

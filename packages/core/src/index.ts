@@ -79,3 +79,5 @@ export { lmDataset, lmWindowCount } from './data/lm-windows.js';
 export type { LmDataset, LmWindowOptions } from './data/lm-windows.js';
 export { trainValidationSplit, trainValidationSplitText } from './data/split.js';
 export type { Split } from './data/split.js';
+export { hasOnnxLowering, onnxAttr } from './export/native-lowering.js';
+export type { OnnxAttribute, OnnxBuilder, OnnxLowerable } from './export/native-lowering.js';

@@ -5,14 +5,14 @@
 // Parameters (torch.nn.GRU's weight_ih_l0, ...): weight_ih [3H, I], weight_hh [3H, H],
 // bias_ih [3H], bias_hh [3H], gate blocks r, z, n. Initialized U(-1/√H, 1/√H).
 // Ports: x [batch, time, I]; optional h0 [batch, H]. Outputs y [batch, time, H], h [batch, H].
-import { Layer, ShapeError, type LayerContext, type LayerResult, type LayerSignature, type Tensor, type TensorSpec, add, matMul, mul, sigmoid, sub, tanh, transpose } from '@ganglion/core';
+import { Layer, ShapeError, type LayerContext, type LayerResult, type LayerSignature, type OnnxBuilder, type OnnxLowerable, type Tensor, type TensorSpec, add, concat, gather, matMul, mul, onnxAttr, reshape, sigmoid, tensor, sub, tanh, transpose } from '@ganglion/core';
 import { gate, initialState, recurrentShapes, stackSteps, stepOf } from './recurrent.js';
 
 export interface GRUConfig {
   readonly units: number;
 }
 
-export class GRU extends Layer<GRUConfig> {
+export class GRU extends Layer<GRUConfig> implements OnnxLowerable {
   static override readonly kind = 'GRU';
   readonly inputs = [{ name: 'x' }, { name: 'h0', optional: true }];
 
@@ -54,5 +54,37 @@ export class GRU extends Layer<GRUConfig> {
       hs.push(h);
     }
     return { outputs: { y: stackSteps(hs), h }, state: { h } };
+  }
+
+  /**
+   * Native export: one ONNX `GRU` node (layout 0, x transposed to [time, batch, I] around it).
+   * ONNX orders the gate blocks z, r, h where PyTorch has r, z, n, and `linear_before_reset = 1`
+   * applies the reset gate after the recurrent matmul, as PyTorch does. The time dim may stay symbolic.
+   */
+  lowerOnnx(b: OnnxBuilder, inputs: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
+    const H = this.config.units;
+    const x = inputs.x;
+    const [batch, time, inputSize] = x.shape;
+    // Gate blocks reordered PyTorch r, z, n -> ONNX z, r, h: one Gather of rows per weight.
+    const rows = [1, 0, 2].flatMap((k) => Array.from({ length: H }, (_, j) => k * H + j));
+    const perm = tensor(rows, [3 * H], 'int32', x.backend);
+    const blocks = (w: Tensor) => gather(w, perm, 0);
+    const w = reshape(blocks(p.weight_ih), [1, 3 * H, inputSize]);
+    const r = reshape(blocks(p.weight_hh), [1, 3 * H, H]);
+    const bias = reshape(concat([blocks(p.bias_ih), blocks(p.bias_hh)], 0), [1, 6 * H]);
+    const h0 = inputs.h0 ?? ctx.state?.h;
+    const f32 = 'float32' as const;
+    const [yAll, yh] = b.op(
+      'GRU',
+      [transpose(x, [1, 0, 2]), w, r, bias, undefined, h0 && reshape(h0, [1, batch, H])],
+      { hidden_size: onnxAttr.int(H), linear_before_reset: onnxAttr.int(1) },
+      [
+        { shape: [time, 1, batch, H], dtype: f32 },
+        { shape: [1, batch, H], dtype: f32 },
+      ],
+    );
+    const y = transpose(reshape(yAll, [time, batch, H]), [1, 0, 2]);
+    const h = reshape(yh, [batch, H]);
+    return { outputs: { y, h }, state: { h } };
   }
 }

@@ -93,6 +93,31 @@ export class Graph {
     return this.node(name).signature.outputs;
   }
 
+  /**
+   * The part of the graph that computes some of its outputs: only the nodes and inputs they need
+   * (e.g. a language model's logits without the loss and its labels input, for generation).
+   */
+  subgraph(outputNames: readonly string[]): Graph {
+    const outputs: Record<string, PortRef> = {};
+    const needed = new Set<string>();
+    const visit = (name: string): void => {
+      if (needed.has(name)) return;
+      needed.add(name);
+      if (this.byName.has(name)) for (const src of Object.values(this.node(name).inputs)) if (src) visit(src.node);
+    };
+    for (const name of outputNames) {
+      const ref = this.outputs[name];
+      if (!ref) throw new GraphError(`graph has no output "${name}" (outputs: ${Object.keys(this.outputs).join(', ')})`);
+      outputs[name] = ref;
+      visit(ref.node);
+    }
+    return new Graph(
+      this.inputs.filter((i) => needed.has(i.name)),
+      this.nodes.filter((n) => needed.has(n.name)),
+      outputs,
+    );
+  }
+
   toJSON(): GraphJSON {
     return {
       format: 'ganglion-graph',

@@ -1,0 +1,61 @@
+// Flag parsing helpers: every bad value is a UsageError naming the flag, what it expects and what
+// came, and the CLI exits with status 2 for it.
+import { parseArgs } from 'node:util';
+import { GanglionError } from '@ganglion/core';
+
+export class UsageError extends GanglionError {}
+
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+
+export function parse(argv: readonly string[], options: FlagSpec, command: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split('. ')[0]} (see ganglion ${command} --help)`);
+  }
+}
+
+export function num(flag: string, raw: string | boolean | undefined, fallback: number, check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  const what = check.integer ? 'a whole number' : 'a number';
+  const bounds = [check.min !== undefined ? `${check.exclusiveMin ? '>' : '>='} ${check.min}` : '', check.max !== undefined ? `<= ${check.max}` : ''].filter(Boolean).join(' and ');
+  const bad =
+    typeof raw !== 'string' ||
+    raw.trim() === '' ||
+    !Number.isFinite(v) ||
+    (check.integer && !Number.isInteger(v)) ||
+    (check.min !== undefined && (check.exclusiveMin ? v <= check.min : v < check.min)) ||
+    (check.max !== undefined && v > check.max);
+  if (bad) throw new UsageError(`--${flag}: expected ${what}${bounds ? ` ${bounds}` : ''}, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+export function oneOf<T extends string>(flag: string, raw: string | boolean | undefined, allowed: readonly T[], fallback: T): T {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'string' || !(allowed as readonly string[]).includes(raw)) {
+    throw new UsageError(`--${flag}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+export interface ClipChoice {
+  readonly clipping: string;
+  readonly clippingOptions: Record<string, number>;
+}
+
+/** `none`, `value:V`, `norm:C` or `global-norm:C`. */
+export function clipFlag(raw: string | boolean | undefined, fallback: string): ClipChoice {
+  const s = raw === undefined ? fallback : String(raw);
+  const m = /^(none|value|norm|global-norm)(?::(.+))?$/.exec(s);
+  const bad = () => new UsageError(`--clip: expected none, value:V, norm:C or global-norm:C with a number > 0, got ${JSON.stringify(s)}`);
+  if (!m) throw bad();
+  if (m[1] === 'none') {
+    if (m[2] !== undefined) throw bad();
+    return { clipping: 'none', clippingOptions: {} };
+  }
+  const v = Number(m[2]);
+  if (m[2] === undefined || !(v > 0) || !Number.isFinite(v)) throw bad();
+  return { clipping: m[1], clippingOptions: m[1] === 'value' ? { value: v } : { maxNorm: v } };
+}

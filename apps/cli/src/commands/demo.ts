@@ -1,0 +1,39 @@
+// ganglion demo: the README's first command. Trains the demo language model on Moby-Dick within a
+// time budget, saves the checkpoint, writes the loss curve and prints generated text.
+import { type FlagSpec, parse, num } from '../args.js';
+import { JsonProgress, type ProgressSink, TextProgress } from '../progress.js';
+import { runGenerate } from './generate.js';
+import { runTrain, trainSettings } from './train.js';
+
+const FLAGS: FlagSpec = { 'time-budget': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+export const DEMO_HELP = `usage: ganglion demo [--time-budget SECONDS] [--out DIR] [--backend NAME] [--seed N] [--json]
+Trains the char-lstm-small preset on Moby-Dick for --time-budget seconds (default 240), saves the
+checkpoint in --out (default runs/demo), writes the loss curve and prints generated text.`;
+
+export async function demoCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown; isTTY?: boolean } }): Promise<void> {
+  const { values } = parse(argv, FLAGS, 'demo');
+  if (values.help) {
+    io.stdout.write(`${DEMO_HELP}\n`);
+    return;
+  }
+  const budget = num('time-budget', values['time-budget'], 240, { min: 0, exclusiveMin: true });
+  const passThrough = argv.filter((a, i) => !['--json'].includes(a) && !(a === '--time-budget' || argv[i - 1] === '--time-budget'));
+  const s = trainSettings(passThrough, { preset: 'char-lstm-small', out: 'runs/demo', timeBudget: budget });
+  if (s === 'help') return;
+  const json = Boolean(values.json);
+  const sink: ProgressSink = json ? new JsonProgress((l) => io.stdout.write(`${l}\n`)) : new TextProgress(io.stdout, { seconds: budget });
+  sink.note(`Ganglion demo: training the ${s.preset} preset on Moby-Dick for ${budget} s`);
+  const r = await runTrain(s, sink);
+  sink.note(`checkpoint: ${r.out}`);
+  sink.note(`loss curve: ${r.images.join(', ')}`);
+  if (r.valBitsPerChar !== undefined) sink.note(`validation (held-out chapters): ${r.valBitsPerChar.toFixed(3)} bits per character`);
+  const prompt = 'Call me Ishmael. ';
+  sink.note(`generated text (prompt ${JSON.stringify(prompt)}, temperature 0.7, seed ${s.seed}):`);
+  let text = '';
+  await runGenerate({ dir: r.out, prompt, maxTokens: 400, temperature: 0.7, seed: s.seed, backend: 'tfjs' }, (t) => {
+    text += t;
+    if (!json) io.stdout.write(t);
+  });
+  if (json) sink.note(text);
+  else io.stdout.write('\n');
+}

@@ -1,0 +1,72 @@
+// ganglion generate: stream text from a checkpoint, token by token, the recurrent state carried
+// between waves (no re-running of the prefix).
+import { TokenizerError } from '@ganglion/core';
+import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
+import { loadModel } from '../checkpoint-io.js';
+import { BACKENDS, createBackend } from '../container.js';
+import { generate } from '../generation.js';
+
+export const GENERATE_FLAGS: FlagSpec = {
+  prompt: { type: 'string' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  seed: { type: 'string' },
+  backend: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export const GENERATE_HELP = `usage: ganglion generate DIR [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--backend ${BACKENDS.join('|')}]
+Generates text from the checkpoint in DIR. --temperature 0 is greedy; the same checkpoint, prompt
+and seed always give the same text.`;
+
+export interface GenerateSettings {
+  readonly dir: string;
+  readonly prompt: string;
+  readonly maxTokens: number;
+  readonly temperature: number;
+  readonly topK?: number;
+  readonly topP?: number;
+  readonly seed: number;
+  readonly backend: (typeof BACKENDS)[number];
+}
+
+export function generateSettings(argv: readonly string[]): GenerateSettings | 'help' {
+  const { values, positionals } = parse(argv, GENERATE_FLAGS, 'generate');
+  if (values.help) return 'help';
+  if (positionals.length !== 1) throw new UsageError(`expected one checkpoint directory, got ${positionals.length} arguments\n${GENERATE_HELP}`);
+  return {
+    dir: positionals[0],
+    prompt: (values.prompt as string | undefined) ?? 'The ',
+    maxTokens: num('max-tokens', values['max-tokens'], 200, { min: 1, integer: true }),
+    temperature: num('temperature', values.temperature, 0.8, { min: 0 }),
+    topK: values['top-k'] === undefined ? undefined : num('top-k', values['top-k'], 0, { min: 1, integer: true }),
+    topP: values['top-p'] === undefined ? undefined : num('top-p', values['top-p'], 1, { min: 0, max: 1, exclusiveMin: true }),
+    seed: num('seed', values.seed, 0, { integer: true }),
+    backend: oneOf('backend', values.backend, BACKENDS, 'tfjs'),
+  };
+}
+
+/** Generate, writing tokens as they come; returns the generated text (without the prompt). */
+export async function runGenerate(s: GenerateSettings, write: (text: string) => void): Promise<string> {
+  const model = await loadModel(s.dir, await createBackend(s.backend));
+  const unknown = model.tokenizer.unknown(s.prompt);
+  if (unknown.length > 0) {
+    const list = unknown.map((c) => `${JSON.stringify(c)} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`).join(', ');
+    throw new TokenizerError(`the prompt has characters that are not in the model's vocabulary: ${list}. Nothing was generated; remove them or rephrase the prompt (the vocabulary is the ${model.tokenizer.vocabSize} characters of the training corpus)`, unknown);
+  }
+  if (s.prompt.length === 0) throw new UsageError('--prompt: the prompt must have at least one character');
+  write(s.prompt);
+  return generate(model.runtime, model.tokenizer, s.prompt, s.maxTokens, { temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }, write);
+}
+
+export async function generateCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown } }): Promise<void> {
+  const s = generateSettings(argv);
+  if (s === 'help') {
+    io.stdout.write(`${GENERATE_HELP}\n`);
+    return;
+  }
+  await runGenerate(s, (t) => io.stdout.write(t));
+  io.stdout.write('\n');
+}

@@ -1,0 +1,36 @@
+// The composition root: the one place that builds the DI container. It loads every package's
+// ContainerModule, binds the backend the user picked and the active plugins by name.
+import { Container } from 'inversify';
+import { type Backend, type PluginChoice, ReferenceBackend, TOKENS, bindActivePlugins, clippingModule, optimizersModule, schedulesModule, setBackend, trainingModule } from '@ganglion/core';
+import { TfjsBackend } from '@ganglion/backend-tfjs';
+import { bindLayerResolver, layersModule } from '@ganglion/layers';
+
+export const BACKENDS = ['tfjs-wasm', 'tfjs', 'reference'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export async function createBackend(name: BackendName): Promise<Backend> {
+  switch (name) {
+    case 'tfjs':
+      return TfjsBackend.create('cpu');
+    case 'tfjs-wasm':
+      return TfjsBackend.create('wasm');
+    case 'reference':
+      return new ReferenceBackend();
+  }
+}
+
+export interface ContainerChoice extends PluginChoice {
+  readonly lr: number;
+  readonly backend: Backend;
+}
+
+export function buildContainer(choice: ContainerChoice): Container {
+  const container = new Container();
+  container.load(optimizersModule, clippingModule, schedulesModule, trainingModule, layersModule);
+  container.bind(TOKENS.Backend).toConstantValue(choice.backend);
+  container.bind(TOKENS.TrainerOptions).toConstantValue({ lr: choice.lr });
+  bindLayerResolver(container);
+  bindActivePlugins(container, choice);
+  setBackend(choice.backend);
+  return container;
+}

@@ -1,0 +1,102 @@
+// The built `ganglion` binary, run as a child process the way a user runs it: train a tiny model
+// for a few steps, generate (twice, same text), inspect, and every error case with its message and
+// exit status.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../bin/ganglion.js', import.meta.url));
+
+function run(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+let corpus: string;
+const TINY = ['--backend', 'reference', '--batch', '4', '--seq-len', '12', '--steps', '3', '--seed', '1'];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ganglion-cli-'));
+  corpus = join(dir, 'corpus.txt');
+  await writeFile(corpus, 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('ganglion CLI', () => {
+  test('train --json: event lines, a checkpoint and loss images', async () => {
+    const r = await run(['train', '--preset', 'char-lstm-small', '--corpus', corpus, ...TINY, '--out', 'model', '--json'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const batches = events.filter((e) => e.event === 'batch');
+    expect(batches.map((e) => e.step)).toEqual([1, 2, 3]);
+    for (const b of batches) expect(Object.keys(b).sort()).toEqual(['event', 'gradNorm', 'loss', 'lr', 'step', 'tokensPerSecond']);
+    const epoch = events.find((e) => e.event === 'epoch');
+    expect(epoch.valBitsPerChar).toBeCloseTo(epoch.valLoss / Math.LN2, 10);
+    expect(events.find((e) => e.event === 'checkpoint').path).toBe(join(dir, 'model'));
+    const done = events.find((e) => e.event === 'done');
+    expect(done.steps).toBe(3);
+    expect(done.valBitsPerChar).toBeGreaterThan(0);
+    for (const f of ['graph.json', 'weights.safetensors', 'optimizer.safetensors', 'meta.json', 'loss.svg', 'loss.png']) expect((await stat(join(dir, 'model', f))).size).toBeGreaterThan(0);
+    expect((await readFile(join(dir, 'model', 'loss.png'))).subarray(1, 4).toString()).toBe('PNG');
+    expect(await readFile(join(dir, 'model', 'loss.svg'), 'utf8')).toMatch(/^<svg /);
+  });
+
+  test('train without --json prints plain lines when stdout is not a TTY', async () => {
+    const r = await run(['train', '--preset', 'char-lstm-small', '--corpus', corpus, ...TINY, '--out', 'plain'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('\r');
+    expect(r.stdout).toMatch(/step 3\/3 \[=+>\] 100% \| loss \d+\.\d{3}/);
+    expect(r.stdout).toMatch(/validation loss \d+\.\d+ nats = \d+\.\d{3} bits\/char/);
+    expect(r.stdout).toContain(`loss curve: ${join(dir, 'plain', 'loss.svg')}`);
+  });
+
+  test('generate is deterministic for the same checkpoint, prompt and seed', async () => {
+    const args = ['generate', 'model', '--prompt', 'it was', '--max-tokens', '30', '--seed', '7', '--backend', 'reference'];
+    const a = await run(args, dir);
+    const b = await run(args, dir);
+    expect(a.code).toBe(0);
+    expect(a.stdout.startsWith('it was')).toBe(true);
+    expect([...a.stdout.trimEnd()].length).toBe('it was'.length + 30);
+    expect(b.stdout).toBe(a.stdout);
+    const c = await run([...args.slice(0, -4), '--seed', '8', '--backend', 'reference'], dir);
+    expect(c.stdout).not.toBe(a.stdout);
+  });
+
+  test('inspect prints the summary table and the Mermaid graph', async () => {
+    const r = await run(['inspect', 'model'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/lstm1\s+LSTM\s+y: \[batch, time, 128\], h: \[batch, 128\], c: \[batch, 128\]\s+82,944/);
+    expect(r.stdout).toContain('```mermaid\nflowchart TD');
+    expect(r.stdout).toMatch(/preset char-lstm-small/);
+  });
+
+  test.each([
+    ['a missing checkpoint', ['generate', 'no-such-dir'], 1, /CheckpointError: .*no-such-dir: checkpoint directory does not exist/],
+    ['a prompt outside the vocabulary', ['generate', 'model', '--prompt', 'Zebra Ω', '--backend', 'reference'], 1, /characters that are not in the model's vocabulary: "Z" \(U\+005A\), "Ω" \(U\+03A9\)\. Nothing was generated/],
+    ['an empty corpus', ['train', '--corpus', 'empty.txt', ...TINY], 1, /CorpusError: corpus "empty.txt" is empty/],
+    ['a binary corpus', ['train', '--corpus', 'binary.bin', ...TINY], 1, /CorpusError: corpus "binary.bin" looks binary \(a NUL byte at offset 2\)/],
+    ['a missing corpus', ['train', '--corpus', 'nope.txt', ...TINY], 1, /cannot read corpus "nope.txt"/],
+    ['a bad learning rate', ['train', '--lr', 'abc'], 2, /--lr: expected a number > 0, got "abc"/],
+    ['a bad clip', ['train', '--clip', 'global-norm:-1'], 2, /--clip: expected none, value:V, norm:C or global-norm:C/],
+    ['a bad optimizer', ['train', '--optimizer', 'adamax'], 2, /--optimizer: expected one of adam, adamw, sgd, rmsprop, adagrad, got "adamax"/],
+    ['a bad temperature', ['generate', 'model', '--temperature=-1'], 2, /--temperature: expected a number >= 0, got "-1"/],
+    ['an unknown flag', ['train', '--epochz', '3'], 2, /Unknown option '--epochz'/],
+    ['an unknown command', ['trian'], 2, /unknown command "trian"/],
+  ])('%s', async (_, args, code, message) => {
+    await writeFile(join(dir, 'empty.txt'), '');
+    await writeFile(join(dir, 'binary.bin'), Buffer.from([0x50, 0x4b, 0x00, 0x03, 0xff, 0xfe]));
+    const r = await run(args as string[], dir);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+  });
+});

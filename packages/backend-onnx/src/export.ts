@@ -1,0 +1,265 @@
+// exportOnnx: a Ganglion graph and its parameters -> ONNX ModelProto bytes, by tracing. The graph's
+// own forward message flow runs once on a TraceBackend (the RxJS runtime, unchanged): graph inputs
+// are trace tensors with symbolic dims, parameters become initializers named `<node>.<param>`, and
+// every node runs inside a thin tracing wrapper that names the ONNX nodes after it, uses the
+// layer's native lowering when it has one, and (stateful export) feeds and collects its state.
+import { writeFileSync, renameSync } from 'node:fs';
+import {
+  type DType,
+  ExportError,
+  Graph,
+  type GraphNode,
+  type Layer,
+  type LayerContext,
+  type LayerResult,
+  ParamStore,
+  Runtime,
+  type Shape,
+  Tensor,
+  type TensorSpec,
+  formatShape,
+  hasOnnxLowering,
+  withBackend,
+} from '@ganglion/core';
+import { TraceBackend, type TraceOptions, checkOpset } from './trace-backend.js';
+
+export interface ExportOptions extends TraceOptions {
+  /**
+   * The shape each graph input is traced with (default: its declared shape). Symbolic dims
+   * ('batch', 'time') become dim_params; concrete ones are fixed in the model.
+   *
+   *   { inputs: { ids: ['batch', 'time'] } }   or   { inputs: { ids: [1, 'time'] } }
+   */
+  readonly inputs?: Readonly<Record<string, Shape>>;
+  /** Which graph outputs to export (default: all). Nodes and inputs they do not need are dropped. */
+  readonly outputs?: readonly string[];
+  /**
+   * Recurrent state as extra inputs `state_in.<node>.<key>` and outputs `state_out.<node>.<key>`
+   * (LSTM: h and c), so a deployed model runs token by token; feed zeros on the first step.
+   */
+  readonly stateful?: boolean;
+  /** String metadata stored in the model's metadata_props (e.g. a vocabulary as JSON). */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Use layers' native ONNX lowerings (LSTM -> ONNX LSTM). Default true. */
+  readonly native?: boolean;
+  readonly graphName?: string;
+  readonly docString?: string;
+}
+
+export interface ValueDescription {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+/** One carried state tensor of a stateful export. */
+export interface StateBinding {
+  readonly node: string;
+  readonly key: string;
+  /** The model input that receives it (`state_in.<node>.<key>`). */
+  readonly input: string;
+  /** The model output that returns its next value (`state_out.<node>.<key>`). */
+  readonly output: string;
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+export interface ExportedModel {
+  readonly bytes: Uint8Array;
+  /** Model inputs (graph inputs the outputs need, then state inputs). */
+  readonly inputs: readonly ValueDescription[];
+  readonly outputs: readonly ValueDescription[];
+  readonly state: readonly StateBinding[];
+}
+
+/** Metadata key holding the state bindings of a stateful export, as JSON. */
+export const STATE_METADATA_KEY = 'ganglion.state';
+
+/**
+ * Export a graph to ONNX: the ModelProto bytes.
+ *
+ *   const bytes = exportOnnx(graph, runtime.params, { inputs: { ids: ['batch', 'time'] }, outputs: ['logits'] });
+ */
+export function exportOnnx(graph: Graph, params: ParamStore, options: ExportOptions = {}): Uint8Array {
+  return traceModel(graph, params, options).bytes;
+}
+
+/** Export to a file (written to a temporary name, then renamed into place). */
+export function writeOnnxFile(path: string, graph: Graph, params: ParamStore, options: ExportOptions = {}): ExportedModel {
+  const model = traceModel(graph, params, options);
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, model.bytes);
+  renameSync(tmp, path);
+  return model;
+}
+
+/** Export, and describe the model's inputs, outputs and state bindings. */
+export function traceModel(graph: Graph, params: ParamStore, options: ExportOptions = {}): ExportedModel {
+  checkOpset(options.opset ?? 17);
+  const outputs = checkOutputs(graph, options.outputs);
+  checkInputs(graph, options.inputs);
+  const metadata = checkMetadata(options.metadata);
+
+  let stateSpecs: Map<string, Record<string, TensorSpec>> | undefined;
+  if (options.stateful) {
+    // A first trace discovers which nodes carry state, and its keys and shapes.
+    const probe = tracePass(graph, params, options, outputs, undefined);
+    stateSpecs = new Map([...probe.stateOut].map(([node, s]) => [node, Object.fromEntries(Object.entries(s).map(([k, t]) => [k, { shape: t.shape, dtype: t.dtype }]))]));
+  }
+  const pass = tracePass(graph, params, options, outputs, stateSpecs);
+  const tb = pass.tb;
+
+  const described: ValueDescription[] = [];
+  for (const name of outputs) {
+    const t = pass.outputs[name];
+    tb.output(name, t);
+    described.push({ name, shape: t.shape, dtype: t.dtype });
+  }
+  const state: StateBinding[] = [];
+  for (const [node, specs] of stateSpecs ?? []) {
+    const produced = pass.stateOut.get(node) ?? {};
+    for (const [key, spec] of Object.entries(specs)) {
+      const t = produced[key];
+      if (!t) throw new ExportError(`stateful export: node "${node}" returned state "${key}" on the first trace but not on the second`);
+      const binding: StateBinding = { node, key, input: `state_in.${node}.${key}`, output: `state_out.${node}.${key}`, shape: spec.shape, dtype: spec.dtype };
+      tb.output(binding.output, t);
+      described.push({ name: binding.output, shape: t.shape, dtype: t.dtype });
+      state.push(binding);
+    }
+  }
+  const allMetadata: Record<string, string> = { ...metadata, 'ganglion.graph': JSON.stringify(graph.toJSON()) };
+  if (options.stateful) allMetadata[STATE_METADATA_KEY] = JSON.stringify(state);
+  const bytes = tb.toModel({
+    graphName: options.graphName ?? 'ganglion',
+    docString: options.docString ?? `Ganglion graph (${graph.nodes.map((n) => `${n.name}: ${n.layer.kind}`).join(', ')}), exported by tracing`,
+    metadata: allMetadata,
+  });
+  const kept = new Set(tb.graph.inputNames());
+  const inputs: ValueDescription[] = [
+    ...graph.inputs.filter((i) => kept.has(i.name)).map((i) => ({ name: i.name, shape: options.inputs?.[i.name] ?? i.spec.shape, dtype: i.spec.dtype })),
+    ...state.filter((s) => kept.has(s.input)).map((s) => ({ name: s.input, shape: s.shape, dtype: s.dtype })),
+  ];
+  return { bytes, inputs, outputs: described, state };
+}
+
+interface Pass {
+  readonly tb: TraceBackend;
+  readonly outputs: Record<string, Tensor>;
+  readonly stateOut: Map<string, Readonly<Record<string, Tensor>>>;
+}
+
+function tracePass(graph: Graph, params: ParamStore, options: ExportOptions, outputs: readonly string[], stateSpecs: Map<string, Record<string, TensorSpec>> | undefined): Pass {
+  const tb = new TraceBackend(options);
+  const feeds: Record<string, Tensor> = {};
+  for (const i of graph.inputs) feeds[i.name] = tb.input(i.name, { shape: options.inputs?.[i.name] ?? i.spec.shape, dtype: i.spec.dtype });
+  const stateIn = new Map<string, Record<string, Tensor>>();
+  for (const [node, specs] of stateSpecs ?? []) {
+    stateIn.set(node, Object.fromEntries(Object.entries(specs).map(([key, spec]) => [key, tb.input(`state_in.${node}.${key}`, spec)])));
+  }
+  const store = new ParamStore(graph);
+  for (const key of store.keys()) {
+    if (!params.has(key)) throw new ExportError(`parameter "${key}" is missing from the parameter store`);
+    const src = params.get(key);
+    store.set(key, tb.parameter(key, src.dataSync(), { shape: src.shape, dtype: src.dtype }));
+  }
+  const ctx: TracingContext = { tb, native: options.native ?? true, stateIn, stateOut: new Map() };
+  const traced = new Graph(
+    graph.inputs,
+    graph.nodes.map((n) => ({ ...n, layer: tracingLayer(n, ctx) })),
+    Object.fromEntries(outputs.map((o) => [o, graph.outputs[o]])),
+  );
+  const runtime = new Runtime(traced, { backend: tb, params: store });
+  try {
+    // The trace is the current backend too, so ops without inputs (random) and constants land on it.
+    const out = withBackend(tb, () => runtime.forward(feeds));
+    return { tb, outputs: out, stateOut: ctx.stateOut };
+  } catch (e) {
+    throw ctx.failure ?? asExportError(e);
+  } finally {
+    runtime.close();
+  }
+}
+
+interface TracingContext {
+  readonly tb: TraceBackend;
+  readonly native: boolean;
+  readonly stateIn: Map<string, Record<string, Tensor>>;
+  readonly stateOut: Map<string, Readonly<Record<string, Tensor>>>;
+  /** The first error a node raised (the runtime rewraps errors; this one names the node). */
+  failure?: ExportError;
+}
+
+/**
+ * The layer as the tracer runs it: the same object seen through a prototype link, with a forward
+ * that sets the naming scope, runs the native lowering when there is one, swaps in the state
+ * inputs and records the state it returns.
+ */
+function tracingLayer(node: GraphNode, ctx: TracingContext): Layer {
+  const layer = node.layer;
+  const native = ctx.native && hasOnnxLowering(layer);
+  const forward = (inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, lctx: LayerContext): LayerResult => {
+    ctx.tb.current = { node: node.name, kind: layer.kind };
+    ctx.tb.graph.scope = node.name;
+    try {
+      const state = ctx.stateIn.get(node.name);
+      const c: LayerContext = state ? { ...lctx, state } : lctx;
+      const result = native ? (layer as Layer & { lowerOnnx: (...a: unknown[]) => LayerResult }).lowerOnnx(ctx.tb, inputs, params, c) : layer.forward(inputs, params, c);
+      if (!(result instanceof Tensor) && result.state) ctx.stateOut.set(node.name, result.state);
+      return result;
+    } catch (e) {
+      ctx.failure ??= nodeError(node, e, native);
+      throw ctx.failure;
+    } finally {
+      ctx.tb.current = undefined;
+      ctx.tb.graph.scope = '';
+    }
+  };
+  return Object.create(layer, { forward: { value: forward } }) as Layer;
+}
+
+function nodeError(node: GraphNode, e: unknown, native: boolean): ExportError {
+  const message = e instanceof Error ? e.message : String(e);
+  let hint = '';
+  if (/symbolic|concrete/.test(message)) {
+    hint = hasOnnxLowering(node.layer) && !native ? ' (trace it with concrete dims via options.inputs, or export with native: true)' : ' (trace it with concrete dims via options.inputs)';
+  }
+  const err = new ExportError(`cannot export node "${node.name}" (${node.layer.kind}): ${message}${hint}`);
+  (err as { cause?: unknown }).cause = e;
+  return err;
+}
+
+function asExportError(e: unknown): ExportError {
+  if (e instanceof ExportError) return e;
+  const err = new ExportError(`export failed: ${e instanceof Error ? e.message : String(e)}`);
+  (err as { cause?: unknown }).cause = e;
+  return err;
+}
+
+function checkOutputs(graph: Graph, wanted: readonly string[] | undefined): string[] {
+  const all = Object.keys(graph.outputs);
+  const list = wanted ?? all;
+  if (list.length === 0) throw new ExportError('options.outputs is empty: export at least one graph output');
+  for (const o of list) {
+    if (!all.includes(o)) throw new ExportError(`options.outputs names "${o}", which is not a graph output (outputs: ${all.join(', ')})`);
+  }
+  return [...list];
+}
+
+function checkInputs(graph: Graph, shapes: Readonly<Record<string, Shape>> | undefined): void {
+  for (const [name, shape] of Object.entries(shapes ?? {})) {
+    const input = graph.inputs.find((i) => i.name === name);
+    if (!input) throw new ExportError(`options.inputs names "${name}", which is not a graph input (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
+    const declared = input.spec.shape;
+    const fits = shape.length === declared.length && shape.every((d, k) => typeof declared[k] !== 'number' || d === declared[k]);
+    if (!fits) throw new ExportError(`options.inputs: input "${name}" is declared ${formatShape(declared)}; it cannot be traced as ${formatShape(shape)}`);
+  }
+}
+
+function checkMetadata(metadata: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (typeof v !== 'string') throw new ExportError(`metadata "${k}" must be a string, got ${typeof v} (serialize it, e.g. JSON.stringify)`);
+    out[k] = v;
+  }
+  return out;
+}

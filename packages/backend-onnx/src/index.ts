@@ -1,0 +1,12 @@
+// @ganglion/backend-onnx: ONNX export by tracing (graph -> ModelProto), the onnxruntime-node runner,
+// and the OnnxModel layer that puts an .onnx file into a graph as a frozen node.
+export { TraceBackend, MAX_OPSET, MIN_OPSET, irVersionFor } from './trace-backend.js';
+export type { ModelOptions, TraceOptions, TraceValue } from './trace-backend.js';
+export { onnxLowerings } from './lowerings.js';
+export type { OnnxLowering } from './lowerings.js';
+export { STATE_METADATA_KEY, exportOnnx, traceModel, writeOnnxFile } from './export.js';
+export type { ExportOptions, ExportedModel, StateBinding, ValueDescription } from './export.js';
+export { OnnxRuntimeRunner } from './runner.js';
+export type { RunOptions, RunnerOptions } from './runner.js';
+export { fromOrtTensor, runSession, toOrtTensor } from './ort-tensors.js';
+export type { FeedValue, OrtValue } from './ort-tensors.js';

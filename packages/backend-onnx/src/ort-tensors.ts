@@ -1,0 +1,62 @@
+// Moving values between Ganglion and onnxruntime-node: any Ganglion Tensor (on any backend) or a
+// typed array with a shape becomes an ort.Tensor; ort outputs come back as typed arrays.
+import { type DType, BackendError, type TensorData, Tensor, formatShape } from '@ganglion/core';
+import * as ort from 'onnxruntime-node';
+
+/** What a runner accepts as a feed: a Ganglion tensor, or values with a shape (and dtype). */
+export type FeedValue = Tensor | { readonly data: ArrayLike<number>; readonly shape: readonly number[]; readonly dtype?: DType };
+
+/** An output as onnxruntime returned it. */
+export interface OrtValue {
+  readonly data: TensorData;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+export function feedSpec(v: FeedValue): { shape: readonly number[]; dtype: DType } {
+  if (v instanceof Tensor) return { shape: v.shape as number[], dtype: v.dtype };
+  return { shape: v.shape, dtype: v.dtype ?? (v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? 'bool' : 'float32') };
+}
+
+export function toOrtTensor(name: string, v: FeedValue): ort.Tensor {
+  const { shape, dtype } = feedSpec(v);
+  const data = v instanceof Tensor ? v.dataSync() : v.data;
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== n) throw new BackendError(`feed "${name}": ${data.length} values do not fill shape ${formatShape(shape)}`);
+  const dims = [...shape];
+  if (dtype === 'float32') return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
+  if (dtype === 'int32') return new ort.Tensor('int32', data instanceof Int32Array ? data : Int32Array.from(data), dims);
+  return new ort.Tensor('bool', Uint8Array.from(data, (x) => (x !== 0 ? 1 : 0)), dims);
+}
+
+export function fromOrtTensor(name: string, t: ort.Tensor): OrtValue {
+  const shape = t.dims.map(Number);
+  switch (t.type) {
+    case 'float32':
+      return { data: (t.data as Float32Array).slice(), shape, dtype: 'float32' };
+    case 'int32':
+      return { data: (t.data as Int32Array).slice(), shape, dtype: 'int32' };
+    case 'bool':
+      return { data: Uint8Array.from(t.data as Uint8Array), shape, dtype: 'bool' };
+    case 'int64':
+      return { data: Int32Array.from(t.data as BigInt64Array, Number), shape, dtype: 'int32' };
+    default:
+      throw new BackendError(`output "${name}" has onnxruntime type ${t.type}, which Ganglion has no dtype for`);
+  }
+}
+
+/** Run a session once on Ganglion feeds. */
+export async function runSession(session: ort.InferenceSession, feeds: Readonly<Record<string, FeedValue>>): Promise<Record<string, OrtValue>> {
+  const input: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) {
+    const v = feeds[name];
+    if (v === undefined) throw new BackendError(`onnx model input "${name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`);
+    input[name] = toOrtTensor(name, v);
+  }
+  const result = await session.run(input);
+  const out: Record<string, OrtValue> = {};
+  for (const name of session.outputNames) out[name] = fromOrtTensor(name, result[name]);
+  return out;
+}
+
+export { ort };

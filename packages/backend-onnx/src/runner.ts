@@ -1,0 +1,141 @@
+// OnnxRuntimeRunner: runs a Ganglion graph's forward in onnxruntime-node. The graph is traced once
+// per input signature (shapes and dtypes, and whether state is streamed), the InferenceSession is
+// cached, and real tensors are fed. onnxruntime's `run` is asynchronous, so `forward` is too.
+//
+//   const runner = new OnnxRuntimeRunner(graph, runtime.params);
+//   const { logits } = await runner.forward({ ids });                      // Tensors
+//   for (const id of prompt) await runner.forward({ ids: { data: [id], shape: [1, 1], dtype: 'int32' } }, { stream: true });
+import { type Backend, type DType, type Graph, GraphError, type ParamStore, type Shape, type Tensor, formatShape, getBackend, tensor } from '@ganglion/core';
+import { type ExportOptions, type ExportedModel, traceModel } from './export.js';
+import { type FeedValue, type OrtValue, feedSpec, ort, runSession } from './ort-tensors.js';
+
+export interface RunnerOptions extends Omit<ExportOptions, 'inputs' | 'stateful'> {
+  /**
+   * 'exact' (default): trace once per concrete input signature (every dim fixed in the model).
+   * 'dynamic': trace once with the graph's declared (symbolic) input shapes and reuse that session
+   * for every signature (needs native lowerings for recurrences over a symbolic time dim).
+   */
+  readonly shapes?: 'exact' | 'dynamic';
+  /** Backend the output tensors of `forward` are created on (default: the current backend). */
+  readonly backend?: Backend;
+  readonly sessionOptions?: ort.InferenceSession.SessionOptions;
+}
+
+export interface RunOptions {
+  /** Carry recurrent state (LSTM h/c) from call to call, like `Runtime.forward(feeds, { stream: true })`. */
+  readonly stream?: boolean;
+}
+
+interface Entry {
+  readonly model: ExportedModel;
+  readonly session: ort.InferenceSession;
+}
+
+export class OnnxRuntimeRunner {
+  private readonly sessions = new Map<string, Promise<Entry>>();
+  private state?: Record<string, OrtValue>;
+
+  constructor(
+    readonly graph: Graph,
+    private readonly params: ParamStore,
+    private readonly options: RunnerOptions = {},
+  ) {}
+
+  /** Number of cached sessions (one per input signature). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Run the graph on `feeds`; returns every exported output as a Tensor. */
+  async forward(feeds: Readonly<Record<string, FeedValue>>, opts: RunOptions = {}): Promise<Record<string, Tensor>> {
+    const raw = await this.run(feeds, opts);
+    const backend = this.options.backend ?? getBackend();
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, tensor(v.data, v.shape, v.dtype, backend)]));
+  }
+
+  /** Like `forward`, but returns onnxruntime's typed arrays without making Tensors. */
+  async run(feeds: Readonly<Record<string, FeedValue>>, opts: RunOptions = {}): Promise<Record<string, OrtValue>> {
+    const signature = this.signature(feeds);
+    const stream = opts.stream ?? false;
+    const key = `${stream ? 'stream' : 'plain'}|${this.options.shapes === 'dynamic' ? 'dynamic' : JSON.stringify(signature)}`;
+    const entry = await this.entry(key, signature, stream);
+    const all: Record<string, FeedValue> = { ...feeds };
+    if (stream) {
+      // Successive calls may differ in time length (a prompt, then one token at a time), not in batch.
+      for (const s of entry.model.state) {
+        const prev = this.state?.[s.output];
+        if (prev && !prev.shape.every((d, k) => typeof s.shape[k] !== 'number' || d === s.shape[k])) {
+          throw new GraphError(`streaming: state "${s.output}" has shape ${formatShape(prev.shape)}, but this call needs ${formatShape(s.shape)}; call resetState() when the batch size changes`);
+        }
+        all[s.input] = prev ?? zeros(s.shape, s.dtype, feeds, this.graph, s.input);
+      }
+    }
+    const out = await runSession(entry.session, all);
+    const result: Record<string, OrtValue> = {};
+    const carried: Record<string, OrtValue> = {};
+    const stateOutputs = new Set(entry.model.state.map((s) => s.output));
+    for (const [k, v] of Object.entries(out)) (stateOutputs.has(k) ? carried : result)[k] = v;
+    if (stream) this.state = carried;
+    return result;
+  }
+
+  /** Forget the state carried between streaming calls. */
+  resetState(): void {
+    this.state = undefined;
+  }
+
+  /** Release every cached session. */
+  async dispose(): Promise<void> {
+    const entries = [...this.sessions.values()];
+    this.sessions.clear();
+    this.state = undefined;
+    for (const e of entries) await (await e).session.release();
+  }
+
+  private signature(feeds: Readonly<Record<string, FeedValue>>): Record<string, { shape: readonly number[]; dtype: DType }> {
+    const sig: Record<string, { shape: readonly number[]; dtype: DType }> = {};
+    for (const i of this.graph.inputs) {
+      const v = feeds[i.name];
+      if (v === undefined) throw new GraphError(`input "${i.name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`);
+      const spec = feedSpec(v);
+      const fits = spec.dtype === i.spec.dtype && spec.shape.length === i.spec.shape.length && i.spec.shape.every((d, k) => typeof d !== 'number' || d === spec.shape[k]);
+      if (!fits) throw new GraphError(`input "${i.name}": fed ${formatShape(spec.shape)} ${spec.dtype}, expected ${formatShape(i.spec.shape)} ${i.spec.dtype}`);
+      sig[i.name] = spec;
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!this.graph.isInput(name)) throw new GraphError(`"${name}" is not a graph input (inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`);
+    }
+    return sig;
+  }
+
+  private entry(key: string, signature: Record<string, { shape: readonly number[] }>, stream: boolean): Promise<Entry> {
+    let entry = this.sessions.get(key);
+    if (!entry) {
+      const { shapes, backend: _backend, sessionOptions, ...exportOptions } = this.options;
+      const inputs = shapes === 'dynamic' ? undefined : Object.fromEntries(Object.entries(signature).map(([k, v]) => [k, v.shape]));
+      entry = (async () => {
+        const model = traceModel(this.graph, this.params, { ...exportOptions, inputs, stateful: stream });
+        const session = await ort.InferenceSession.create(model.bytes, sessionOptions ?? {});
+        return { model, session };
+      })();
+      // A failed trace is not cached: the next call retries (and reports the error again).
+      entry.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, entry);
+    }
+    return entry;
+  }
+}
+
+/** Zeros for a state input on the first streaming call; symbolic dims are read off the feeds. */
+function zeros(shape: Shape, dtype: DType, feeds: Readonly<Record<string, FeedValue>>, graph: Graph, name: string): FeedValue {
+  const dims = shape.map((d) => {
+    if (typeof d === 'number') return d;
+    for (const i of graph.inputs) {
+      const k = i.spec.shape.indexOf(d);
+      if (k >= 0 && feeds[i.name]) return feedSpec(feeds[i.name]).shape[k];
+    }
+    throw new GraphError(`state input "${name}" has dim "${d}", which no fed input determines`);
+  });
+  const n = dims.reduce((a, b) => a * b, 1);
+  return { data: dtype === 'int32' ? new Int32Array(n) : new Float32Array(n), shape: dims, dtype };
+}

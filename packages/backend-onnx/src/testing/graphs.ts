@@ -1,0 +1,107 @@
+// Test graphs shared by the export tests: every built-in layer alone (with symbolic batch and time
+// dims) and the char-LSTM, plus deterministic feeds for any (batch, time).
+import { type Backend, type DType, type Graph, GraphBuilder, type Layer, type Shape, type Tensor, tensor, uniformValues } from '@ganglion/core';
+import { Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh } from '@ganglion/layers';
+
+export interface InputDecl {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly dtype?: DType;
+  /** int32 inputs: values in [0, ints). */
+  readonly ints?: number;
+  /** float inputs: values in [0, 1) (masks); default [-2, 2). */
+  readonly unit?: boolean;
+}
+
+export interface GraphCase {
+  readonly name: string;
+  readonly inputs: readonly InputDecl[];
+  readonly graph: Graph;
+}
+
+export const VOCAB = 12;
+
+function single(name: string, layer: Layer, inputs: readonly InputDecl[], outputs: readonly string[] = ['y']): GraphCase {
+  const g = new GraphBuilder();
+  const ports = inputs.map((i) => g.input(i.name, i.shape, i.dtype ?? 'float32'));
+  const node = g.node(name, layer, ...ports);
+  for (const o of outputs) g.output(o, node.out(o));
+  return { name, inputs, graph: g.build() };
+}
+
+const x = (features: number, name = 'x'): InputDecl => ({ name, shape: ['batch', 'time', features] });
+const state = (name: string, units: number): InputDecl => ({ name, shape: ['batch', units] });
+
+/** Every built-in layer, alone in a graph. */
+export function layerCases(): GraphCase[] {
+  return [
+    single('dense', new Dense({ units: 5, activation: 'relu' }), [x(6)]),
+    single('embedding', new Embedding({ vocabSize: VOCAB, dim: 4 }), [{ name: 'ids', shape: ['batch', 'time'], dtype: 'int32', ints: VOCAB }]),
+    single('lstm', new LSTM({ units: 8 }), [x(6)], ['y', 'h', 'c']),
+    single('lstm_h0c0', new LSTM({ units: 8 }), [x(6), state('h0', 8), state('c0', 8)], ['y', 'h', 'c']),
+    single('gru', new GRU({ units: 7 }), [x(6)], ['y', 'h']),
+    single('gru_h0', new GRU({ units: 7 }), [x(6), state('h0', 7)], ['y', 'h']),
+    single('relu', new ReLU(), [x(6)]),
+    single('tanh', new Tanh(), [x(6)]),
+    single('sigmoid', new Sigmoid(), [x(6)]),
+    single('gelu', new GELU(), [x(6)]),
+    single('gelu_tanh', new GELU({ approximate: 'tanh' }), [x(6)]),
+    single('softmax', new Softmax(), [x(6)]),
+    single('dropout', new Dropout({ rate: 0.5 }), [x(6)]),
+    single('add', new Add(), [x(6, 'a'), { name: 'b', shape: [6] }]),
+    single('concat', new Concat({ axis: -1 }), [x(3, 'x0'), x(4, 'x1')]),
+    single('reshape', new Reshape({ shape: ['batch', 'time', 2, 3] }), [x(6)]),
+    single('flatten', new Flatten(), [x(6)]),
+    single('softmax_cross_entropy', new SoftmaxCrossEntropy(), [x(5, 'logits'), { name: 'labels', shape: ['batch', 'time'], dtype: 'int32', ints: 5 }]),
+    single(
+      'softmax_cross_entropy_masked',
+      new SoftmaxCrossEntropy(),
+      [x(5, 'logits'), { name: 'labels', shape: ['batch', 'time'], dtype: 'int32', ints: 5 }, { name: 'mask', shape: ['batch', 'time'], unit: true }],
+    ),
+    single('mse', new MSE(), [x(3, 'prediction'), x(3, 'target')]),
+  ];
+}
+
+/** Embedding 16 -> LSTM 32 -> LSTM 32 -> Dense vocab (GRU instead of the LSTMs with `cell: GRU`). */
+export function charModel(cell: 'lstm' | 'gru' = 'lstm', units = 32): GraphCase {
+  const g = new GraphBuilder();
+  const ids = g.input('ids', ['batch', 'time'], 'int32');
+  const rnn = () => (cell === 'lstm' ? new LSTM({ units }) : new GRU({ units }));
+  const e = g.node('embed', new Embedding({ vocabSize: VOCAB, dim: 16 }), ids);
+  const h1 = g.node(`${cell}1`, rnn(), e);
+  const h2 = g.node(`${cell}2`, rnn(), h1);
+  g.output('logits', g.node('head', new Dense({ units: VOCAB }), h2));
+  return { name: `char-${cell}`, inputs: [{ name: 'ids', shape: ['batch', 'time'], dtype: 'int32', ints: VOCAB }], graph: g.build() };
+}
+
+export interface FeedData {
+  readonly data: Float64Array;
+  readonly shape: number[];
+  readonly dtype: DType;
+}
+
+/** Deterministic values for each input at a concrete (batch, time). */
+export function feedData(inputs: readonly InputDecl[], batch: number, time: number, seed: number): Record<string, FeedData> {
+  const out: Record<string, FeedData> = {};
+  inputs.forEach((i, k) => {
+    const shape = i.shape.map((d) => (d === 'batch' ? batch : d === 'time' ? time : (d as number)));
+    const n = shape.reduce((a, b) => a * b, 1);
+    const u = uniformValues(seed * 101 + k, n);
+    const dtype = i.dtype ?? 'float32';
+    // Masks keep their first position, so a masked mean never divides by zero.
+    const data = dtype === 'int32' ? u.map((v) => Math.floor(v * (i.ints ?? 2))) : i.unit ? u.map((v, j) => (j > 0 && v < 0.3 ? 0 : 1)) : u.map((v) => Math.fround(4 * v - 2));
+    out[i.name] = { data, shape, dtype };
+  });
+  return out;
+}
+
+export function toTensors(feeds: Record<string, FeedData>, backend: Backend): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, tensor(f.data, f.shape, f.dtype, backend)]));
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

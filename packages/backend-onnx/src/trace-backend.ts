@@ -1,0 +1,204 @@
+// TraceBackend: the backend named 'trace'. Its tensors are symbolic ONNX values; running a primitive
+// on them emits ONNX nodes through the lowering table (lowerings.ts), constants become
+// initializers, and symbolic dims stay symbolic (core lets the 'trace' backend see them). It also
+// implements core's OnnxBuilder, the door native lowerings (LSTM -> ONNX LSTM) emit nodes through.
+//
+//   const tb = new TraceBackend({ opset: 17 });
+//   const x = tb.input('x', { shape: ['batch', 4], dtype: 'float32' });
+//   tb.output('y', relu(x));
+//   const bytes = tb.toModel();
+import {
+  type AttrsOf,
+  type Backend,
+  type LoweringTable,
+  type OnnxAttribute,
+  type OnnxBuilder,
+  type OpName,
+  type Operand,
+  type Tensor,
+  type TensorData,
+  type TensorSpec,
+  ExportError,
+  formatShape,
+  makeTensor,
+  staticSize,
+} from '@ganglion/core';
+import { onnxLowerings } from './lowerings.js';
+import { OnnxGraph } from './onnx-graph.js';
+import { ElemType, elemTypeOf } from './proto.js';
+import { ShapeTensors } from './shape-tensors.js';
+
+/** A trace tensor's handle: the name of the ONNX value it stands for. */
+export interface TraceValue {
+  readonly name: string;
+}
+
+export const MIN_OPSET = 17;
+export const MAX_OPSET = 26;
+
+/** The lowest IR version that carries each opset (all load in onnxruntime-node 1.30). */
+export function irVersionFor(opset: number): number {
+  if (opset <= 18) return 8;
+  if (opset <= 20) return 9;
+  if (opset <= 22) return 10;
+  if (opset === 23) return 11;
+  if (opset <= 25) return 12;
+  return 13;
+}
+
+export function checkOpset(opset: unknown): number {
+  if (typeof opset !== 'number' || !Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new ExportError(`opset ${String(opset)} is not supported: expected an integer from ${MIN_OPSET} to ${MAX_OPSET}`);
+  }
+  return opset;
+}
+
+export interface TraceOptions {
+  /** Target opset, 17..26. Default 17. */
+  readonly opset?: number;
+  /**
+   * How RandomUniform/RandomNormal are written. 'constant' (default): the values core's seeded
+   * generator gives (shapes and seeds are fixed at trace time), so the model computes exactly what
+   * the framework does. 'onnx': ONNX RandomUniform/RandomNormal nodes with the seed attribute
+   * (onnxruntime draws other numbers from the same distribution).
+   */
+  readonly random?: 'constant' | 'onnx';
+}
+
+export interface ModelOptions {
+  readonly graphName?: string;
+  readonly docString?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
+  readonly name = 'trace';
+  readonly opset: number;
+  readonly random: 'constant' | 'onnx';
+  readonly graph = new OnnxGraph();
+  readonly shapes = new ShapeTensors(this.graph);
+  private readonly lowerings: LoweringTable<TraceValue>;
+  /** Values known at trace time (constants, parameters), so reading them back works. */
+  private readonly known = new Map<string, ArrayLike<number>>();
+  /** Set by the exporter: the Ganglion node being traced, with its kind, for messages. */
+  current?: { readonly node: string; readonly kind: string };
+
+  constructor(options: TraceOptions = {}) {
+    this.opset = checkOpset(options.opset ?? MIN_OPSET);
+    this.random = options.random ?? 'constant';
+    this.lowerings = onnxLowerings(this);
+  }
+
+  // ---- the Backend interface ----
+
+  fromValues(values: ArrayLike<number>, spec: TensorSpec): TraceValue {
+    const dims = spec.shape as number[];
+    const name = this.graph.constant(values, elemTypeOf(spec.dtype), dims);
+    this.known.set(name, values);
+    return { name };
+  }
+
+  readSync(handle: TraceValue, spec: TensorSpec): TensorData {
+    const values = this.known.get(handle.name);
+    if (values) return Float64Array.from(values);
+    const where = this.current ? `node "${this.current.node}" (${this.current.kind})` : 'the traced function';
+    throw new ExportError(
+      `${where} reads the values of ${formatShape(spec.shape)} ${spec.dtype} tensor "${handle.name}" while tracing: data-dependent computation (host-side math, control flow on values) cannot be captured in an ONNX graph`,
+    );
+  }
+
+  dispose(): void {
+    // Trace values live in the ONNX graph; nothing to free.
+  }
+
+  execute<K extends OpName>(op: K, inputs: readonly Operand<TraceValue>[], attrs: AttrsOf<K>, out: TensorSpec): TraceValue {
+    for (const x of inputs) this.checkHandle(x.handle, op);
+    const lowering = this.lowerings[op] as { run: (i: readonly Operand<TraceValue>[], a: unknown, o: TensorSpec) => TraceValue };
+    return lowering.run(inputs, attrs, out);
+  }
+
+  supports(): boolean {
+    return true;
+  }
+
+  numTensors(): number {
+    return 0;
+  }
+
+  // ---- building a model ----
+
+  /** A graph input of `spec`; its symbolic dims become dim_params and can be read back in the graph. */
+  input(name: string, spec: TensorSpec): Tensor {
+    this.graph.addInput(name, elemTypeOf(spec.dtype), spec.shape);
+    this.shapes.bindInput(name, spec.shape);
+    return makeTensor({ name } satisfies TraceValue, spec, this);
+  }
+
+  /** An initializer named `name` (parameters: `<node>.<param>`) holding `values`. */
+  parameter(name: string, values: ArrayLike<number>, spec: TensorSpec): Tensor {
+    const dims = spec.shape as number[];
+    if (values.length !== staticSize(dims, `parameter "${name}"`)) {
+      throw new ExportError(`parameter "${name}": ${values.length} values do not fill shape ${formatShape(dims)}`);
+    }
+    const unique = this.graph.initializer(name, values, elemTypeOf(spec.dtype), dims);
+    this.known.set(unique, values);
+    return makeTensor({ name: unique } satisfies TraceValue, spec, this);
+  }
+
+  /** Expose a trace tensor as graph output `name`. */
+  output(name: string, t: Tensor): void {
+    this.checkHandle(t.handle as TraceValue, `output "${name}"`);
+    if (t.backend !== this) throw new ExportError(`output "${name}" is a tensor of backend "${t.backend.name}", not of this trace`);
+    this.graph.addOutput(name, (t.handle as TraceValue).name, elemTypeOf(t.dtype), t.shape);
+  }
+
+  /** Prune what no output needs and serialize the ModelProto. */
+  toModel(options: ModelOptions = {}): Uint8Array {
+    this.graph.prune();
+    return this.graph.toModel({
+      opset: this.opset,
+      irVersion: irVersionFor(this.opset),
+      graphName: options.graphName ?? 'ganglion',
+      docString: options.docString ?? '',
+      metadata: options.metadata ?? {},
+    });
+  }
+
+  // ---- OnnxBuilder: native lowerings ----
+
+  op(opType: string, inputs: readonly (Tensor | undefined)[], attrs: Readonly<Record<string, OnnxAttribute>>, outputs: readonly TensorSpec[]): Tensor[] {
+    const names = inputs.map((t, i) => {
+      if (t === undefined) return undefined;
+      if (t.backend !== this) throw new ExportError(`${opType}: input ${i} is a tensor of backend "${t.backend.name}", not of this trace`);
+      t.assertLive();
+      return (t.handle as TraceValue).name;
+    });
+    const outs = this.graph.node(opType, names, attrs, outputs.length);
+    return outs.map((name, i) => makeTensor({ name } satisfies TraceValue, outputs[i], this));
+  }
+
+  // ---- helpers for the lowering table ----
+
+  /** Emit a single-output node. */
+  node(opType: string, inputs: readonly (string | undefined)[], attrs: Readonly<Record<string, OnnxAttribute>> = {}): TraceValue {
+    return { name: this.graph.node(opType, inputs, attrs)[0] };
+  }
+
+  /** A scalar constant of an ONNX element type. */
+  scalar(value: number, elemType: ElemType): string {
+    return this.graph.constant([value], elemType, []);
+  }
+
+  /** Remember constant values computed at trace time (random tensors written as constants). */
+  constantValue(values: ArrayLike<number>, spec: TensorSpec, base: string): TraceValue {
+    const name = this.graph.initializer(base, values, elemTypeOf(spec.dtype), spec.shape as number[]);
+    this.known.set(name, values);
+    return { name };
+  }
+
+  private checkHandle(h: TraceValue | undefined, what: string): void {
+    if (!h || typeof h.name !== 'string') throw new ExportError(`${what}: got a tensor that is not a trace value`);
+  }
+}
+
+export { ElemType };

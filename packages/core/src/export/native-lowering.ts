@@ -1,0 +1,59 @@
+// Native ONNX lowerings: the contract between a layer and the ONNX exporter. A layer may implement
+// `lowerOnnx` to emit ONNX nodes directly (LSTM -> ONNX `LSTM`) instead of tracing its `forward`
+// primitive by primitive. The exporter lives in @ganglion/backend-onnx and implements `OnnxBuilder`;
+// layers see only these interfaces, so they never import a backend.
+
+import type { TensorSpec } from '../backend.js';
+import type { Layer, LayerContext, LayerResult } from '../graph/layer.js';
+import type { Tensor } from '../tensor.js';
+
+/** An ONNX node attribute, typed as ONNX types it (an int and a float are different attributes). */
+export type OnnxAttribute =
+  | { readonly type: 'int'; readonly value: number }
+  | { readonly type: 'float'; readonly value: number }
+  | { readonly type: 'string'; readonly value: string }
+  | { readonly type: 'ints'; readonly value: readonly number[] }
+  | { readonly type: 'floats'; readonly value: readonly number[] }
+  | { readonly type: 'strings'; readonly value: readonly string[] };
+
+/** Attribute constructors: `{ hidden_size: onnxAttr.int(64), direction: onnxAttr.string('forward') }`. */
+export const onnxAttr = {
+  int: (value: number): OnnxAttribute => ({ type: 'int', value }),
+  float: (value: number): OnnxAttribute => ({ type: 'float', value }),
+  string: (value: string): OnnxAttribute => ({ type: 'string', value }),
+  ints: (value: readonly number[]): OnnxAttribute => ({ type: 'ints', value }),
+  floats: (value: readonly number[]): OnnxAttribute => ({ type: 'floats', value }),
+  strings: (value: readonly string[]): OnnxAttribute => ({ type: 'strings', value }),
+} as const;
+
+/**
+ * What a native lowering may do besides running core ops (which keep tracing as usual on the
+ * tensors it receives): emit raw ONNX nodes.
+ *
+ *   const [y, yh] = b.op('GRU', [x, w, r, bias], { hidden_size: onnxAttr.int(H) }, [ySpec, hSpec]);
+ */
+export interface OnnxBuilder {
+  /** The ONNX opset being written (17..26). */
+  readonly opset: number;
+  /**
+   * Emit one ONNX node of the default domain. `undefined` inputs leave an optional input empty;
+   * `outputs` gives the spec of each output the node produces (symbolic dims allowed). Returns the
+   * outputs as tensors of the trace.
+   */
+  op(opType: string, inputs: readonly (Tensor | undefined)[], attrs: Readonly<Record<string, OnnxAttribute>>, outputs: readonly TensorSpec[]): Tensor[];
+}
+
+/** A layer with a native ONNX lowering. `lowerOnnx` returns what `forward` would (outputs, state). */
+export interface OnnxLowerable {
+  /**
+   * Emit this layer's computation as ONNX nodes. Inputs, parameters and the context are those
+   * `forward` gets (tensors of the trace; `ctx.state` holds the carried state in a stateful export).
+   * It must compute what `forward` computes; the exporter's tests hold it to that.
+   */
+  lowerOnnx(b: OnnxBuilder, inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult;
+}
+
+/** Whether a layer provides a native ONNX lowering. */
+export function hasOnnxLowering(layer: Layer): layer is Layer & OnnxLowerable {
+  return typeof (layer as Partial<OnnxLowerable>).lowerOnnx === 'function';
+}
