@@ -1,0 +1,323 @@
+// ONNX ops back to Ganglion primitives: what OnnxModel runs. Each entry computes one ONNX node with
+// core ops, so it runs synchronously on any backend and differentiates like any other layer code.
+// Shapes are concrete here (this runs at forward time), so shape inputs (Reshape's shape, Slice's
+// bounds) are read as values. ONNX int64 maps to int32 and double to float32.
+import {
+  type DType,
+  GraphError,
+  type Tensor,
+  abs,
+  add,
+  broadcastShapes,
+  cast,
+  clip,
+  concat,
+  div,
+  equal,
+  erf,
+  exp,
+  expand,
+  fill,
+  gather,
+  greater,
+  less,
+  log,
+  logSoftmax,
+  matMul,
+  max,
+  min,
+  mul,
+  neg,
+  pad,
+  pow,
+  randomNormal,
+  randomUniform,
+  reduceMax,
+  reduceMean,
+  reduceSum,
+  relu,
+  reshape,
+  scalar,
+  scatterAdd,
+  sigmoid,
+  sign,
+  slice,
+  softmax,
+  sqrt,
+  sub,
+  tanh,
+  tensor,
+  transpose,
+  where,
+} from '@ganglion/core';
+import { type AttributeValue, ElemType, type ITensorProto, tensorValues } from '../proto.js';
+
+export type Attrs = Readonly<Record<string, AttributeValue>>;
+
+export interface OpContext {
+  readonly node: string;
+  /** The model's opset for the default domain. */
+  readonly opset: number;
+  /** Values of a (small) input, read on the host: shapes, axes, bounds. */
+  values(t: Tensor): number[];
+}
+
+export interface OnnxOp {
+  /** Inputs read as values (shapes, axes, bounds) rather than used as tensors. */
+  readonly hostInputs?: readonly number[];
+  readonly run: (inputs: readonly (Tensor | undefined)[], attrs: Attrs, ctx: OpContext) => (Tensor | undefined)[];
+}
+
+export function dtypeOfElem(elemType: number, what: string): DType {
+  switch (elemType) {
+    case ElemType.FLOAT:
+    case ElemType.DOUBLE:
+      return 'float32';
+    case ElemType.INT32:
+    case ElemType.INT64:
+    case ElemType.INT8:
+    case ElemType.UINT8:
+      return 'int32';
+    case ElemType.BOOL:
+      return 'bool';
+    default:
+      throw new GraphError(`${what}: ONNX element type ${elemType} has no Ganglion dtype (float, double, int8/32/64, uint8, bool do)`);
+  }
+}
+
+/** A TensorProto (initializer, Constant's value) as a tensor on the current backend. */
+export function tensorFromProto(t: ITensorProto, what: string): Tensor {
+  const { elemType, dims, values } = tensorValues(t);
+  return tensor(values, dims, dtypeOfElem(elemType, what));
+}
+
+const unsupported = (ctx: OpContext, what: string): never => {
+  throw new GraphError(`ONNX node "${ctx.node}": ${what} is not supported`);
+};
+
+const int = (a: Attrs, k: string, d: number) => (a[k] === undefined ? d : (a[k] as number));
+const str = (a: Attrs, k: string, d: string) => (a[k] === undefined ? d : (a[k] as string));
+const unary = (f: (x: Tensor) => Tensor): OnnxOp => ({ run: ([x]) => [f(x!)] });
+const binary = (f: (a: Tensor, b: Tensor) => Tensor): OnnxOp => ({ run: ([a, b]) => [f(a!, b!)] });
+/** Max/Min/Sum take any number of inputs. */
+const variadic = (f: (a: Tensor, b: Tensor) => Tensor): OnnxOp => ({ run: (ins) => [(ins as Tensor[]).reduce((a, b) => f(a, b))] });
+
+function reduceOp(f: (x: Tensor, axes: number[] | undefined, keepdims: boolean) => Tensor, axesInputSince: number): OnnxOp {
+  return {
+    hostInputs: [1],
+    run: ([x, axesT], a, ctx) => {
+      const keepdims = int(a, 'keepdims', 1) === 1;
+      const axes = ctx.opset >= axesInputSince ? (axesT ? ctx.values(axesT) : undefined) : (a.axes as number[] | undefined);
+      if (axes !== undefined && axes.length === 0) return [int(a, 'noop_with_empty_axes', 0) ? x : f(x!, undefined, keepdims)];
+      return [f(x!, axes, keepdims)];
+    },
+  };
+}
+
+/** ONNX Reshape's shape: 0 copies the input dim (unless allowzero), -1 is inferred. */
+function reshapeTarget(x: Tensor, shape: number[], allowzero: boolean): number[] {
+  return shape.map((d, i) => (d === 0 && !allowzero ? (x.shape[i] as number) : d));
+}
+
+function squeezeShape(x: Tensor, axes: number[] | undefined): number[] {
+  const dims = x.shape as number[];
+  const drop = new Set((axes ?? dims.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + dims.length : a)));
+  return dims.filter((_, i) => !drop.has(i));
+}
+
+function unsqueezeShape(x: Tensor, axes: number[]): number[] {
+  const rank = x.rank + axes.length;
+  const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+  const out: number[] = [];
+  let k = 0;
+  for (let i = 0; i < rank; i++) out.push(at.has(i) ? 1 : (x.shape[k++] as number));
+  return out;
+}
+
+/** ONNX LSTM (forward, layout 0, default activations), unrolled with core ops. */
+function lstm([x, w, r, b, seqLens, h0, c0, peep]: readonly (Tensor | undefined)[], a: Attrs, ctx: OpContext): (Tensor | undefined)[] {
+  if (seqLens || peep) unsupported(ctx, 'LSTM with sequence_lens or peepholes');
+  if (str(a, 'direction', 'forward') !== 'forward' || int(a, 'layout', 0) !== 0 || a.activations || a.clip || int(a, 'input_forget', 0)) {
+    unsupported(ctx, 'LSTM other than forward, layout 0, default activations, no clip');
+  }
+  const H = a.hidden_size as number;
+  const [T, B] = x!.shape as number[];
+  const wt = transpose(reshape(w!, [4 * H, -1]));
+  const rt = transpose(reshape(r!, [4 * H, H]));
+  let xz = matMul(x!, wt);
+  if (b) xz = add(xz, add(slice(reshape(b, [8 * H]), [0], [4 * H]), slice(reshape(b, [8 * H]), [4 * H], [8 * H])));
+  const zeros = () => expand(scalar(0, 'float32', x!.backend), [B, H]);
+  let h = h0 ? reshape(h0, [B, H]) : zeros();
+  let c = c0 ? reshape(c0, [B, H]) : zeros();
+  const gate = (z: Tensor, k: number) => slice(z, [k * H], [(k + 1) * H], [1]);
+  const ys: Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const z = add(reshape(slice(xz, [t], [t + 1], [0]), [B, 4 * H]), matMul(h, rt));
+    // ONNX gate order: i, o, f, c.
+    c = add(mul(sigmoid(gate(z, 2)), c), mul(sigmoid(gate(z, 0)), tanh(gate(z, 3))));
+    h = mul(sigmoid(gate(z, 1)), tanh(c));
+    ys.push(reshape(h, [1, 1, B, H]));
+  }
+  const y = T > 0 ? concat(ys, 0) : fill([0, 1, B, H], 0);
+  return [y, reshape(h, [1, B, H]), reshape(c, [1, B, H])];
+}
+
+/** ONNX GRU (forward, layout 0, default activations, either linear_before_reset), unrolled. */
+function gru([x, w, r, b, seqLens, h0]: readonly (Tensor | undefined)[], a: Attrs, ctx: OpContext): (Tensor | undefined)[] {
+  if (seqLens) unsupported(ctx, 'GRU with sequence_lens');
+  if (str(a, 'direction', 'forward') !== 'forward' || int(a, 'layout', 0) !== 0 || a.activations || a.clip) {
+    unsupported(ctx, 'GRU other than forward, layout 0, default activations, no clip');
+  }
+  const H = a.hidden_size as number;
+  const linearBeforeReset = int(a, 'linear_before_reset', 0) === 1;
+  const [T, B] = x!.shape as number[];
+  const wt = transpose(reshape(w!, [3 * H, -1]));
+  const rt = transpose(reshape(r!, [3 * H, H]));
+  const bias = b ? reshape(b, [6 * H]) : undefined;
+  const wb = bias ? slice(bias, [0], [3 * H]) : undefined;
+  const rb = bias ? slice(bias, [3 * H], [6 * H]) : undefined;
+  const xz = wb ? add(matMul(x!, wt), wb) : matMul(x!, wt);
+  let h = h0 ? reshape(h0, [B, H]) : expand(scalar(0, 'float32', x!.backend), [B, H]);
+  const part = (z: Tensor, k: number) => slice(z, [k * H], [(k + 1) * H], [-1]);
+  const ys: Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const xt = reshape(slice(xz, [t], [t + 1], [0]), [B, 3 * H]);
+    // ONNX gate order: z, r, h.
+    const hr = matMul(h, slice(rt, [0], [2 * H], [1]));
+    const zr = add(slice(xt, [0], [2 * H], [1]), rb ? add(hr, slice(rb, [0], [2 * H])) : hr);
+    const z = sigmoid(part(zr, 0));
+    const rg = sigmoid(part(zr, 1));
+    const rh = slice(rt, [2 * H], [3 * H], [1]);
+    const rbh = rb ? slice(rb, [2 * H], [3 * H]) : undefined;
+    const recurrent = linearBeforeReset
+      ? mul(rg, rbh ? add(matMul(h, rh), rbh) : matMul(h, rh))
+      : rbh ? add(matMul(mul(rg, h), rh), rbh) : matMul(mul(rg, h), rh);
+    const n = tanh(add(part(xt, 2), recurrent));
+    h = add(mul(sub(1, z), n), mul(z, h));
+    ys.push(reshape(h, [1, 1, B, H]));
+  }
+  const y = T > 0 ? concat(ys, 0) : fill([0, 1, B, H], 0);
+  return [y, reshape(h, [1, B, H])];
+}
+
+export const onnxOps: Readonly<Record<string, OnnxOp>> = {
+  Abs: unary(abs),
+  Add: binary(add),
+  Cast: { run: ([x], a, ctx) => [cast(x!, dtypeOfElem(a.to as number, `node "${ctx.node}"`))] },
+  Clip: {
+    hostInputs: [1, 2],
+    run: ([x, lo, hi], _a, ctx) => {
+      const limit = x!.dtype === 'int32' ? 2 ** 31 - 1 : 3.4e38;
+      return [clip(x!, lo ? ctx.values(lo)[0] : -limit, hi ? ctx.values(hi)[0] : limit)];
+    },
+  },
+  Concat: { run: (ins, a) => [concat(ins as Tensor[], a.axis as number)] },
+  Constant: {
+    run: (_, a, ctx) => {
+      if (a.value !== undefined) return [tensorFromProto(a.value as ITensorProto, `node "${ctx.node}"`)];
+      if (a.value_float !== undefined) return [scalar(a.value_float as number)];
+      if (a.value_int !== undefined) return [scalar(a.value_int as number, 'int32')];
+      if (a.value_floats !== undefined) return [tensor(a.value_floats as number[])];
+      if (a.value_ints !== undefined) return [tensor(a.value_ints as number[], undefined, 'int32')];
+      return unsupported(ctx, 'a Constant without a numeric value');
+    },
+  },
+  ConstantOfShape: {
+    hostInputs: [0],
+    run: ([shape], a, ctx) => {
+      const v = a.value ? tensorValues(a.value as ITensorProto) : { elemType: ElemType.FLOAT, values: [0] };
+      return [fill(ctx.values(shape!), v.values[0], dtypeOfElem(v.elemType, `node "${ctx.node}"`))];
+    },
+  },
+  Div: binary(div),
+  Dropout: { run: ([x]) => [x, undefined] },
+  Equal: binary(equal),
+  Erf: unary(erf),
+  Exp: unary(exp),
+  Expand: { hostInputs: [1], run: ([x, shape], _a, ctx) => [expand(x!, broadcastShapes('Expand', x!.shape, ctx.values(shape!)))] },
+  Flatten: {
+    run: ([x], a) => {
+      const axis = int(a, 'axis', 1);
+      const dims = x!.shape as number[];
+      const k = axis < 0 ? axis + dims.length : axis;
+      return [reshape(x!, [dims.slice(0, k).reduce((p, d) => p * d, 1), dims.slice(k).reduce((p, d) => p * d, 1)])];
+    },
+  },
+  Gather: {
+    run: ([data, indices], a) => {
+      const axis = int(a, 'axis', 0);
+      return [gather(data!, indices!, axis < 0 ? axis + data!.rank : axis)];
+    },
+  },
+  Gemm: {
+    run: ([A, B, C], a) => {
+      const at = int(a, 'transA', 0) ? transpose(A!) : A!;
+      const bt = int(a, 'transB', 0) ? transpose(B!) : B!;
+      const alpha = a.alpha === undefined ? 1 : (a.alpha as number);
+      const beta = a.beta === undefined ? 1 : (a.beta as number);
+      let y = matMul(at, bt);
+      if (alpha !== 1) y = mul(y, alpha);
+      if (C) y = add(y, beta === 1 ? C : mul(C, beta));
+      return [y];
+    },
+  },
+  Greater: binary(greater),
+  GRU: { run: gru },
+  Identity: { run: ([x]) => [x] },
+  Less: binary(less),
+  Log: unary(log),
+  LogSoftmax: { run: ([x], a) => [logSoftmax(x!, int(a, 'axis', -1))] },
+  LSTM: { run: lstm },
+  MatMul: binary(matMul),
+  Max: variadic(max),
+  Min: variadic(min),
+  Mul: binary(mul),
+  Neg: unary(neg),
+  Pad: {
+    hostInputs: [1, 2, 3],
+    run: ([x, pads, value, axes], a, ctx) => {
+      if (str(a, 'mode', 'constant') !== 'constant' || axes) unsupported(ctx, 'Pad other than mode "constant" over all axes');
+      return [pad(x!, ctx.values(pads!), value ? ctx.values(value)[0] : 0)];
+    },
+  },
+  Pow: binary(pow),
+  RandomNormal: { run: (_, a) => [randomNormal(a.shape as number[], Math.trunc((a.seed as number | undefined) ?? 0), (a.mean as number | undefined) ?? 0, (a.scale as number | undefined) ?? 1)] },
+  RandomUniform: { run: (_, a) => [randomUniform(a.shape as number[], Math.trunc((a.seed as number | undefined) ?? 0), (a.low as number | undefined) ?? 0, (a.high as number | undefined) ?? 1)] },
+  ReduceMax: reduceOp(reduceMax, 18),
+  ReduceMean: reduceOp(reduceMean, 18),
+  ReduceSum: reduceOp(reduceSum, 13),
+  Relu: unary(relu),
+  Reshape: { hostInputs: [1], run: ([x, shape], a, ctx) => [reshape(x!, reshapeTarget(x!, ctx.values(shape!), int(a, 'allowzero', 0) === 1))] },
+  ScatterND: {
+    run: ([data, indices, updates], a, ctx) => {
+      if (str(a, 'reduction', 'none') !== 'add' || indices!.shape[indices!.rank - 1] !== 1) unsupported(ctx, 'ScatterND other than reduction "add" with 1-element index tuples');
+      const idx = reshape(indices!, indices!.shape.slice(0, -1));
+      return [add(data!, scatterAdd(idx, updates!, 0, data!.shape[0]))];
+    },
+  },
+  Shape: {
+    run: ([x], a) => {
+      const dims = x!.shape as number[];
+      const clampAxis = (v: number) => Math.min(Math.max(v < 0 ? v + dims.length : v, 0), dims.length);
+      return [tensor(dims.slice(clampAxis(int(a, 'start', 0)), clampAxis(int(a, 'end', dims.length))), undefined, 'int32')];
+    },
+  },
+  Sigmoid: unary(sigmoid),
+  Sign: unary(sign),
+  Slice: {
+    hostInputs: [1, 2, 3, 4],
+    run: ([x, starts, ends, axes, steps], _a, ctx) => {
+      if (steps && ctx.values(steps).some((s) => s !== 1)) unsupported(ctx, 'Slice with steps other than 1');
+      return [slice(x!, ctx.values(starts!), ctx.values(ends!), axes ? ctx.values(axes) : undefined)];
+    },
+  },
+  Softmax: { run: ([x], a) => [softmax(x!, int(a, 'axis', -1))] },
+  Sqrt: unary(sqrt),
+  Squeeze: { hostInputs: [1], run: ([x, axes], a, ctx) => [reshape(x!, squeezeShape(x!, axes ? ctx.values(axes) : (a.axes as number[] | undefined)))] },
+  Sub: binary(sub),
+  Sum: variadic(add),
+  Tanh: unary(tanh),
+  Transpose: { run: ([x], a) => [transpose(x!, a.perm as number[] | undefined)] },
+  Unsqueeze: { hostInputs: [1], run: ([x, axes], a, ctx) => [reshape(x!, unsqueezeShape(x!, axes ? ctx.values(axes) : (a.axes as number[])))] },
+  Where: { run: ([c, x, y]) => [where(c!, x!, y!)] },
+};
