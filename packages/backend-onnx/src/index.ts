@@ -10,3 +10,7 @@ export { OnnxRuntimeRunner } from './runner.js';
 export type { RunOptions, RunnerOptions } from './runner.js';
 export { fromOrtTensor, runSession, toOrtTensor } from './ort-tensors.js';
 export type { FeedValue, OrtValue } from './ort-tensors.js';
+export { OnnxModel, portName } from './import/onnx-model.js';
+export type { OnnxModelConfig } from './import/onnx-model.js';
+export { OnnxProgram } from './import/onnx-program.js';
+export type { ProgramPort } from './import/onnx-program.js';

@@ -3,7 +3,7 @@
 // hold symbolic dims; where an ONNX input is a shape (Reshape, Expand) it is computed in the graph
 // from the inputs (shape-tensors.ts). Each entry matches core's reference semantics; where ONNX
 // differs (ScatterAdd has no single ONNX op, Clip on int32, reduce axes that moved from attribute
-// to input in opset 18) the entry bridges it.
+// to input in opset 18, no bool Where kernel in onnxruntime) the entry bridges it.
 import {
   type LoweringTable,
   type Operand,
@@ -146,6 +146,15 @@ export function onnxLowerings(t: TraceBackend): LoweringTable<TraceValue, OnnxLo
     Sub: same('Sub'),
     Tanh: same('Tanh'),
     Transpose: { onnx: ['Transpose'], run: ([x], { perm }) => t.node('Transpose', [x.handle.name], { perm: ints(perm) }) },
-    Where: same('Where'),
+    Where: {
+      onnx: ['Where', 'Cast'],
+      run: ([c, x, y], _a, out) => {
+        if (out.dtype !== 'bool') return t.node('Where', names([c, x, y]));
+        // onnxruntime's Where has no bool kernel: choose between int32 copies, then cast back.
+        const asInt = (v: Op) => t.node('Cast', [v.handle.name], { to: int(ElemType.INT32) }).name;
+        const chosen = t.node('Where', [c.handle.name, asInt(x), asInt(y)]).name;
+        return t.node('Cast', [chosen], { to: int(ElemType.BOOL) });
+      },
+    },
   };
 }

@@ -110,10 +110,10 @@ export class OnnxGraph {
   }
 
   /**
-   * Drop nodes and initializers no output depends on, and graph inputs nothing reads (a training
-   * graph exported for its logits does not need its labels).
+   * The values the outputs need, following every node's inputs except those of the nodes named in
+   * `opaque` (whose outputs still count as needed).
    */
-  prune(): void {
+  neededValues(opaque: ReadonlySet<string> = new Set()): { values: Set<string>; nodes: Set<INodeProto> } {
     const producer = new Map<string, INodeProto>();
     for (const n of this.nodes) for (const o of n.output ?? []) producer.set(o, n);
     const live = new Set<INodeProto>();
@@ -126,9 +126,26 @@ export class OnnxGraph {
       const n = producer.get(v);
       if (n && !live.has(n)) {
         live.add(n);
-        for (const i of n.input ?? []) if (i) stack.push(i);
+        if (!opaque.has(n.name!)) for (const i of n.input ?? []) if (i) stack.push(i);
       }
     }
+    return { values: needed, nodes: live };
+  }
+
+  /** Point a node's inputs and attributes elsewhere (before pruning). */
+  rewire(name: string, inputs: readonly string[], attrs: Readonly<Record<string, OnnxAttribute>>): void {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new ExportError(`no node "${name}" to rewire`);
+    n.input = [...inputs];
+    n.attribute = Object.entries(attrs).map(([k, v]) => attributeProto(k, v));
+  }
+
+  /**
+   * Drop nodes and initializers no output depends on, and graph inputs nothing reads (a training
+   * graph exported for its logits does not need its labels).
+   */
+  prune(): void {
+    const { values: needed, nodes: live } = this.neededValues();
     const kept = this.nodes.filter((n) => live.has(n));
     this.nodes.length = 0;
     this.nodes.push(...kept);

@@ -14,7 +14,7 @@ import {
   vjp,
   withBackend,
 } from '@ganglion/core';
-import { type OpCase, inputValues, makeInput, maxRelError, opCases } from '@ganglion/core/testing';
+import { type InputSpec, type OpCase, inputValues, makeInput, maxRelError, opCases } from '@ganglion/core/testing';
 import { describe, expect, it } from 'vitest';
 import { type FeedValue, ort, runSession } from './ort-tensors.js';
 import { TraceBackend } from './trace-backend.js';
@@ -34,8 +34,44 @@ function traceInputs(tb: TraceBackend, c: OpCase): Tensor[] {
   return c.inputs.map((s, i) => tb.input(`x${i}`, { shape: s.shape, dtype: s.dtype ?? 'float32' }));
 }
 
+const ints = (lo: number, hi: number, ...shape: number[]): InputSpec => ({ shape, dtype: 'int32', fill: { ints: [lo, hi] } });
+const bools = (...shape: number[]): InputSpec => ({ shape, dtype: 'bool' });
+const extra = (op: OpCase['op'], label: string, inputs: InputSpec[], attrs: object) => ({ op, label, inputs, attrs }) as OpCase;
+
+/** int32 and bool operands the shared table leaves out, where onnxruntime's kernels differ by type. */
+const dtypeCases: readonly OpCase[] = [
+  extra('ScatterAdd', 'int32 updates', [ints(0, 4, 6), ints(-5, 5, 6, 3)], { axis: 0, size: 4 }),
+  extra('Clip', 'int32, fractional bounds', [ints(-9, 9, 3, 4)], { min: -2.5, max: 3.5 }),
+  extra('Max', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 4)], {}),
+  extra('Min', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 4)], {}),
+  extra('Where', 'int32', [bools(3, 4), ints(-9, 9, 3, 4), ints(-9, 9, 4)], {}),
+  extra('Where', 'bool', [bools(3, 4), bools(3, 4), bools(4)], {}),
+  extra('Equal', 'bool', [bools(3, 4), bools(4)], {}),
+  extra('ReduceMax', 'int32', [ints(-9, 9, 3, 4)], { axes: [1], keepdims: false }),
+  extra('MatMul', 'int32', [ints(-3, 3, 3, 4), ints(-3, 3, 4, 2)], {}),
+  extra('Pad', 'int32', [ints(-3, 3, 2, 2)], { pads: [1, 0, 0, 1], value: 7 }),
+  extra('Pad', 'bool', [bools(2, 2)], { pads: [1, 0, 0, 1], value: 1 }),
+  extra('Expand', 'bool', [bools(3, 1)], { shape: [2, 3, 4] }),
+  extra('Gather', 'bool', [bools(5, 3), ints(0, 5, 4)], { axis: 0 }),
+  extra('Concat', 'bool', [bools(2, 3), bools(2, 1)], { axis: 1 }),
+  extra('Transpose', 'bool', [bools(2, 3)], { perm: [1, 0] }),
+  extra('Slice', 'bool', [bools(4, 3)], { starts: [1], ends: [3], axes: [0] }),
+  extra('Neg', 'int32', [ints(-9, 9, 5)], {}),
+  extra('Sign', 'int32', [ints(-9, 9, 5)], {}),
+  extra('Cast', 'bool to int32', [bools(5)], { to: 'int32' }),
+  extra('Cast', 'int32 to bool', [ints(-2, 2, 5)], { to: 'bool' }),
+  extra('Less', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 4)], {}),
+  extra('Greater', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 4)], {}),
+  extra('Mul', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 4)], {}),
+  extra('Sub', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 4)], {}),
+  extra('ReduceSum', 'int32, all kept', [ints(-9, 9, 3, 4)], { keepdims: true }),
+  extra('ReduceSum', 'no axes', [{ shape: [3, 4] }], { axes: [], keepdims: false }),
+  extra('Reshape', 'bool', [bools(2, 3)], { shape: [3, 2] }),
+  extra('Reshape', 'empty', [{ shape: [0, 3] }], { shape: [3, 0] }),
+];
+
 describe.each([17, 26])('every primitive exports and runs in onnxruntime (opset %i)', (opset) => {
-  it.each(opCases.map((c, ci) => [`${c.op} (${c.label})`, c, ci] as const))('%s', async (_, c, ci) => {
+  it.each([...opCases, ...dtypeCases].map((c, ci) => [`${c.op} (${c.label})`, c, ci] as const))('%s', async (_, c, ci) => {
     const tb = new TraceBackend({ opset });
     tb.output('y', withBackend(tb, () => applyCase(c, traceInputs(tb, c))));
     const session = await ort.InferenceSession.create(tb.toModel());

@@ -2,7 +2,7 @@
 // target [batch, time, 64]) becomes a 1-D int64 tensor computed in the graph: each symbol is read
 // off the graph input it came from (`Shape(ids, start=1, end=2)` for 'time'), monomials such as
 // '64*batch*time' multiply, and the dims are concatenated. Each piece is built once and reused.
-import { type Dim, ExportError, type Shape, formatShape, isStaticShape } from '@ganglion/core';
+import { type Dim, ExportError, type OnnxAttribute, type Shape, formatShape, isStaticShape } from '@ganglion/core';
 import type { OnnxGraph } from './onnx-graph.js';
 
 interface Source {
@@ -22,17 +22,43 @@ function parseMonomial(d: string): { coef: number; symbols: string[] } {
   return { coef, symbols };
 }
 
+/** Shape's attributes reading one axis. */
+export function shapeAttrs(axis: number): Record<string, OnnxAttribute> {
+  return { start: { type: 'int', value: axis }, end: { type: 'int', value: axis + 1 } };
+}
+
 export class ShapeTensors {
-  private readonly sources = new Map<string, Source>();
+  /** Every (input, axis) each plain symbol appears at, in input order. */
+  private readonly sources = new Map<string, Source[]>();
   private readonly cache = new Map<string, string>();
+  /** The Shape node emitted for each symbol. */
+  private readonly symbolNodes = new Map<string, { node: string; source: Source }>();
 
   constructor(private readonly graph: OnnxGraph) {}
 
-  /** Remember where each plain symbol of a graph input's shape can be read (first input wins). */
+  /** Remember where each plain symbol of a graph input's shape can be read (first input first). */
   bindInput(value: string, shape: Shape): void {
     shape.forEach((d, axis) => {
-      if (typeof d === 'string' && /^[A-Za-z_][\w.]*$/.test(d) && !this.sources.has(d)) this.sources.set(d, { value, axis });
+      if (typeof d === 'string' && /^[A-Za-z_][\w.]*$/.test(d)) this.sources.set(d, [...(this.sources.get(d) ?? []), { value, axis }]);
     });
+  }
+
+  /**
+   * Before pruning: a symbol read off an input that nothing else needs (the labels of a training
+   * graph exported for its logits) is read off another input that has it, so that input can go.
+   * `needed(value)` tells whether a value is needed other than by these Shape nodes.
+   */
+  rehome(needed: (value: string) => boolean, rewire: (node: string, value: string, axis: number) => void): void {
+    for (const [symbol, { node, source }] of this.symbolNodes) {
+      if (!needed(node) || needed(source.value)) continue;
+      const alternative = this.sources.get(symbol)?.find((s) => needed(s.value));
+      if (alternative) rewire(node, alternative.value, alternative.axis);
+    }
+  }
+
+  /** Names of the Shape nodes that read symbols off inputs. */
+  symbolNodeNames(): Set<string> {
+    return new Set([...this.symbolNodes.values()].map((s) => s.node));
   }
 
   /** A 1-D int64 tensor holding `shape`: a constant when static, computed from the inputs otherwise. */
@@ -69,11 +95,13 @@ export class ShapeTensors {
 
   private symbol(s: string): string {
     return this.cached(`sym:${s}`, () => {
-      const src = this.sources.get(s);
+      const src = this.sources.get(s)?.[0];
       if (!src) {
         throw new ExportError(`symbolic dim "${s}" does not appear in any graph input's shape, so the exported graph cannot compute it`);
       }
-      return this.graph.node('Shape', [src.value], { start: { type: 'int', value: src.axis }, end: { type: 'int', value: src.axis + 1 } }, 1, `shape/${s}`)[0];
+      const node = this.graph.node('Shape', [src.value], shapeAttrs(src.axis), 1, `shape/${s}`)[0];
+      this.symbolNodes.set(s, { node, source: src });
+      return node;
     });
   }
 

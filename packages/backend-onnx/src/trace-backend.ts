@@ -26,7 +26,7 @@ import {
 import { onnxLowerings } from './lowerings.js';
 import { OnnxGraph } from './onnx-graph.js';
 import { ElemType, elemTypeOf } from './proto.js';
-import { ShapeTensors } from './shape-tensors.js';
+import { ShapeTensors, shapeAttrs } from './shape-tensors.js';
 
 /** A trace tensor's handle: the name of the ONNX value it stands for. */
 export interface TraceValue {
@@ -101,9 +101,9 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   readSync(handle: TraceValue, spec: TensorSpec): TensorData {
     const values = this.known.get(handle.name);
     if (values) return Float64Array.from(values);
-    const where = this.current ? `node "${this.current.node}" (${this.current.kind})` : 'the traced function';
+    // Inside a node, the exporter prefixes the node's name and kind.
     throw new ExportError(
-      `${where} reads the values of ${formatShape(spec.shape)} ${spec.dtype} tensor "${handle.name}" while tracing: data-dependent computation (host-side math, control flow on values) cannot be captured in an ONNX graph`,
+      `${this.current ? 'it' : 'the traced function'} reads the values of ${formatShape(spec.shape)} ${spec.dtype} tensor "${handle.name}" while tracing: data-dependent computation (host-side math, control flow on values) cannot be captured in an ONNX graph`,
     );
   }
 
@@ -154,6 +154,8 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
 
   /** Prune what no output needs and serialize the ModelProto. */
   toModel(options: ModelOptions = {}): Uint8Array {
+    const { values } = this.graph.neededValues(this.shapes.symbolNodeNames());
+    this.shapes.rehome((v) => values.has(v), (node, value, axis) => this.graph.rewire(node, [value], shapeAttrs(axis)));
     this.graph.prune();
     return this.graph.toModel({
       opset: this.opset,
