@@ -1,7 +1,8 @@
 // Text generation from a character language model: sampling (greedy, temperature, top-k, top-p,
-// seeded) and streaming through the graph one token per wave, the LSTM state (or attention cache)
-// carried in the runtime's messages rather than re-running the prefix.
-import { type CharTokenizer, type Runtime, type Tensor, tensor, tidy, uniformAt } from '@ganglion/core';
+// seeded) and streaming one token per step. A `TokenModel` hides where the logits come from: the
+// framework's runtime (state carried in its messages), onnxruntime running the graph, or a
+// stateful .onnx file alone. None of them re-runs the prefix.
+import { type CharTokenizer, type Runtime, tensor, tidy, uniformAt } from '@ganglion/core';
 
 export interface SamplingOptions {
   /** 0 is greedy. */
@@ -9,6 +10,14 @@ export interface SamplingOptions {
   readonly topK?: number;
   readonly topP?: number;
   readonly seed: number;
+}
+
+/** Something that maps token ids to next-token logits, keeping its own state between calls. */
+export interface TokenModel {
+  /** Forget the carried state (a new sequence starts). */
+  reset(): void;
+  /** Feed the next tokens (the prompt, then one at a time); the logits after the last one. */
+  next(ids: Int32Array, position: number): Promise<Float32Array | Float64Array>;
 }
 
 /** Pick a token from one row of logits; `draw` indexes the seeded uniform stream. */
@@ -42,39 +51,43 @@ export function sample(logits: ArrayLike<number>, opts: SamplingOptions, draw: n
   return order[order.length - 1];
 }
 
-function lastRow(logits: Tensor): Float32Array | Float64Array {
-  const v = logits.shape[2] as number;
-  const data = logits.dataSync() as Float32Array | Float64Array;
-  return data.subarray(data.length - v);
+/** The last row of [1, time, vocab] logits. */
+export function lastRow(data: Float32Array | Float64Array, vocab: number): Float32Array | Float64Array {
+  return data.slice(data.length - vocab);
+}
+
+/** The framework's runtime as a TokenModel: streaming waves, state carried in messages. */
+export function runtimeModel(runtime: Runtime): TokenModel {
+  return {
+    reset: () => runtime.resetState(),
+    next: async (ids, position) =>
+      tidy(() => {
+        const { logits } = runtime.forward({ ids: tensor(ids, [1, ids.length], 'int32', runtime.backend) }, { stream: true, position });
+        return lastRow(logits.dataSync() as Float32Array | Float64Array, logits.shape[2] as number);
+      }),
+  };
 }
 
 /**
- * Generate `maxTokens` characters after `prompt`, calling `onToken` as each is produced. The
- * runtime must compute `logits` from `ids` only (a graph's `subgraph(['logits'])`).
+ * Generate `maxTokens` characters after `prompt`, calling `onToken` as each is produced. The prompt
+ * is fed once; then one token per step, the model carrying its state.
  */
-export function generate(runtime: Runtime, tokenizer: CharTokenizer, prompt: string, maxTokens: number, opts: SamplingOptions, onToken: (text: string) => void = () => {}): string {
-  runtime.resetState();
+export async function generate(model: TokenModel, tokenizer: CharTokenizer, prompt: string, maxTokens: number, opts: SamplingOptions, onToken: (text: string) => void = () => {}): Promise<string> {
+  model.reset();
   const promptIds = tokenizer.encode(prompt);
   let out = '';
   let position = 0;
-  let next = tidy(() => {
-    const ids = tensor(promptIds, [1, promptIds.length], 'int32', runtime.backend);
-    const { logits } = runtime.forward({ ids }, { stream: true, position });
-    return sample(lastRow(logits), opts, 0);
-  });
+  let next = sample(await model.next(promptIds, position), opts, 0);
   position += promptIds.length;
   for (let i = 0; i < maxTokens; i++) {
     const text = tokenizer.decode([next]);
     out += text;
     onToken(text);
     if (i === maxTokens - 1) break;
-    const token = next;
-    next = tidy(() => {
-      const { logits } = runtime.forward({ ids: tensor([token], [1, 1], 'int32', runtime.backend) }, { stream: true, position });
-      return sample(lastRow(logits), opts, i + 1);
-    });
+    const logits = await model.next(Int32Array.of(next), position);
+    next = sample(logits, opts, i + 1);
     position++;
   }
-  runtime.resetState();
+  model.reset();
   return out;
 }

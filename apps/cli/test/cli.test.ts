@@ -80,6 +80,25 @@ describe('ganglion CLI', () => {
     expect(r.stdout).toMatch(/preset char-lstm-small/);
   });
 
+  test('export --stateful, then run from the file alone: greedy text equals the framework and onnx backends', async () => {
+    const exp = await run(['export', 'model', '--out', 'model.onnx', '--stateful', '--opset', '18'], dir);
+    expect(exp.code).toBe(0);
+    expect(exp.stdout).toMatch(/inputs: {2}ids \[batch, time\] int32, state_in\.lstm1\.h \[batch, 128\] float32, state_in\.lstm1\.c/);
+    const greedy = ['--prompt', 'it was', '--max-tokens', '40', '--temperature', '0'];
+    const fromFile = await run(['run', 'model.onnx', ...greedy], dir);
+    const framework = await run(['generate', 'model', ...greedy, '--backend', 'tfjs'], dir);
+    const onnxBackend = await run(['generate', 'model', ...greedy, '--backend', 'onnx'], dir);
+    expect(fromFile.code).toBe(0);
+    expect(fromFile.stdout.length).toBeGreaterThan(40);
+    expect(fromFile.stdout).toBe(framework.stdout);
+    expect(onnxBackend.stdout).toBe(framework.stdout);
+    const plain = await run(['export', 'model', '--out', 'plain.onnx'], dir);
+    expect(plain.code).toBe(0);
+    const notStateful = await run(['run', 'plain.onnx'], dir);
+    expect(notStateful.code).toBe(1);
+    expect(notStateful.stderr).toMatch(/is not a stateful export .*export it with `ganglion export --stateful`/);
+  });
+
   test.each([
     ['a missing checkpoint', ['generate', 'no-such-dir'], 1, /CheckpointError: .*no-such-dir: checkpoint directory does not exist/],
     ['a prompt outside the vocabulary', ['generate', 'model', '--prompt', 'Zebra Ω', '--backend', 'reference'], 1, /characters that are not in the model's vocabulary: "Z" \(U\+005A\), "Ω" \(U\+03A9\)\. Nothing was generated/],
@@ -92,6 +111,9 @@ describe('ganglion CLI', () => {
     ['a bad temperature', ['generate', 'model', '--temperature=-1'], 2, /--temperature: expected a number >= 0, got "-1"/],
     ['an unknown flag', ['train', '--epochz', '3'], 2, /Unknown option '--epochz'/],
     ['an unknown command', ['trian'], 2, /unknown command "trian"/],
+    ['export without --out', ['export', 'model'], 2, /--out: the path of the \.onnx file to write is required/],
+    ['export with a bad opset', ['export', 'model', '--out', 'x.onnx', '--opset', '12'], 2, /--opset: expected a whole number >= 17 and <= 26, got "12"/],
+    ['run on a missing file', ['run', 'missing.onnx'], 1, /ExportError: cannot read ONNX model "missing\.onnx"/],
   ])('%s', async (_, args, code, message) => {
     await writeFile(join(dir, 'empty.txt'), '');
     await writeFile(join(dir, 'binary.bin'), Buffer.from([0x50, 0x4b, 0x00, 0x03, 0xff, 0xfe]));

@@ -69,8 +69,11 @@ export function tensorValues(t: ITensorProto): { elemType: number; dims: number[
   const elemType = t.dataType ?? 0;
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
   const view = (Ctor: { new (b: ArrayBuffer): ArrayBufferView }) => {
-    const copy = raw!.slice();
-    return new Ctor(copy.buffer as ArrayBuffer);
+    // A fresh, aligned buffer of exactly these bytes: `raw` may be a Node Buffer view into a larger
+    // pool (slice() does not copy a Buffer), at any byte offset.
+    const copy = new Uint8Array(raw!.length);
+    copy.set(raw!);
+    return new Ctor(copy.buffer);
   };
   switch (elemType) {
     case ElemType.FLOAT:

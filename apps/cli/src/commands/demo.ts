@@ -2,6 +2,13 @@
 // time budget, saves the checkpoint, writes the loss curve and prints generated text.
 import { type FlagSpec, parse, num } from '../args.js';
 import { JsonProgress, type ProgressSink, TextProgress } from '../progress.js';
+import { join } from 'node:path';
+import { ExportError } from '@ganglion/core';
+import { loadModel } from '../checkpoint-io.js';
+import { createBackend } from '../container.js';
+import { generate, runtimeModel } from '../generation.js';
+import { loadOnnxFile } from '../onnx-models.js';
+import { runExport } from './export.js';
 import { runGenerate } from './generate.js';
 import { runTrain, trainSettings } from './train.js';
 
@@ -36,4 +43,22 @@ export async function demoCommand(argv: readonly string[], io: { stdout: { write
   });
   if (json) sink.note(text);
   else io.stdout.write('\n');
+
+  // Export, then check the export: greedy generation in onnxruntime from the file alone must equal
+  // the framework's greedy generation, character for character.
+  const onnxPath = join(r.out, 'model.onnx');
+  await runExport({ dir: r.out, out: onnxPath, opset: 17, stateful: true });
+  sink.note(`ONNX export: ${onnxPath}`);
+  const checkTokens = 200;
+  const greedy = { temperature: 0, seed: 0 };
+  const framework = await loadModel(r.out, await createBackend('tfjs'));
+  const expected = await generate(runtimeModel(framework.runtime), framework.tokenizer, prompt, checkTokens, greedy);
+  const exported = await loadOnnxFile(onnxPath);
+  const actual = await generate(exported.model, exported.tokenizer, prompt, checkTokens, greedy);
+  const firstDiff = [...expected].findIndex((c, i) => c !== [...actual][i]);
+  if (firstDiff >= 0) {
+    throw new ExportError(`ONNX check failed: onnxruntime's greedy generation differs from the framework's at character ${firstDiff}: ${JSON.stringify(actual.slice(0, firstDiff + 20))} vs ${JSON.stringify(expected.slice(0, firstDiff + 20))}`);
+  }
+  sink.note(`ONNX check: greedy generation of ${checkTokens} characters in onnxruntime (from the .onnx file alone) equals the framework's`);
+  sink.note(`try: npx ganglion run ${onnxPath} --prompt "Call me Ishmael. "`);
 }

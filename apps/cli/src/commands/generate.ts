@@ -1,10 +1,13 @@
 // ganglion generate: stream text from a checkpoint, token by token, the recurrent state carried
 // between waves (no re-running of the prefix).
-import { TokenizerError } from '@ganglion/core';
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
 import { loadModel } from '../checkpoint-io.js';
 import { BACKENDS, createBackend } from '../container.js';
-import { generate } from '../generation.js';
+import { generate, runtimeModel } from '../generation.js';
+import { runnerModel } from '../onnx-models.js';
+import { checkPrompt } from '../prompt.js';
+
+const GENERATE_BACKENDS = [...BACKENDS, 'onnx'] as const;
 
 export const GENERATE_FLAGS: FlagSpec = {
   prompt: { type: 'string' },
@@ -17,9 +20,9 @@ export const GENERATE_FLAGS: FlagSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
-export const GENERATE_HELP = `usage: ganglion generate DIR [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--backend ${BACKENDS.join('|')}]
+export const GENERATE_HELP = `usage: ganglion generate DIR [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--backend ${GENERATE_BACKENDS.join('|')}]
 Generates text from the checkpoint in DIR. --temperature 0 is greedy; the same checkpoint, prompt
-and seed always give the same text.`;
+and seed always give the same text. --backend onnx runs the model in onnxruntime.`;
 
 export interface GenerateSettings {
   readonly dir: string;
@@ -29,7 +32,7 @@ export interface GenerateSettings {
   readonly topK?: number;
   readonly topP?: number;
   readonly seed: number;
-  readonly backend: (typeof BACKENDS)[number];
+  readonly backend: (typeof GENERATE_BACKENDS)[number];
 }
 
 export function generateSettings(argv: readonly string[]): GenerateSettings | 'help' {
@@ -44,21 +47,17 @@ export function generateSettings(argv: readonly string[]): GenerateSettings | 'h
     topK: values['top-k'] === undefined ? undefined : num('top-k', values['top-k'], 0, { min: 1, integer: true }),
     topP: values['top-p'] === undefined ? undefined : num('top-p', values['top-p'], 1, { min: 0, max: 1, exclusiveMin: true }),
     seed: num('seed', values.seed, 0, { integer: true }),
-    backend: oneOf('backend', values.backend, BACKENDS, 'tfjs'),
+    backend: oneOf('backend', values.backend, GENERATE_BACKENDS, 'tfjs'),
   };
 }
 
 /** Generate, writing tokens as they come; returns the generated text (without the prompt). */
 export async function runGenerate(s: GenerateSettings, write: (text: string) => void): Promise<string> {
-  const model = await loadModel(s.dir, await createBackend(s.backend));
-  const unknown = model.tokenizer.unknown(s.prompt);
-  if (unknown.length > 0) {
-    const list = unknown.map((c) => `${JSON.stringify(c)} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`).join(', ');
-    throw new TokenizerError(`the prompt has characters that are not in the model's vocabulary: ${list}. Nothing was generated; remove them or rephrase the prompt (the vocabulary is the ${model.tokenizer.vocabSize} characters of the training corpus)`, unknown);
-  }
-  if (s.prompt.length === 0) throw new UsageError('--prompt: the prompt must have at least one character');
+  const model = await loadModel(s.dir, await createBackend(s.backend === 'onnx' ? 'reference' : s.backend));
+  checkPrompt(model.tokenizer, s.prompt);
   write(s.prompt);
-  return generate(model.runtime, model.tokenizer, s.prompt, s.maxTokens, { temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }, write);
+  const tokens = s.backend === 'onnx' ? runnerModel(model.checkpoint.graph, model.checkpoint.params) : runtimeModel(model.runtime);
+  return generate(tokens, model.tokenizer, s.prompt, s.maxTokens, { temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }, write);
 }
 
 export async function generateCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown } }): Promise<void> {

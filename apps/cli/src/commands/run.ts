@@ -1,0 +1,41 @@
+// ganglion run: generate from an exported stateful .onnx file alone, in onnxruntime (the
+// vocabulary comes from the file's metadata_props).
+import { type FlagSpec, UsageError, num, parse } from '../args.js';
+import { generate } from '../generation.js';
+import { loadOnnxFile } from '../onnx-models.js';
+import { checkPrompt } from '../prompt.js';
+
+const FLAGS: FlagSpec = {
+  prompt: { type: 'string' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  seed: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+export const RUN_HELP = `usage: ganglion run model.onnx [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N]
+Generates text from a stateful ONNX export (\`ganglion export DIR --out model.onnx --stateful\`) in
+onnxruntime, with nothing but the file.`;
+
+export async function runCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown } }): Promise<void> {
+  const { values, positionals } = parse(argv, FLAGS, 'run');
+  if (values.help) {
+    io.stdout.write(`${RUN_HELP}\n`);
+    return;
+  }
+  if (positionals.length !== 1) throw new UsageError(`expected one .onnx file, got ${positionals.length} arguments\n${RUN_HELP}`);
+  const opts = {
+    temperature: num('temperature', values.temperature, 0.8, { min: 0 }),
+    topK: values['top-k'] === undefined ? undefined : num('top-k', values['top-k'], 0, { min: 1, integer: true }),
+    topP: values['top-p'] === undefined ? undefined : num('top-p', values['top-p'], 1, { min: 0, max: 1, exclusiveMin: true }),
+    seed: num('seed', values.seed, 0, { integer: true }),
+  };
+  const maxTokens = num('max-tokens', values['max-tokens'], 200, { min: 1, integer: true });
+  const prompt = (values.prompt as string | undefined) ?? 'The ';
+  const { tokenizer, model } = await loadOnnxFile(positionals[0]);
+  checkPrompt(tokenizer, prompt);
+  io.stdout.write(prompt);
+  await generate(model, tokenizer, prompt, maxTokens, opts, (t) => io.stdout.write(t));
+  io.stdout.write('\n');
+}

@@ -1,0 +1,63 @@
+// Token models on onnxruntime: a checkpoint's graph run by OnnxRuntimeRunner (`generate --backend
+// onnx`), and a stateful .onnx file on its own (`ganglion run`), its vocabulary and state bindings
+// read from the file's metadata_props.
+import { readFileSync } from 'node:fs';
+import { CharTokenizer, ExportError, type Graph, type ParamStore } from '@ganglion/core';
+import { OnnxProgram, OnnxRuntimeRunner, type OrtValue, STATE_METADATA_KEY, type StateBinding, runSession } from '@ganglion/backend-onnx';
+import * as ort from 'onnxruntime-node';
+import { type TokenModel, lastRow } from './generation.js';
+
+/** Metadata key holding the character vocabulary of an exported language model. */
+export const VOCAB_METADATA_KEY = 'ganglion.tokenizer';
+
+export function runnerModel(graph: Graph, params: ParamStore): TokenModel {
+  const runner = new OnnxRuntimeRunner(graph.subgraph(['logits']), params, { shapes: 'dynamic' });
+  return {
+    reset: () => runner.resetState(),
+    next: async (ids) => {
+      const { logits } = await runner.run({ ids: { data: ids, shape: [1, ids.length], dtype: 'int32' } }, { stream: true });
+      return lastRow(logits.data as Float32Array, logits.shape[2]);
+    },
+  };
+}
+
+export interface OnnxFileModel {
+  readonly tokenizer: CharTokenizer;
+  readonly model: TokenModel;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** A stateful export on its own: feeds ids and state_in.*, carries state_out.* to the next step. */
+export async function loadOnnxFile(path: string): Promise<OnnxFileModel> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new ExportError(`cannot read ONNX model "${path}": ${(e as Error).message}`);
+  }
+  const metadata = OnnxProgram.fromBytes(bytes, `"${path}"`).metadata;
+  const vocab = metadata[VOCAB_METADATA_KEY];
+  if (!vocab) throw new ExportError(`"${path}" has no "${VOCAB_METADATA_KEY}" in its metadata_props; export it with \`ganglion export\``);
+  const stateJson = metadata[STATE_METADATA_KEY];
+  if (!stateJson) throw new ExportError(`"${path}" is not a stateful export (no "${STATE_METADATA_KEY}" metadata); export it with \`ganglion export --stateful\``);
+  const tokenizer = CharTokenizer.fromJSON(JSON.parse(vocab));
+  const bindings = JSON.parse(stateJson) as StateBinding[];
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+  let state: Record<string, OrtValue> | undefined;
+  const model: TokenModel = {
+    reset: () => {
+      state = undefined;
+    },
+    next: async (ids) => {
+      const feeds: Record<string, OrtValue> = { ids: { data: ids, shape: [1, ids.length], dtype: 'int32' } };
+      for (const b of bindings) {
+        const shape = b.shape.map((d) => (typeof d === 'number' ? d : 1)); // batch 1
+        feeds[b.input] = state?.[b.output] ?? { data: new Float32Array(shape.reduce((x, y) => x * y, 1)), shape, dtype: 'float32' };
+      }
+      const out = await runSession(session, feeds);
+      state = out;
+      return lastRow(out.logits.data as Float32Array, out.logits.shape[2]);
+    },
+  };
+  return { tokenizer, model, metadata };
+}
