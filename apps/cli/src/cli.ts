@@ -2,7 +2,10 @@
 // non-zero exit status (2 for usage errors, 1 for everything else).
 import { GanglionError } from '@ganglion/core';
 import { UsageError } from './args.js';
+import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
+import { exportCommand } from './commands/export.js';
+import { runCommand } from './commands/run.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
 import { trainCommand } from './commands/train.js';
@@ -14,6 +17,9 @@ commands:
   train      train a character language model
   generate   generate text from a checkpoint
   inspect    show a checkpoint's model
+  bench      time training and inference against TF.js Layers, PyTorch and onnxruntime
+  export     export a checkpoint to ONNX
+  run        generate text from an exported ONNX file alone
 
 Run \`ganglion <command> --help\` for a command's options.`;
 
@@ -24,6 +30,9 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<void
   train: trainCommand,
   generate: generateCommand,
   inspect: inspectCommand,
+  bench: benchCommand,
+  export: exportCommand,
+  run: runCommand,
 };
 
 export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {

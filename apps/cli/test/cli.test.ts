@@ -72,6 +72,22 @@ describe('ganglion CLI', () => {
     expect(c.stdout).not.toBe(a.stdout);
   });
 
+  test('char-gpt trains, then generates past its context window with the KV cache, deterministically', async () => {
+    const r = await run(['train', '--preset', 'char-gpt', '--corpus', corpus, ...TINY, '--out', 'gpt', '--json'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').find((l) => l.includes('"done"'))!).steps).toBe(3);
+    // 140 tokens after a 6-token prompt: the sliding window (128) drops the oldest cached keys.
+    const args = ['generate', 'gpt', '--prompt', 'it was', '--max-tokens', '140', '--seed', '7', '--backend', 'reference'];
+    const a = await run(args, dir);
+    const b = await run(args, dir);
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect(a.stdout.startsWith('it was')).toBe(true);
+    expect([...a.stdout.slice(0, -1)].length).toBe('it was'.length + 140);
+    expect(b.stdout).toBe(a.stdout);
+  });
+
   test('inspect prints the summary table and the Mermaid graph', async () => {
     const r = await run(['inspect', 'model'], dir);
     expect(r.code).toBe(0);

@@ -1,4 +1,5 @@
 // @ganglion/backend-onnx: ONNX export by tracing (graph -> ModelProto), the onnxruntime-node runner,
+// the compiled training step (forward + backward + clipping + optimizer as one ONNX graph),
 // and the OnnxModel layer that puts an .onnx file into a graph as a frozen node.
 export { TraceBackend, MAX_OPSET, MIN_OPSET, irVersionFor } from './trace-backend.js';
 export type { ModelOptions, TraceOptions, TraceValue } from './trace-backend.js';
@@ -14,3 +15,11 @@ export { OnnxModel, portName } from './import/onnx-model.js';
 export type { OnnxModelConfig } from './import/onnx-model.js';
 export { OnnxProgram } from './import/onnx-program.js';
 export type { ProgramPort } from './import/onnx-program.js';
+export { CompiledTrainer, DEFAULT_SESSION_OPTIONS, compileTrainStep } from './training/compiled-trainer.js';
+export type { CompileOptions, CompiledStepResult, TrainingSetup } from './training/compiled-trainer.js';
+export { TRAIN_STEP_NAMES, traceTrainStep } from './training/trace-train-step.js';
+export type { FeedSignature, TraceTrainStepOptions, TrainStepModel } from './training/trace-train-step.js';
+export { rewriteGradientSums } from './training/gradient-sums.js';
+export type { RewriteStats } from './training/gradient-sums.js';
+export { benchCompiledTraining, compiledTrainingSession } from './training/bench.js';
+export type { CompiledBenchOptions, CompiledBenchResult, CompiledTrainingSession } from './training/bench.js';

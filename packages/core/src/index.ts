@@ -32,7 +32,7 @@ export { GraphBuilder, Port, graphFromJSON, sequential } from './graph/builder.j
 export type { PortLike } from './graph/builder.js';
 export { ParamStore, paramKey } from './graph/params.js';
 export { Runtime } from './graph/runtime.js';
-export type { ForwardOptions, RuntimeOptions, TrainStepResult } from './graph/runtime.js';
+export type { ForwardOptions, RuntimeOptions, TrainStepResult, TrainStepTensors } from './graph/runtime.js';
 export { concatPrimitive } from './ops/concat.js';
 export { reshapePrimitive } from './ops/reshape.js';
 export { deriveSeed, hashString } from './random/prng.js';
@@ -41,7 +41,7 @@ export type { ClippingOptions, OptimizerOptions, ScheduleOptions, TrainerOptions
 export { bindActivePlugins, clippingModule, optimizersModule, schedulesModule, trainingModule } from './di/modules.js';
 export type { PluginChoice } from './di/modules.js';
 export { SlotOptimizer, numOption } from './training/optimizer.js';
-export type { Optimizer, OptimizerState } from './training/optimizer.js';
+export type { Optimizer, OptimizerState, StepScalars } from './training/optimizer.js';
 export { SGD } from './training/optimizers/sgd.js';
 export { Adam } from './training/optimizers/adam.js';
 export { AdamW } from './training/optimizers/adamw.js';

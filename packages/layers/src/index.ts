@@ -16,6 +16,15 @@ import { Sigmoid } from './sigmoid.js';
 import { Softmax } from './softmax.js';
 import { SoftmaxCrossEntropy } from './softmax-cross-entropy.js';
 import { Tanh } from './tanh.js';
+import { FeedForward } from './feed-forward.js';
+import { LayerNorm } from './layer-norm.js';
+import { MultiHeadAttention } from './multi-head-attention.js';
+import { PositionEmbedding } from './position-embedding.js';
+import { RMSNorm } from './rms-norm.js';
+import { RotaryEmbedding } from './rotary-embedding.js';
+import { SinusoidalPositionEmbedding } from './sinusoidal-position-embedding.js';
+import { TiedHead } from './tied-head.js';
+import { TransformerBlock } from './transformer-block.js';
 
 export { Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh };
 export type { DenseConfig } from './dense.js';
@@ -29,7 +38,26 @@ export type { FlattenConfig } from './flatten.js';
 export type { GELUConfig } from './gelu.js';
 export type { SoftmaxConfig } from './softmax.js';
 export { type ActivationName, activate } from './activation.js';
+export { FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding, RMSNorm, RotaryEmbedding, SinusoidalPositionEmbedding, TiedHead, TransformerBlock };
+export type { FeedForwardConfig } from './feed-forward.js';
+export type { LayerNormConfig } from './layer-norm.js';
+export type { AttentionOptions, KVCache, MultiHeadAttentionConfig } from './multi-head-attention.js';
+export type { PositionEmbeddingConfig } from './position-embedding.js';
+export type { RMSNormConfig } from './rms-norm.js';
+export type { RotaryEmbeddingConfig } from './rotary-embedding.js';
+export type { SinusoidalPositionEmbeddingConfig } from './sinusoidal-position-embedding.js';
+export type { TiedHeadConfig } from './tied-head.js';
+export type { TransformerBlockConfig } from './transformer-block.js';
+export { feedForward } from './feed-forward.js';
+export { layerNorm } from './layer-norm.js';
+export { multiHeadAttention } from './multi-head-attention.js';
+export { rmsNorm } from './rms-norm.js';
+export { rotary } from './rotary-embedding.js';
+export { sinusoidalTable } from './sinusoidal-position-embedding.js';
+export { MASKED, attentionBias, mergeHeads, scaledDotProductAttention, splitHeads, visibility } from './attention.js';
+export { linear } from './linear.js';
 
 /** Every built-in layer class, for registries. */
-export const builtinLayers: readonly LayerClass<any>[] = [Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh];
+export const builtinLayers: readonly LayerClass<any>[] = [Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh,
+  FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding, RMSNorm, RotaryEmbedding, SinusoidalPositionEmbedding, TiedHead, TransformerBlock];
 export { bindLayerResolver, layersModule } from './module.js';

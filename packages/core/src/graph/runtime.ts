@@ -54,6 +54,11 @@ export interface TrainStepResult {
   readonly inputGrads: Map<string, Tensor>;
 }
 
+/** What `Runtime.gradients` returns: a TrainStepResult whose loss is still a tensor. */
+export interface TrainStepTensors extends Omit<TrainStepResult, 'loss'> {
+  readonly loss: Tensor;
+}
+
 interface NodeRecord {
   tape?: Tape;
   inputs: Record<string, Tensor>;
@@ -105,15 +110,25 @@ export class Runtime {
    */
   trainStep(feeds: Readonly<Record<string, Tensor>>, opts: { loss: string } & Omit<ForwardOptions, 'training' | 'stream'>): TrainStepResult {
     return tidy(() => {
-      const lossRef = this.graph.outputs[opts.loss];
-      if (!lossRef) throw new GraphError(`trainStep: no graph output "${opts.loss}" (outputs: ${Object.keys(this.graph.outputs).join(', ')})`);
-      const onPath = this.lossPath(lossRef);
-      const { outputs, step, records } = this.runWave(feeds, { ...opts, training: true }, onPath);
-      const lossValue = outputs[opts.loss];
-      if (lossValue.size !== 1) throw new GraphError(`trainStep: loss output "${opts.loss}" has shape ${formatShape(lossValue.shape)}, expected one element`);
-      const { paramGrads, inputGrads } = this.backwardWave(lossRef, lossValue, step, records, onPath);
-      return { step, loss: lossValue.dataSync()[0], outputs, paramGrads, inputGrads };
+      const r = this.gradients(feeds, opts);
+      return { ...r, loss: r.loss.dataSync()[0] };
     });
+  }
+
+  /**
+   * `trainStep` without reading anything back: the loss stays a tensor, and intermediates are
+   * left to the caller's `tidy`. A compiled training step (backend-onnx) traces this, where no
+   * value can be read.
+   */
+  gradients(feeds: Readonly<Record<string, Tensor>>, opts: { loss: string } & Omit<ForwardOptions, 'training' | 'stream'>): TrainStepTensors {
+    const lossRef = this.graph.outputs[opts.loss];
+    if (!lossRef) throw new GraphError(`trainStep: no graph output "${opts.loss}" (outputs: ${Object.keys(this.graph.outputs).join(', ')})`);
+    const onPath = this.lossPath(lossRef);
+    const { outputs, step, records } = this.runWave(feeds, { ...opts, training: true }, onPath);
+    const lossValue = outputs[opts.loss];
+    if (lossValue.size !== 1) throw new GraphError(`trainStep: loss output "${opts.loss}" has shape ${formatShape(lossValue.shape)}, expected one element`);
+    const { paramGrads, inputGrads } = this.backwardWave(lossRef, lossValue, step, records, onPath);
+    return { step, loss: lossValue, outputs, paramGrads, inputGrads };
   }
 
   /** Forget the state carried between streaming waves. */

@@ -31,6 +31,13 @@ export interface Optimizer {
 
 type Slots = Record<string, Tensor>;
 
+/**
+ * The step-dependent numbers of one update (the learning rate, Adam's bias corrections), named by
+ * the optimizer's `stepScalars`: plain numbers when it runs eagerly, scalar tensors fed as graph
+ * inputs when a compiled training step (backend-onnx) runs it.
+ */
+export type StepScalars = Readonly<Record<string, number | Tensor>>;
+
 /** Optimizers whose update is a function of (param, grad, that param's slots, lr, step count). */
 export abstract class SlotOptimizer implements Optimizer {
   abstract readonly name: string;
@@ -38,14 +45,37 @@ export abstract class SlotOptimizer implements Optimizer {
   protected steps = 0;
   private readonly slots = new Map<string, Slots>();
 
-  /** One parameter's update: returns the new parameter and its new slots. */
-  protected abstract update(param: Tensor, grad: Tensor, slots: Readonly<Slots>, lr: number, step: number): { param: Tensor; slots: Slots };
+  /**
+   * One parameter's update: returns the new parameter and its new slots. `scalars` is
+   * `stepScalars(lr, step)`; an update that reads the learning rate and the step count only
+   * through it can be compiled (there `lr` and `step` are NaN and the scalars are tensors).
+   */
+  protected abstract update(param: Tensor, grad: Tensor, slots: Readonly<Slots>, lr: number, step: number, scalars: StepScalars): { param: Tensor; slots: Slots };
+
+  /**
+   * The numbers update number `t` (1-based) at learning rate `lr` depends on, computed on the
+   * host. Optional: an optimizer that declares it can run inside a compiled training step, which
+   * feeds these as graph inputs each step instead of baking them in at trace time.
+   *
+   *   stepScalars(lr, t) { return { stepSize: lr / (1 - this.beta1 ** t) }; }
+   */
+  stepScalars?(lr: number, t: number): Record<string, number>;
+
+  /**
+   * One parameter's update from explicit slots and scalars, leaving this optimizer's own state
+   * alone: what a compiled training step traces. Needs `stepScalars`.
+   */
+  updateWith(param: Tensor, grad: Tensor, slots: Readonly<Slots>, scalars: StepScalars): { param: Tensor; slots: Slots } {
+    if (!this.stepScalars) throw new ConfigError(`optimizer "${this.name}" cannot run with step scalars: it does not declare stepScalars(lr, t)`);
+    return this.update(param, grad, slots, NaN, NaN, scalars);
+  }
 
   step(params: ParamTarget, grads: ReadonlyMap<string, Tensor>, lr: number): void {
     this.steps++;
+    const scalars = this.stepScalars?.(lr, this.steps) ?? {};
     for (const [key, grad] of grads) {
       const old = this.slots.get(key) ?? {};
-      const result = tidy(() => this.update(params.get(key), grad, old, lr, this.steps));
+      const result = tidy(() => this.update(params.get(key), grad, old, lr, this.steps, scalars));
       for (const t of Object.values(result.slots)) keep(t);
       params.set(key, result.param);
       for (const [name, t] of Object.entries(old)) if (result.slots[name] !== t) t.dispose();

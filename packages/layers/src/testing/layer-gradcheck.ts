@@ -65,17 +65,36 @@ export function checkLayerGradients(
   inputs: Readonly<Record<string, InputSpec>>,
   opts: { probe?: readonly string[]; training?: boolean; seed?: number; eps?: number } = {},
 ): LayerCheck[] {
+  const probes = opts.probe ?? layer.signature(Object.fromEntries(Object.entries(inputs).map(([k, s]) => [k, { shape: s.shape, dtype: s.dtype ?? 'float32' }]))).outputs.map((o) => o.name);
+  return checkGraphGradients(
+    (g, ports) => {
+      const node = g.node('layer', layer, ports);
+      return probes.map((p) => node.out(p));
+    },
+    inputs,
+    opts,
+  );
+}
+
+/**
+ * The same check for a small graph of several nodes (e.g. parameters shared through ports):
+ * `wire` adds nodes fed by the graph inputs and returns the ports the loss weights. Float inputs
+ * marked `noGrad` (masks) are left out.
+ */
+export function checkGraphGradients(
+  wire: (g: GraphBuilder, inputs: Readonly<Record<string, Port>>) => readonly Port[],
+  inputs: Readonly<Record<string, InputSpec>>,
+  opts: { training?: boolean; seed?: number; eps?: number } = {},
+): LayerCheck[] {
   const backend = new ReferenceBackend();
   return withBackend(backend, () =>
     tidy(() => {
       const g = new GraphBuilder();
       const ports: Record<string, Port> = {};
       for (const [name, spec] of Object.entries(inputs)) ports[name] = g.input(name, spec.shape as Dim[], spec.dtype ?? 'float32');
-      g.node('layer', layer, ports);
-      const probes = opts.probe ?? layer.signature(Object.fromEntries(Object.entries(inputs).map(([k, s]) => [k, { shape: s.shape, dtype: s.dtype ?? 'float32' }]))).outputs.map((o) => o.name);
       let total: Port | undefined;
-      probes.forEach((p, i) => {
-        const probe = g.node(`probe_${p}`, new WeightedSum({ seed: 100 + i }), `layer.${p}`);
+      wire(g, ports).forEach((p, i) => {
+        const probe = g.node(`probe_${p.node}_${p.port}`, new WeightedSum({ seed: 100 + i }), p);
         total = total ? g.node(`sum_${i}`, new Plus({}), total, probe) : probe;
       });
       g.output('loss', total!);
@@ -98,7 +117,7 @@ export function checkLayerGradients(
         checks.push({ what, numeric, analytic, relError: Math.abs(numeric - analytic) / Math.max(Math.abs(numeric), Math.abs(analytic), 1e-300) });
       };
       Object.entries(inputs).forEach(([name, spec], i) => {
-        if ((spec.dtype ?? 'float32') !== 'float32') return;
+        if ((spec.dtype ?? 'float32') !== 'float32' || spec.noGrad) return;
         directional(`input ${name}`, feeds[name], result.inputGrads.get(name)!, (t) => lossAt({ ...feeds, [name]: t }), 900 + i);
       });
       runtime.params.trainableKeys().forEach((key, i) => {

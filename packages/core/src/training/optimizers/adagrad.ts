@@ -12,7 +12,7 @@ import { mul } from '../../ops/mul.js';
 import { sqrt } from '../../ops/sqrt.js';
 import { sub } from '../../ops/sub.js';
 import type { Tensor } from '../../tensor.js';
-import { SlotOptimizer, numOption } from '../optimizer.js';
+import { type StepScalars, SlotOptimizer, numOption } from '../optimizer.js';
 
 @injectable()
 export class Adagrad extends SlotOptimizer {
@@ -30,9 +30,13 @@ export class Adagrad extends SlotOptimizer {
     this.eps = numOption('Adagrad', opts, 'eps', 1e-10);
   }
 
-  protected update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, lr: number, t: number) {
+  /** The decayed learning rate lr / (1 + (t − 1)·lr_decay). */
+  override stepScalars(lr: number, t: number): Record<string, number> {
+    return { clr: lr / (1 + (t - 1) * this.lrDecay) };
+  }
+
+  protected update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, _lr: number, _t: number, { clr }: StepScalars) {
     const g = this.weightDecay !== 0 ? add(grad, mul(p, this.weightDecay)) : grad;
-    const clr = lr / (1 + (t - 1) * this.lrDecay);
     const s = add(slots.sum ?? this.initialAccumulator, mul(g, g));
     return { param: sub(p, mul(div(g, add(sqrt(s), this.eps)), clr)), slots: { sum: s } };
   }

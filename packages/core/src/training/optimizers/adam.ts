@@ -13,7 +13,7 @@ import { mul } from '../../ops/mul.js';
 import { sqrt } from '../../ops/sqrt.js';
 import { sub } from '../../ops/sub.js';
 import type { Tensor } from '../../tensor.js';
-import { SlotOptimizer, numOption } from '../optimizer.js';
+import { type StepScalars, SlotOptimizer, numOption } from '../optimizer.js';
 
 @injectable()
 export class Adam extends SlotOptimizer {
@@ -38,11 +38,18 @@ export class Adam extends SlotOptimizer {
     this.amsgrad = Boolean(opts.amsgrad ?? false);
   }
 
-  protected update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, lr: number, t: number) {
+  /** lr / (1 − β1ᵗ), √(1 − β2ᵗ), and AdamW's 1 − lr·weight_decay: the numbers that change per step. */
+  override stepScalars(lr: number, t: number): Record<string, number> {
+    const s: Record<string, number> = { stepSize: lr / (1 - this.beta1 ** t), bias2: Math.sqrt(1 - this.beta2 ** t) };
+    if (this.decoupled && this.weightDecay !== 0) s.decay = 1 - lr * this.weightDecay;
+    return s;
+  }
+
+  protected update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, _lr: number, _t: number, s: StepScalars) {
     let param = p;
     let g = grad;
     if (this.weightDecay !== 0) {
-      if (this.decoupled) param = mul(p, 1 - lr * this.weightDecay);
+      if (this.decoupled) param = mul(p, s.decay);
       else g = add(g, mul(p, this.weightDecay));
     }
     const m = slots.exp_avg ? add(mul(slots.exp_avg, this.beta1), mul(g, 1 - this.beta1)) : mul(g, 1 - this.beta1);
@@ -53,8 +60,7 @@ export class Adam extends SlotOptimizer {
       second = slots.max_exp_avg_sq ? max(slots.max_exp_avg_sq, v) : v;
       out.max_exp_avg_sq = second;
     }
-    const stepSize = lr / (1 - this.beta1 ** t);
-    const denom = add(div(sqrt(second), Math.sqrt(1 - this.beta2 ** t)), this.eps);
-    return { param: sub(param, mul(div(m, denom), stepSize)), slots: out };
+    const denom = add(div(sqrt(second), s.bias2), this.eps);
+    return { param: sub(param, mul(div(m, denom), s.stepSize)), slots: out };
   }
 }

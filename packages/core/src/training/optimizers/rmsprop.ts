@@ -12,7 +12,7 @@ import { mul } from '../../ops/mul.js';
 import { sqrt } from '../../ops/sqrt.js';
 import { sub } from '../../ops/sub.js';
 import type { Tensor } from '../../tensor.js';
-import { SlotOptimizer, numOption } from '../optimizer.js';
+import { type StepScalars, SlotOptimizer, numOption } from '../optimizer.js';
 
 @injectable()
 export class RMSProp extends SlotOptimizer {
@@ -32,7 +32,11 @@ export class RMSProp extends SlotOptimizer {
     this.centered = Boolean(opts.centered ?? false);
   }
 
-  protected update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, lr: number) {
+  override stepScalars(lr: number): Record<string, number> {
+    return { lr };
+  }
+
+  protected update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, _lr: number, _t: number, { lr }: StepScalars) {
     const g = this.weightDecay !== 0 ? add(grad, mul(p, this.weightDecay)) : grad;
     const a = this.alpha;
     const s = slots.square_avg ? add(mul(slots.square_avg, a), mul(mul(g, g), 1 - a)) : mul(mul(g, g), 1 - a);

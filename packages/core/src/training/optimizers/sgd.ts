@@ -11,7 +11,7 @@ import { add } from '../../ops/add.js';
 import { mul } from '../../ops/mul.js';
 import { sub } from '../../ops/sub.js';
 import type { Tensor } from '../../tensor.js';
-import { SlotOptimizer, numOption } from '../optimizer.js';
+import { type StepScalars, SlotOptimizer, numOption } from '../optimizer.js';
 
 @injectable()
 export class SGD extends SlotOptimizer {
@@ -30,7 +30,11 @@ export class SGD extends SlotOptimizer {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) throw new ConfigError('SGD: Nesterov momentum requires a momentum > 0 and zero dampening');
   }
 
-  protected update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, lr: number) {
+  override stepScalars(lr: number): Record<string, number> {
+    return { lr };
+  }
+
+  protected update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, _lr: number, _t: number, s: StepScalars) {
     let g = this.weightDecay !== 0 ? add(grad, mul(p, this.weightDecay)) : grad;
     const out: Record<string, Tensor> = {};
     if (this.momentum !== 0) {
@@ -38,6 +42,6 @@ export class SGD extends SlotOptimizer {
       out.momentum_buffer = buf;
       g = this.nesterov ? add(g, mul(buf, this.momentum)) : buf;
     }
-    return { param: sub(p, mul(g, lr)), slots: out };
+    return { param: sub(p, mul(g, s.lr)), slots: out };
   }
 }

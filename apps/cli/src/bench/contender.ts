@@ -1,0 +1,88 @@
+// What a benchmark contender is: a name, whether it can run here, and either the two timed
+// operations (train step, forward) built inside a node child process, or an external program
+// that times them itself and prints the samples (PyTorch). Each contender runs in its own process
+// so its peak resident set is its own.
+import type { Pace, StepCounts, Workload } from './workload.js';
+
+export type Framework = 'ganglion' | 'tfjs-layers' | 'pytorch' | 'onnxruntime';
+
+export interface ContenderInfo {
+  /** Unique, used by --only: `ganglion-tfjs`, `tfjs-layers-cpu`, `pytorch`, ... */
+  readonly name: string;
+  readonly framework: Framework;
+  /** Where the arithmetic runs, in words: `tfjs cpu`, `tfjs wasm`, `onnxruntime (2 threads)`. */
+  readonly backend: string;
+  readonly description: string;
+  /** Decides how many steps it is timed over (see Workload.steps). */
+  readonly pace: Pace;
+  /** Too slow for the full workload; runs only with --quick. */
+  readonly quickOnly?: boolean;
+  /**
+   * Whether it can run on this machine: `true`, or `false` / a string saying why not (a missing
+   * package, no PyTorch). Runs in the parent process, so keep it cheap.
+   */
+  available(w: Workload): Promise<boolean | string>;
+}
+
+/** The timed operations of a contender, ready to run. Each call is synchronous with its result. */
+export interface Session {
+  /** One training step on the fixed batch (the loss read back). Absent: a forward-only contender. */
+  trainStep?(): unknown;
+  /** One forward pass over the batch (the logits read back). */
+  forward?(): unknown;
+  /** Facts worth printing next to the numbers (a substituted layer, a missing gradient clip). */
+  readonly notes?: readonly string[];
+}
+
+/**
+ * A contender that runs in a `node` child process. `prepare` builds the model and the batch; it
+ * should import its framework lazily (inside `prepare`) so each child loads only what it uses.
+ *
+ *   const mine: NodeContender = {
+ *     kind: 'node', name: 'ganglion-onnx', framework: 'ganglion', backend: 'onnxruntime', pace: 'fast',
+ *     description: 'compiled training step on onnxruntime',
+ *     available: async () => true,
+ *     prepare: async (w) => { const step = await compile(w); return { trainStep: () => step.run(), forward: () => step.forward() }; },
+ *   };
+ */
+export interface NodeContender extends ContenderInfo {
+  readonly kind: 'node';
+  prepare(w: Workload): Promise<Session>;
+}
+
+/** A contender that is an external program printing one JSON line of `ProcessOutput`. */
+export interface ProcessContender extends ContenderInfo {
+  readonly kind: 'process';
+  command(w: Workload, counts: StepCounts): { readonly file: string; readonly args: readonly string[] };
+}
+
+export type Contender = NodeContender | ProcessContender;
+
+/** What a contender's process reports: per-step samples in milliseconds, and its own peak RSS. */
+export interface ProcessOutput {
+  readonly trainStepSamplesMs?: readonly number[];
+  readonly forwardSamplesMs?: readonly number[];
+  readonly maxRssKiB?: number;
+  readonly notes?: readonly string[];
+}
+
+/** Time a session: warm-up calls, then measured calls one by one. */
+export async function measureSession(session: Session, counts: StepCounts): Promise<ProcessOutput> {
+  const samples = async (fn: () => unknown, warmup: number, measured: number): Promise<number[]> => {
+    for (let i = 0; i < warmup; i++) await fn();
+    const out: number[] = [];
+    for (let i = 0; i < measured; i++) {
+      const t0 = performance.now();
+      await fn();
+      out.push(performance.now() - t0);
+    }
+    return out;
+  };
+  const trainStep = session.trainStep?.bind(session);
+  const forward = session.forward?.bind(session);
+  return {
+    trainStepSamplesMs: trainStep ? await samples(trainStep, counts.warmup, counts.measured) : undefined,
+    forwardSamplesMs: forward ? await samples(forward, counts.forwardWarmup, counts.forwardMeasured) : undefined,
+    notes: session.notes,
+  };
+}

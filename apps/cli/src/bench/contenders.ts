@@ -1,0 +1,25 @@
+// Every contender of `ganglion bench`, in the order they run and print. To add one (say, Ganglion's
+// compiled training step on onnxruntime), write a Contender and list it here.
+import type { Contender } from './contender.js';
+import { ganglionOnnxContender } from './contenders/ganglion-onnx.js';
+import { ganglionContender } from './contenders/ganglion.js';
+import { ortPytorchContender } from './contenders/ort-pytorch.js';
+import { pytorchContender } from './contenders/pytorch.js';
+import { tfjsLayersContender } from './contenders/tfjs-layers.js';
+
+export const CONTENDERS: readonly Contender[] = [
+  ganglionContender('tfjs', 'slow'),
+  ganglionContender('tfjs-wasm', 'medium'),
+  ganglionContender('reference', 'slow', { quickOnly: true }),
+  ganglionOnnxContender,
+  tfjsLayersContender('cpu', 'slow'),
+  tfjsLayersContender('wasm', 'medium'),
+  pytorchContender,
+  ortPytorchContender,
+];
+
+export const CONTENDER_NAMES = CONTENDERS.map((c) => c.name);
+
+export function contenderNamed(name: string): Contender | undefined {
+  return CONTENDERS.find((c) => c.name === name);
+}

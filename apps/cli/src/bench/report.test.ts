@@ -1,0 +1,65 @@
+// The ratios and the table, from hand-made results: the best candidate of a side is used, a
+// missing contender is named, and peak RSS is compared between training processes only.
+import { describe, expect, test } from 'vitest';
+import { computeRatios, formatReport } from './report.js';
+import type { ContenderResult } from './run-contender.js';
+import { QUICK_WORKLOAD } from './workload.js';
+
+function result(name: string, m: { train?: number; forward?: number; rss?: number; status?: ContenderResult['status'] }): ContenderResult {
+  return {
+    name,
+    framework: name.startsWith('ganglion') ? 'ganglion' : 'tfjs-layers',
+    backend: 'somewhere',
+    description: name,
+    status: m.status ?? 'ok',
+    reason: m.status && m.status !== 'ok' ? 'no such thing here' : null,
+    steps: { warmup: 1, measured: 3, forwardWarmup: 1, forwardMeasured: 3 },
+    trainStepMs: m.train ?? null,
+    trainTokensPerSecond: m.train ? 128_000 / m.train : null,
+    forwardMs: m.forward ?? null,
+    forwardTokensPerSecond: m.forward ? 128_000 / m.forward : null,
+    peakRssMiB: m.rss ?? null,
+    trainStepSamplesMs: [],
+    forwardSamplesMs: [],
+    wallSeconds: 1,
+    loadAverage: 1.04,
+    notes: [],
+  };
+}
+
+const results = [
+  result('ganglion-tfjs', { train: 300, forward: 60, rss: 400 }),
+  result('ganglion-tfjs-wasm', { train: 150, forward: 20, rss: 300 }),
+  result('ganglion-onnx', { forward: 2, rss: 100 }),
+  result('tfjs-layers-cpu', { train: 200, forward: 50, rss: 200 }),
+  result('tfjs-layers-wasm', { status: 'failed' }),
+  result('ort-pytorch', { forward: 4, rss: 80 }),
+];
+
+describe('bench report', () => {
+  const ratios = Object.fromEntries(computeRatios(results).map((r) => [r.name, r]));
+
+  test('a speedup uses the fastest Ganglion backend', () => {
+    expect(ratios['tfjs-layers-cpu / best ganglion, train step']).toMatchObject({ numerator: 'tfjs-layers-cpu', denominator: 'ganglion-tfjs-wasm', value: 200 / 150 });
+    expect(ratios['ganglion-tfjs / tfjs-layers-cpu, train step'].value).toBe(1.5);
+    expect(ratios['ganglion-onnx / ort-pytorch, forward'].value).toBe(0.5);
+  });
+
+  test('a missing or failed contender gives no value and says which', () => {
+    expect(ratios['ganglion-tfjs-wasm / tfjs-layers-wasm, train step']).toMatchObject({ value: null, missing: 'no measurement of tfjs-layers-wasm' });
+    expect(ratios['ganglion-onnx / pytorch, train step']).toMatchObject({ value: null, missing: 'no measurement of ganglion-onnx, nor of pytorch' });
+  });
+
+  test('peak RSS compares training processes only', () => {
+    expect(ratios['ganglion-tfjs / tfjs-layers-cpu, peak RSS'].value).toBe(2);
+    expect(ratios['ganglion-onnx / pytorch, peak RSS'].missing).toBe('no training measurement of ganglion-onnx, nor of pytorch');
+  });
+
+  test('the table has a row per contender that ran and a line per one that did not', () => {
+    const text = formatReport(results, computeRatios(results), QUICK_WORKLOAD);
+    expect(text).toMatch(/^ganglion-tfjs-wasm +somewhere +1\+3 \/ 1\+3 +150 +853 +20\.0 +6,400 +300 +1\.0$/m);
+    expect(text).toMatch(/^ganglion-onnx .* — .* — +2\.0 +64,000 +100 +1\.0$/m);
+    expect(text).toContain('tfjs-layers-wasm: FAILED: no such thing here');
+    expect(text).toMatch(/tfjs-layers-cpu \/ best ganglion, train step +1\.33x \(best: ganglion-tfjs-wasm\)/);
+  });
+});

@@ -1,0 +1,117 @@
+// The comparisons the Speed issue asks for, computed from the contenders' results, and the text
+// report: a table of contenders, then the ratios, then the notes.
+import type { ContenderResult } from './run-contender.js';
+import { type Workload, tokensPerStep } from './workload.js';
+
+type Metric = 'trainStepMs' | 'forwardMs' | 'peakRssMiB';
+
+interface RatioSpec {
+  readonly name: string;
+  readonly metric: Metric;
+  /** Candidates for each side; the best (lowest) measured one is used. */
+  readonly numerator: readonly string[];
+  readonly denominator: readonly string[];
+  readonly meaning: string;
+}
+
+const GANGLION_TRAINERS = ['ganglion-onnx', 'ganglion-tfjs-wasm', 'ganglion-tfjs'];
+
+const RATIOS: readonly RatioSpec[] = [
+  { name: 'ganglion-onnx / pytorch, train step', metric: 'trainStepMs', numerator: ['ganglion-onnx'], denominator: ['pytorch'], meaning: 'below 1: Ganglion trains faster than PyTorch' },
+  { name: 'tfjs-layers-cpu / best ganglion, train step', metric: 'trainStepMs', numerator: ['tfjs-layers-cpu'], denominator: GANGLION_TRAINERS, meaning: "Ganglion's speedup over TF.js Layers on its cpu backend" },
+  { name: 'ganglion-tfjs / tfjs-layers-cpu, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'message-runtime overhead on the same tfjs cpu kernels (1 = none)' },
+  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'the same on tfjs wasm (tfjs-layers with one-hot input there)' },
+  { name: 'ganglion-tfjs / tfjs-layers-cpu, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'forward overhead on tfjs cpu' },
+  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'forward overhead on tfjs wasm' },
+  { name: 'ganglion-onnx / ort-pytorch, forward', metric: 'forwardMs', numerator: ['ganglion-onnx'], denominator: ['ort-pytorch'], meaning: "Ganglion's ONNX export vs PyTorch's, both in onnxruntime" },
+  { name: 'ganglion-tfjs / tfjs-layers-cpu, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'memory of the training process on tfjs cpu' },
+  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'memory of the training process on tfjs wasm' },
+  { name: 'ganglion-onnx / pytorch, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-onnx'], denominator: ['pytorch'], meaning: 'memory of the training process (counted once ganglion-onnx trains)' },
+];
+
+export interface RatioResult {
+  readonly name: string;
+  readonly metric: Metric;
+  readonly meaning: string;
+  /** The contenders used (the best measured candidate of each side), or null. */
+  readonly numerator: string | null;
+  readonly denominator: string | null;
+  readonly value: number | null;
+  /** Why there is no value. */
+  readonly missing: string | null;
+}
+
+/** A peak RSS compares training processes only: a forward-only process has less to hold. */
+function measured(r: ContenderResult | undefined, metric: Metric): number | null {
+  if (!r || r.status !== 'ok') return null;
+  if (metric === 'peakRssMiB') return r.trainStepMs === null ? null : r.peakRssMiB;
+  return r[metric];
+}
+
+export function computeRatios(results: readonly ContenderResult[]): RatioResult[] {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const best = (names: readonly string[], metric: Metric) => {
+    let pick: { name: string; value: number } | undefined;
+    for (const n of names) {
+      const v = measured(byName.get(n), metric);
+      if (v !== null && (!pick || v < pick.value)) pick = { name: n, value: v };
+    }
+    return pick;
+  };
+  return RATIOS.map((spec) => {
+    const num = best(spec.numerator, spec.metric);
+    const den = best(spec.denominator, spec.metric);
+    const lacking = [num ? undefined : spec.numerator, den ? undefined : spec.denominator].filter((s) => s !== undefined).map((s) => s.join(' or '));
+    return {
+      name: spec.name,
+      metric: spec.metric,
+      meaning: spec.meaning,
+      numerator: num?.name ?? null,
+      denominator: den?.name ?? null,
+      value: num && den ? num.value / den.value : null,
+      missing: lacking.length ? `no ${spec.metric === 'peakRssMiB' ? 'training ' : ''}measurement of ${lacking.join(', nor of ')}` : null,
+    };
+  });
+}
+
+const ms = (v: number | null) => (v === null ? '—' : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
+const int = (v: number | null) => (v === null ? '—' : Math.round(v).toLocaleString('en-US'));
+const counts = (r: ContenderResult) => (r.steps ? `${r.steps.warmup}+${r.steps.measured} / ${r.steps.forwardWarmup}+${r.steps.forwardMeasured}` : '—');
+
+export function formatWorkload(w: Workload): string {
+  const lstms = Array(w.layers).fill(`LSTM ${w.units}`).join(' -> ');
+  return `${w.name} workload: char LM, vocabulary ${w.vocab}, Embedding ${w.embed} -> ${lstms} -> Dense ${w.vocab}, seq ${w.seqLen}, batch ${w.batch} (${tokensPerStep(w).toLocaleString('en-US')} tokens a step), Adam, softmax cross-entropy, global-norm clip ${w.clipNorm}`;
+}
+
+/** A plain-text table: one row per contender that ran, then the ratios and the notes. */
+export function formatReport(results: readonly ContenderResult[], ratios: readonly RatioResult[], w: Workload): string {
+  const header = ['contender', 'runs on', 'steps (train / fwd)', 'train step ms', 'train tok/s', 'forward ms', 'fwd tok/s', 'peak RSS MiB', 'load'];
+  const rows = results
+    .filter((r) => r.status === 'ok')
+    .map((r) => [r.name, r.backend, counts(r), ms(r.trainStepMs), int(r.trainTokensPerSecond), ms(r.forwardMs), int(r.forwardTokensPerSecond), int(r.peakRssMiB), r.loadAverage === null ? '—' : r.loadAverage.toFixed(1)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const out = [formatWorkload(w), '', line(header), line(widths.map((n) => '-'.repeat(n))), ...rows.map(line)];
+  const skipped = results.filter((r) => r.status !== 'ok');
+  if (skipped.length) {
+    out.push('');
+    for (const r of skipped) out.push(`${r.name}: ${r.status === 'failed' ? 'FAILED' : 'not run'}: ${r.reason}`);
+  }
+  out.push('', 'ratios (lower numerator = faster / smaller):');
+  const nameWidth = Math.max(...ratios.map((r) => r.name.length));
+  for (const r of ratios) {
+    const value = r.value === null ? `n/a (${r.missing})` : `${r.value.toFixed(2)}x${r.denominator && r.numerator && r.name.includes('best') ? ` (best: ${r.denominator})` : ''}`;
+    out.push(`  ${r.name.padEnd(nameWidth)}  ${value}  — ${r.meaning}`);
+  }
+  const notes = results.filter((r) => r.status === 'ok' && r.notes.length);
+  if (notes.length) {
+    out.push('', 'notes:');
+    for (const r of notes) for (const n of r.notes) out.push(`  ${r.name}: ${n}`);
+  }
+  out.push(
+    '',
+    'steps: warm-up + measured calls; times are means of the measured calls. Peak RSS: the whole process of each contender, each in its own process.',
+    "load: the machine's 1-minute load average as the contender finished; well above its own threads (1 for JS, 2 for PyTorch and onnxruntime) means other programs shared the cores.",
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,95 @@
+// Timing a compiled training step, for `ganglion bench` and scripts: build the CompiledTrainer for
+// a graph, trace and load it outside the timed region, then time steps on one fixed batch.
+//
+//   const r = await benchCompiledTraining({ graph, setup: { optimizer, clipping, schedule, lr: 1e-3 }, feeds: { ids, labels } });
+//   console.log(r.medianMs, r.tokensPerSecond);
+import { type Graph, ParamStore, ReferenceBackend } from '@ganglion/core';
+import { type FeedValue, feedSpec } from '../ort-tensors.js';
+import { type CompileOptions, type CompiledStepResult, CompiledTrainer, type TrainingSetup } from './compiled-trainer.js';
+import type { RewriteStats } from './gradient-sums.js';
+
+export interface CompiledBenchOptions {
+  readonly graph: Graph;
+  /** Initial weights (default: the graph's initializers with `seed`, on the reference backend). */
+  readonly params?: ParamStore;
+  readonly seed?: number;
+  readonly setup: TrainingSetup;
+  /** The batch every step trains on. */
+  readonly feeds: Readonly<Record<string, FeedValue>>;
+  /** Steps run before timing (default 3; the first one or two also build the sessions). */
+  readonly warmup?: number;
+  /** Timed steps (default 10). */
+  readonly measured?: number;
+  /** Tokens a step trains on, for tokens/s (default: the size of the first feed). */
+  readonly tokensPerStep?: number;
+  readonly compile?: CompileOptions;
+}
+
+export interface CompiledBenchResult {
+  /** Tracing and loading the sessions: the first step's (no optimizer slots yet) and the steady-state one. */
+  readonly prepareMs: number;
+  /** Untimed steps (the first runs the first step's graph). */
+  readonly warmupMs: readonly number[];
+  readonly stepMs: readonly number[];
+  readonly medianMs: number;
+  /**
+   * Median CPU time of this process per timed step (user + system, all threads). On a busy
+   * machine wall time swings with the load; this says how much work a step is.
+   */
+  readonly cpuMs: number;
+  readonly tokensPerSecond: number;
+  readonly losses: readonly number[];
+  /** Of the steady-state graph: its node count and what the gradient-sum rewrite did. */
+  readonly nodeCount: number;
+  readonly rewrites: RewriteStats;
+}
+
+/** A ready compiled trainer on a fixed batch: what a benchmark contender times. */
+export interface CompiledTrainingSession {
+  readonly trainer: CompiledTrainer;
+  trainStep(): Promise<CompiledStepResult>;
+}
+
+/**
+ * A CompiledTrainer on a fixed batch with its sessions traced and loaded. The first `trainStep()`
+ * runs the first step's graph (no optimizer slots yet), every later one the steady-state graph.
+ */
+export async function compiledTrainingSession(o: Omit<CompiledBenchOptions, 'warmup' | 'measured' | 'tokensPerStep'>): Promise<CompiledTrainingSession> {
+  const params = o.params ?? ParamStore.initialize(o.graph, o.seed ?? 0, new ReferenceBackend());
+  const trainer = new CompiledTrainer(o.graph, params, o.setup, o.compile);
+  await trainer.prepare(o.feeds);
+  return { trainer, trainStep: () => trainer.step(o.feeds) };
+}
+
+export async function benchCompiledTraining(o: CompiledBenchOptions): Promise<CompiledBenchResult> {
+  const t0 = performance.now();
+  const session = await compiledTrainingSession(o);
+  const losses: number[] = [];
+  const warmupMs: number[] = [];
+  const prepareMs = performance.now() - t0;
+  for (let i = 0; i < (o.warmup ?? 3); i++) {
+    const t = performance.now();
+    losses.push((await session.trainStep()).loss);
+    warmupMs.push(performance.now() - t);
+  }
+  const model = await session.trainer.prepare(o.feeds);
+  const stepMs: number[] = [];
+  const cpuMs: number[] = [];
+  for (let i = 0; i < (o.measured ?? 10); i++) {
+    const t = performance.now();
+    const c = process.cpuUsage();
+    losses.push((await session.trainStep()).loss);
+    stepMs.push(performance.now() - t);
+    const used = process.cpuUsage(c);
+    cpuMs.push((used.user + used.system) / 1000);
+  }
+  await session.trainer.dispose();
+  const medianMs = median(stepMs);
+  const tokens = o.tokensPerStep ?? feedSpec(Object.values(o.feeds)[0]).shape.reduce((a, b) => a * b, 1);
+  return { prepareMs, warmupMs, stepMs, medianMs, cpuMs: median(cpuMs), tokensPerSecond: (tokens * 1000) / medianMs, losses, nodeCount: model.nodeCount, rewrites: model.rewrites };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}

@@ -1,0 +1,234 @@
+// The compiled training step against the eager path: the same graph, seed, optimizer, clipping
+// and schedule trained for 50 steps by Trainer.trainStep on tfjs (cpu) and by CompiledTrainer on
+// onnxruntime give the same losses step by step and the same final weights (float32 tolerance).
+// Also: the optimizer state round trip, the first-step graph, errors, and the rewrite on vs off.
+import { type Graph, GraphBuilder, ParamStore, ReferenceBackend, Runtime, SlotOptimizer, type Tensor, type Trainer, TrainingError, createTrainer, dispose, keep, mul, sub, tensor } from '@ganglion/core';
+import { TfjsBackend } from '@ganglion/backend-tfjs';
+import { Dense, Dropout, Embedding, GRU, LSTM, MSE, SoftmaxCrossEntropy } from '@ganglion/layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CompiledTrainer, compileTrainStep } from './compiled-trainer.js';
+
+let tfjs: TfjsBackend;
+beforeAll(async () => {
+  tfjs = await TfjsBackend.create('cpu');
+});
+
+const V = 20;
+const B = 4;
+const T = 8;
+
+/** Embedding 8 -> one recurrent layer of 16 -> Dense vocab, with a cross-entropy loss. */
+function charModel(cell: 'lstm' | 'gru'): Graph {
+  const g = new GraphBuilder();
+  const ids = g.input('ids', ['batch', 'time'], 'int32');
+  const labels = g.input('labels', ['batch', 'time'], 'int32');
+  const e = g.node('embed', new Embedding({ vocabSize: V, dim: 8 }), ids);
+  const h = g.node(`${cell}1`, cell === 'lstm' ? new LSTM({ units: 16 }) : new GRU({ units: 16 }), e);
+  const logits = g.node('head', new Dense({ units: V }), h);
+  g.output('logits', logits);
+  g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
+  return g.build();
+}
+
+/** Five fixed batches, cycled: next-token labels of a deterministic token stream. */
+function batches(): { ids: Tensor; labels: Tensor }[] {
+  return Array.from({ length: 5 }, (_, k) => {
+    const ids = Array.from({ length: B * T }, (_, i) => (i * 7 + k * 3 + ((i * i) % 5)) % V);
+    const labels = ids.map((_, i) => ids[(i + 1) % ids.length]);
+    return { ids: keep(tensor(ids, [B, T], 'int32', tfjs)), labels: keep(tensor(labels, [B, T], 'int32', tfjs)) };
+  });
+}
+
+const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+interface Case {
+  readonly name: string;
+  readonly cell: 'lstm' | 'gru';
+  readonly trainer: () => Trainer;
+}
+
+const cases: Case[] = [
+  {
+    name: 'LSTM, Adam, global-norm clipping, cosine schedule with warm-up',
+    cell: 'lstm',
+    trainer: () => createTrainer({ optimizer: 'adam', lr: 1e-2, clipping: 'global-norm', clippingOptions: { maxNorm: 0.2 }, schedule: 'cosine', scheduleOptions: { totalSteps: 50, warmupSteps: 5 } }),
+  },
+  {
+    name: 'LSTM, SGD with momentum, clipping by value, step decay',
+    cell: 'lstm',
+    trainer: () => createTrainer({ optimizer: 'sgd', optimizerOptions: { momentum: 0.9, dampening: 0.1, weight_decay: 1e-3 }, lr: 0.5, clipping: 'value', clippingOptions: { value: 0.05 }, schedule: 'step', scheduleOptions: { stepSize: 20, gamma: 0.5 } }),
+  },
+  {
+    name: 'GRU, Adam, global-norm clipping, cosine schedule',
+    cell: 'gru',
+    trainer: () => createTrainer({ optimizer: 'adam', lr: 1e-2, clipping: 'global-norm', clippingOptions: { maxNorm: 0.2 }, schedule: 'cosine', scheduleOptions: { totalSteps: 50 } }),
+  },
+];
+
+describe('CompiledTrainer equals the eager tfjs training loop', () => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s: 50 steps', async (_, c) => {
+    const graph = charModel(c.cell);
+    const data = batches();
+    const eagerTrainer = c.trainer();
+    const eager = new Runtime(graph, { seed: 7, backend: tfjs });
+    const start = new Runtime(graph, { seed: 7, backend: tfjs });
+    const compiledTrainer = c.trainer();
+    const compiled = compileTrainStep(start, compiledTrainer);
+    let worstLoss = 0;
+    let worstNorm = 0;
+    for (let s = 0; s < 50; s++) {
+      const batch = data[s % data.length];
+      const a = eagerTrainer.trainStep(eager, batch);
+      const b = await compiled.step(batch);
+      expect(b.step).toBe(a.step);
+      expect(b.lr).toBe(a.lr);
+      worstLoss = Math.max(worstLoss, relDiff(a.loss, b.loss));
+      worstNorm = Math.max(worstNorm, relDiff(a.gradNorm, b.gradNorm));
+      expect(relDiff(a.loss, b.loss), `loss at step ${s + 1}: eager ${a.loss}, compiled ${b.loss}`).toBeLessThan(1e-4);
+    }
+    expect(worstNorm).toBeLessThan(1e-3);
+    const weights = compiled.paramStore(tfjs);
+    let worstWeight = 0;
+    for (const [key, t] of weights.entries()) worstWeight = Math.max(worstWeight, maxAbsDiff(t.dataSync(), eager.params.get(key).dataSync()));
+    expect(worstWeight).toBeLessThan(1e-4);
+    console.log(`${c.name}: max relative loss difference ${worstLoss.toExponential(2)}, gradient norm ${worstNorm.toExponential(2)}; max weight difference ${worstWeight.toExponential(2)}`);
+    weights.dispose();
+    await compiled.dispose();
+    eager.close();
+    start.close();
+  });
+});
+
+describe('CompiledTrainer', () => {
+  it('hands its weights and optimizer state back: the eager loop continues exactly where it left off', async () => {
+    const graph = charModel('lstm');
+    const data = batches();
+    const make = () => createTrainer({ optimizer: 'adamw', lr: 5e-3, clipping: 'global-norm', clippingOptions: { maxNorm: 1 } });
+    const runtime = new Runtime(graph, { seed: 3, backend: tfjs });
+    const trainer = make();
+    const compiled = compileTrainStep(runtime, trainer);
+    for (let s = 0; s < 6; s++) await compiled.step(data[s % 5]);
+    expect(compiled.sessionCount).toBe(1); // the first step's graph (no slots yet) was released
+    const state = compiled.optimizerState(tfjs);
+    expect(state.name).toBe('adamw');
+    expect(state.meta.step).toBe(6);
+    expect([...state.tensors.keys()]).toContain('lstm1.weight_hh.exp_avg_sq');
+    dispose([...state.tensors.values()]);
+
+    // A second compiled trainer resumed from the synced trainer, and the eager trainer itself,
+    // take the same seventh step as the first compiled trainer.
+    compiled.syncTo(runtime.params, trainer);
+    expect(trainer.step).toBe(6);
+    const resumed = compileTrainStep(runtime, trainer);
+    const next = await compiled.step(data[6 % 5]);
+    const viaResumed = await resumed.step(data[6 % 5]);
+    const viaEager = trainer.trainStep(runtime, data[6 % 5]);
+    expect(viaResumed.step).toBe(7);
+    expect(viaResumed.loss).toBe(next.loss);
+    expect(relDiff(viaEager.loss, next.loss)).toBeLessThan(1e-5);
+    const after = compiled.paramStore(tfjs);
+    for (const [key, t] of after.entries()) expect(maxAbsDiff(t.dataSync(), runtime.params.get(key).dataSync())).toBeLessThan(1e-5);
+    after.dispose();
+    await compiled.dispose();
+    await resumed.dispose();
+    runtime.close();
+  });
+
+  it('rewrites the per-step gradient sums, and gets what the plain traced step gets', async () => {
+    const graph = charModel('lstm');
+    const params = ParamStore.initialize(graph, 1, tfjs);
+    const data = batches();
+    const make = (rewrite: boolean) => new CompiledTrainer(graph, params, createTrainer({ optimizer: 'adam', lr: 1e-2 }), { rewrite });
+    const fast = make(true);
+    const plain = make(false);
+    const model = await fast.prepare(data[0]);
+    expect(fast.sessionCount).toBe(2); // the first step's graph and the steady-state one
+    // Time slices of the input projection (one chain of T pads) and gate slices (one chain per
+    // step) became Concats; the recurrent weight's per-step products one Gemm; the gradients of
+    // the LSTM's input weight and the head's kernel one Gemm each over batch × time rows.
+    expect(model.rewrites).toEqual({ padSums: T + 1, padLeaves: T + 4 * T, matMulSums: 1, matMulLeaves: T, batchedProducts: 2 });
+    expect((await plain.prepare(data[0])).rewrites.padSums).toBe(0);
+    for (let s = 0; s < 3; s++) {
+      const a = await fast.step(data[s]);
+      const b = await plain.step(data[s]);
+      expect(relDiff(a.loss, b.loss)).toBeLessThan(1e-6);
+    }
+    const [wa, wb] = [fast.paramStore(tfjs), plain.paramStore(tfjs)];
+    for (const [key, t] of wa.entries()) expect(maxAbsDiff(t.dataSync(), wb.get(key).dataSync()), key).toBeLessThan(1e-6);
+    wa.dispose();
+    wb.dispose();
+    await fast.dispose();
+    await plain.dispose();
+  });
+
+  it('traces once per input signature', async () => {
+    const graph = charModel('lstm');
+    const compiled = new CompiledTrainer(graph, ParamStore.initialize(graph, 1, tfjs), createTrainer({ optimizer: 'sgd', lr: 0.1 }));
+    const feeds = (b: number) => ({ ids: { data: new Int32Array(b * T), shape: [b, T] }, labels: { data: new Int32Array(b * T).fill(1), shape: [b, T] } });
+    await compiled.step(feeds(2)); // plain SGD has no slots: one graph serves every step
+    await compiled.step(feeds(2));
+    expect(compiled.sessionCount).toBe(1);
+    await compiled.step(feeds(3));
+    expect(compiled.sessionCount).toBe(2);
+    await expect(compiled.step({ ids: feeds(2).ids })).rejects.toThrow(/input "labels" was not fed/);
+    await expect(compiled.step({ ...feeds(2), ids: { data: [0.5], shape: [1, 1], dtype: 'float32' } })).rejects.toThrow(/input "ids": fed \[1, 1\] float32, expected \[batch, time\] int32/);
+    await compiled.dispose();
+  });
+
+  it('a non-finite loss stops the step and keeps the weights', async () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', ['batch', 3]);
+    const target = g.input('target', ['batch', 2]);
+    const y = g.node('dense', new Dense({ units: 2 }), x);
+    g.output('loss', g.node('loss', new MSE(), { prediction: y, target }));
+    const graph = g.build();
+    const compiled = new CompiledTrainer(graph, ParamStore.initialize(graph, 1, tfjs), createTrainer({ optimizer: 'adam', lr: 1e-2 }));
+    const x1 = { data: [1, 2, 3, 4, 5, 6], shape: [2, 3] };
+    await compiled.step({ x: x1, target: { data: [0, 1, 1, 0], shape: [2, 2] } });
+    const weights = () => {
+      const store = compiled.paramStore(tfjs);
+      const values = store.entries().map(([k, t]) => [k, t.toArray()]);
+      store.dispose();
+      return values;
+    };
+    const before = weights();
+    await expect(compiled.step({ x: x1, target: { data: [1e30, 0, 0, 0], shape: [2, 2] } })).rejects.toThrow(TrainingError);
+    expect(compiled.stepCount).toBe(1);
+    expect(weights()).toEqual(before);
+    await compiled.dispose();
+  });
+
+  it('dropout draws a fresh mask every step (onnxruntime RandomUniform, not the eager stream)', async () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', ['batch', 8]);
+    const target = g.input('target', ['batch', 2]);
+    const y = g.node('dense', new Dense({ units: 2 }), g.node('drop', new Dropout({ rate: 0.5 }), x));
+    g.output('loss', g.node('loss', new MSE(), { prediction: y, target }));
+    const graph = g.build();
+    // A learning rate too small to move the weights: only the masks change the loss.
+    const compiled = new CompiledTrainer(graph, ParamStore.initialize(graph, 1, new ReferenceBackend()), createTrainer({ optimizer: 'sgd', lr: 1e-12 }));
+    const feeds = { x: { data: Array.from({ length: 32 }, (_, i) => 1 + i / 10), shape: [4, 8] }, target: { data: new Float32Array(8), shape: [4, 2] } };
+    const losses = [];
+    for (let i = 0; i < 4; i++) losses.push((await compiled.step(feeds)).loss);
+    expect(new Set(losses).size).toBeGreaterThan(2);
+    await compiled.dispose();
+  });
+
+  it('refuses an optimizer whose update does not declare its step scalars', () => {
+    const graph = charModel('lstm');
+    class PlainDescent extends SlotOptimizer {
+      readonly name = 'plain-descent';
+      protected update(p: Tensor, g: Tensor, _slots: Readonly<Record<string, Tensor>>, lr: number) {
+        return { param: sub(p, mul(g, lr)), slots: {} };
+      }
+    }
+    const { clipping, schedule } = createTrainer();
+    const setup = { optimizer: new PlainDescent(), clipping, schedule, lr: 0.1 };
+    expect(() => new CompiledTrainer(graph, ParamStore.initialize(graph, 1, tfjs), setup)).toThrow(/optimizer "plain-descent" cannot be compiled: .*stepScalars/);
+  });
+});
