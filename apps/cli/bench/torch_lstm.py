@@ -57,22 +57,26 @@ def step():
 
 
 def timed(fn, warmup, n):
+    """Wall and process CPU time (all threads) of each of n calls after the warm-up, in ms."""
     for _ in range(warmup):
         fn()
-    samples = []
+    wall, cpu = [], []
     for _ in range(n):
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         fn()
-        samples.append((time.perf_counter() - t) * 1000)
-    return samples
+        wall.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    return wall, cpu
 
 
-train = timed(step, a.warmup, a.steps)
+train, train_cpu = timed(step, a.warmup, a.steps)
 with torch.no_grad():
-    forward = timed(lambda: m(x), a.forward_warmup, a.forward_steps)
+    forward, forward_cpu = timed(lambda: m(x), a.forward_warmup, a.forward_steps)
 print(json.dumps({
     "trainStepSamplesMs": train,
+    "trainStepCpuSamplesMs": train_cpu,
     "forwardSamplesMs": forward,
+    "forwardCpuSamplesMs": forward_cpu,
     # Linux reports kilobytes; the runner prefers /usr/bin/time -v's figure when it has one.
     "maxRssKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     "notes": [f"torch {torch.__version__}, {torch.get_num_threads()} threads"],

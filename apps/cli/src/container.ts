@@ -5,15 +5,20 @@ import { type Backend, type PluginChoice, ReferenceBackend, TOKENS, bindActivePl
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { bindLayerResolver, layersModule } from '@ganglion/layers';
 
-export const BACKENDS = ['tfjs-wasm', 'tfjs', 'reference'] as const;
+/**
+ * 'onnx' (the default for training) compiles each training step into one ONNX graph and runs it in
+ * onnxruntime; evaluation, checkpoints and generation around it run eagerly on tfjs-wasm.
+ */
+export const BACKENDS = ['onnx', 'tfjs-wasm', 'tfjs', 'reference'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export async function createBackend(name: BackendName): Promise<Backend> {
   switch (name) {
-    case 'tfjs':
-      return TfjsBackend.create('cpu');
+    case 'onnx':
     case 'tfjs-wasm':
       return TfjsBackend.create('wasm');
+    case 'tfjs':
+      return TfjsBackend.create('cpu');
     case 'reference':
       return new ReferenceBackend();
   }

@@ -58,7 +58,7 @@ export { ConstantSchedule } from './training/schedules/constant.js';
 export { StepDecaySchedule } from './training/schedules/step-decay.js';
 export { CosineSchedule } from './training/schedules/cosine.js';
 export { Trainer } from './training/trainer.js';
-export type { FitOptions, StepResult } from './training/trainer.js';
+export type { FitOptions, StepResult, Stepper } from './training/trainer.js';
 export type { BatchEvent, CheckpointEvent, DoneEvent, EpochEvent, TrainEvent } from './training/events.js';
 export { earlyStopping, stopOnNaN } from './training/operators.js';
 export { arrayDataset } from './data/array-dataset.js';

@@ -61,6 +61,8 @@ const cases: [string, Layer, Record<string, InputSpec>, { probe?: string[]; trai
   // Few rows (as when generating): linear computes (W xᵀ)ᵀ instead of x Wᵀ.
   ['TiedHead (one row)', new TiedHead({ bias: true }), { x: f(1, 1, 4), weight: f(9, 4) }],
   ['FeedForward (two rows)', new FeedForward({ hidden: 32 }), { x: f(2, 8) }],
+  ['MultiHeadAttention (few rows, causal, RoPE)', new MultiHeadAttention({ dim: 8, heads: 2, causal: true, rope: true }), { x: f(1, 3, 8) }],
+  ['MultiHeadAttention (few rows, cross-attention)', new MultiHeadAttention({ dim: 8, heads: 4 }), { x: f(1, 2, 8), kv: f(1, 3, 8) }],
 ];
 
 describe('layer gradients through the backward wave (reference backend, float64)', () => {

@@ -9,9 +9,12 @@
 // optional mask [batch, time_k] float, 1 = keep, 0 = padding (PyTorch's key_padding_mask negated).
 // Output y [batch, time, dim].
 //
-// Options: `causal` (query i sees keys <= i), `window` (query i sees keys > i - window), `rope`
-// (rotary embedding of queries and keys at their absolute stream positions), `dropout` (on the
-// attention weights, in training). Masked scores get -1e9 added (see attention.ts).
+// Options: `causal` (query i sees keys <= i), `window` (sliding-window attention: query i sees keys
+// > i - window, in full runs as in streaming, in every layer — so with several layers information
+// still flows from further back, as in Mistral), `rope` (rotary embedding of queries and keys at
+// their absolute stream positions), `dropout` (on the attention weights, in training). Masked
+// scores get -1e9 added (see attention.ts). causal, window and rope are for self-attention: with
+// `kv` wired (cross-attention) they are a build error, and there is no cache.
 //
 // Streaming (self-attention only): the node returns state { key, value, end } — this wave's keys and
 // values [batch, heads, t, headDim] appended to the cached ones, and the stream position they end
@@ -34,6 +37,7 @@ import {
   expectPort,
   ones,
   scalar,
+  sizeOf,
   slice,
 } from '@ganglion/core';
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from './attention.js';
@@ -95,6 +99,22 @@ export function checkHeads(dim: number, o: AttentionOptions): void {
 }
 
 /**
+ * x Wᵢᵀ + bᵢ for `count` consecutive row blocks Wᵢ of in_proj_weight, starting at block `first`
+ * (0: Wq, 1: Wk, 2: Wv). NOTE: slices whichever is smaller — the weights, or (with fewer rows than
+ * features, as when generating one token per wave) the output of one product with all the blocks.
+ */
+function projections(x: Tensor, p: Readonly<Record<string, Tensor>>, first: number, count: number, dim: number): Tensor[] {
+  const rows = sizeOf(x.shape.slice(0, -1));
+  const blocks = (t: Tensor, from: number, n: number, axis: number) => (from === 0 && n * dim === t.shape[axis] ? t : slice(t, [from * dim], [(from + n) * dim], [axis]));
+  const bias = (from: number, n: number) => p.in_proj_bias && blocks(p.in_proj_bias, from, n, 0);
+  if (typeof rows === 'number' && rows < dim) {
+    const y = linear(x, blocks(p.in_proj_weight, first, count, 0), bias(first, count));
+    return Array.from({ length: count }, (_, i) => blocks(y, i, 1, y.rank - 1));
+  }
+  return Array.from({ length: count }, (_, i) => linear(x, blocks(p.in_proj_weight, first + i, 1, 0), bias(first + i, 1)));
+}
+
+/**
  * Multi-head attention of x over kv (default x) with parameters in PyTorch's layout. Returns the
  * output and, for self-attention, the KV cache to carry to the next streaming wave.
  *
@@ -109,15 +129,10 @@ export function multiHeadAttention(
 ): { y: Tensor; cache?: KVCache } {
   const [batch, time, dim] = x.shape as number[];
   const start = ctx.context.position;
-  const w = p.in_proj_weight;
-  const b = p.in_proj_bias;
-  // Wq, Wk, Wv as row blocks of in_proj_weight: slicing the (small) weights, not the activations.
-  const project = (src: Tensor, block: number) =>
-    splitHeads(linear(src, slice(w, [block * dim], [(block + 1) * dim], [0]), b && slice(b, [block * dim], [(block + 1) * dim], [0])), o.heads);
-  const source = extra.kv ?? x;
-  let q = project(x, 0);
-  let k = project(source, 1);
-  let v = project(source, 2);
+  const [q0, k0, v0] = extra.kv ? [...projections(x, p, 0, 1, dim), ...projections(extra.kv, p, 1, 2, dim)] : projections(x, p, 0, 3, dim);
+  let q = splitHeads(q0, o.heads);
+  let k = splitHeads(k0, o.heads);
+  let v = splitHeads(v0, o.heads);
   if (o.rope) {
     q = rotary(q, start, o.ropeBase);
     k = rotary(k, start, o.ropeBase);

@@ -10,7 +10,7 @@ export interface ContenderInfo {
   /** Unique, used by --only: `ganglion-tfjs`, `tfjs-layers-cpu`, `pytorch`, ... */
   readonly name: string;
   readonly framework: Framework;
-  /** Where the arithmetic runs, in words: `tfjs cpu`, `tfjs wasm`, `onnxruntime (2 threads)`. */
+  /** Where the arithmetic runs, in words: `tfjs cpu`, `tfjs wasm`, `onnxruntime, 2 threads`. */
   readonly backend: string;
   readonly description: string;
   /** Decides how many steps it is timed over (see Workload.steps). */
@@ -58,31 +58,44 @@ export interface ProcessContender extends ContenderInfo {
 
 export type Contender = NodeContender | ProcessContender;
 
-/** What a contender's process reports: per-step samples in milliseconds, and its own peak RSS. */
+/**
+ * What a contender's process reports: per-call wall-time samples in milliseconds, the CPU time
+ * (user + system, all threads) the process spent in each, and its own peak RSS.
+ */
 export interface ProcessOutput {
   readonly trainStepSamplesMs?: readonly number[];
   readonly forwardSamplesMs?: readonly number[];
+  readonly trainStepCpuSamplesMs?: readonly number[];
+  readonly forwardCpuSamplesMs?: readonly number[];
   readonly maxRssKiB?: number;
   readonly notes?: readonly string[];
 }
 
 /** Time a session: warm-up calls, then measured calls one by one. */
 export async function measureSession(session: Session, counts: StepCounts): Promise<ProcessOutput> {
-  const samples = async (fn: () => unknown, warmup: number, measured: number): Promise<number[]> => {
+  const samples = async (fn: () => unknown, warmup: number, measured: number) => {
     for (let i = 0; i < warmup; i++) await fn();
-    const out: number[] = [];
+    const wall: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < measured; i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await fn();
-      out.push(performance.now() - t0);
+      wall.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
     }
-    return out;
+    return { wall, cpu };
   };
   const trainStep = session.trainStep?.bind(session);
   const forward = session.forward?.bind(session);
+  const train = trainStep ? await samples(trainStep, counts.warmup, counts.measured) : undefined;
+  const fwd = forward ? await samples(forward, counts.forwardWarmup, counts.forwardMeasured) : undefined;
   return {
-    trainStepSamplesMs: trainStep ? await samples(trainStep, counts.warmup, counts.measured) : undefined,
-    forwardSamplesMs: forward ? await samples(forward, counts.forwardWarmup, counts.forwardMeasured) : undefined,
+    trainStepSamplesMs: train?.wall,
+    trainStepCpuSamplesMs: train?.cpu,
+    forwardSamplesMs: fwd?.wall,
+    forwardCpuSamplesMs: fwd?.cpu,
     notes: session.notes,
   };
 }

@@ -19,14 +19,14 @@ const GANGLION_TRAINERS = ['ganglion-onnx', 'ganglion-tfjs-wasm', 'ganglion-tfjs
 const RATIOS: readonly RatioSpec[] = [
   { name: 'ganglion-onnx / pytorch, train step', metric: 'trainStepMs', numerator: ['ganglion-onnx'], denominator: ['pytorch'], meaning: 'below 1: Ganglion trains faster than PyTorch' },
   { name: 'tfjs-layers-cpu / best ganglion, train step', metric: 'trainStepMs', numerator: ['tfjs-layers-cpu'], denominator: GANGLION_TRAINERS, meaning: "Ganglion's speedup over TF.js Layers on its cpu backend" },
-  { name: 'ganglion-tfjs / tfjs-layers-cpu, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'message-runtime overhead on the same tfjs cpu kernels (1 = none)' },
+  { name: 'ganglion-tfjs / tfjs-layers-cpu, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'Ganglion (message runtime, its LSTM and gradient formulation) against tfjs-layers on the same tfjs cpu kernels; 1 = parity' },
   { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'the same on tfjs wasm (tfjs-layers with one-hot input there)' },
   { name: 'ganglion-tfjs / tfjs-layers-cpu, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'forward overhead on tfjs cpu' },
   { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'forward overhead on tfjs wasm' },
   { name: 'ganglion-onnx / ort-pytorch, forward', metric: 'forwardMs', numerator: ['ganglion-onnx'], denominator: ['ort-pytorch'], meaning: "Ganglion's ONNX export vs PyTorch's, both in onnxruntime" },
   { name: 'ganglion-tfjs / tfjs-layers-cpu, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'memory of the training process on tfjs cpu' },
   { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'memory of the training process on tfjs wasm' },
-  { name: 'ganglion-onnx / pytorch, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-onnx'], denominator: ['pytorch'], meaning: 'memory of the training process (counted once ganglion-onnx trains)' },
+  { name: 'ganglion-onnx / pytorch, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-onnx'], denominator: ['pytorch'], meaning: 'memory of the training process' },
 ];
 
 export interface RatioResult {
@@ -85,10 +85,10 @@ export function formatWorkload(w: Workload): string {
 
 /** A plain-text table: one row per contender that ran, then the ratios and the notes. */
 export function formatReport(results: readonly ContenderResult[], ratios: readonly RatioResult[], w: Workload): string {
-  const header = ['contender', 'runs on', 'steps (train / fwd)', 'train step ms', 'train tok/s', 'forward ms', 'fwd tok/s', 'peak RSS MiB', 'load'];
+  const header = ['contender', 'runs on', 'steps (train / fwd)', 'train step ms', 'CPU ms', 'train tok/s', 'forward ms', 'CPU ms', 'peak RSS MiB', 'load'];
   const rows = results
     .filter((r) => r.status === 'ok')
-    .map((r) => [r.name, r.backend, counts(r), ms(r.trainStepMs), int(r.trainTokensPerSecond), ms(r.forwardMs), int(r.forwardTokensPerSecond), int(r.peakRssMiB), r.loadAverage === null ? '—' : r.loadAverage.toFixed(1)]);
+    .map((r) => [r.name, r.backend, counts(r), ms(r.trainStepMs), ms(r.trainStepCpuMs), int(r.trainTokensPerSecond), ms(r.forwardMs), ms(r.forwardCpuMs), int(r.peakRssMiB), r.loadAverage === null ? '—' : r.loadAverage.toFixed(1)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   const out = [formatWorkload(w), '', line(header), line(widths.map((n) => '-'.repeat(n))), ...rows.map(line)];
@@ -110,7 +110,8 @@ export function formatReport(results: readonly ContenderResult[], ratios: readon
   }
   out.push(
     '',
-    'steps: warm-up + measured calls; times are means of the measured calls. Peak RSS: the whole process of each contender, each in its own process.',
+    'steps: warm-up + measured calls; times are means of the measured calls. CPU ms: CPU time of the process in those calls, all threads.',
+    'peak RSS: the whole process of each contender, each in its own process.',
     "load: the machine's 1-minute load average as the contender finished; well above its own threads (1 for JS, 2 for PyTorch and onnxruntime) means other programs shared the cores.",
   );
   return out.join('\n');

@@ -21,9 +21,16 @@ export interface ContenderResult {
   readonly steps: StepCounts | null;
   /** Mean time of a measured training step, in ms (null: the contender does not train). */
   readonly trainStepMs: number | null;
+  /**
+   * Mean CPU time of the process (user + system, all its threads) in a training step, in ms. It
+   * swings less than wall time when other programs share the machine; a contender using two
+   * threads spends up to twice its wall time.
+   */
+  readonly trainStepCpuMs: number | null;
   readonly trainTokensPerSecond: number | null;
   /** Mean time of a forward pass over one batch, in ms. */
   readonly forwardMs: number | null;
+  readonly forwardCpuMs: number | null;
   readonly forwardTokensPerSecond: number | null;
   /** Peak resident set of the contender's whole process, in MiB. */
   readonly peakRssMiB: number | null;
@@ -44,7 +51,7 @@ const TIME = '/usr/bin/time';
 
 export async function runContender(c: Contender, w: Workload, opts: { timeoutMs: number }): Promise<ContenderResult> {
   const base = { name: c.name, framework: c.framework, backend: c.backend, description: c.description };
-  const empty = { steps: null, trainStepMs: null, trainTokensPerSecond: null, forwardMs: null, forwardTokensPerSecond: null, peakRssMiB: null, trainStepSamplesMs: [], forwardSamplesMs: [], wallSeconds: null, loadAverage: null, notes: [] };
+  const empty = { steps: null, trainStepMs: null, trainStepCpuMs: null, trainTokensPerSecond: null, forwardMs: null, forwardCpuMs: null, forwardTokensPerSecond: null, peakRssMiB: null, trainStepSamplesMs: [], forwardSamplesMs: [], wallSeconds: null, loadAverage: null, notes: [] };
   if (c.quickOnly && w.name !== 'quick') return { ...base, ...empty, status: 'unavailable', reason: 'too slow for the full workload; runs with --quick' };
   const available = await c.available(w).catch((e: unknown) => String((e as Error)?.message ?? e));
   if (available !== true) return { ...base, ...empty, status: 'unavailable', reason: typeof available === 'string' ? available : 'not available on this machine' };
@@ -62,8 +69,10 @@ export async function runContender(c: Contender, w: Workload, opts: { timeoutMs:
       reason: null,
       steps: counts,
       trainStepMs,
+      trainStepCpuMs: mean(output.trainStepCpuSamplesMs),
       trainTokensPerSecond: trainStepMs === null ? null : (tokens * 1000) / trainStepMs,
       forwardMs,
+      forwardCpuMs: mean(output.forwardCpuSamplesMs),
       forwardTokensPerSecond: forwardMs === null ? null : (tokens * 1000) / forwardMs,
       peakRssMiB: output.maxRssKiB === undefined ? null : output.maxRssKiB / 1024,
       trainStepSamplesMs: output.trainStepSamplesMs ?? [],

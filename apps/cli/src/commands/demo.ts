@@ -14,7 +14,8 @@ import { runTrain, trainSettings } from './train.js';
 
 const FLAGS: FlagSpec = { 'time-budget': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
 export const DEMO_HELP = `usage: ganglion demo [--time-budget SECONDS] [--out DIR] [--backend NAME] [--seed N] [--json]
-Trains the char-lstm-small preset on Moby-Dick for --time-budget seconds (default 240), saves the
+Trains the char-lstm preset on Moby-Dick for --time-budget seconds (default 210; the training step
+compiled to ONNX and run in onnxruntime), saves the
 checkpoint in --out (default runs/demo), writes the loss curve and prints generated text.`;
 
 export async function demoCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown; isTTY?: boolean } }): Promise<void> {
@@ -23,9 +24,9 @@ export async function demoCommand(argv: readonly string[], io: { stdout: { write
     io.stdout.write(`${DEMO_HELP}\n`);
     return;
   }
-  const budget = num('time-budget', values['time-budget'], 240, { min: 0, exclusiveMin: true });
+  const budget = num('time-budget', values['time-budget'], 210, { min: 0, exclusiveMin: true });
   const passThrough = argv.filter((a, i) => !['--json'].includes(a) && !(a === '--time-budget' || argv[i - 1] === '--time-budget'));
-  const s = trainSettings(passThrough, { preset: 'char-lstm-small', out: 'runs/demo', timeBudget: budget });
+  const s = trainSettings(passThrough, { preset: 'char-lstm', out: 'runs/demo', timeBudget: budget });
   if (s === 'help') return;
   const json = Boolean(values.json);
   const sink: ProgressSink = json ? new JsonProgress((l) => io.stdout.write(`${l}\n`)) : new TextProgress(io.stdout, { seconds: budget });

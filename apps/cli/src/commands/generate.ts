@@ -7,7 +7,7 @@ import { generate, runtimeModel } from '../generation.js';
 import { runnerModel } from '../onnx-models.js';
 import { checkPrompt } from '../prompt.js';
 
-const GENERATE_BACKENDS = [...BACKENDS, 'onnx'] as const;
+const GENERATE_BACKENDS = BACKENDS;
 
 export const GENERATE_FLAGS: FlagSpec = {
   prompt: { type: 'string' },

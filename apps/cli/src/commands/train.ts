@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
-import { CharTokenizer, type Graph, Runtime, TOKENS, type TrainEvent, type Trainer, lmDataset, loadCheckpoint } from '@ganglion/core';
+import { CharTokenizer, type Dataset, type Graph, Runtime, TOKENS, type Tensor, type TrainEvent, type Trainer, dispose, lmDataset, loadCheckpoint } from '@ganglion/core';
+import { OnnxRuntimeRunner, compileTrainStep } from '@ganglion/backend-onnx';
 import { type FlagSpec, UsageError, clipFlag, num, oneOf, parse } from '../args.js';
 import { BACKENDS, type BackendName, buildContainer, createBackend } from '../container.js';
 import { type Corpus, mobyDick, textFile } from '../corpus.js';
@@ -71,7 +72,7 @@ export function trainSettings(argv: readonly string[], defaults: Partial<TrainSe
   return {
     preset,
     corpus: values.corpus as string | undefined,
-    backend: oneOf('backend', values.backend, BACKENDS, defaults.backend ?? 'tfjs-wasm'),
+    backend: oneOf('backend', values.backend, BACKENDS, defaults.backend ?? 'onnx'),
     steps: values.steps === undefined ? defaults.steps : num('steps', values.steps, 0, { min: 1, integer: true }),
     timeBudget: values['time-budget'] === undefined ? defaults.timeBudget : num('time-budget', values['time-budget'], 0, { min: 0, exclusiveMin: true }),
     batch: values.batch === undefined ? undefined : num('batch', values.batch, 0, { min: 1, integer: true }),
@@ -116,7 +117,30 @@ export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<Tr
   const valTokens = tokenizer.encode(corpus.validation);
   const seqLen = s.seqLen ?? preset.seqLen;
   const batchSize = s.batch ?? preset.batchSize;
-  sink.note(`${preset.name}: ${graph.paramCount().toLocaleString('en-US')} parameters, vocabulary ${tokenizer.vocabSize}, backend ${backend.name}`);
+  // On 'onnx' each update is one compiled ONNX graph run in onnxruntime; the eager runtime on
+  // tfjs-wasm does validation, checkpoints and generation, synced from it when needed.
+  const compiled = s.backend === 'onnx' ? compileTrainStep(runtime, { optimizer: trainer.optimizer, clipping: trainer.clipping, schedule: trainer.schedule, lr: trainer.options.lr, step: trainer.step }) : undefined;
+  const stepper = compiled && {
+    step: (batch: Readonly<Record<string, Tensor>>) => compiled.step(batch),
+    sync: () => compiled.syncTo(runtime.params, trainer),
+    // Validation in onnxruntime too: the forward traced once with the current weights.
+    evaluate: async (data: Dataset) => {
+      const params = compiled.paramStore(backend);
+      const runner = new OnnxRuntimeRunner(graph, params, { outputs: ['loss'] });
+      let sum = 0;
+      let n = 0;
+      for await (const batch of data.batches(0)) {
+        const { loss } = await runner.run(batch);
+        sum += loss.data[0];
+        n++;
+        dispose(batch);
+      }
+      await runner.dispose();
+      params.dispose();
+      return sum / Math.max(n, 1);
+    },
+  };
+  sink.note(`${preset.name}: ${graph.paramCount().toLocaleString('en-US')} parameters, vocabulary ${tokenizer.vocabSize}, ${compiled ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`);
   sink.note(`corpus: ${corpus.name}: ${trainTokens.length.toLocaleString('en-US')} training and ${valTokens.length.toLocaleString('en-US')} validation characters`);
 
   const trainData = lmDataset(trainTokens, { seqLen, batchSize, shuffle: true, seed: s.seed });
@@ -134,6 +158,7 @@ export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<Tr
         seed: s.seed,
         validation: valData,
         checkpoint: { dir: out, everySteps: s.checkpointEvery, meta },
+        stepper,
       })
       .pipe(
         tap((e) => {

@@ -2,12 +2,13 @@
 // optimizer update) as one ONNX graph, run by onnxruntime-node. The step is traced once per input
 // signature (traceTrainStep) and its InferenceSession cached. Weights and optimizer slots live
 // between steps as onnxruntime tensors: each step feeds the current ones and keeps the new ones
-// the graph returns; the learning rate and the optimizer's step scalars are fed each step.
-// `readParams` / `optimizerState` / `syncTo` bring them back for checkpoints and generation.
+// the graph returns; the learning rate and the optimizer's step scalars (stepScalars) are fed
+// each step, so schedules and bias corrections are never baked in. `paramStore`, `optimizerState`
+// and `syncTo` bring the state back for checkpoints, generation or eager training.
 //
-//   const compiled = compileTrainStep(runtime, trainer);             // trainer: optimizer, clipping, schedule, lr
+//   const compiled = compileTrainStep(runtime, trainer);   // the trainer's optimizer, clipping, schedule, lr
 //   for (const batch of batches) console.log((await compiled.step(batch)).loss);
-//   compiled.syncTo(runtime.params, trainer);                         // then trainer.save(dir, runtime)
+//   compiled.syncTo(runtime.params, trainer);               // then trainer.save(dir, runtime)
 import {
   type Backend,
   type ClippingPolicy,
@@ -36,10 +37,13 @@ export interface TrainingSetup {
   readonly optimizer: Optimizer;
   readonly clipping: ClippingPolicy;
   readonly schedule: LrSchedule;
-  /** Base learning rate, scaled by the schedule. A Trainer has it as `options.lr`. */
+  /** Base learning rate, scaled by the schedule (a Trainer has it as `options.lr`). */
   readonly lr?: number;
   readonly options?: { readonly lr: number };
-  /** Updates already applied (a Trainer's `step`, after a resume); default 0. */
+  /**
+   * Updates already applied (a Trainer's `step` after a resume; default 0). The compiled trainer
+   * counts on from here; `syncTo` writes its count back.
+   */
   readonly step?: number;
 }
 
@@ -48,10 +52,7 @@ export interface CompileOptions {
   readonly loss?: string;
   /** ONNX opset of the traced step (default 17). */
   readonly opset?: number;
-  /**
-   * onnxruntime session options. Default: graphOptimizationLevel 'all', 2 intra-op threads,
-   * sequential execution.
-   */
+  /** onnxruntime session options (default: DEFAULT_SESSION_OPTIONS). */
   readonly sessionOptions?: ort.InferenceSession.SessionOptions;
   /** Rewrite per-time-step gradient sums into single ops (default true; off only to compare). */
   readonly rewrite?: boolean;
@@ -73,8 +74,12 @@ interface Entry {
 
 /**
  * The session options a compiled step gets unless told otherwise: every graph optimization, two
- * intra-op threads, sequential execution. The memory pattern is off: with the arena alone the
- * reference workload peaks ~75 MB lower (≈315 MB instead of ≈390 MB) at the same speed.
+ * intra-op threads, sequential execution, and two departures from onnxruntime's defaults measured
+ * on the reference workload (char-LSTM, 2 cores shared with other jobs):
+ * - intra-op threads do not spin while waiting: a step has ~6,400 nodes, mostly small, and
+ *   spinning threads fight the other processes for the cores (median 162 ms a step instead of
+ *   346 ms side by side, and less CPU time);
+ * - no memory pattern, only the arena: peak RSS ≈315 MB instead of ≈390 MB at the same speed.
  */
 export const DEFAULT_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   graphOptimizationLevel: 'all',
@@ -82,6 +87,7 @@ export const DEFAULT_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   interOpNumThreads: 1,
   executionMode: 'sequential',
   enableMemPattern: false,
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
 };
 
 /**

@@ -73,7 +73,12 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Rewri
       producer.set(o, n);
       names.add(o);
     }
-    for (const i of n.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+    for (const i of n.input ?? []) {
+      if (!i) continue;
+      const list = consumers.get(i);
+      if (list) list.push(n);
+      else consumers.set(i, [n]);
+    }
   }
   const outputs = new Set((graph.output ?? []).map((o) => o.name!));
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
@@ -196,7 +201,11 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Rewri
     };
     for (const i of root.input!) collect(i);
     const groups = new Map<string, (PadLeaf | MatMulLeaf)[]>();
-    for (const l of leaves) if (l.kind !== 'other') groups.set(`${l.kind}|${l.key}`, [...(groups.get(`${l.kind}|${l.key}`) ?? []), l]);
+    for (const l of leaves) {
+      if (l.kind === 'other') continue;
+      const key = `${l.kind}|${l.key}`;
+      groups.set(key, [...(groups.get(key) ?? []), l]);
+    }
     const emitted: INodeProto[] = [];
     const terms: string[] = [];
     const emit = (opType: string, inputs: string[], attrs: Record<string, unknown> = {}, output?: string) => node(emitted, opType, inputs, attrs, output);

@@ -37,6 +37,19 @@ export interface FitOptions {
   readonly checkpoint?: { readonly dir: string; readonly everySteps?: number; readonly meta?: () => Record<string, unknown> };
   /** Tokens in a batch, for tokens/s (default: size of `labels`, else the batch size). */
   readonly tokensPerBatch?: (batch: Batch) => number;
+  /**
+   * Run each update somewhere else (e.g. a training step compiled to ONNX and run in
+   * onnxruntime): `step` applies one update; `sync` brings its weights and optimizer state back
+   * into the runtime and this trainer before validation and checkpoints.
+   */
+  readonly stepper?: Stepper;
+}
+
+export interface Stepper {
+  step(batch: Batch): Promise<StepResult>;
+  sync(): void;
+  /** Mean loss over a dataset where the steps run (default: the eager runtime after `sync`). */
+  evaluate?(data: Dataset): Promise<number>;
 }
 
 export interface StepResult {
@@ -150,9 +163,15 @@ export class Trainer {
       const run = async () => {
         let reason: 'epochs' | 'steps' | 'time-budget' = 'epochs';
         let lastVal: number | undefined;
-        const validate = async () => (opts.validation ? this.evaluate(runtime, opts.validation, { loss: opts.loss }) : undefined);
+        const validate = async () => {
+          if (!opts.validation) return undefined;
+          if (opts.stepper?.evaluate) return opts.stepper.evaluate(opts.validation);
+          opts.stepper?.sync();
+          return this.evaluate(runtime, opts.validation, { loss: opts.loss });
+        };
         const checkpoint = async () => {
           if (!opts.checkpoint) return;
+          opts.stepper?.sync();
           const path = await this.save(opts.checkpoint.dir, runtime, opts.checkpoint.meta?.() ?? {});
           subscriber.next({ type: 'checkpoint', step: this.step, path });
         };
@@ -170,7 +189,8 @@ export class Trainer {
               continue;
             }
             const t0 = now();
-            const r = this.trainStep(runtime, batch, { loss: opts.loss, seed: opts.seed });
+            const r = opts.stepper ? await opts.stepper.step(batch) : this.trainStep(runtime, batch, { loss: opts.loss, seed: opts.seed });
+            if (opts.stepper) this.step = r.step;
             const tokens = tokensOf(batch);
             dispose(batch);
             this.batchInEpoch++;

@@ -4,14 +4,14 @@ import type { BackendName } from '../../container.js';
 import type { NodeContender, Session } from '../contender.js';
 import { type Pace, type Workload, syntheticBatch } from '../workload.js';
 
-const DESCRIPTIONS: Record<BackendName, string> = {
+const DESCRIPTIONS: Record<Exclude<BackendName, 'onnx'>, string> = {
   tfjs: 'tfjs cpu',
   'tfjs-wasm': 'tfjs wasm',
   reference: 'reference (float64 JS)',
 };
 
 /** Ganglion on one of the CLI's backends (`ganglion train --backend NAME`). */
-export function ganglionContender(backendName: BackendName, pace: Pace, opts: { quickOnly?: boolean } = {}): NodeContender {
+export function ganglionContender(backendName: Exclude<BackendName, 'onnx'>, pace: Pace, opts: { quickOnly?: boolean } = {}): NodeContender {
   return {
     kind: 'node',
     name: `ganglion-${backendName}`,
@@ -25,7 +25,7 @@ export function ganglionContender(backendName: BackendName, pace: Pace, opts: { 
   };
 }
 
-async function prepareGanglion(backendName: BackendName, w: Workload): Promise<Session> {
+async function prepareGanglion(backendName: Exclude<BackendName, 'onnx'>, w: Workload): Promise<Session> {
   const { Runtime, TOKENS, keep, tensor, tidy } = await import('@ganglion/core');
   const { buildContainer, createBackend } = await import('../../container.js');
   const { clipFlag } = await import('../../args.js');

@@ -14,7 +14,7 @@ export const ortPytorchContender: NodeContender = {
   kind: 'node',
   name: 'ort-pytorch',
   framework: 'onnxruntime',
-  backend: 'onnxruntime cpu (2 threads)',
+  backend: 'onnxruntime, 2 threads',
   description: "onnxruntime-node InferenceSession.run on PyTorch's torch.onnx.export of the model",
   pace: 'fast',
   async available() {

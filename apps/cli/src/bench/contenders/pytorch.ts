@@ -33,7 +33,7 @@ export const pytorchContender: ProcessContender = {
   kind: 'process',
   name: 'pytorch',
   framework: 'pytorch',
-  backend: 'torch cpu (2 threads)',
+  backend: 'torch cpu, 2 threads',
   description: 'PyTorch nn.Embedding/nn.LSTM/nn.Linear, Adam, clip_grad_norm_ (bench/torch_lstm.py)',
   pace: 'fast',
   available: () => torchAvailable(),
