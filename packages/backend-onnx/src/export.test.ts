@@ -206,3 +206,25 @@ describe('what cannot be exported raises ExportError', () => {
     expectExportError(() => exportOnnx(c.graph, new ParamStore(c.graph)), /parameter "embed.weight" is missing/);
   });
 });
+
+describe('a primitive without an ONNX lowering', () => {
+  it('raises ExportError naming the primitive and the node', async () => {
+    const { GraphBuilder, Layer, ParamStore, apply, definePrimitive, expectPort, ExportError: EE } = await import('@ganglion/core');
+    const cube = definePrimitive({ name: 'Cube', inputs: ['x'], dtype: ([x]) => x.dtype, shape: ([x]) => x.shape, vjp: null });
+    class CubeLayer extends Layer<Record<string, never>> {
+      static override readonly kind = 'CubeLayer';
+      readonly inputs = [{ name: 'x' }];
+      signature(inputs: Record<string, { shape: readonly (number | string)[]; dtype: 'float32' | 'int32' | 'bool' } | undefined>) {
+        return { outputs: [{ name: 'y', ...expectPort('x', inputs.x, 'float32') }], params: [] };
+      }
+      forward({ x }: Record<string, import('@ganglion/core').Tensor>) {
+        return apply(cube, [x], {});
+      }
+    }
+    const g = new GraphBuilder();
+    g.output('y', g.node('cuber', new CubeLayer({}), g.input('x', ['batch', 3])));
+    const graph = g.build();
+    expect(() => exportOnnx(graph, new ParamStore(graph))).toThrow(EE);
+    expect(() => exportOnnx(graph, new ParamStore(graph))).toThrow(/primitive "Cube" in node "cuber.*" has no ONNX lowering/);
+  });
+});

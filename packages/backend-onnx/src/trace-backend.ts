@@ -113,7 +113,11 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
 
   execute<K extends OpName>(op: K, inputs: readonly Operand<TraceValue>[], attrs: AttrsOf<K>, out: TensorSpec): TraceValue {
     for (const x of inputs) this.checkHandle(x.handle, op);
-    const lowering = this.lowerings[op] as { run: (i: readonly Operand<TraceValue>[], a: unknown, o: TensorSpec) => TraceValue };
+    const lowering = this.lowerings[op] as { run: (i: readonly Operand<TraceValue>[], a: unknown, o: TensorSpec) => TraceValue } | undefined;
+    if (!lowering) {
+      // Only a primitive defined outside core's registry can get here (the table is exhaustive).
+      throw new ExportError(`primitive "${String(op)}"${this.graph.scope ? ` in node "${this.graph.scope}"` : ''} has no ONNX lowering; add one to the onnx backend's lowering table`);
+    }
     return lowering.run(inputs, attrs, out);
   }
 
