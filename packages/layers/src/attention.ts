@@ -12,7 +12,7 @@
 // that is the unmasked attention; in float32 the rounding of -1e9 + score decides). Exclude such
 // positions from the loss. Padded queries are not masked (their outputs are to be ignored by the
 // loss's own mask), as in PyTorch.
-import { type LayerContext, type Tensor, add, cast, greater, matMul, mul, reshape, softmax, sub, tensor, transpose } from '@ganglion/core';
+import { ShapeError, type LayerContext, type Tensor, add, cast, greater, matMul, mul, reshape, softmax, sub, tensor, transpose } from '@ganglion/core';
 import { Dropout } from './dropout.js';
 
 /** The score given to a masked (query, key) pair. */
@@ -58,6 +58,10 @@ export function visibility(queries: number, keys: number, causal: boolean, windo
  * [batch, keys] (> 0.5 = keep, else pad). Undefined when nothing is masked.
  */
 export function attentionBias(queries: number, keys: number, opts: { causal: boolean; window?: number; padding?: Tensor; like: Tensor }): Tensor | undefined {
+  if ((opts.causal || opts.window !== undefined) && (typeof queries !== 'number' || typeof keys !== 'number')) {
+    // A symbolic time (ONNX export with a free `time`) would otherwise build no mask at all.
+    throw new ShapeError(`causal or windowed attention needs a concrete time dim to build its mask, got ${String(queries)} queries and ${String(keys)} keys`);
+  }
   const vis = visibility(queries, keys, opts.causal, opts.window);
   const bias = vis && tensor(vis.map((v) => (v ? 0 : MASKED)), [queries, keys], 'float32', opts.like.backend);
   if (!opts.padding) return bias;
