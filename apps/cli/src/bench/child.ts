@@ -1,6 +1,6 @@
 // The child process of `ganglion bench`: runs one node contender (argv: NAME full|quick) and sends
 // its timings and its own peak resident set to the parent over the IPC channel, then exits.
-import { type ProcessOutput, measureSession } from './contender.js';
+import { BenchError, type ProcessOutput, measureSession } from './contender.js';
 import { contenderNamed } from './contenders.js';
 import { FULL_WORKLOAD, QUICK_WORKLOAD } from './workload.js';
 
@@ -9,7 +9,7 @@ export type ChildMessage = { readonly ok: true; readonly output: ProcessOutput }
 async function runChild(name: string, workloadName: string): Promise<ChildMessage> {
   try {
     const contender = contenderNamed(name);
-    if (contender?.kind !== 'node') throw new Error(`no node contender named "${name}"`);
+    if (contender?.kind !== 'node') throw new BenchError(`no node contender named "${name}"`);
     const w = workloadName === 'quick' ? QUICK_WORKLOAD : FULL_WORKLOAD;
     const output = await measureSession(await contender.prepare(w), w.steps[contender.pace]);
     // resourceUsage().maxRSS: this process's peak resident set in KiB (its children not included).

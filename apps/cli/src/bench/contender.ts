@@ -6,6 +6,15 @@ import type { Pace, StepCounts, Workload } from './workload.js';
 
 export type Framework = 'ganglion' | 'tfjs-layers' | 'pytorch' | 'onnxruntime';
 
+/**
+ * A contender that could not be measured: a missing package, a child that crashed or timed out.
+ * The bench reports it as that contender's `reason` and goes on with the others. (Not a
+ * GanglionError: importing core would load it into every contender's process.)
+ */
+export class BenchError extends Error {
+  override readonly name = 'BenchError';
+}
+
 export interface ContenderInfo {
   /** Unique, used by --only: `ganglion-tfjs`, `tfjs-layers-cpu`, `pytorch`, ... */
   readonly name: string;

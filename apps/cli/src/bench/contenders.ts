@@ -1,7 +1,7 @@
 // Every contender of `ganglion bench`, in the order they run and print. To add one (say, Ganglion's
 // compiled training step on onnxruntime), write a Contender and list it here.
 import type { Contender } from './contender.js';
-import { ganglionOnnxContender } from './contenders/ganglion-onnx.js';
+import { ganglionOnnxContender, ganglionOnnxExportContender } from './contenders/ganglion-onnx.js';
 import { ganglionContender } from './contenders/ganglion.js';
 import { ortPytorchContender } from './contenders/ort-pytorch.js';
 import { pytorchContender } from './contenders/pytorch.js';
@@ -12,6 +12,7 @@ export const CONTENDERS: readonly Contender[] = [
   ganglionContender('tfjs-wasm', 'medium'),
   ganglionContender('reference', 'slow', { quickOnly: true }),
   ganglionOnnxContender,
+  ganglionOnnxExportContender,
   tfjsLayersContender('cpu', 'slow'),
   tfjsLayersContender('wasm', 'medium'),
   pytorchContender,

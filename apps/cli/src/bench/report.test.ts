@@ -1,5 +1,5 @@
 // The ratios and the table, from hand-made results: the best candidate of a side is used, a
-// missing contender is named, and peak RSS is compared between training processes only.
+// missing contender is named, targets are checked, and peak RSS compares like processes.
 import { describe, expect, test } from 'vitest';
 import { computeRatios, formatReport } from './report.js';
 import type { ContenderResult } from './run-contender.js';
@@ -32,36 +32,47 @@ function result(name: string, m: { train?: number; forward?: number; rss?: numbe
 const results = [
   result('ganglion-tfjs', { train: 300, forward: 60, rss: 400 }),
   result('ganglion-tfjs-wasm', { train: 150, forward: 20, rss: 300 }),
-  result('ganglion-onnx', { forward: 2, rss: 100 }),
+  result('ganglion-onnx', { train: 20, rss: 300 }),
+  result('ganglion-onnx-export', { forward: 2, rss: 100 }),
   result('tfjs-layers-cpu', { train: 200, forward: 50, rss: 200 }),
   result('tfjs-layers-wasm', { status: 'failed' }),
   result('ort-pytorch', { forward: 4, rss: 80 }),
+  result('pytorch', { status: 'unavailable' }),
 ];
 
 describe('bench report', () => {
   const ratios = Object.fromEntries(computeRatios(results).map((r) => [r.name, r]));
 
   test('a speedup uses the fastest Ganglion backend', () => {
-    expect(ratios['tfjs-layers-cpu / best ganglion, train step']).toMatchObject({ numerator: 'tfjs-layers-cpu', denominator: 'ganglion-tfjs-wasm', value: 200 / 150 });
+    expect(ratios['tfjs-layers-cpu / best ganglion, train step']).toMatchObject({ numerator: 'tfjs-layers-cpu', denominator: 'ganglion-onnx', value: 10 });
     expect(ratios['ganglion-tfjs / tfjs-layers-cpu, train step'].value).toBe(1.5);
-    expect(ratios['ganglion-onnx / ort-pytorch, forward'].value).toBe(0.5);
+    expect(ratios['ganglion-onnx-export / ort-pytorch, forward'].value).toBe(0.5);
+  });
+
+  test('a ratio says whether it meets the target the issue sets', () => {
+    expect(ratios['tfjs-layers-cpu / best ganglion, train step']).toMatchObject({ target: { op: '>=', value: 20 }, meetsTarget: false });
+    expect(ratios['ganglion-onnx-export / ort-pytorch, forward'].meetsTarget).toBe(true);
+    expect(ratios['ganglion-tfjs / tfjs-layers-cpu, forward']).toMatchObject({ target: null, meetsTarget: null });
   });
 
   test('a missing or failed contender gives no value and says which', () => {
-    expect(ratios['ganglion-tfjs-wasm / tfjs-layers-wasm, train step']).toMatchObject({ value: null, missing: 'no measurement of tfjs-layers-wasm' });
-    expect(ratios['ganglion-onnx / pytorch, train step']).toMatchObject({ value: null, missing: 'no measurement of ganglion-onnx, nor of pytorch' });
+    expect(ratios['ganglion-tfjs-wasm / tfjs-layers-wasm, train step']).toMatchObject({ value: null, missing: 'no measurement of tfjs-layers-wasm', meetsTarget: null });
+    expect(ratios['ganglion-onnx / pytorch, train step']).toMatchObject({ value: null, missing: 'no measurement of pytorch' });
   });
 
-  test('peak RSS compares training processes only', () => {
+  test('peak RSS compares training processes with training processes, forward-only with forward-only', () => {
     expect(ratios['ganglion-tfjs / tfjs-layers-cpu, peak RSS'].value).toBe(2);
-    expect(ratios['ganglion-onnx / pytorch, peak RSS'].missing).toBe('no training measurement of ganglion-onnx, nor of pytorch');
+    expect(ratios['ganglion-onnx-export / ort-pytorch, peak RSS'].value).toBe(1.25);
+    expect(ratios['ganglion-onnx / pytorch, peak RSS'].missing).toBe('no training measurement of pytorch');
   });
 
   test('the table has a row per contender that ran and a line per one that did not', () => {
     const text = formatReport(results, computeRatios(results), QUICK_WORKLOAD);
     expect(text).toMatch(/^ganglion-tfjs-wasm +somewhere +1\+3 \/ 1\+3 +150 +225 +853 +20\.0 +20\.0 +300 +1\.0$/m);
-    expect(text).toMatch(/^ganglion-onnx .* — +— +— +2\.0 +2\.0 +100 +1\.0$/m);
+    expect(text).toMatch(/^ganglion-onnx-export +somewhere +— \/ 1\+3 +— +— +— +2\.0 +2\.0 +100 +1\.0$/m);
     expect(text).toContain('tfjs-layers-wasm: FAILED: no such thing here');
-    expect(text).toMatch(/tfjs-layers-cpu \/ best ganglion, train step +1\.33x \(best: ganglion-tfjs-wasm\)/);
+    expect(text).toContain('pytorch: not run: no such thing here');
+    expect(text).toMatch(/tfjs-layers-cpu \/ best ganglion, train step +10\.00x \(best: ganglion-onnx\) \[target >= 20: NOT met\]/);
+    expect(text).toMatch(/ganglion-onnx-export \/ ort-pytorch, forward +0\.50x \[target <= 1\.1: met\]/);
   });
 });

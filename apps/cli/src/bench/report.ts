@@ -12,21 +12,31 @@ interface RatioSpec {
   readonly numerator: readonly string[];
   readonly denominator: readonly string[];
   readonly meaning: string;
+  /** For peak RSS: compare training processes (default) or forward-only ones. */
+  readonly processes?: 'training' | 'inference';
+  /** The Speed issue's target for this ratio, if it sets one. */
+  readonly target?: Target;
+}
+
+export interface Target {
+  readonly op: '<' | '<=' | '>=';
+  readonly value: number;
 }
 
 const GANGLION_TRAINERS = ['ganglion-onnx', 'ganglion-tfjs-wasm', 'ganglion-tfjs'];
 
 const RATIOS: readonly RatioSpec[] = [
-  { name: 'ganglion-onnx / pytorch, train step', metric: 'trainStepMs', numerator: ['ganglion-onnx'], denominator: ['pytorch'], meaning: 'below 1: Ganglion trains faster than PyTorch' },
-  { name: 'tfjs-layers-cpu / best ganglion, train step', metric: 'trainStepMs', numerator: ['tfjs-layers-cpu'], denominator: GANGLION_TRAINERS, meaning: "Ganglion's speedup over TF.js Layers on its cpu backend" },
-  { name: 'ganglion-tfjs / tfjs-layers-cpu, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'Ganglion (message runtime, its LSTM and gradient formulation) against tfjs-layers on the same tfjs cpu kernels; 1 = parity' },
-  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'the same on tfjs wasm (tfjs-layers with one-hot input there)' },
-  { name: 'ganglion-tfjs / tfjs-layers-cpu, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'forward overhead on tfjs cpu' },
-  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'forward overhead on tfjs wasm' },
-  { name: 'ganglion-onnx / ort-pytorch, forward', metric: 'forwardMs', numerator: ['ganglion-onnx'], denominator: ['ort-pytorch'], meaning: "Ganglion's ONNX export vs PyTorch's, both in onnxruntime" },
+  { name: 'ganglion-onnx / pytorch, train step', metric: 'trainStepMs', numerator: ['ganglion-onnx'], denominator: ['pytorch'], meaning: 'below 1: Ganglion trains faster than PyTorch', target: { op: '<', value: 1 } },
+  { name: 'tfjs-layers-cpu / best ganglion, train step', metric: 'trainStepMs', numerator: ['tfjs-layers-cpu'], denominator: GANGLION_TRAINERS, meaning: "Ganglion's speedup over TF.js Layers on its cpu backend", target: { op: '>=', value: 20 } },
+  { name: 'ganglion-tfjs / tfjs-layers-cpu, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'Ganglion (message runtime, its LSTM and gradient formulation) against tfjs-layers on the same tfjs cpu kernels; 1 = parity', target: { op: '<=', value: 1.1 } },
+  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'the same on tfjs wasm (tfjs-layers with one-hot input there)', target: { op: '<=', value: 1.1 } },
+  { name: 'ganglion-tfjs / tfjs-layers-cpu, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'forward on tfjs cpu' },
+  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'forward on tfjs wasm' },
+  { name: 'ganglion-onnx-export / ort-pytorch, forward', metric: 'forwardMs', numerator: ['ganglion-onnx-export'], denominator: ['ort-pytorch'], meaning: "Ganglion's ONNX export against PyTorch's, both in onnxruntime", target: { op: '<=', value: 1.1 } },
   { name: 'ganglion-tfjs / tfjs-layers-cpu, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'memory of the training process on tfjs cpu' },
   { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'memory of the training process on tfjs wasm' },
-  { name: 'ganglion-onnx / pytorch, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-onnx'], denominator: ['pytorch'], meaning: 'memory of the training process' },
+  { name: 'ganglion-onnx / pytorch, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-onnx'], denominator: ['pytorch'], meaning: 'memory of the training process', target: { op: '<=', value: 1 } },
+  { name: 'ganglion-onnx-export / ort-pytorch, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-onnx-export'], denominator: ['ort-pytorch'], meaning: 'memory of a process running the exported model', processes: 'inference', target: { op: '<=', value: 1.5 } },
 ];
 
 export interface RatioResult {
@@ -39,28 +49,37 @@ export interface RatioResult {
   readonly value: number | null;
   /** Why there is no value. */
   readonly missing: string | null;
+  readonly target: Target | null;
+  /** Whether the value meets the target (null: no target or no value). */
+  readonly meetsTarget: boolean | null;
 }
 
-/** A peak RSS compares training processes only: a forward-only process has less to hold. */
-function measured(r: ContenderResult | undefined, metric: Metric): number | null {
+/** A peak RSS compares like processes: a forward-only process has less to hold than a trainer. */
+function measured(r: ContenderResult | undefined, spec: RatioSpec): number | null {
   if (!r || r.status !== 'ok') return null;
-  if (metric === 'peakRssMiB') return r.trainStepMs === null ? null : r.peakRssMiB;
-  return r[metric];
+  if (spec.metric !== 'peakRssMiB') return r[spec.metric];
+  const trains = r.trainStepMs !== null;
+  return trains === ((spec.processes ?? 'training') === 'training') ? r.peakRssMiB : null;
+}
+
+function meets(value: number, t: Target): boolean {
+  return t.op === '<' ? value < t.value : t.op === '<=' ? value <= t.value : value >= t.value;
 }
 
 export function computeRatios(results: readonly ContenderResult[]): RatioResult[] {
   const byName = new Map(results.map((r) => [r.name, r]));
-  const best = (names: readonly string[], metric: Metric) => {
+  const best = (names: readonly string[], spec: RatioSpec) => {
     let pick: { name: string; value: number } | undefined;
     for (const n of names) {
-      const v = measured(byName.get(n), metric);
+      const v = measured(byName.get(n), spec);
       if (v !== null && (!pick || v < pick.value)) pick = { name: n, value: v };
     }
     return pick;
   };
   return RATIOS.map((spec) => {
-    const num = best(spec.numerator, spec.metric);
-    const den = best(spec.denominator, spec.metric);
+    const num = best(spec.numerator, spec);
+    const den = best(spec.denominator, spec);
+    const value = num && den ? num.value / den.value : null;
     const lacking = [num ? undefined : spec.numerator, den ? undefined : spec.denominator].filter((s) => s !== undefined).map((s) => s.join(' or '));
     return {
       name: spec.name,
@@ -68,15 +87,19 @@ export function computeRatios(results: readonly ContenderResult[]): RatioResult[
       meaning: spec.meaning,
       numerator: num?.name ?? null,
       denominator: den?.name ?? null,
-      value: num && den ? num.value / den.value : null,
-      missing: lacking.length ? `no ${spec.metric === 'peakRssMiB' ? 'training ' : ''}measurement of ${lacking.join(', nor of ')}` : null,
+      value,
+      missing: lacking.length ? `no ${spec.metric === 'peakRssMiB' ? `${spec.processes ?? 'training'} ` : ''}measurement of ${lacking.join(', nor of ')}` : null,
+      target: spec.target ?? null,
+      meetsTarget: value === null || !spec.target ? null : meets(value, spec.target),
     };
   });
 }
 
 const ms = (v: number | null) => (v === null ? '—' : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
 const int = (v: number | null) => (v === null ? '—' : Math.round(v).toLocaleString('en-US'));
-const counts = (r: ContenderResult) => (r.steps ? `${r.steps.warmup}+${r.steps.measured} / ${r.steps.forwardWarmup}+${r.steps.forwardMeasured}` : '—');
+/** `3+10 / 3+10`: warm-up + measured training steps / forward passes, `—` for what it does not do. */
+export const formatSteps = ({ steps: s, trainStepMs, forwardMs }: ContenderResult): string =>
+  s ? `${trainStepMs === null ? '—' : `${s.warmup}+${s.measured}`} / ${forwardMs === null ? '—' : `${s.forwardWarmup}+${s.forwardMeasured}`}` : '—';
 
 export function formatWorkload(w: Workload): string {
   const lstms = Array(w.layers).fill(`LSTM ${w.units}`).join(' -> ');
@@ -88,7 +111,7 @@ export function formatReport(results: readonly ContenderResult[], ratios: readon
   const header = ['contender', 'runs on', 'steps (train / fwd)', 'train step ms', 'CPU ms', 'train tok/s', 'forward ms', 'CPU ms', 'peak RSS MiB', 'load'];
   const rows = results
     .filter((r) => r.status === 'ok')
-    .map((r) => [r.name, r.backend, counts(r), ms(r.trainStepMs), ms(r.trainStepCpuMs), int(r.trainTokensPerSecond), ms(r.forwardMs), ms(r.forwardCpuMs), int(r.peakRssMiB), r.loadAverage === null ? '—' : r.loadAverage.toFixed(1)]);
+    .map((r) => [r.name, r.backend, formatSteps(r), ms(r.trainStepMs), ms(r.trainStepCpuMs), int(r.trainTokensPerSecond), ms(r.forwardMs), ms(r.forwardCpuMs), int(r.peakRssMiB), r.loadAverage === null ? '—' : r.loadAverage.toFixed(1)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   const out = [formatWorkload(w), '', line(header), line(widths.map((n) => '-'.repeat(n))), ...rows.map(line)];
@@ -100,8 +123,10 @@ export function formatReport(results: readonly ContenderResult[], ratios: readon
   out.push('', 'ratios (lower numerator = faster / smaller):');
   const nameWidth = Math.max(...ratios.map((r) => r.name.length));
   for (const r of ratios) {
-    const value = r.value === null ? `n/a (${r.missing})` : `${r.value.toFixed(2)}x${r.denominator && r.numerator && r.name.includes('best') ? ` (best: ${r.denominator})` : ''}`;
-    out.push(`  ${r.name.padEnd(nameWidth)}  ${value}  — ${r.meaning}`);
+    const best = r.name.includes('best') && r.denominator ? ` (best: ${r.denominator})` : '';
+    const target = r.target ? ` [target ${r.target.op} ${r.target.value}${r.meetsTarget === null ? '' : r.meetsTarget ? ': met' : ': NOT met'}]` : '';
+    const value = r.value === null ? `n/a (${r.missing})` : `${r.value.toFixed(2)}x${best}`;
+    out.push(`  ${r.name.padEnd(nameWidth)}  ${value}${target}  — ${r.meaning}`);
   }
   const notes = results.filter((r) => r.status === 'ok' && r.notes.length);
   if (notes.length) {

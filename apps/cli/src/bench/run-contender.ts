@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage } from './child.js';
-import type { Contender, Framework, ProcessContender, ProcessOutput } from './contender.js';
+import { BenchError, type Contender, type Framework, type ProcessContender, type ProcessOutput } from './contender.js';
 import { type StepCounts, type Workload, tokensPerStep } from './workload.js';
 
 export interface ContenderResult {
@@ -91,8 +91,8 @@ function runNodeChild(name: string, w: Workload, timeoutMs: number): Promise<Pro
   let message: ChildMessage | undefined;
   child.on('message', (m) => (message = m as ChildMessage));
   return supervise(child, timeoutMs, (stderr) => {
-    if (!message) throw new Error(`the child process ended without a result${lastLines(stderr)}`);
-    if (!message.ok) throw new Error(message.error);
+    if (!message) throw new BenchError(`the child process ended without a result${lastLines(stderr)}`);
+    if (!message.ok) throw new BenchError(message.error);
     return message.output;
   });
 }
@@ -105,13 +105,13 @@ function runProcess(c: ProcessContender, w: Workload, counts: StepCounts, timeou
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   return supervise(child, timeoutMs, (stderr, code) => {
-    if (code !== 0) throw new Error(`${file} exited with status ${code}${lastLines(stderr)}`);
+    if (code !== 0) throw new BenchError(`${file} exited with status ${code}${lastLines(stderr)}`);
     const line = stdout.trim().split('\n').at(-1) ?? '';
     let output: ProcessOutput;
     try {
       output = JSON.parse(line) as ProcessOutput;
     } catch {
-      throw new Error(`${file} printed no JSON result (last line: ${JSON.stringify(line.slice(0, 200))})`);
+      throw new BenchError(`${file} printed no JSON result (last line: ${JSON.stringify(line.slice(0, 200))})`);
     }
     const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
     return rss ? { ...output, maxRssKiB: Number(rss[1]) } : output;
@@ -135,7 +135,7 @@ function supervise(child: ChildProcess, timeoutMs: number, finish: (stderr: stri
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (timedOut) return reject(new Error(`killed after ${Math.round(timeoutMs / 1000)} s`));
+      if (timedOut) return reject(new BenchError(`killed after ${Math.round(timeoutMs / 1000)} s`));
       try {
         resolve(finish(stderr, code));
       } catch (e) {

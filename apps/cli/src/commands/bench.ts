@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { type FlagSpec, UsageError, parse } from '../args.js';
 import { CONTENDERS, CONTENDER_NAMES } from '../bench/contenders.js';
-import { computeRatios, formatReport, formatWorkload } from '../bench/report.js';
+import { computeRatios, formatReport, formatSteps, formatWorkload } from '../bench/report.js';
 import { type ContenderResult, runContender } from '../bench/run-contender.js';
 import { FULL_WORKLOAD, QUICK_WORKLOAD, type Workload, tokensPerStep } from '../bench/workload.js';
 
@@ -49,8 +49,7 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<voi
     log(`[${i + 1}/${chosen.length}] ${c.name} (${c.backend}) ...`);
     const r = await runContender(c, workload, { timeoutMs });
     results.push(r);
-    const s = r.steps;
-    log(r.status === 'ok' && s ? `    ${s.warmup} warm-up + ${s.measured} measured steps, ${s.forwardWarmup} + ${s.forwardMeasured} forward passes, ${r.wallSeconds!.toFixed(1)} s in all` : `    ${r.status === 'failed' ? 'FAILED' : 'not run'}: ${r.reason}`);
+    log(r.status === 'ok' ? `    steps (train / forward) ${formatSteps(r)}, ${r.wallSeconds!.toFixed(1)} s in all` : `    ${r.status === 'failed' ? 'FAILED' : 'not run'}: ${r.reason}`);
   }
   const ratios = computeRatios(results);
   const command = ['ganglion', 'bench', ...argv].join(' ');

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NodeContender, Session } from '../contender.js';
+import { BenchError, type NodeContender, type Session } from '../contender.js';
 import { loadOrt } from '../optional-import.js';
 import { type Workload, syntheticBatch } from '../workload.js';
 import { PYTHON, TORCH_SCRIPT, torchAvailable, workloadArgs } from './pytorch.js';
@@ -24,7 +24,7 @@ export const ortPytorchContender: NodeContender = {
   },
   async prepare(w: Workload): Promise<Session> {
     const ort = await loadOrt();
-    if (typeof ort === 'string') throw new Error(ort);
+    if (typeof ort === 'string') throw new BenchError(ort);
     const dir = mkdtempSync(join(tmpdir(), 'ganglion-bench-'));
     try {
       const path = join(dir, 'torch_lstm.onnx');

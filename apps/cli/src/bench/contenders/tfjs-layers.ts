@@ -3,7 +3,7 @@
 // tfjs_lstm.mjs). tfjs' wasm backend has no UnsortedSegmentSum kernel, which the Embedding
 // gradient needs, so on wasm the input is one-hot and a bias-free Dense stands in for the
 // Embedding (the same arithmetic: onehot(ids) W = W[ids]).
-import type { NodeContender, Session } from '../contender.js';
+import { BenchError, type NodeContender, type Session } from '../contender.js';
 import { type Pace, type Workload, syntheticBatch } from '../workload.js';
 
 export type TfjsFlavor = 'cpu' | 'wasm';
@@ -25,7 +25,7 @@ async function prepareTfjsLayers(flavor: TfjsFlavor, w: Workload): Promise<Sessi
   const tf = await import('@tensorflow/tfjs');
   if (flavor === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
   tf.env().set('PROD', true); // as Ganglion's TfjsBackend does: no banner, no debug checks
-  if (!(await tf.setBackend(flavor))) throw new Error(`tfjs could not initialize its ${flavor} backend`);
+  if (!(await tf.setBackend(flavor))) throw new BenchError(`tfjs could not initialize its ${flavor} backend`);
   await tf.ready();
   const oneHotInput = flavor === 'wasm';
   const first = oneHotInput
