@@ -3,7 +3,7 @@
 // read from the file's metadata_props.
 import { readFileSync } from 'node:fs';
 import { CharTokenizer, ExportError, type Graph, type ParamStore } from '@ganglion/core';
-import { OnnxProgram, OnnxRuntimeRunner, type OrtValue, STATE_METADATA_KEY, type StateBinding, runSession } from '@ganglion/backend-onnx';
+import { OnnxRuntimeRunner, type OrtValue, PAST_SEQUENCE_LENGTH, POSITION_IDS, STATE_METADATA_KEY, type StateBinding, readOnnxMetadata, runSession } from '@ganglion/backend-onnx';
 import * as ort from 'onnxruntime-node';
 import { type TokenModel, lastRow } from './generation.js';
 
@@ -35,7 +35,7 @@ export async function loadOnnxFile(path: string): Promise<OnnxFileModel> {
   } catch (e) {
     throw new ExportError(`cannot read ONNX model "${path}": ${(e as Error).message}`);
   }
-  const metadata = OnnxProgram.fromBytes(bytes, `"${path}"`).metadata;
+  const metadata = readOnnxMetadata(bytes, `"${path}"`);
   const vocab = metadata[VOCAB_METADATA_KEY];
   if (!vocab) throw new ExportError(`"${path}" has no "${VOCAB_METADATA_KEY}" in its metadata_props; export it with \`ganglion export\``);
   const stateJson = metadata[STATE_METADATA_KEY];
@@ -43,15 +43,19 @@ export async function loadOnnxFile(path: string): Promise<OnnxFileModel> {
   const tokenizer = CharTokenizer.fromJSON(JSON.parse(vocab));
   const bindings = JSON.parse(stateJson) as StateBinding[];
   const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+  const positioned = session.inputNames.includes(POSITION_IDS);
   let state: Record<string, OrtValue> | undefined;
   const model: TokenModel = {
     reset: () => {
       state = undefined;
     },
-    next: async (ids) => {
+    next: async (ids, position) => {
       const feeds: Record<string, OrtValue> = { ids: { data: ids, shape: [1, ids.length], dtype: 'int32' } };
+      // Position-dependent models (RoPE, position embeddings) take the tokens' stream positions.
+      if (positioned) feeds[POSITION_IDS] = { data: Int32Array.from(ids, (_, k) => position + k), shape: [1, ids.length], dtype: 'int32' };
       for (const b of bindings) {
-        const shape = b.shape.map((d) => (typeof d === 'number' ? d : 1)); // batch 1
+        // Batch 1; an attention cache starts empty.
+        const shape = b.shape.map((d) => (typeof d === 'number' ? d : d === PAST_SEQUENCE_LENGTH ? 0 : 1));
         feeds[b.input] = state?.[b.output] ?? { data: new Float32Array(shape.reduce((x, y) => x * y, 1)), shape, dtype: 'float32' };
       }
       const out = await runSession(session, feeds);

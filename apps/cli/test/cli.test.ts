@@ -88,6 +88,23 @@ describe('ganglion CLI', () => {
     expect(b.stdout).toBe(a.stdout);
   });
 
+  test('char-gpt export --stateful (past_key_values / present): greedy text from the file equals the framework past the window', async () => {
+    const exp = await run(['export', 'gpt', '--out', 'gpt.onnx', '--stateful'], dir);
+    expect(exp.stderr).toBe('');
+    expect(exp.code).toBe(0);
+    expect(exp.stdout).toMatch(/inputs: {2}ids \[batch, time\] int32, position_ids \[batch, time\] int32, past_key_values\.0\.key \[batch, 4, past_sequence_length, 32\] float32/);
+    expect(exp.stdout).toMatch(/present\.3\.value \[batch, 4, present_sequence_length, 32\] float32/);
+    const greedy = ['--prompt', 'it was', '--max-tokens', '140', '--temperature', '0'];
+    const fromFile = await run(['run', 'gpt.onnx', ...greedy], dir);
+    const framework = await run(['generate', 'gpt', ...greedy, '--backend', 'tfjs'], dir);
+    const onnxBackend = await run(['generate', 'gpt', ...greedy, '--backend', 'onnx'], dir);
+    expect(fromFile.stderr).toBe('');
+    expect(fromFile.code).toBe(0);
+    expect([...fromFile.stdout.slice(0, -1)].length).toBe('it was'.length + 140);
+    expect(fromFile.stdout).toBe(framework.stdout);
+    expect(onnxBackend.stdout).toBe(framework.stdout);
+  });
+
   test('inspect prints the summary table and the Mermaid graph', async () => {
     const r = await run(['inspect', 'model'], dir);
     expect(r.code).toBe(0);

@@ -16,12 +16,11 @@ import {
   Runtime,
   type Shape,
   Tensor,
-  type TensorSpec,
   formatShape,
   hasOnnxLowering,
   withBackend,
 } from '@ganglion/core';
-import { TraceBackend, type TraceOptions, checkOpset } from './trace-backend.js';
+import { POSITION_IDS, TraceBackend, type TraceOptions, checkOpset } from './trace-backend.js';
 
 export interface ExportOptions extends TraceOptions {
   /**
@@ -36,6 +35,9 @@ export interface ExportOptions extends TraceOptions {
   /**
    * Recurrent state as extra inputs `state_in.<node>.<key>` and outputs `state_out.<node>.<key>`
    * (LSTM: h and c), so a deployed model runs token by token; feed zeros on the first step.
+   * Attention caches are `past_key_values.N.key/.value` in and `present.N.key/.value` out (empty on
+   * the first step), and position-dependent layers add an input `position_ids` [batch, time] int32:
+   * the stream positions of the wave's tokens.
    */
   readonly stateful?: boolean;
   /** String metadata stored in the model's metadata_props (e.g. a vocabulary as JSON). */
@@ -56,10 +58,11 @@ export interface ValueDescription {
 export interface StateBinding {
   readonly node: string;
   readonly key: string;
-  /** The model input that receives it (`state_in.<node>.<key>`). */
+  /** The model input that receives it (`state_in.<node>.<key>`, or `past_key_values.N.<key>` for an attention cache). */
   readonly input: string;
-  /** The model output that returns its next value (`state_out.<node>.<key>`). */
+  /** The model output that returns its next value (`state_out.<node>.<key>`, or `present.N.<key>`). */
   readonly output: string;
+  /** Its shape; feed zeros on the first step, with `past_sequence_length` 0 (an empty cache). */
   readonly shape: Shape;
   readonly dtype: DType;
 }
@@ -71,6 +74,9 @@ export interface ExportedModel {
   readonly outputs: readonly ValueDescription[];
   readonly state: readonly StateBinding[];
 }
+
+/** The free dim along a KV cache's time axis in a stateful export; 0 on the first step. */
+export const PAST_SEQUENCE_LENGTH = 'past_sequence_length';
 
 /** Metadata key holding the state bindings of a stateful export, as JSON. */
 export const STATE_METADATA_KEY = 'ganglion.state';
@@ -100,11 +106,11 @@ export function traceModel(graph: Graph, params: ParamStore, options: ExportOpti
   checkInputs(graph, options.inputs);
   const metadata = checkMetadata(options.metadata);
 
-  let stateSpecs: Map<string, Record<string, TensorSpec>> | undefined;
+  let stateSpecs: Map<string, Record<string, StateBinding>> | undefined;
   if (options.stateful) {
     // A first trace discovers which nodes carry state, and its keys and shapes.
     const probe = tracePass(graph, params, options, outputs, undefined);
-    stateSpecs = new Map([...probe.stateOut].map(([node, s]) => [node, Object.fromEntries(Object.entries(s).map(([k, t]) => [k, { shape: t.shape, dtype: t.dtype }]))]));
+    stateSpecs = stateBindings(graph, probe.stateOut);
   }
   const pass = tracePass(graph, params, options, outputs, stateSpecs);
   const tb = pass.tb;
@@ -116,12 +122,11 @@ export function traceModel(graph: Graph, params: ParamStore, options: ExportOpti
     described.push({ name, shape: t.shape, dtype: t.dtype });
   }
   const state: StateBinding[] = [];
-  for (const [node, specs] of stateSpecs ?? []) {
+  for (const [node, bindings] of stateSpecs ?? []) {
     const produced = pass.stateOut.get(node) ?? {};
-    for (const [key, spec] of Object.entries(specs)) {
+    for (const [key, binding] of Object.entries(bindings)) {
       const t = produced[key];
       if (!t) throw new ExportError(`stateful export: node "${node}" returned state "${key}" on the first trace but not on the second`);
-      const binding: StateBinding = { node, key, input: `state_in.${node}.${key}`, output: `state_out.${node}.${key}`, shape: spec.shape, dtype: spec.dtype };
       tb.output(binding.output, t);
       described.push({ name: binding.output, shape: t.shape, dtype: t.dtype });
       state.push(binding);
@@ -137,6 +142,7 @@ export function traceModel(graph: Graph, params: ParamStore, options: ExportOpti
   const kept = new Set(tb.graph.inputNames());
   const inputs: ValueDescription[] = [
     ...graph.inputs.filter((i) => kept.has(i.name)).map((i) => ({ name: i.name, shape: options.inputs?.[i.name] ?? i.spec.shape, dtype: i.spec.dtype })),
+    ...(kept.has(POSITION_IDS) ? [{ name: POSITION_IDS, ...tb.positionsSpec() }] : []),
     ...state.filter((s) => kept.has(s.input)).map((s) => ({ name: s.input, shape: s.shape, dtype: s.dtype })),
   ];
   return { bytes, inputs, outputs: described, state };
@@ -148,13 +154,39 @@ interface Pass {
   readonly stateOut: Map<string, Readonly<Record<string, Tensor>>>;
 }
 
-function tracePass(graph: Graph, params: ParamStore, options: ExportOptions, outputs: readonly string[], stateSpecs: Map<string, Record<string, TensorSpec>> | undefined): Pass {
+/**
+ * Name each state tensor the probe trace returned: `state_in.<node>.<key>` / `state_out.<node>.<key>`,
+ * or for attention caches (`onnxState: 'kv-cache'`) `past_key_values.N.<key>` / `present.N.<key>`
+ * with a free `past_sequence_length` along the cache's time axis.
+ */
+function stateBindings(graph: Graph, probed: Map<string, Readonly<Record<string, Tensor>>>): Map<string, Record<string, StateBinding>> {
+  const out = new Map<string, Record<string, StateBinding>>();
+  let layer = 0;
+  for (const n of graph.nodes) {
+    const s = probed.get(n.name);
+    if (!s) continue;
+    const kv = hasOnnxLowering(n.layer) && n.layer.onnxState === 'kv-cache';
+    const index = kv ? layer++ : -1;
+    const bindings: Record<string, StateBinding> = {};
+    for (const [key, t] of Object.entries(s)) {
+      if (kv && t.rank !== 4) throw new ExportError(`stateful export: node "${n.name}" returned a ${t.rank}-D "${key}" cache; a KV cache is [batch, heads, time, headDim]`);
+      const shape = kv ? t.shape.map((d, k) => (k === 2 ? PAST_SEQUENCE_LENGTH : d)) : t.shape;
+      const [input, output] = kv ? [`past_key_values.${index}.${key}`, `present.${index}.${key}`] : [`state_in.${n.name}.${key}`, `state_out.${n.name}.${key}`];
+      bindings[key] = { node: n.name, key, input, output, shape, dtype: t.dtype };
+    }
+    out.set(n.name, bindings);
+  }
+  return out;
+}
+
+function tracePass(graph: Graph, params: ParamStore, options: ExportOptions, outputs: readonly string[], stateSpecs: Map<string, Record<string, StateBinding>> | undefined): Pass {
   const tb = new TraceBackend(options);
+  tb.stateful = options.stateful === true;
   const feeds: Record<string, Tensor> = {};
   for (const i of graph.inputs) feeds[i.name] = tb.input(i.name, { shape: options.inputs?.[i.name] ?? i.spec.shape, dtype: i.spec.dtype });
   const stateIn = new Map<string, Record<string, Tensor>>();
-  for (const [node, specs] of stateSpecs ?? []) {
-    stateIn.set(node, Object.fromEntries(Object.entries(specs).map(([key, spec]) => [key, tb.input(`state_in.${node}.${key}`, spec)])));
+  for (const [node, bindings] of stateSpecs ?? []) {
+    stateIn.set(node, Object.fromEntries(Object.entries(bindings).map(([key, b]) => [key, tb.input(b.input, { shape: b.shape, dtype: b.dtype })])));
   }
   const store = new ParamStore(graph);
   for (const key of store.keys()) {

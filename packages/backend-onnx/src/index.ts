@@ -1,11 +1,11 @@
 // @ganglion/backend-onnx: ONNX export by tracing (graph -> ModelProto), the onnxruntime-node runner,
 // the compiled training step (forward + backward + clipping + optimizer as one ONNX graph),
 // and the OnnxModel layer that puts an .onnx file into a graph as a frozen node.
-export { TraceBackend, MAX_OPSET, MIN_OPSET, irVersionFor } from './trace-backend.js';
+export { POSITION_IDS, TraceBackend, MAX_OPSET, MIN_OPSET, irVersionFor } from './trace-backend.js';
 export type { ModelOptions, TraceOptions, TraceValue } from './trace-backend.js';
 export { onnxLowerings } from './lowerings.js';
 export type { OnnxLowering } from './lowerings.js';
-export { STATE_METADATA_KEY, exportOnnx, traceModel, writeOnnxFile } from './export.js';
+export { PAST_SEQUENCE_LENGTH, STATE_METADATA_KEY, exportOnnx, traceModel, writeOnnxFile } from './export.js';
 export type { ExportOptions, ExportedModel, StateBinding, ValueDescription } from './export.js';
 export { OnnxRuntimeRunner } from './runner.js';
 export type { RunOptions, RunnerOptions } from './runner.js';
@@ -13,7 +13,7 @@ export { fromOrtTensor, runSession, toOrtTensor } from './ort-tensors.js';
 export type { FeedValue, OrtValue } from './ort-tensors.js';
 export { OnnxModel, portName } from './import/onnx-model.js';
 export type { OnnxModelConfig } from './import/onnx-model.js';
-export { OnnxProgram } from './import/onnx-program.js';
+export { OnnxProgram, readOnnxMetadata } from './import/onnx-program.js';
 export type { ProgramPort } from './import/onnx-program.js';
 export { CompiledTrainer, DEFAULT_SESSION_OPTIONS, compileTrainStep } from './training/compiled-trainer.js';
 export type { CompileOptions, CompiledStepResult, TrainingSetup } from './training/compiled-trainer.js';

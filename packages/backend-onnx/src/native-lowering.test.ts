@@ -1,31 +1,60 @@
-// Native lowerings (LSTM -> ONNX LSTM, GRU -> ONNX GRU) against the decomposed export of the same
-// graph (the layer's forward traced primitive by primitive, with a concrete time dim), and both
-// against the float64 reference backend's forward.
-import { ParamStore, ReferenceBackend, Runtime, tidy } from '@ganglion/core';
+// Native lowerings (LSTM -> ONNX LSTM, GRU -> ONNX GRU, LayerNorm -> LayerNormalization, attention
+// and position layers with positions and masks built in the graph) against the decomposed export of
+// the same graph (the layer's forward traced primitive by primitive, with a concrete time dim), and
+// both against the float64 reference backend's forward.
+import { ParamStore, ReferenceBackend, Runtime, hasOnnxLowering, tidy } from '@ganglion/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from './export.js';
 import { onnx } from './proto.js';
 import { ort, runSession } from './ort-tensors.js';
-import { type GraphCase, charModel, feedData, layerCases, maxAbsDiff, toTensors } from './testing/graphs.js';
+import { type GraphCase, charModel, feedData, gptModel, layerCases, maxAbsDiff, toTensors } from './testing/graphs.js';
 
 const TIME = 6;
 const reference = new ReferenceBackend();
-const recurrent = [...layerCases().filter((c) => /^(lstm|gru)/.test(c.name)), charModel('lstm', 16), charModel('gru', 16)];
+/** Each case with a native lowering, and an ONNX op type only its native export has. */
+const MARKERS: Readonly<Record<string, string | undefined>> = {
+  lstm: 'LSTM',
+  lstm_h0c0: 'LSTM',
+  gru: 'GRU',
+  gru_h0: 'GRU',
+  'char-lstm': 'LSTM',
+  'char-gru': 'GRU',
+  layer_norm: 'LayerNormalization',
+  layer_norm_plain: 'LayerNormalization',
+  transformer_block: 'LayerNormalization',
+  gpt: 'LayerNormalization',
+  mha: undefined,
+  mha_padding: 'Where',
+  mha_causal_rope: 'Range',
+  mha_window: 'Range',
+  position_embedding: 'Range',
+  sinusoidal_position_embedding: 'Range',
+  rotary_embedding: 'Range',
+};
+const natives = [...layerCases(), charModel('lstm', 16), charModel('gru', 16), gptModel({ window: 4 })].filter((c) => c.name in MARKERS);
 
 const worst: Record<string, [number, number]> = {};
 afterAll(() => console.log(`native lowering, max |native - decomposed| and max |native - reference|:\n${Object.entries(worst).map(([k, [a, b]]) => `  ${k}: ${a.toExponential(2)}, ${b.toExponential(2)}`).join('\n')}`));
 
 const opTypes = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph?.node?.map((n) => n.opType) ?? [];
 
-describe.each(recurrent.map((c) => [c.name, c] as const))('%s: native lowering', (_, c: GraphCase) => {
+it('every layer with a native lowering is in the table', () => {
+  const lowered = new Set(layerCases().flatMap((c) => c.graph.nodes.filter((n) => hasOnnxLowering(n.layer)).map((n) => n.layer.kind)));
+  const covered = new Set(natives.flatMap((c) => c.graph.nodes.map((n) => n.layer.kind)));
+  expect([...lowered].filter((k) => !covered.has(k))).toEqual([]);
+});
+
+describe.each(natives.map((c) => [c.name, c] as const))('%s: native lowering', (_, c: GraphCase) => {
   it('equals the decomposed export and the reference forward within 1e-5', async () => {
     const params = ParamStore.initialize(c.graph, 3, reference);
     const concreteTime = Object.fromEntries(c.inputs.map((i) => [i.name, i.shape.map((d) => (d === 'time' ? TIME : d))]));
     const nativeBytes = exportOnnx(c.graph, params);
     const decomposedBytes = exportOnnx(c.graph, params, { native: false, inputs: concreteTime });
-    const cell = c.name.includes('gru') ? 'GRU' : 'LSTM';
-    expect(opTypes(nativeBytes)).toContain(cell);
-    expect(opTypes(decomposedBytes)).not.toContain(cell);
+    const marker = MARKERS[c.name];
+    if (marker) {
+      expect(opTypes(nativeBytes)).toContain(marker);
+      expect(opTypes(decomposedBytes)).not.toContain(marker);
+    }
 
     const native = await ort.InferenceSession.create(nativeBytes);
     const decomposed = await ort.InferenceSession.create(decomposedBytes);

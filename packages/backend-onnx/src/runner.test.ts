@@ -3,7 +3,7 @@
 import { ParamStore, ReferenceBackend, Runtime, tensor, tidy } from '@ganglion/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OnnxRuntimeRunner } from './runner.js';
-import { charModel, feedData, maxAbsDiff, toTensors } from './testing/graphs.js';
+import { charModel, feedData, gptModel, maxAbsDiff, toTensors } from './testing/graphs.js';
 
 const reference = new ReferenceBackend();
 const c = charModel('lstm', 16);
@@ -68,6 +68,27 @@ describe('OnnxRuntimeRunner', () => {
     expect(maxAbsDiff((await runner.run({ ids: first }, { stream: true })).logits.data, expected(first, true))).toBeLessThan(1e-5);
     await expect(runner.run({ ids: { data: [1], shape: [1, 1], dtype: 'int32' } }, { stream: true })).rejects.toThrow(/resetState\(\) when the batch size changes/);
     runtime.resetState();
+    await runner.dispose();
+  });
+
+  it.each(['exact', 'dynamic'] as const)('streams a GPT (KV caches, positions) like the framework, %s shapes', async (shapes) => {
+    const gpt = gptModel({ window: 3 });
+    const gptParams = ParamStore.initialize(gpt.graph, 4, reference);
+    const gptRuntime = new Runtime(gpt.graph, { backend: reference, params: gptParams });
+    const runner = new OnnxRuntimeRunner(gpt.graph, gptParams, { shapes });
+    const { ids } = feedData(gpt.inputs, 1, 7, 5);
+    for (let round = 0; round < 2; round++) {
+      // [0, 2) as a prompt, then one token at a time, past the window; the second round after a reset.
+      for (const [from, to] of [[0, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7]]) {
+        const feed = { data: ids.data.slice(from, to), shape: [1, to - from], dtype: 'int32' as const };
+        const got = await runner.run({ ids: feed }, { stream: true });
+        const want = tidy(() => gptRuntime.forward({ ids: tensor(feed.data, feed.shape, 'int32', reference) }, { stream: true, position: from }).logits.toArray());
+        expect(maxAbsDiff(got.logits.data, want), `round ${round}, tokens ${from}..${to - 1}`).toBeLessThan(1e-5);
+      }
+      runner.resetState();
+      gptRuntime.resetState();
+    }
+    gptRuntime.close();
     await runner.dispose();
   });
 

@@ -6,7 +6,8 @@
 //   const { logits } = await runner.forward({ ids });                      // Tensors
 //   for (const id of prompt) await runner.forward({ ids: { data: [id], shape: [1, 1], dtype: 'int32' } }, { stream: true });
 import { type Backend, type DType, type Graph, GraphError, type ParamStore, type Shape, type Tensor, formatShape, getBackend, tensor } from '@ganglion/core';
-import { type ExportOptions, type ExportedModel, traceModel } from './export.js';
+import { type ExportOptions, type ExportedModel, PAST_SEQUENCE_LENGTH, traceModel } from './export.js';
+import { POSITION_IDS } from './trace-backend.js';
 import { type FeedValue, type OrtValue, feedSpec, ort, runSession } from './ort-tensors.js';
 
 export interface RunnerOptions extends Omit<ExportOptions, 'inputs' | 'stateful'> {
@@ -34,6 +35,8 @@ interface Entry {
 export class OnnxRuntimeRunner {
   private readonly sessions = new Map<string, Promise<Entry>>();
   private state?: Record<string, OrtValue>;
+  /** Tokens fed so far in streaming (the next wave's first position). */
+  private position = 0;
 
   constructor(
     readonly graph: Graph,
@@ -70,18 +73,31 @@ export class OnnxRuntimeRunner {
         all[s.input] = prev ?? zeros(s.shape, s.dtype, feeds, this.graph, s.input);
       }
     }
+    const positionsInput = entry.model.inputs.find((i) => i.name === POSITION_IDS);
+    let time = 0;
+    if (positionsInput) {
+      // The wave's stream positions: this.position onwards, the same in every row.
+      const [batch, t] = resolveDims(positionsInput.shape, feeds, this.graph, POSITION_IDS);
+      time = t;
+      const start = stream ? this.position : 0;
+      all[POSITION_IDS] = { data: Int32Array.from({ length: batch * t }, (_, k) => start + (k % t)), shape: [batch, t], dtype: 'int32' };
+    }
     const out = await runSession(entry.session, all);
     const result: Record<string, OrtValue> = {};
     const carried: Record<string, OrtValue> = {};
     const stateOutputs = new Set(entry.model.state.map((s) => s.output));
     for (const [k, v] of Object.entries(out)) (stateOutputs.has(k) ? carried : result)[k] = v;
-    if (stream) this.state = carried;
+    if (stream) {
+      this.state = carried;
+      this.position += time;
+    }
     return result;
   }
 
   /** Forget the state carried between streaming calls. */
   resetState(): void {
     this.state = undefined;
+    this.position = 0;
   }
 
   /** Release every cached session. */
@@ -126,16 +142,22 @@ export class OnnxRuntimeRunner {
   }
 }
 
-/** Zeros for a state input on the first streaming call; symbolic dims are read off the feeds. */
-function zeros(shape: Shape, dtype: DType, feeds: Readonly<Record<string, FeedValue>>, graph: Graph, name: string): FeedValue {
-  const dims = shape.map((d) => {
+/** Concrete dims of a model input: symbolic ones read off the feeds; an empty cache's length is 0. */
+function resolveDims(shape: Shape, feeds: Readonly<Record<string, FeedValue>>, graph: Graph, name: string): number[] {
+  return shape.map((d) => {
     if (typeof d === 'number') return d;
+    if (d === PAST_SEQUENCE_LENGTH) return 0;
     for (const i of graph.inputs) {
       const k = i.spec.shape.indexOf(d);
       if (k >= 0 && feeds[i.name]) return feedSpec(feeds[i.name]).shape[k];
     }
-    throw new GraphError(`state input "${name}" has dim "${d}", which no fed input determines`);
+    throw new GraphError(`model input "${name}" has dim "${d}", which no fed input determines`);
   });
+}
+
+/** Zeros for a state input on the first streaming call (an empty KV cache). */
+function zeros(shape: Shape, dtype: DType, feeds: Readonly<Record<string, FeedValue>>, graph: Graph, name: string): FeedValue {
+  const dims = resolveDims(shape, feeds, graph, name);
   const n = dims.reduce((a, b) => a * b, 1);
   return { data: dtype === 'int32' ? new Int32Array(n) : new Float32Array(n), shape: dims, dtype };
 }

@@ -63,7 +63,15 @@ export interface TraceOptions {
    * (onnxruntime draws other numbers from the same distribution).
    */
   readonly random?: 'constant' | 'onnx';
+  /**
+   * Positions that table-based lowerings (RoPE's cos/sin, sinusoidal position tables) cover, as
+   * Hugging Face's `max_position_embeddings`. Default 4096.
+   */
+  readonly maxPositions?: number;
 }
+
+/** The stateful export's input of token positions, int32 [batch, time]. */
+export const POSITION_IDS = 'position_ids';
 
 export interface ModelOptions {
   readonly graphName?: string;
@@ -75,6 +83,13 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   readonly name = 'trace';
   readonly opset: number;
   readonly random: 'constant' | 'onnx';
+  readonly maxPositions: number;
+  /**
+   * Set by the exporter for a stateful export: `positions()` then reads the `position_ids` input
+   * (the stream position is only known when the model runs).
+   */
+  stateful = false;
+  private positionsByTime = new Map<string, Tensor>();
   readonly graph = new OnnxGraph();
   readonly shapes = new ShapeTensors(this.graph);
   private readonly lowerings: LoweringTable<TraceValue>;
@@ -86,6 +101,9 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   constructor(options: TraceOptions = {}) {
     this.opset = checkOpset(options.opset ?? MIN_OPSET);
     this.random = options.random ?? 'constant';
+    const maxPositions = options.maxPositions ?? 4096;
+    if (!Number.isInteger(maxPositions) || maxPositions < 1) throw new ExportError(`maxPositions must be a positive integer, got ${String(maxPositions)}`);
+    this.maxPositions = maxPositions;
     this.lowerings = onnxLowerings(this);
   }
 
@@ -181,6 +199,38 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
     });
     const outs = this.graph.node(opType, names, attrs, outputs.length);
     return outs.map((name, i) => makeTensor({ name } satisfies TraceValue, outputs[i], this));
+  }
+
+  positions(like: Tensor): Tensor {
+    if (like.rank < 2) throw new ExportError(`positions: expected a [batch, time, ...] tensor, got shape ${formatShape(like.shape)}`);
+    const [batch, time] = like.shape;
+    const key = `${this.stateful ? 'input' : 'range'}:${String(time)}`;
+    let p = this.positionsByTime.get(key);
+    if (p) return p;
+    if (this.stateful) {
+      if (this.graph.inputNames().includes(POSITION_IDS)) throw new ExportError(`positions: waves of different lengths (${String(time)}) in one stateful export`);
+      p = this.input(POSITION_IDS, { shape: [batch, time], dtype: 'int32' });
+    } else {
+      // Range(0, time) as [1, time]: the time dim read off the graph (a constant when concrete).
+      const scalarTime = this.node('Squeeze', [this.shapes.dim(time), this.graph.int64([0])]).name;
+      const limit = this.node('Cast', [scalarTime], { to: { type: 'int', value: ElemType.INT32 } }).name;
+      const range = this.node('Range', [this.scalar(0, ElemType.INT32), limit, this.scalar(1, ElemType.INT32)]).name;
+      const row = this.node('Unsqueeze', [range, this.graph.int64([0])]).name;
+      p = makeTensor({ name: row } satisfies TraceValue, { shape: [1, time], dtype: 'int32' }, this);
+    }
+    this.positionsByTime.set(key, p);
+    return p;
+  }
+
+  int64(values: readonly number[]): Tensor {
+    return makeTensor({ name: this.graph.int64(values) } satisfies TraceValue, { shape: [values.length], dtype: 'int32' }, this);
+  }
+
+  /** The spec of the `position_ids` input, once a lowering asked for positions in a stateful export. */
+  positionsSpec(): TensorSpec {
+    const p = [...this.positionsByTime.values()][0];
+    if (!p) throw new ExportError('no lowering asked for positions');
+    return { shape: p.shape, dtype: p.dtype };
   }
 
   // ---- helpers for the lowering table ----

@@ -2,7 +2,8 @@
 // the variance biased (divided by n), as PyTorch's.
 // Parameters (torch's names and layouts): weight [dim] (ones), bias [dim] (zeros); none when
 // `affine` is false. Port x [..., dim] -> y of the same shape.
-import { Layer, type LayerSignature, type ParamSpec, type Tensor, type TensorSpec, add, div, expectPort, lastDim, mul, reduceMean, sqrt, sub } from '@ganglion/core';
+import { Layer, type OnnxBuilder, type LayerSignature, type ParamSpec, type Tensor, type TensorSpec, add, div, expectPort, lastDim, mul, reduceMean, sqrt, sub } from '@ganglion/core';
+import { onnxLayerNorm } from './attention-onnx.js';
 
 export interface LayerNormConfig {
   /** Default 1e-5 (PyTorch's). */
@@ -48,5 +49,10 @@ export class LayerNorm extends Layer<LayerNormConfig> {
 
   forward({ x }: Readonly<Record<string, Tensor>>, { weight, bias }: Readonly<Record<string, Tensor>>): Tensor {
     return layerNorm(x, weight, bias, this.config.eps ?? 1e-5);
+  }
+
+  /** Native export: one ONNX LayerNormalization (opset 17) over the last axis. */
+  lowerOnnx(b: OnnxBuilder, { x }: Readonly<Record<string, Tensor>>, { weight, bias }: Readonly<Record<string, Tensor>>): Tensor {
+    return onnxLayerNorm(b, x, weight, bias, this.config.eps ?? 1e-5);
   }
 }

@@ -30,6 +30,8 @@ import {
   type LayerResult,
   type LayerSignature,
   type ParamSpec,
+  ExportError,
+  type OnnxBuilder,
   ShapeError,
   type Tensor,
   type TensorSpec,
@@ -41,6 +43,7 @@ import {
   slice,
 } from '@ganglion/core';
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from './attention.js';
+import { onnxAttentionBias, onnxConcatTime, onnxLastAlongTime, onnxRotary } from './attention-onnx.js';
 import { linear, linearInit } from './linear.js';
 import { rotary } from './rotary-embedding.js';
 
@@ -163,9 +166,47 @@ export function multiHeadAttention(
   return { y, cache: { key: recent(k), value: recent(v), end, ...(padding ? { mask: recent(padding) } : {}) } };
 }
 
+/**
+ * Self-attention as an exported graph computes it (the native ONNX lowering of MultiHeadAttention
+ * and TransformerBlock): `multiHeadAttention`'s maths, with positions, RoPE and masks built in the
+ * graph (attention-onnx.ts), so the time dim and the cache length stay free. The cache is
+ * { key, value } (after RoPE, as in `forward`); with `window` only its last `window` entries are
+ * returned, as `forward` keeps them. A padding mask cannot be carried in a stateful export.
+ */
+export function multiHeadAttentionOnnx(
+  b: OnnxBuilder,
+  x: Tensor,
+  p: Readonly<Record<string, Tensor>>,
+  o: AttentionOptions,
+  extra: { mask?: Tensor; cache?: Readonly<Record<string, Tensor>> } = {},
+): { y: Tensor; cache: { key: Tensor; value: Tensor } } {
+  if (extra.mask && b.stateful) throw new ExportError('a padding mask cannot be exported statefully (the cached keys\' flags are not carried); export without stateful, or without the mask');
+  const dim = x.shape[2] as number;
+  const [q0, k0, v0] = projections(x, p, 0, 3, dim);
+  let q = splitHeads(q0, o.heads);
+  let k = splitHeads(k0, o.heads);
+  let v = splitHeads(v0, o.heads);
+  const positions = b.positions(x);
+  if (o.rope) {
+    q = onnxRotary(b, q, positions, o.ropeBase ?? 10000);
+    k = onnxRotary(b, k, positions, o.ropeBase ?? 10000);
+  }
+  const past = extra.cache?.key;
+  if (past && extra.cache?.value) {
+    k = onnxConcatTime(b, past, k, 'total_sequence_length');
+    v = onnxConcatTime(b, extra.cache.value, v, 'total_sequence_length');
+  }
+  const bias = onnxAttentionBias(b, positions, k, past, { causal: o.causal === true, window: o.window, padding: extra.mask });
+  const y = linear(mergeHeads(scaledDotProductAttention(q, k, v, bias)), p.out_proj_weight, p.out_proj_bias);
+  const recent = (t: Tensor) => (o.window !== undefined ? onnxLastAlongTime(b, t, o.window, 'present_sequence_length') : t);
+  return { y, cache: { key: recent(k), value: recent(v) } };
+}
+
 export class MultiHeadAttention extends Layer<MultiHeadAttentionConfig> {
   static override readonly kind = 'MultiHeadAttention';
   readonly inputs = [{ name: 'x' }, { name: 'kv', optional: true }, { name: 'mask', optional: true }];
+  /** Its streaming state exports as past_key_values.N / present.N. */
+  readonly onnxState = 'kv-cache';
 
   constructor(config: MultiHeadAttentionConfig) {
     super(config);
@@ -190,5 +231,12 @@ export class MultiHeadAttention extends Layer<MultiHeadAttentionConfig> {
   forward(inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
     const { y, cache } = multiHeadAttention(inputs.x, params, this.config, ctx, { kv: inputs.kv, mask: inputs.mask, cache: ctx.state });
     return cache ? { outputs: { y }, state: { ...cache } } : y;
+  }
+
+  /** Native export: self-attention with in-graph positions and masks; cross-attention traces `forward`. */
+  lowerOnnx(b: OnnxBuilder, inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
+    if (inputs.kv) return this.forward(inputs, params, ctx);
+    const { y, cache } = multiHeadAttentionOnnx(b, inputs.x, params, this.config, { mask: inputs.mask, cache: ctx.state });
+    return { outputs: { y }, state: cache };
   }
 }

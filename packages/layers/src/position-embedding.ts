@@ -3,7 +3,7 @@
 // The first row used is the wave's stream position (ctx.context.position; 0 outside streaming), so
 // one token per wave gets the right row; a stream longer than maxLen is an error (use RoPE, which
 // has no such limit).
-import { AttributeError, type Initializer, Layer, type LayerContext, type LayerSignature, ShapeError, type Tensor, type TensorSpec, add, expectPort, slice } from '@ganglion/core';
+import { AttributeError, type Initializer, Layer, type LayerContext, type OnnxBuilder, gather, type LayerSignature, ShapeError, type Tensor, type TensorSpec, add, expectPort, slice } from '@ganglion/core';
 
 export interface PositionEmbeddingConfig {
   readonly maxLen: number;
@@ -38,5 +38,10 @@ export class PositionEmbedding extends Layer<PositionEmbeddingConfig> {
       throw new ShapeError(`positions ${start}..${start + time - 1} go past maxLen ${this.config.maxLen}; learned position embeddings cannot extrapolate (use rope, or a larger maxLen)`);
     }
     return add(x, slice(weight, [start], [start + time], [0]));
+  }
+
+  /** Native export: the rows at the wave's positions (b.positions), so the time dim stays free. */
+  lowerOnnx(b: OnnxBuilder, { x }: Readonly<Record<string, Tensor>>, { weight }: Readonly<Record<string, Tensor>>): Tensor {
+    return add(x, gather(weight, b.positions(x), 0));
   }
 }

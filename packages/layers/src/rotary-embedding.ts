@@ -6,11 +6,12 @@
 // why attention caches stay correct in streaming: keys are rotated once, at their absolute position.
 // MultiHeadAttention applies it to queries and keys with `rope: true`; the RotaryEmbedding layer
 // applies it to any [batch, time, heads * headDim] input. No parameters.
-import { AttributeError, Layer, type LayerContext, type LayerSignature, ShapeError, type Tensor, type TensorSpec, add, expectPort, lastDim, mul, reshape, tensor, transpose } from '@ganglion/core';
+import { AttributeError, Layer, type LayerContext, type OnnxBuilder, type LayerSignature, ShapeError, type Tensor, type TensorSpec, add, expectPort, lastDim, mul, reshape, tensor, transpose } from '@ganglion/core';
+import { onnxRotary } from './attention-onnx.js';
 import { rowsTimes } from './linear.js';
 
 /** cos and sin tables [time, headDim] for positions start .. start + time - 1. */
-function rotaryTables(start: number, time: number, headDim: number, base: number, like: Tensor): { cos: Tensor; sin: Tensor } {
+export function rotaryTables(start: number, time: number, headDim: number, base: number, like: Tensor): { cos: Tensor; sin: Tensor } {
   const half = headDim / 2;
   const cos = new Float64Array(time * headDim);
   const sin = new Float64Array(time * headDim);
@@ -25,7 +26,7 @@ function rotaryTables(start: number, time: number, headDim: number, base: number
 }
 
 /** rotateHalf as a constant [headDim, headDim] matrix: x @ R = [-x2, x1] (one MatMul, no slices). */
-function rotateHalfMatrix(headDim: number, like: Tensor): Tensor {
+export function rotateHalfMatrix(headDim: number, like: Tensor): Tensor {
   const half = headDim / 2;
   const r = new Float64Array(headDim * headDim);
   for (let j = 0; j < half; j++) {
@@ -82,5 +83,16 @@ export class RotaryEmbedding extends Layer<RotaryEmbeddingConfig> {
     const [batch, time, dim] = x.shape as number[];
     const split = transpose(reshape(x, [batch, time, heads, dim / heads]), [0, 2, 1, 3]);
     return reshape(transpose(rotary(split, ctx.context.position, base), [0, 2, 1, 3]), [batch, time, dim]);
+  }
+
+  /** Native export: cos/sin rows gathered at the wave's positions (b.positions). */
+  lowerOnnx(b: OnnxBuilder, { x }: Readonly<Record<string, Tensor>>): Tensor {
+    const heads = this.config.heads ?? 1;
+    const base = this.config.base ?? 10000;
+    const positions = b.positions(x);
+    if (heads === 1) return onnxRotary(b, x, positions, base);
+    const [batch, time, dim] = x.shape as number[];
+    const split = transpose(reshape(x, [batch, time, heads, dim / heads]), [0, 2, 1, 3]);
+    return reshape(transpose(onnxRotary(b, split, positions, base), [0, 2, 1, 3]), [batch, time, dim]);
   }
 }

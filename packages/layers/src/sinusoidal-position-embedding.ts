@@ -2,7 +2,8 @@
 //   y = x + PE,  PE[p, 2i] = sin(p / base^(2i/dim)),  PE[p, 2i+1] = cos(p / base^(2i/dim)),
 // for absolute positions p from the wave's stream position (ctx.context.position). No parameters.
 // Port x [batch, time, dim] with an even dim.
-import { Layer, type LayerContext, type LayerSignature, ShapeError, type Tensor, type TensorSpec, add, expectPort, lastDim, tensor } from '@ganglion/core';
+import { Layer, type LayerContext, type OnnxBuilder, type LayerSignature, ShapeError, type Tensor, type TensorSpec, add, expectPort, lastDim, tensor } from '@ganglion/core';
+import { rowsAt } from './attention-onnx.js';
 
 export interface SinusoidalPositionEmbeddingConfig {
   /** Default 10000. */
@@ -39,5 +40,12 @@ export class SinusoidalPositionEmbedding extends Layer<SinusoidalPositionEmbeddi
   forward({ x }: Readonly<Record<string, Tensor>>, _p: unknown, ctx: LayerContext): Tensor {
     const [, time, dim] = x.shape as number[];
     return add(x, tensor(sinusoidalTable(ctx.context.position, time, dim, this.config.base), [time, dim], 'float32', x.backend));
+  }
+
+  /** Native export: rows of the table for positions 0 .. b.maxPositions - 1, gathered at the wave's positions. */
+  lowerOnnx(b: OnnxBuilder, { x }: Readonly<Record<string, Tensor>>): Tensor {
+    const dim = x.shape[2] as number;
+    const base = this.config.base ?? 10000;
+    return add(x, rowsAt(b, `sinusoidal:${dim}:${base}`, b.positions(x), () => tensor(sinusoidalTable(0, b.maxPositions, dim, base), [b.maxPositions, dim], 'float32', x.backend)));
   }
 }

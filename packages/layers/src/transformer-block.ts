@@ -8,12 +8,14 @@
 // multi-head-attention.ts and feed-forward.ts, i.e. PyTorch's).
 // Ports: x [batch, time, dim]; optional mask [batch, time] (1 = keep, 0 = padding).
 // Streaming: the attention's KV cache is this node's state, exactly as for MultiHeadAttention.
-import { Layer, type LayerContext, type LayerResult, type LayerSignature, type Tensor, type TensorSpec, add, expectPort, lastDim } from '@ganglion/core';
+// Native ONNX export: LayerNormalization nodes, and the attention of multiHeadAttentionOnnx.
+import { Layer, type LayerContext, type OnnxBuilder, type LayerResult, type LayerSignature, type Tensor, type TensorSpec, add, expectPort, lastDim } from '@ganglion/core';
 import { dropout } from './attention.js';
 import { checkFeedForwardConfig, feedForward, feedForwardParams } from './feed-forward.js';
+import { onnxLayerNorm } from './attention-onnx.js';
 import { layerNorm, layerNormParams } from './layer-norm.js';
 import { prefixParams, subParams } from './linear.js';
-import { type AttentionOptions, attentionParams, checkAttentionOptions, checkHeads, multiHeadAttention } from './multi-head-attention.js';
+import { type AttentionOptions, attentionParams, checkAttentionOptions, checkHeads, multiHeadAttention, multiHeadAttentionOnnx } from './multi-head-attention.js';
 
 export interface TransformerBlockConfig extends AttentionOptions {
   /** FeedForward hidden width. Default 4 · dim. */
@@ -27,6 +29,8 @@ export interface TransformerBlockConfig extends AttentionOptions {
 export class TransformerBlock extends Layer<TransformerBlockConfig> {
   static override readonly kind = 'TransformerBlock';
   readonly inputs = [{ name: 'x' }, { name: 'mask', optional: true }];
+  /** Its streaming state (the attention's cache) exports as past_key_values.N / present.N. */
+  readonly onnxState = 'kv-cache';
 
   constructor(config: TransformerBlockConfig) {
     super(config);
@@ -51,13 +55,27 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
   }
 
   forward({ x, mask }: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
+    return this.block(x, p, ctx, layerNorm, (normed) => multiHeadAttention(normed, subParams('attn', p), this.config, ctx, { mask, cache: ctx.state }));
+  }
+
+  /** Native export: LayerNorms as ONNX LayerNormalization, attention with in-graph positions and masks. */
+  lowerOnnx(b: OnnxBuilder, { x, mask }: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
+    const norm = (t: Tensor, w: Tensor | undefined, bias: Tensor | undefined, eps: number) => onnxLayerNorm(b, t, w, bias, eps);
+    return this.block(x, p, ctx, norm, (normed) => multiHeadAttentionOnnx(b, normed, subParams('attn', p), this.config, { mask, cache: ctx.state }));
+  }
+
+  private block(
+    x: Tensor,
+    p: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+    norm: (x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number) => Tensor,
+    attention: (normed: Tensor) => { y: Tensor; cache?: { readonly key: Tensor; readonly value: Tensor } },
+  ): LayerResult {
     const eps = this.config.eps ?? 1e-5;
     const rate = this.config.dropout ?? 0;
-    const normed1 = layerNorm(x, p['ln1.weight'], p['ln1.bias'], eps);
-    const { y: attended, cache } = multiHeadAttention(normed1, subParams('attn', p), this.config, ctx, { mask, cache: ctx.state });
+    const { y: attended, cache } = attention(norm(x, p['ln1.weight'], p['ln1.bias'], eps));
     const h = add(x, dropout(attended, rate, ctx));
-    const normed2 = layerNorm(h, p['ln2.weight'], p['ln2.bias'], eps);
-    const y = add(h, feedForward(normed2, subParams('ff', p), this.config, ctx));
+    const y = add(h, feedForward(norm(h, p['ln2.weight'], p['ln2.bias'], eps), subParams('ff', p), this.config, ctx));
     return { outputs: { y }, state: { ...cache } };
   }
 }

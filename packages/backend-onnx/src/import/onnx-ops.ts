@@ -200,9 +200,15 @@ function gru([x, w, r, b, seqLens, h0]: readonly (Tensor | undefined)[], a: Attr
   return [y, reshape(h, [1, B, H])];
 }
 
+/** Elementwise a && b of two bool tensors (as 0/1 ints: both set). */
+function and(a: Tensor, b: Tensor): Tensor {
+  return equal(add(cast(a, 'int32'), cast(b, 'int32')), 2);
+}
+
 export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   Abs: unary(abs),
   Add: binary(add),
+  And: binary(and),
   Cast: { run: ([x], a, ctx) => [cast(x!, dtypeOfElem(a.to as number, `node "${ctx.node}"`))] },
   Clip: {
     hostInputs: [1, 2],
@@ -262,8 +268,20 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
     },
   },
   Greater: binary(greater),
+  GreaterOrEqual: binary((a, b) => equal(cast(less(a, b), 'int32'), 0)),
   GRU: { run: gru },
   Identity: { run: ([x]) => [x] },
+  LayerNormalization: {
+    run: ([x, scale, bias], a, ctx) => {
+      const axis = int(a, 'axis', -1);
+      if (axis !== -1 && axis !== x!.rank - 1) unsupported(ctx, 'LayerNormalization over more than the last axis');
+      const eps = a.epsilon === undefined ? 1e-5 : (a.epsilon as number);
+      const centered = sub(x!, reduceMean(x!, -1, true));
+      const normed = div(centered, sqrt(add(reduceMean(mul(centered, centered), -1, true), eps)));
+      const y = mul(normed, scale!);
+      return [bias ? add(y, bias) : y, undefined, undefined];
+    },
+  },
   Less: binary(less),
   Log: unary(log),
   LogSoftmax: { run: ([x], a) => [logSoftmax(x!, int(a, 'axis', -1))] },
@@ -286,6 +304,15 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   ReduceMax: reduceOp(reduceMax, 18),
   ReduceMean: reduceOp(reduceMean, 18),
   ReduceSum: reduceOp(reduceSum, 13),
+  Range: {
+    hostInputs: [0, 1, 2],
+    run: ([start, limit, delta], _a, ctx) => {
+      const [s0, l0, d0] = [start!, limit!, delta!].map((t) => ctx.values(t)[0]);
+      if (d0 === 0) unsupported(ctx, 'Range with delta 0');
+      const n = Math.max(Math.ceil((l0 - s0) / d0), 0);
+      return [tensor(Array.from({ length: n }, (_, k) => s0 + k * d0), [n], start!.dtype)];
+    },
+  },
   Relu: unary(relu),
   Reshape: { hostInputs: [1], run: ([x, shape], a, ctx) => [reshape(x!, reshapeTarget(x!, ctx.values(shape!), int(a, 'allowzero', 0) === 1))] },
   ScatterND: {

@@ -82,13 +82,7 @@ export class OnnxProgram {
   }
 
   static fromBytes(bytes: Uint8Array, source = '<bytes>'): OnnxProgram {
-    let model: ModelProto;
-    try {
-      model = onnx.ModelProto.decode(bytes);
-    } catch (e) {
-      throw new GraphError(`${source} is not an ONNX model: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    return new OnnxProgram(source, model);
+    return new OnnxProgram(source, decodeModel(bytes, source));
   }
 
   /**
@@ -192,4 +186,17 @@ function port(v: IValueInfoProto, source: string): ProgramPort {
   const dims = tt.shape?.dim ?? [];
   const shape = dims.map((d, k) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : `${v.name}_dim${k}`));
   return { name: v.name!, shape, dtype: dtypeOfElem(tt.elemType ?? 0, `value "${v.name}"`) };
+}
+
+function decodeModel(bytes: Uint8Array, source: string): ModelProto {
+  try {
+    return onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new GraphError(`${source} is not an ONNX model: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** A model's metadata_props, without evaluating anything (any op set). */
+export function readOnnxMetadata(bytes: Uint8Array, source = '<bytes>'): Record<string, string> {
+  return Object.fromEntries((decodeModel(bytes, source).metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
 }

@@ -1,7 +1,33 @@
 // Test graphs shared by the export tests: every built-in layer alone (with symbolic batch and time
 // dims) and the char-LSTM, plus deterministic feeds for any (batch, time).
 import { type Backend, type DType, type Graph, GraphBuilder, type Layer, type Shape, type Tensor, tensor, uniformValues } from '@ganglion/core';
-import { Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh } from '@ganglion/layers';
+import {
+  Add,
+  Concat,
+  Dense,
+  Dropout,
+  Embedding,
+  FeedForward,
+  Flatten,
+  GELU,
+  GRU,
+  LSTM,
+  LayerNorm,
+  MSE,
+  MultiHeadAttention,
+  PositionEmbedding,
+  RMSNorm,
+  ReLU,
+  Reshape,
+  RotaryEmbedding,
+  Sigmoid,
+  SinusoidalPositionEmbedding,
+  Softmax,
+  SoftmaxCrossEntropy,
+  Tanh,
+  TiedHead,
+  TransformerBlock,
+} from '@ganglion/layers';
 
 export interface InputDecl {
   readonly name: string;
@@ -24,7 +50,9 @@ export const VOCAB = 12;
 function single(name: string, layer: Layer, inputs: readonly InputDecl[], outputs: readonly string[] = ['y']): GraphCase {
   const g = new GraphBuilder();
   const ports = inputs.map((i) => g.input(i.name, i.shape, i.dtype ?? 'float32'));
-  const node = g.node(name, layer, ...ports);
+  // By port name when the inputs are named after the layer's ports (optional ones skipped), else in order.
+  const named = inputs.every((i) => layer.inputs.some((p) => p.name === i.name));
+  const node = named ? g.node(name, layer, Object.fromEntries(inputs.map((i, k) => [i.name, ports[k]]))) : g.node(name, layer, ...ports);
   for (const o of outputs) g.output(o, node.out(o));
   return { name, inputs, graph: g.build() };
 }
@@ -59,7 +87,35 @@ export function layerCases(): GraphCase[] {
       [x(5, 'logits'), { name: 'labels', shape: ['batch', 'time'], dtype: 'int32', ints: 5 }, { name: 'mask', shape: ['batch', 'time'], unit: true }],
     ),
     single('mse', new MSE(), [x(3, 'prediction'), x(3, 'target')]),
+    single('layer_norm', new LayerNorm(), [x(6)]),
+    single('layer_norm_plain', new LayerNorm({ affine: false, eps: 1e-3 }), [x(6)]),
+    single('rms_norm', new RMSNorm(), [x(6)]),
+    single('feed_forward', new FeedForward({ hidden: 10 }), [x(6)]),
+    single('tied_head', new TiedHead({ bias: true }), [x(6), { name: 'weight', shape: [5, 6] }]),
+    single('position_embedding', new PositionEmbedding({ maxLen: 16, dim: 6 }), [x(6)]),
+    single('sinusoidal_position_embedding', new SinusoidalPositionEmbedding(), [x(6)]),
+    single('rotary_embedding', new RotaryEmbedding({ heads: 2 }), [x(8)]),
+    single('mha', new MultiHeadAttention({ dim: 8, heads: 2 }), [x(8)]),
+    single('mha_causal_rope', new MultiHeadAttention({ dim: 8, heads: 2, causal: true, rope: true }), [x(8)]),
+    single('mha_window', new MultiHeadAttention({ dim: 8, heads: 4, causal: true, window: 3 }), [x(8)]),
+    single('mha_padding', new MultiHeadAttention({ dim: 8, heads: 2 }), [x(8), { name: 'mask', shape: ['batch', 'time'], unit: true }]),
+    single('mha_cross', new MultiHeadAttention({ dim: 8, heads: 2 }), [x(8), { name: 'kv', shape: ['batch', 4, 8] }]),
+    single('transformer_block', new TransformerBlock({ heads: 2, causal: true, rope: true, window: 4 }), [x(8)]),
   ];
+}
+
+/**
+ * A small GPT: tied Embedding 16 -> 2 TransformerBlocks (2 heads, causal, RoPE, window 4) ->
+ * LayerNorm -> TiedHead, the shape of the char-gpt preset.
+ */
+export function gptModel(opts: { window?: number; dim?: number } = {}): GraphCase {
+  const g = new GraphBuilder();
+  const ids = g.input('ids', ['batch', 'time'], 'int32');
+  const embed = g.node('embed', new Embedding({ vocabSize: VOCAB, dim: opts.dim ?? 16, outputWeight: true }), ids);
+  let h = embed;
+  for (let i = 1; i <= 2; i++) h = g.node(`block${i}`, new TransformerBlock({ heads: 2, causal: true, rope: true, window: opts.window }), h);
+  g.output('logits', g.node('head', new TiedHead(), { x: g.node('ln_f', new LayerNorm(), h), weight: embed.out('weight') }));
+  return { name: 'gpt', inputs: [{ name: 'ids', shape: ['batch', 'time'], dtype: 'int32', ints: VOCAB }], graph: g.build() };
 }
 
 /** Embedding 16 -> LSTM 32 -> LSTM 32 -> Dense vocab (GRU instead of the LSTMs with `cell: GRU`). */

@@ -41,6 +41,24 @@ export interface OnnxBuilder {
    * outputs as tensors of the trace.
    */
   op(opType: string, inputs: readonly (Tensor | undefined)[], attrs: Readonly<Record<string, OnnxAttribute>>, outputs: readonly TensorSpec[]): Tensor[];
+  /**
+   * The absolute stream positions of this wave's tokens, int32 [batch or 1, time], for a
+   * [batch, time, ...] input `like`: in a stateful export the model input `position_ids`
+   * [batch, time] (the caller feeds them, as Hugging Face decoder exports take them); otherwise
+   * 0 .. time - 1 computed in the graph, as [1, time]. Position-dependent layers (RoPE, position
+   * embeddings, causal masks over a KV cache) use it in place of `ctx.context.position`, which is a
+   * trace-time number.
+   */
+  positions(like: Tensor): Tensor;
+  /**
+   * A 1-D ONNX int64 constant (axes, slice bounds and shapes of raw `op` nodes). Core has no int64
+   * dtype: the tensor says int32, and is only for `op` inputs that ONNX types int64.
+   */
+  int64(values: readonly number[]): Tensor;
+  /** Whether this is a stateful export (state in and out; `positions` is a model input). */
+  readonly stateful: boolean;
+  /** Positions a table-based lowering (RoPE cos/sin, sinusoidal tables) must cover; a larger position fails in onnxruntime. */
+  readonly maxPositions: number;
 }
 
 /** A layer with a native ONNX lowering. `lowerOnnx` returns what `forward` would (outputs, state). */
@@ -51,6 +69,14 @@ export interface OnnxLowerable {
    * It must compute what `forward` computes; the exporter's tests hold it to that.
    */
   lowerOnnx(b: OnnxBuilder, inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult;
+  /**
+   * How a stateful export names this layer's state. Default: `state_in.<node>.<key>` /
+   * `state_out.<node>.<key>`. 'kv-cache': the state is an attention cache { key, value }
+   * [batch, heads, past_sequence_length, headDim], exported as `past_key_values.N.key` / `.value`
+   * in and `present.N.key` / `.value` out, N counting the graph's cache layers from 0 (the layout
+   * of onnxruntime-genai and optimum); the first step feeds past_sequence_length 0.
+   */
+  readonly onnxState?: 'kv-cache';
 }
 
 /** Whether a layer provides a native ONNX lowering. */
