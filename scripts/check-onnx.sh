@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Exports pass the official ONNX checker with full shape inference: train a tiny model with the
-# built CLI, export it plain and stateful (opset 17, the default), and run
+# Exports pass the official ONNX checker with full shape inference: train a tiny char-LSTM and a
+# tiny char-GPT with the built CLI, export each plain and stateful (opset 17, the default), and run
 # onnx.checker.check_model(m, full_check=True) with Debian's python3-onnx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,10 @@ $g train --preset char-lstm-small --corpus "$dir/corpus.txt" --backend reference
 # checked by loading them in onnxruntime 1.30 in the backend-onnx tests.
 $g export "$dir/model" --out "$dir/plain-17.onnx" --opset 17 > /dev/null
 $g export "$dir/model" --out "$dir/stateful-17.onnx" --opset 17 --stateful > /dev/null
+# The GPT: LayerNormalization, in-graph positions and masks, past_key_values / present.
+$g train --preset char-gpt --corpus "$dir/corpus.txt" --backend reference --batch 2 --seq-len 8 --steps 1 --out "$dir/gpt" --json > /dev/null
+$g export "$dir/gpt" --out "$dir/gpt-plain-17.onnx" --opset 17 > /dev/null
+$g export "$dir/gpt" --out "$dir/gpt-stateful-17.onnx" --opset 17 --stateful > /dev/null
 /usr/bin/python3 - "$dir"/*.onnx <<'PY'
 import sys, onnx
 for path in sys.argv[1:]:
