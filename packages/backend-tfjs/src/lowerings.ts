@@ -3,7 +3,9 @@
 // from tfjs ops. Every entry must give the same numbers as core's float64 reference backend, so
 // where tfjs differs from Ganglion (int32 division, batch broadcasting in MatMul, plain-Error index
 // checks, softmax on the last axis only, wasm kernels that ignore the dtype) the entry says how it
-// bridges the gap.
+// bridges the gap. On tfjs cpu, Slice and Transpose are typed-array copies (tfjs cpu's own kernels
+// for them walk one element at a time), and MatMul hands its right operand over transposed, the
+// layout tfjs cpu's BatchMatMul reads fastest (cpu-copies.ts).
 import * as tf from '@tensorflow/tfjs';
 import {
   type LoweringTable,
@@ -15,6 +17,7 @@ import {
   sliceBounds,
   uniformValues,
 } from '@ganglion/core';
+import { cpuSlice, cpuTranspose, matMulTransposed } from './cpu-copies.js';
 
 type Op = Operand<tf.Tensor>;
 
@@ -52,6 +55,17 @@ function matMulOperand(x: Op, batch: readonly number[]): tf.Tensor {
   const padded = [...new Array<number>(batch.length - own.length).fill(1), ...own];
   if (own.reduce((a, b) => a * b, 1) === 1 || sameDims(padded, batch)) return x.handle;
   return tf.broadcastTo(x.handle, [...batch, ...s.slice(-2)]);
+}
+
+/**
+ * a @ b for float operands. tfjs cpu's BatchMatMul reads b along the inner dim with a stride of
+ * b's width unless told b is transposed, which is up to 1.4x slower on this workload's products;
+ * from a few rows of a on, b goes in transposed (cpu-copies.ts). The products and their order of
+ * summation are the same either way.
+ */
+function product(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() !== 'cpu' || a.shape[a.rank - 2] < 16) return tf.matMul(a, b);
+  return matMulTransposed(a, b);
 }
 
 /**
@@ -160,8 +174,14 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
     kernels: ['BatchMatMul', 'Reshape', 'Tile', 'Identity', 'ExpandDims', 'Multiply', 'Sum'],
     run: ([a, b], _, out) => {
       if (out.dtype === 'int32') return intMatMul(a.handle, b.handle);
+      const sa = dims(a.shape);
+      if (b.shape.length === 2 && sa.length > 2) {
+        // [batch, time, K] @ [K, N] as one [batch·time, K] @ [K, N] product: wasm runs only
+        // unbatched products on its fast (XNNPACK) path, and cpu saves its batch bookkeeping.
+        return tf.reshape(product(tf.reshape(a.handle, [-1, sa[sa.length - 1]]), b.handle), dims(out.shape));
+      }
       const batch = dims(out.shape).slice(0, -2);
-      return tf.matMul(matMulOperand(a, batch), matMulOperand(b, batch));
+      return product(matMulOperand(a, batch), matMulOperand(b, batch));
     },
   },
   Max: binary('Maximum', tf.maximum),
@@ -215,6 +235,8 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
     kernels: ['Slice', 'GatherV2'],
     run: ([x], attrs) => {
       const { begin, size } = sliceBounds(x.shape, attrs);
+      // tfjs cpu's Slice is fast only for contiguous windows; cpu-copies.ts says why.
+      if (tf.getBackend() === 'cpu') return cpuSlice(x.handle, begin, size);
       if (tf.getBackend() !== 'wasm') return tf.slice(x.handle, begin, size);
       // tfjs-wasm's Slice copies the whole input out of the wasm heap on every call (readSync), so
       // slicing one time step of a [batch, time, features] tensor costs the whole tensor. A Gather
@@ -246,7 +268,7 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
   Transpose: {
     // tfjs clones rank <= 1 tensors instead of transposing, which runs Identity.
     kernels: ['Transpose', 'Identity'],
-    run: ([x], { perm }) => tf.transpose(x.handle, [...perm]),
+    run: ([x], { perm }) => (tf.getBackend() === 'cpu' ? cpuTranspose(x.handle, perm) : tf.transpose(x.handle, [...perm])),
   },
   Where: {
     kernels: ['Select', 'Reshape', 'Tile', 'Identity', 'LogicalAnd', 'LogicalOr', 'LogicalNot'],

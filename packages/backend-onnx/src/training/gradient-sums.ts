@@ -13,6 +13,9 @@
 // a [batch, K, N] temporary and batch small products. It becomes one Gemm over the flattened rows.
 // The rewrite works on the ModelProto's graph with the shapes the tracer recorded, replaces each
 // chain's last Add by the new nodes (same output name) and prunes what nothing needs any more.
+// NOTE: core's tape now joins the gradients of one-axis slices with a Concat itself, and MatMul's
+// VJP takes a matrix weight's gradient over the flattened rows, so a traced LSTM step has no Pad
+// chain or batched product left; those two rewrites stay for graphs that still have them.
 import type onnxProto from 'onnx-proto';
 import type { INodeProto, ITensorProto } from '../proto.js';
 import { ElemType, attributeProto, tensorProto, tensorValues } from '../proto.js';

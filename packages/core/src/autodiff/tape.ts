@@ -1,14 +1,14 @@
 // Reverse-mode autodiff as a tape over primitives (micrograd's shape, at the level of tensors):
 // while active, a Tape records every primitive whose inputs depend on a watched tensor; backward
 // replays the entries in reverse with each primitive's VJP rule, summing the gradients of a tensor
-// used more than once.
+// used more than once (cotangent.ts: the gradients of windows cut from it are joined, not summed).
 
 import { type Recorder, type TapeEntry, popRecorder, pushRecorder, withoutRecording } from '../engine.js';
 import { GradientError } from '../errors.js';
 import { isFloat } from '../dtype.js';
 import { formatShape, sameShape } from '../shape/dim.js';
 import type { Tensor } from '../tensor.js';
-import { add } from '../ops/add.js';
+import { Cotangent } from './cotangent.js';
 
 export class Tape implements Recorder {
   readonly entries: TapeEntry[] = [];
@@ -48,27 +48,49 @@ export class Tape implements Recorder {
    * left to the enclosing `tidy` scope.
    */
   backward(outputs: readonly Tensor[], seeds: readonly Tensor[]): Map<number, Tensor> {
-    const grads = new Map<number, Tensor>();
+    const cotangents = new Map<number, Cotangent>();
+    const cotangent = (t: Tensor): Cotangent => {
+      let c = cotangents.get(t.id);
+      if (!c) cotangents.set(t.id, (c = new Cotangent(t.shape)));
+      return c;
+    };
     const accumulate = (t: Tensor, g: Tensor, where: string): void => {
       if (!sameShape(g.shape, t.shape)) {
         throw new GradientError(`${where}: gradient has shape ${formatShape(g.shape)}, expected ${formatShape(t.shape)}`);
       }
-      const prev = grads.get(t.id);
-      grads.set(t.id, prev ? add(prev, g) : g);
+      cotangent(t).add(g);
     };
+    const wanted = (x: Tensor) => this.tracked.has(x.id) && isFloat(x.dtype);
     withoutRecording(() => {
       outputs.forEach((o, i) => accumulate(o, seeds[i], `output gradient ${i}`));
       for (let k = this.entries.length - 1; k >= 0; k--) {
         const { prim, inputs, attrs, output } = this.entries[k];
-        const g = grads.get(output.id);
+        const g = cotangents.get(output.id)?.value();
         if (!g || !prim.vjp) continue;
+        // NOTE: a window cut along one axis (a time step, a gate) keeps its gradient as a piece;
+        // see cotangent.ts. Whole and multi-axis windows take the VJP (a Pad).
+        const window = prim.window?.(inputs, attrs);
+        if (window) {
+          const x = inputs[0];
+          if (!wanted(x)) continue;
+          const cut = window.size.flatMap((n, a) => (n >= 0 && (window.begin[a] !== 0 || n !== x.shape[a]) ? [a] : []));
+          if (cut.length === 1) {
+            cotangent(x).addWindow(cut[0], window.begin[cut[0]], g);
+            continue;
+          }
+        }
         const partials = prim.vjp({ inputs, output, attrs, grad: g });
         inputs.forEach((x, i) => {
           const p = partials[i];
-          if (p && this.tracked.has(x.id) && isFloat(x.dtype)) accumulate(x, p, `VJP of ${prim.name} for input "${prim.inputs[i] ?? prim.inputs[0]}"`);
+          if (p && wanted(x)) accumulate(x, p, `VJP of ${prim.name} for input "${prim.inputs[i] ?? prim.inputs[0]}"`);
         });
       }
     });
+    const grads = new Map<number, Tensor>();
+    for (const [id, c] of cotangents) {
+      const g = withoutRecording(() => c.value());
+      if (g) grads.set(id, g);
+    }
     return grads;
   }
 }

@@ -35,11 +35,22 @@ export const matMulPrimitive = definePrimitive({
     const batch = broadcastShapes('MatMul', a.shape.slice(0, -2), b.shape.slice(0, -2));
     return [...batch, a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]];
   },
-  vjp: ({ inputs: [a, b], grad }) => [
-    sumToShape(matMulPrimitiveApply(grad, swapLast(b)), a.shape),
-    sumToShape(matMulPrimitiveApply(swapLast(a), grad), b.shape),
-  ],
+  vjp: ({ inputs: [a, b], grad }) => [sumToShape(matMulPrimitiveApply(grad, swapLast(b)), a.shape), weightGrad(a, b, grad)],
 });
+
+/**
+ * d/db. NOTE: for a matrix b applied to a batched a (x [batch, time, K] @ W [K, N]) the batched
+ * form aᵀ @ g makes a [batch, K, N] temporary of per-batch products and sums it; one product over
+ * the flattened rows, [K, batch·time] @ [batch·time, N], is the same sum without it.
+ */
+function weightGrad(a: Tensor, b: Tensor, grad: Tensor): Tensor {
+  const lead = a.shape.slice(0, -2);
+  if (b.rank === 2 && lead.length > 0 && lead.every((d) => typeof d === 'number')) {
+    const rows = (x: Tensor) => reshape(x, [-1, x.shape[x.rank - 1]]);
+    return matMulPrimitiveApply(swapLast(rows(a)), rows(grad));
+  }
+  return sumToShape(matMulPrimitiveApply(swapLast(a), grad), b.shape);
+}
 
 function matMulPrimitiveApply(a: Tensor, b: Tensor): Tensor {
   return apply(matMulPrimitive, [a, b], {});

@@ -31,6 +31,12 @@ export interface Primitive<K extends string = string, A = object> {
   readonly shape: (inputs: readonly TensorSpec[], attrs: A) => Shape;
   /** null: the output is not differentiable (comparisons, random, ...). */
   readonly vjp: VjpRule<A> | null;
+  /**
+   * Set by ops whose output is a window of input 0 (Slice): where the window lies on each axis
+   * (size -1: a whole symbolic axis). The tape then keeps the gradient as a piece and joins the
+   * pieces of one tensor with a Concat, instead of summing the zero-padded copies `vjp` gives.
+   */
+  readonly window?: (inputs: readonly TensorSpec[], attrs: A) => { readonly begin: readonly number[]; readonly size: readonly number[] };
 }
 
 export function definePrimitive<const K extends string, A = Record<string, never>>(def: Primitive<K, A>): Primitive<K, A> {

@@ -54,6 +54,7 @@ export const slicePrimitive = definePrimitive<'Slice', SliceAttrs>({
     const { size } = sliceBounds(x.shape, attrs);
     return size.map((s, i) => (s < 0 ? x.shape[i] : s));
   },
+  window: ([x], attrs) => sliceBounds(x.shape, attrs),
   vjp: ({ inputs: [x], output, attrs, grad }) => {
     const { begin } = sliceBounds(x.shape, attrs);
     const after = x.shape.map((d, i) => (typeof d === 'number' ? d - begin[i] - (output.shape[i] as number) : 0));

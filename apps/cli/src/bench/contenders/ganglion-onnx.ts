@@ -3,7 +3,13 @@
 //   clipping and Adam traced into one ONNX graph, run by onnxruntime-node);
 // - ganglion-onnx-export: the forward of Ganglion's own ONNX export (exportOnnx of the logits, the
 //   LSTMs as native ONNX LSTM nodes) with the same session options as ort-pytorch, so its time and
-//   its process's memory compare with onnxruntime running PyTorch's export.
+//   its process's memory compare with onnxruntime running PyTorch's export. Like PyTorch's, the
+//   file is written by another process (export-child.ts).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Graph, ParamStore } from '@ganglion/core';
 import { BenchError, type NodeContender, type Session } from '../contender.js';
 import { loadOrt, optionalImport } from '../optional-import.js';
@@ -16,6 +22,8 @@ interface BackendOnnx {
   exportOnnx?(graph: Graph, params: ParamStore, options: { inputs?: Record<string, readonly number[]>; outputs?: readonly string[] }): Uint8Array;
   compiledTrainingSession?(o: { graph: Graph; setup: unknown; feeds: Record<string, Feed>; seed?: number }): Promise<{ trainStep(): Promise<unknown> }>;
 }
+
+const EXPORT_CHILD = fileURLToPath(new URL('../export-child.js', import.meta.url));
 
 const loadBackendOnnx = () => optionalImport<BackendOnnx>('@ganglion/backend-onnx');
 
@@ -70,20 +78,25 @@ export const ganglionOnnxExportContender: NodeContender = {
   pace: 'fast',
   available: () => availableWith('exportOnnx'),
   async prepare(w: Workload): Promise<Session> {
-    const onnx = await loadBackendOnnxOrThrow();
     const ort = await loadOrt();
     if (typeof ort === 'string') throw new BenchError(ort);
-    const { ReferenceBackend, Runtime } = await import('@ganglion/core');
-    const graph = await charLstmGraph(w);
-    const shape = [w.batch, w.seqLen];
-    // The parameters only need a home to be traced from; onnxruntime does the arithmetic.
-    const params = new Runtime(graph, { seed: 0, backend: new ReferenceBackend() }).params;
-    const bytes = onnx.exportOnnx!(graph, params, { inputs: { ids: shape }, outputs: ['logits'] });
-    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: w.threads, interOpNumThreads: 1 });
-    const ids = new ort.Tensor('int32', syntheticBatch(w).ids, shape);
-    return {
-      forward: async () => (await session.run({ ids })).logits.data,
-      notes: ['forward only: the exported model as a deployment would run it'],
-    };
+    // Exported in another process (export-child.ts), as ort-pytorch's file is made by PyTorch's.
+    const dir = mkdtempSync(join(tmpdir(), 'ganglion-bench-'));
+    try {
+      const path = join(dir, 'ganglion_lstm.onnx');
+      try {
+        execFileSync(process.execPath, [EXPORT_CHILD, w.name, path], { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch (e) {
+        throw new BenchError(`exporting the model failed: ${String((e as { stderr?: Buffer }).stderr ?? e)}`);
+      }
+      const session = await ort.InferenceSession.create(path, { intraOpNumThreads: w.threads, interOpNumThreads: 1 });
+      const ids = new ort.Tensor('int32', syntheticBatch(w).ids, [w.batch, w.seqLen]);
+      return {
+        forward: async () => (await session.run({ ids })).logits.data,
+        notes: ['forward only: the exported model as a deployment would run it (exported in another process)'],
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   },
 };
