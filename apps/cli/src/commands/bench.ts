@@ -19,7 +19,7 @@ process, and prints a table, the ratios between them and each process's peak res
   --json    print one JSON object with every result instead of the table
   --only    run only these contenders: ${CONTENDER_NAMES.join(', ')}
   --save    also write the JSON object to FILE (to keep a run next to its table)
-The full run takes about 4 minutes on 2 cores: tfjs cpu needs 12 to 25 s a step.
+The full run takes about 4 minutes on 2 cores: tfjs cpu needs 12 to 25 s a step.`;
 
 type Io = { stdout: { write(s: string): unknown }; stderr?: { write(s: string): unknown } };
 
