@@ -2,8 +2,8 @@
 // onnx`), and a stateful .onnx file on its own (`ganglion run`), its vocabulary and state bindings
 // read from the file's metadata_props.
 import { readFileSync } from 'node:fs';
-import { CharTokenizer, ExportError, type Graph, type ParamStore } from '@ganglion/core';
-import { OnnxRuntimeRunner, type OrtValue, PAST_SEQUENCE_LENGTH, POSITION_IDS, STATE_METADATA_KEY, type StateBinding, readOnnxMetadata, runSession } from '@ganglion/backend-onnx';
+import { CharTokenizer, ExportError, type Graph, type ParamStore, ShapeError } from '@ganglion/core';
+import { MAX_POSITIONS_METADATA_KEY, OnnxRuntimeRunner, type OrtValue, PAST_SEQUENCE_LENGTH, POSITION_IDS, STATE_METADATA_KEY, type StateBinding, readOnnxMetadata, runSession } from '@ganglion/backend-onnx';
 import * as ort from 'onnxruntime-node';
 import { type TokenModel, lastRow } from './generation.js';
 
@@ -44,12 +44,16 @@ export async function loadOnnxFile(path: string): Promise<OnnxFileModel> {
   const bindings = JSON.parse(stateJson) as StateBinding[];
   const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
   const positioned = session.inputNames.includes(POSITION_IDS);
+  const maxPositions = metadata[MAX_POSITIONS_METADATA_KEY] === undefined ? Infinity : Number(metadata[MAX_POSITIONS_METADATA_KEY]);
   let state: Record<string, OrtValue> | undefined;
   const model: TokenModel = {
     reset: () => {
       state = undefined;
     },
     next: async (ids, position) => {
+      if (position + ids.length > maxPositions) {
+        throw new ShapeError(`"${path}" covers stream positions 0..${maxPositions - 1}, but this step needs up to ${position + ids.length - 1}: export with a larger --max-positions`);
+      }
       const feeds: Record<string, OrtValue> = { ids: { data: ids, shape: [1, ids.length], dtype: 'int32' } };
       // Position-dependent models (RoPE, position embeddings) take the tokens' stream positions.
       if (positioned) feeds[POSITION_IDS] = { data: Int32Array.from(ids, (_, k) => position + k), shape: [1, ids.length], dtype: 'int32' };

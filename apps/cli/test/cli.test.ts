@@ -104,6 +104,11 @@ describe('ganglion CLI', () => {
     expect([...fromFile.stdout.slice(0, -1)].length).toBe('it was'.length + 200);
     expect(fromFile.stdout).toBe(framework.stdout);
     expect(onnxBackend.stdout).toBe(framework.stdout);
+    // A file exported for fewer positions says so instead of failing inside onnxruntime.
+    expect((await run(['export', 'gpt', '--out', 'gpt-short.onnx', '--stateful', '--max-positions', '50'], dir)).code).toBe(0);
+    const short = await run(['run', 'gpt-short.onnx', ...greedy], dir);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/ShapeError: ".*gpt-short\.onnx" covers stream positions 0\.\.49, but this step needs up to 50: export with a larger --max-positions/);
   });
 
   test('inspect prints the summary table and the Mermaid graph', async () => {
@@ -147,6 +152,7 @@ describe('ganglion CLI', () => {
     ['an unknown command', ['trian'], 2, /unknown command "trian"/],
     ['export without --out', ['export', 'model'], 2, /--out: the path of the \.onnx file to write is required/],
     ['export with a bad opset', ['export', 'model', '--out', 'x.onnx', '--opset', '12'], 2, /--opset: expected a whole number >= 17 and <= 26, got "12"/],
+    ['export with a bad --max-positions', ['export', 'model', '--out', 'x.onnx', '--max-positions', '0'], 2, /--max-positions: expected a whole number >= 1, got "0"/],
     ['run on a missing file', ['run', 'missing.onnx'], 1, /ExportError: cannot read ONNX model "missing\.onnx"/],
   ])('%s', async (_, args, code, message) => {
     await writeFile(join(dir, 'empty.txt'), '');

@@ -78,6 +78,12 @@ export interface ExportedModel {
 /** The free dim along a KV cache's time axis in a stateful export; 0 on the first step. */
 export const PAST_SEQUENCE_LENGTH = 'past_sequence_length';
 
+/**
+ * Metadata key holding how many stream positions a position-dependent export covers (its RoPE and
+ * sinusoidal tables; options.maxPositions), when it has any.
+ */
+export const MAX_POSITIONS_METADATA_KEY = 'ganglion.max_positions';
+
 /** Metadata key holding the state bindings of a stateful export, as JSON. */
 export const STATE_METADATA_KEY = 'ganglion.state';
 
@@ -134,6 +140,7 @@ export function traceModel(graph: Graph, params: ParamStore, options: ExportOpti
   }
   const allMetadata: Record<string, string> = { ...metadata, 'ganglion.graph': JSON.stringify(graph.toJSON()) };
   if (options.stateful) allMetadata[STATE_METADATA_KEY] = JSON.stringify(state);
+  if (tb.usesPositions) allMetadata[MAX_POSITIONS_METADATA_KEY] = String(tb.maxPositions);
   const bytes = tb.toModel({
     graphName: options.graphName ?? 'ganglion',
     docString: options.docString ?? `Ganglion graph (${graph.nodes.map((n) => `${n.name}: ${n.layer.kind}`).join(', ')}), exported by tracing`,

@@ -5,7 +5,7 @@ export { POSITION_IDS, TraceBackend, MAX_OPSET, MIN_OPSET, irVersionFor } from '
 export type { ModelOptions, TraceOptions, TraceValue } from './trace-backend.js';
 export { onnxLowerings } from './lowerings.js';
 export type { OnnxLowering } from './lowerings.js';
-export { PAST_SEQUENCE_LENGTH, STATE_METADATA_KEY, exportOnnx, traceModel, writeOnnxFile } from './export.js';
+export { MAX_POSITIONS_METADATA_KEY, PAST_SEQUENCE_LENGTH, STATE_METADATA_KEY, exportOnnx, traceModel, writeOnnxFile } from './export.js';
 export type { ExportOptions, ExportedModel, StateBinding, ValueDescription } from './export.js';
 export { OnnxRuntimeRunner } from './runner.js';
 export type { RunOptions, RunnerOptions } from './runner.js';

@@ -226,6 +226,11 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
     return makeTensor({ name: this.graph.int64(values) } satisfies TraceValue, { shape: [values.length], dtype: 'int32' }, this);
   }
 
+  /** Whether a lowering asked for positions (the model then covers positions < maxPositions). */
+  get usesPositions(): boolean {
+    return this.positionsByTime.size > 0;
+  }
+
   /** The spec of the `position_ids` input, once a lowering asked for positions in a stateful export. */
   positionsSpec(): TensorSpec {
     const p = [...this.positionsByTime.values()][0];

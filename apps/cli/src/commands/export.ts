@@ -7,17 +7,19 @@ import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';
 import { VOCAB_METADATA_KEY } from '../onnx-models.js';
 
-const FLAGS: FlagSpec = { out: { type: 'string' }, opset: { type: 'string' }, stateful: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
-export const EXPORT_HELP = `usage: ganglion export DIR --out model.onnx [--opset N] [--stateful]
+const FLAGS: FlagSpec = { out: { type: 'string' }, opset: { type: 'string' }, stateful: { type: 'boolean' }, 'max-positions': { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+export const EXPORT_HELP = `usage: ganglion export DIR --out model.onnx [--opset N] [--stateful] [--max-positions N]
 Exports the checkpoint in DIR to ONNX (opset 17..26, default 17). The vocabulary travels in the
-model's metadata_props; --stateful adds the recurrent state as inputs/outputs, so \`ganglion run\`
-can generate from the file alone.`;
+model's metadata_props; --stateful adds the recurrent state as inputs/outputs (for a GPT:
+position_ids, past_key_values.N.* and present.N.*), so \`ganglion run\` can generate from the file
+alone. --max-positions (default 4096): the stream positions a GPT's RoPE tables cover.`;
 
 export interface ExportSettings {
   readonly dir: string;
   readonly out: string;
   readonly opset: number;
   readonly stateful: boolean;
+  readonly maxPositions?: number;
 }
 
 export async function runExport(s: ExportSettings): Promise<{ path: string; inputs: string[]; outputs: string[] }> {
@@ -27,6 +29,7 @@ export async function runExport(s: ExportSettings): Promise<{ path: string; inpu
     outputs: ['logits'],
     inputs: { ids: ['batch', 'time'] },
     stateful: s.stateful,
+    maxPositions: s.maxPositions,
     metadata: { [VOCAB_METADATA_KEY]: JSON.stringify(tokenizer.toJSON()), 'ganglion.preset': String(checkpoint.meta.preset ?? ''), 'ganglion.step': String(checkpoint.meta.step) },
   });
   const describe = (v: { name: string; shape: readonly (number | string)[]; dtype: string }) => `${v.name} [${v.shape.join(', ')}] ${v.dtype}`;
@@ -41,6 +44,8 @@ export async function exportCommand(argv: readonly string[], io: { stdout: { wri
   }
   if (positionals.length !== 1) throw new UsageError(`expected one checkpoint directory, got ${positionals.length} arguments\n${EXPORT_HELP}`);
   if (typeof values.out !== 'string') throw new UsageError(`--out: the path of the .onnx file to write is required\n${EXPORT_HELP}`);
-  const r = await runExport({ dir: positionals[0], out: values.out, opset: num('opset', values.opset, 17, { min: 17, max: 26, integer: true }), stateful: Boolean(values.stateful) });
+  const r = await runExport({ dir: positionals[0], out: values.out, opset: num('opset', values.opset, 17, { min: 17, max: 26, integer: true }), stateful: Boolean(values.stateful),
+    maxPositions: values['max-positions'] === undefined ? undefined : num('max-positions', values['max-positions'], 4096, { min: 1, integer: true }),
+  });
   io.stdout.write(`wrote ${r.path}\n  inputs:  ${r.inputs.join(', ')}\n  outputs: ${r.outputs.join(', ')}\n`);
 }
