@@ -7,6 +7,29 @@ import { type ElemType, type INodeProto, type ITensorProto, type IValueInfoProto
 /** The largest constant (in elements) that is deduplicated by value. */
 const DEDUP_LIMIT = 64;
 
+/**
+ * The values `outputs` need among `nodes`, and the nodes that make them, following every node's
+ * inputs except those of the nodes named in `opaque` (whose outputs still count as needed).
+ */
+export function neededValues(nodes: readonly INodeProto[], outputs: readonly string[], opaque: ReadonlySet<string> = new Set()): { values: Set<string>; nodes: Set<INodeProto> } {
+  const producer = new Map<string, INodeProto>();
+  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n);
+  const live = new Set<INodeProto>();
+  const needed = new Set<string>();
+  const stack = [...outputs];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (needed.has(v)) continue;
+    needed.add(v);
+    const n = producer.get(v);
+    if (n && !live.has(n)) {
+      live.add(n);
+      if (!opaque.has(n.name!)) for (const i of n.input ?? []) if (i) stack.push(i);
+    }
+  }
+  return { values: needed, nodes: live };
+}
+
 export interface ModelInfo {
   readonly opset: number;
   readonly irVersion: number;
@@ -114,22 +137,7 @@ export class OnnxGraph {
    * `opaque` (whose outputs still count as needed).
    */
   neededValues(opaque: ReadonlySet<string> = new Set()): { values: Set<string>; nodes: Set<INodeProto> } {
-    const producer = new Map<string, INodeProto>();
-    for (const n of this.nodes) for (const o of n.output ?? []) producer.set(o, n);
-    const live = new Set<INodeProto>();
-    const needed = new Set<string>();
-    const stack = this.outputs.map((o) => o.name!);
-    while (stack.length > 0) {
-      const v = stack.pop()!;
-      if (needed.has(v)) continue;
-      needed.add(v);
-      const n = producer.get(v);
-      if (n && !live.has(n)) {
-        live.add(n);
-        if (!opaque.has(n.name!)) for (const i of n.input ?? []) if (i) stack.push(i);
-      }
-    }
-    return { values: needed, nodes: live };
+    return neededValues(this.nodes, this.outputs.map((o) => o.name!), opaque);
   }
 
   /** Point a node's inputs and attributes elsewhere (before pruning). */

@@ -1,6 +1,6 @@
 // Moving values between Ganglion and onnxruntime-node: any Ganglion Tensor (on any backend) or a
 // typed array with a shape becomes an ort.Tensor; ort outputs come back as typed arrays.
-import { type DType, BackendError, type TensorData, Tensor, formatShape } from '@ganglion/core';
+import { type DType, BackendError, type Graph, GraphError, type TensorData, Tensor, formatShape } from '@ganglion/core';
 import * as ort from 'onnxruntime-node';
 
 /** What a runner accepts as a feed: a Ganglion tensor, or values with a shape (and dtype). */
@@ -57,6 +57,26 @@ export async function runSession(session: ort.InferenceSession, feeds: Readonly<
   const out: Record<string, OrtValue> = {};
   for (const name of session.outputNames) out[name] = fromOrtTensor(name, result[name]);
   return out;
+}
+
+/**
+ * The shape and dtype of each of a graph's inputs as fed, checked against the graph: every input
+ * fed, each fitting its declared dtype and concrete dims, and nothing else fed.
+ */
+export function feedSignature(graph: Graph, feeds: Readonly<Record<string, FeedValue>>): Record<string, { shape: readonly number[]; dtype: DType }> {
+  const sig: Record<string, { shape: readonly number[]; dtype: DType }> = {};
+  for (const i of graph.inputs) {
+    const v = feeds[i.name];
+    if (v === undefined) throw new GraphError(`input "${i.name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`);
+    const spec = feedSpec(v);
+    const fits = spec.dtype === i.spec.dtype && spec.shape.length === i.spec.shape.length && i.spec.shape.every((d, k) => typeof d !== 'number' || d === spec.shape[k]);
+    if (!fits) throw new GraphError(`input "${i.name}": fed ${formatShape(spec.shape)} ${spec.dtype}, expected ${formatShape(i.spec.shape)} ${i.spec.dtype}`);
+    sig[i.name] = { shape: [...spec.shape], dtype: spec.dtype };
+  }
+  for (const name of Object.keys(feeds)) {
+    if (!graph.isInput(name)) throw new GraphError(`"${name}" is not a graph input (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
+  }
+  return sig;
 }
 
 export { ort };

@@ -8,7 +8,7 @@
 import { type Backend, type DType, type Graph, GraphError, type ParamStore, type Shape, type Tensor, formatShape, getBackend, tensor } from '@ganglion/core';
 import { type ExportOptions, type ExportedModel, PAST_SEQUENCE_LENGTH, traceModel } from './export.js';
 import { POSITION_IDS } from './trace-backend.js';
-import { type FeedValue, type OrtValue, feedSpec, ort, runSession } from './ort-tensors.js';
+import { type FeedValue, type OrtValue, feedSignature, feedSpec, ort, runSession } from './ort-tensors.js';
 
 export interface RunnerOptions extends Omit<ExportOptions, 'inputs' | 'stateful'> {
   /**
@@ -58,7 +58,7 @@ export class OnnxRuntimeRunner {
 
   /** Like `forward`, but returns onnxruntime's typed arrays without making Tensors. */
   async run(feeds: Readonly<Record<string, FeedValue>>, opts: RunOptions = {}): Promise<Record<string, OrtValue>> {
-    const signature = this.signature(feeds);
+    const signature = feedSignature(this.graph, feeds);
     const stream = opts.stream ?? false;
     const key = `${stream ? 'stream' : 'plain'}|${this.options.shapes === 'dynamic' ? 'dynamic' : JSON.stringify(signature)}`;
     const entry = await this.entry(key, signature, stream);
@@ -76,11 +76,11 @@ export class OnnxRuntimeRunner {
     const positionsInput = entry.model.inputs.find((i) => i.name === POSITION_IDS);
     let time = 0;
     if (positionsInput) {
-      // The wave's stream positions: this.position onwards, the same in every row.
+      // The wave's stream positions (only stateful traces take them): this.position onwards, the
+      // same in every row.
       const [batch, t] = resolveDims(positionsInput.shape, feeds, this.graph, POSITION_IDS);
       time = t;
-      const start = stream ? this.position : 0;
-      all[POSITION_IDS] = { data: Int32Array.from({ length: batch * t }, (_, k) => start + (k % t)), shape: [batch, t], dtype: 'int32' };
+      all[POSITION_IDS] = { data: Int32Array.from({ length: batch * t }, (_, k) => this.position + (k % t)), shape: [batch, t], dtype: 'int32' };
     }
     const out = await runSession(entry.session, all);
     const result: Record<string, OrtValue> = {};
@@ -106,22 +106,6 @@ export class OnnxRuntimeRunner {
     this.sessions.clear();
     this.state = undefined;
     for (const e of entries) await (await e).session.release();
-  }
-
-  private signature(feeds: Readonly<Record<string, FeedValue>>): Record<string, { shape: readonly number[]; dtype: DType }> {
-    const sig: Record<string, { shape: readonly number[]; dtype: DType }> = {};
-    for (const i of this.graph.inputs) {
-      const v = feeds[i.name];
-      if (v === undefined) throw new GraphError(`input "${i.name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`);
-      const spec = feedSpec(v);
-      const fits = spec.dtype === i.spec.dtype && spec.shape.length === i.spec.shape.length && i.spec.shape.every((d, k) => typeof d !== 'number' || d === spec.shape[k]);
-      if (!fits) throw new GraphError(`input "${i.name}": fed ${formatShape(spec.shape)} ${spec.dtype}, expected ${formatShape(i.spec.shape)} ${i.spec.dtype}`);
-      sig[i.name] = spec;
-    }
-    for (const name of Object.keys(feeds)) {
-      if (!this.graph.isInput(name)) throw new GraphError(`"${name}" is not a graph input (inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`);
-    }
-    return sig;
   }
 
   private entry(key: string, signature: Record<string, { shape: readonly number[] }>, stream: boolean): Promise<Entry> {

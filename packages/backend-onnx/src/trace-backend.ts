@@ -204,7 +204,7 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   positions(like: Tensor): Tensor {
     if (like.rank < 2) throw new ExportError(`positions: expected a [batch, time, ...] tensor, got shape ${formatShape(like.shape)}`);
     const [batch, time] = like.shape;
-    const key = `${this.stateful ? 'input' : 'range'}:${String(time)}`;
+    const key = String(time);
     let p = this.positionsByTime.get(key);
     if (p) return p;
     if (this.stateful) {

@@ -4,7 +4,7 @@
 // ort-pytorch contender loads the file PyTorch wrote in another process: tracing's memory is not
 // counted in the process whose peak RSS is compared.
 import { writeFileSync } from 'node:fs';
-import { FULL_WORKLOAD, QUICK_WORKLOAD } from './workload.js';
+import { FULL_WORKLOAD, QUICK_WORKLOAD, workloadGraph } from './workload.js';
 
 const [workloadName = 'full', out] = process.argv.slice(2);
 if (!out) {
@@ -14,8 +14,7 @@ if (!out) {
 const w = workloadName === 'quick' ? QUICK_WORKLOAD : FULL_WORKLOAD;
 const { ReferenceBackend, Runtime } = await import('@ganglion/core');
 const { exportOnnx } = await import('@ganglion/backend-onnx');
-const { charLstm } = await import('../presets.js');
-const graph = charLstm(w.embed, Array(w.layers).fill(w.units))(w.vocab);
+const graph = await workloadGraph(w);
 // The parameters only need a home to be traced from; onnxruntime does the arithmetic.
 const params = new Runtime(graph, { seed: 0, backend: new ReferenceBackend() }).params;
 writeFileSync(out, exportOnnx(graph, params, { inputs: { ids: [w.batch, w.seqLen] }, outputs: ['logits'] }));

@@ -1,7 +1,8 @@
 // The benchmark workload: the reference char-LM (vocabulary 65, Embedding 64 -> LSTM 256 ->
 // LSTM 256 -> Dense 65, sequence 64, batch 32, Adam, softmax cross-entropy, global-norm clipping
 // 1.0) and a small variant for --quick, plus how many steps each kind of contender is timed for.
-// Nothing here imports a framework: every contender's child process loads this module.
+// Nothing here imports a framework at load time: every contender's child process loads this
+// module (workloadGraph imports Ganglion when called).
 export interface Workload {
   readonly name: 'full' | 'quick';
   readonly vocab: number;
@@ -65,6 +66,12 @@ export const QUICK_WORKLOAD: Workload = {
 export const tokensPerStep = (w: Workload): number => w.batch * w.seqLen;
 
 /** The fixed batch every contender trains on: `ids` and next-token `labels`, [batch, seqLen]. */
+/** The workload's model as a Ganglion graph: the char-lstm preset's builder with its sizes. */
+export async function workloadGraph(w: Workload): Promise<import('@ganglion/core').Graph> {
+  const { charLstm } = await import('../presets.js');
+  return charLstm(w.embed, Array(w.layers).fill(w.units))(w.vocab);
+}
+
 export function syntheticBatch(w: Workload): { ids: Int32Array; labels: Int32Array } {
   const n = tokensPerStep(w);
   const next = mulberry32(0x9e3779b9);

@@ -1,19 +1,13 @@
 // ganglion run: generate from an exported stateful .onnx file alone, in onnxruntime (the
 // vocabulary comes from the file's metadata_props).
-import { type FlagSpec, UsageError, num, parse } from '../args.js';
+import { UsageError, num, parse } from '../args.js';
 import { generate } from '../generation.js';
 import { loadOnnxFile } from '../onnx-models.js';
 import { checkPrompt } from '../prompt.js';
+import { GENERATE_FLAGS } from './generate.js';
 
-const FLAGS: FlagSpec = {
-  prompt: { type: 'string' },
-  'max-tokens': { type: 'string' },
-  temperature: { type: 'string' },
-  'top-k': { type: 'string' },
-  'top-p': { type: 'string' },
-  seed: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-};
+// generate's flags but --backend: the file runs in onnxruntime.
+const { backend: _backend, ...FLAGS } = GENERATE_FLAGS;
 export const RUN_HELP = `usage: ganglion run model.onnx [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N]
 Generates text from a stateful ONNX export (\`ganglion export DIR --out model.onnx --stateful\`) in
 onnxruntime, with nothing but the file.`;

@@ -12,9 +12,7 @@
 import {
   type Backend,
   type ClippingPolicy,
-  type DType,
   type Graph,
-  GraphError,
   type LrSchedule,
   type Optimizer,
   type OptimizerState,
@@ -25,11 +23,10 @@ import {
   type TensorSpec,
   ConfigError,
   TrainingError,
-  formatShape,
   getBackend,
   tensor,
 } from '@ganglion/core';
-import { type FeedValue, feedSpec, ort, toOrtTensor } from '../ort-tensors.js';
+import { type FeedValue, feedSignature, ort, toOrtTensor } from '../ort-tensors.js';
 import { type FeedSignature, type TrainStepModel, traceTrainStep } from './trace-train-step.js';
 
 /** What a compiled step needs of the training setup (a core `Trainer` has all of it). */
@@ -144,7 +141,7 @@ export class CompiledTrainer {
    * loss or gradient norm raises TrainingError and leaves the weights and slots as they were.
    */
   async step(feeds: Readonly<Record<string, FeedValue>>): Promise<CompiledStepResult> {
-    const { model, session } = await this.entry(this.signature(feeds), specsOf(this.slots));
+    const { model, session } = await this.entry(feedSignature(this.graph, feeds), specsOf(this.slots));
     const next = this.steps + 1;
     const t = this.optimizerSteps + 1;
     const lr = this.setup.schedule.lrAt(next, this.baseLr);
@@ -177,7 +174,7 @@ export class CompiledTrainer {
    * Returns the steady-state model.
    */
   async prepare(feeds: Readonly<Record<string, FeedValue>>): Promise<TrainStepModel> {
-    const signature = this.signature(feeds);
+    const signature = feedSignature(this.graph, feeds);
     const slots = specsOf(this.slots);
     const { model } = await this.entry(signature, slots);
     const next = new Map(model.slotsOut.map((s) => [s.name, s.spec]));
@@ -257,22 +254,6 @@ export class CompiledTrainer {
       this.sessions.set(key, entry);
     }
     return entry;
-  }
-
-  private signature(feeds: Readonly<Record<string, FeedValue>>): FeedSignature {
-    const sig: Record<string, { shape: readonly number[]; dtype: DType }> = {};
-    for (const i of this.graph.inputs) {
-      const v = feeds[i.name];
-      if (v === undefined) throw new GraphError(`input "${i.name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`);
-      const spec = feedSpec(v);
-      const fits = spec.dtype === i.spec.dtype && spec.shape.length === i.spec.shape.length && i.spec.shape.every((d, k) => typeof d !== 'number' || d === spec.shape[k]);
-      if (!fits) throw new GraphError(`input "${i.name}": fed ${formatShape(spec.shape)} ${spec.dtype}, expected ${formatShape(i.spec.shape)} ${i.spec.dtype}`);
-      sig[i.name] = { shape: [...spec.shape], dtype: spec.dtype };
-    }
-    for (const name of Object.keys(feeds)) {
-      if (!this.graph.isInput(name)) throw new GraphError(`"${name}" is not a graph input (inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`);
-    }
-    return sig;
   }
 }
 

@@ -18,6 +18,7 @@
 // chain or batched product left; those two rewrites stay for graphs that still have them.
 import type onnxProto from 'onnx-proto';
 import type { INodeProto, ITensorProto } from '../proto.js';
+import { neededValues } from '../onnx-graph.js';
 import { ElemType, attributeProto, tensorProto, tensorValues } from '../proto.js';
 
 type IGraphProto = onnxProto.onnx.IGraphProto;
@@ -277,21 +278,7 @@ function concatPieces(leaves: readonly PadLeaf[], zeros: (shape: number[]) => st
 
 /** Drop nodes no graph output needs, and initializers nothing reads. */
 export function prune(graph: IGraphProto): void {
-  const producer = new Map<string, INodeProto>();
-  for (const n of graph.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
-  const live = new Set<INodeProto>();
-  const needed = new Set<string>();
-  const stack = (graph.output ?? []).map((o) => o.name!);
-  while (stack.length > 0) {
-    const v = stack.pop()!;
-    if (needed.has(v)) continue;
-    needed.add(v);
-    const n = producer.get(v);
-    if (n && !live.has(n)) {
-      live.add(n);
-      for (const i of n.input ?? []) if (i) stack.push(i);
-    }
-  }
-  graph.node = (graph.node ?? []).filter((n) => live.has(n));
-  graph.initializer = (graph.initializer ?? []).filter((t: ITensorProto) => needed.has(t.name!));
+  const { values, nodes } = neededValues(graph.node ?? [], (graph.output ?? []).map((o) => o.name!));
+  graph.node = (graph.node ?? []).filter((n) => nodes.has(n));
+  graph.initializer = (graph.initializer ?? []).filter((t: ITensorProto) => values.has(t.name!));
 }

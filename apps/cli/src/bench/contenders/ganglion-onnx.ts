@@ -6,14 +6,12 @@
 //   its process's memory compare with onnxruntime running PyTorch's export. Like PyTorch's, the
 //   file is written by another process (export-child.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Graph, ParamStore } from '@ganglion/core';
 import { BenchError, type NodeContender, type Session } from '../contender.js';
 import { loadOrt, optionalImport } from '../optional-import.js';
-import { type Workload, syntheticBatch } from '../workload.js';
+import { type Workload, syntheticBatch, workloadGraph } from '../workload.js';
+import { ortFileSession } from './ort-file.js';
 
 type Feed = { readonly data: Int32Array; readonly shape: readonly number[] };
 
@@ -42,11 +40,6 @@ async function loadBackendOnnxOrThrow(): Promise<BackendOnnx> {
   return onnx;
 }
 
-async function charLstmGraph(w: Workload): Promise<Graph> {
-  const { charLstm } = await import('../../presets.js');
-  return charLstm(w.embed, Array(w.layers).fill(w.units))(w.vocab);
-}
-
 export const ganglionOnnxContender: NodeContender = {
   kind: 'node',
   name: 'ganglion-onnx',
@@ -61,7 +54,7 @@ export const ganglionOnnxContender: NodeContender = {
     const { ids, labels } = syntheticBatch(w);
     const shape = [w.batch, w.seqLen];
     const setup = createTrainer({ optimizer: 'adam', lr: w.lr, clipping: 'global-norm', clippingOptions: { maxNorm: w.clipNorm } });
-    const training = await onnx.compiledTrainingSession!({ graph: await charLstmGraph(w), setup, seed: 0, feeds: { ids: { data: ids, shape }, labels: { data: labels, shape } } });
+    const training = await onnx.compiledTrainingSession!({ graph: await workloadGraph(w), setup, seed: 0, feeds: { ids: { data: ids, shape }, labels: { data: labels, shape } } });
     return {
       trainStep: () => training.trainStep(),
       notes: ['forward, backward, clipping and Adam in one onnxruntime graph; its forward is ganglion-onnx-export'],
@@ -77,26 +70,20 @@ export const ganglionOnnxExportContender: NodeContender = {
   description: "Ganglion's ONNX export (exportOnnx of the logits) run by an onnxruntime-node InferenceSession",
   pace: 'fast',
   available: () => availableWith('exportOnnx'),
-  async prepare(w: Workload): Promise<Session> {
-    const ort = await loadOrt();
-    if (typeof ort === 'string') throw new BenchError(ort);
+  prepare(w: Workload): Promise<Session> {
+    const { ids } = syntheticBatch(w);
     // Exported in another process (export-child.ts), as ort-pytorch's file is made by PyTorch's.
-    const dir = mkdtempSync(join(tmpdir(), 'ganglion-bench-'));
-    try {
-      const path = join(dir, 'ganglion_lstm.onnx');
-      try {
-        execFileSync(process.execPath, [EXPORT_CHILD, w.name, path], { stdio: ['ignore', 'ignore', 'pipe'] });
-      } catch (e) {
-        throw new BenchError(`exporting the model failed: ${String((e as { stderr?: Buffer }).stderr ?? e)}`);
-      }
-      const session = await ort.InferenceSession.create(path, { intraOpNumThreads: w.threads, interOpNumThreads: 1 });
-      const ids = new ort.Tensor('int32', syntheticBatch(w).ids, [w.batch, w.seqLen]);
-      return {
-        forward: async () => (await session.run({ ids })).logits.data,
-        notes: ['forward only: the exported model as a deployment would run it (exported in another process)'],
-      };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    return ortFileSession(w, {
+      file: 'ganglion_lstm.onnx',
+      write: (path) => {
+        try {
+          execFileSync(process.execPath, [EXPORT_CHILD, w.name, path], { stdio: ['ignore', 'ignore', 'pipe'] });
+        } catch (e) {
+          throw new BenchError(`exporting the model failed: ${String((e as { stderr?: Buffer }).stderr ?? e)}`);
+        }
+      },
+      feeds: (ort) => ({ ids: new ort.Tensor('int32', ids, [w.batch, w.seqLen]) }),
+      notes: ['forward only: the exported model as a deployment would run it (exported in another process)'],
+    });
   },
 };

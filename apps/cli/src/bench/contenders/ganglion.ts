@@ -2,7 +2,7 @@
 // wave, global-norm clipping, Adam) and Runtime.forward, on the char-lstm graph.
 import type { BackendName } from '../../container.js';
 import type { NodeContender, Session } from '../contender.js';
-import { type Pace, type Workload, syntheticBatch } from '../workload.js';
+import { type Pace, type Workload, syntheticBatch, workloadGraph } from '../workload.js';
 
 const DESCRIPTIONS: Record<Exclude<BackendName, 'onnx'>, string> = {
   tfjs: 'tfjs cpu',
@@ -29,11 +29,10 @@ async function prepareGanglion(backendName: Exclude<BackendName, 'onnx'>, w: Wor
   const { Runtime, TOKENS, keep, tensor, tidy } = await import('@ganglion/core');
   const { buildContainer, createBackend } = await import('../../container.js');
   const { clipFlag } = await import('../../args.js');
-  const { charLstm } = await import('../../presets.js');
   const backend = await createBackend(backendName);
   const container = buildContainer({ backend, lr: w.lr, optimizer: 'adam', ...clipFlag(`global-norm:${w.clipNorm}`, 'none') });
   const trainer = container.get(TOKENS.Trainer);
-  const runtime = new Runtime(charLstm(w.embed, Array(w.layers).fill(w.units))(w.vocab), { seed: 0, backend });
+  const runtime = new Runtime(await workloadGraph(w), { seed: 0, backend });
   const data = syntheticBatch(w);
   const feeds = {
     ids: keep(tensor(data.ids, [w.batch, w.seqLen], 'int32', backend)),

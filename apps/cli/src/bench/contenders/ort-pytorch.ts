@@ -2,12 +2,10 @@
 // Ganglion's own export (ganglion-onnx) is held to. The export is made by the PyTorch script
 // in a separate process, so this process holds only onnxruntime.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BenchError, type NodeContender, type Session } from '../contender.js';
+import type { NodeContender, Session } from '../contender.js';
 import { loadOrt } from '../optional-import.js';
 import { type Workload, syntheticBatch } from '../workload.js';
+import { ortFileSession } from './ort-file.js';
 import { PYTHON, TORCH_SCRIPT, torchAvailable, workloadArgs } from './pytorch.js';
 
 export const ortPytorchContender: NodeContender = {
@@ -22,22 +20,13 @@ export const ortPytorchContender: NodeContender = {
     if (typeof ort === 'string') return ort;
     return torchAvailable();
   },
-  async prepare(w: Workload): Promise<Session> {
-    const ort = await loadOrt();
-    if (typeof ort === 'string') throw new BenchError(ort);
-    const dir = mkdtempSync(join(tmpdir(), 'ganglion-bench-'));
-    try {
-      const path = join(dir, 'torch_lstm.onnx');
-      execFileSync(PYTHON, [TORCH_SCRIPT, ...workloadArgs(w), '--export', path], { stdio: ['ignore', 'ignore', 'pipe'] });
-      const session = await ort.InferenceSession.create(path, { intraOpNumThreads: w.threads, interOpNumThreads: 1 });
-      const { ids } = syntheticBatch(w);
-      const tokens = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [w.batch, w.seqLen]);
-      return {
-        forward: async () => (await session.run({ tokens })).logits.data,
-        notes: ['forward only: onnxruntime runs inference'],
-      };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  prepare(w: Workload): Promise<Session> {
+    const { ids } = syntheticBatch(w);
+    return ortFileSession(w, {
+      file: 'torch_lstm.onnx',
+      write: (path) => void execFileSync(PYTHON, [TORCH_SCRIPT, ...workloadArgs(w), '--export', path], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      feeds: (ort) => ({ tokens: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [w.batch, w.seqLen]) }),
+      notes: ['forward only: onnxruntime runs inference'],
+    });
   },
 };
