@@ -5,7 +5,10 @@
 import { CheckpointError } from '../errors.js';
 import { CharTokenizer, type CharTokenizerJSON } from '../data/char-tokenizer.js';
 
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** meta.json's `format`: how a folder is recognised as a Ganglion checkpoint. */
+export const CHECKPOINT_FORMAT = 'ganglion-checkpoint';
+/** 2: `format` and the `files` manifest; 1 (still read): neither. */
+export const CHECKPOINT_FORMAT_VERSION = 2;
 
 export type OptimizerMetaValue = number | string | boolean;
 
@@ -20,7 +23,10 @@ export interface CheckpointMetaInput {
 
 /** meta.json as written and as loaded. */
 export interface CheckpointMeta extends CheckpointMetaInput {
-  readonly formatVersion: typeof CHECKPOINT_FORMAT_VERSION;
+  readonly format?: typeof CHECKPOINT_FORMAT;
+  readonly formatVersion: 1 | typeof CHECKPOINT_FORMAT_VERSION;
+  /** Size and sha256 of the other files (format 2). */
+  readonly files?: Readonly<Record<string, { readonly bytes: number; readonly sha256: string }>>;
   readonly optimizer?: { readonly name: string; readonly meta: Readonly<Record<string, OptimizerMetaValue>> };
 }
 
@@ -44,8 +50,20 @@ export function parseCheckpointMeta(json: unknown, file: string): CheckpointMeta
   };
   if (!isObject(json)) return fail(`expected a JSON object, got ${JSON.stringify(json)}`);
   if (!('formatVersion' in json)) fail('has no "formatVersion"; not a Ganglion checkpoint');
-  if (json.formatVersion !== CHECKPOINT_FORMAT_VERSION) fail(`formatVersion ${JSON.stringify(json.formatVersion)} is not supported (this version reads ${CHECKPOINT_FORMAT_VERSION})`);
+  if (json.formatVersion !== 1 && json.formatVersion !== CHECKPOINT_FORMAT_VERSION) fail(`formatVersion ${JSON.stringify(json.formatVersion)} is not supported (this version reads 1 and ${CHECKPOINT_FORMAT_VERSION})`);
+  if (json.formatVersion === CHECKPOINT_FORMAT_VERSION) {
+    if (json.format !== CHECKPOINT_FORMAT) fail(`"format" is ${JSON.stringify(json.format)}, expected "${CHECKPOINT_FORMAT}"`);
+    if (!isObject(json.files)) fail('has no "files" entry (the sizes and checksums of the checkpoint\'s files)');
+  }
   for (const k of ['step', 'epoch'] as const) if (!isCount(json[k])) fail(`"${k}" is ${JSON.stringify(json[k])}, expected a non-negative integer`);
+  // Fields the trainer and the CLI write: in range when present.
+  for (const k of ['batchInEpoch'] as const) if (json[k] !== undefined && !isCount(json[k])) fail(`"${k}" is ${JSON.stringify(json[k])}, expected a non-negative integer`);
+  for (const k of ['seqLen', 'batchSize', 'maxVocab'] as const) {
+    const v = json[k];
+    if (v !== undefined && !(isCount(v) && v >= 1)) fail(`"${k}" is ${JSON.stringify(v)}, expected a whole number >= 1`);
+  }
+  if (json.seed !== undefined && !(typeof json.seed === 'number' && Number.isSafeInteger(json.seed))) fail(`"seed" is ${JSON.stringify(json.seed)}, expected a whole number`);
+  for (const k of ['preset', 'corpus', 'corpusPath', 'corpusFingerprint'] as const) if (json[k] !== undefined && typeof json[k] !== 'string') fail(`"${k}" is ${JSON.stringify(json[k])}, expected a string`);
   if (json.rng !== undefined) {
     const r = json.rng;
     if (!isObject(r) || typeof r.seed !== 'number' || !Number.isFinite(r.seed) || !isCount(r.counter)) fail(`"rng" is ${JSON.stringify(r)}, expected { seed: number, counter: non-negative integer }`);
@@ -60,7 +78,8 @@ export function parseCheckpointMeta(json: unknown, file: string): CheckpointMeta
   if (json.optimizer !== undefined) {
     const o = json.optimizer;
     if (!isObject(o) || typeof o.name !== 'string') fail(`"optimizer" is ${JSON.stringify(o)}, expected { name: string, meta: {...} }`);
-    checkOptimizerMeta((o as Record<string, unknown>).meta, file);
+    const om = checkOptimizerMeta((o as Record<string, unknown>).meta, file);
+    if (om.step !== undefined && !isCount(om.step)) fail(`optimizer meta "step" is ${JSON.stringify(om.step)}, expected a non-negative integer`);
   }
   return json as CheckpointMeta;
 }

@@ -1,7 +1,8 @@
-// Checkpoints: a bit-exact round trip, atomic replacement (a crash at each stage of the commit
-// leaves a loadable checkpoint), and a CheckpointError naming the file and the problem for each
-// way a checkpoint can be broken.
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+// Checkpoints: a bit-exact round trip, saves that replace only Ganglion's files (a crash at each
+// stage of a save leaves the last complete save loadable; readers never see a mix of two saves),
+// and a CheckpointError naming the file and the problem for each way a checkpoint can be broken.
+import { createHash } from 'node:crypto';
+import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -16,7 +17,7 @@ import { add } from '../ops/add.js';
 import { matMul } from '../ops/mat-mul.js';
 import { ReferenceBackend } from '../reference/reference-backend.js';
 import type { Tensor } from '../tensor.js';
-import type { CommitStage } from './atomic-dir.js';
+import type { CommitStage } from './checkpoint-dir.js';
 import { CHECKPOINT_FILES, type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
@@ -57,15 +58,15 @@ afterEach(async () => {
 function stateWith(graph: Graph, seed: number, step = 10): CheckpointState {
   const params = ParamStore.initialize(graph, seed, backend);
   const tensors = new Map<string, Tensor>([
-    ['hidden.kernel.m', tensor([0.25, -1e-7, 3.5, 1 / 3], [2, 2], 'float32', backend)],
-    ['count', tensor([7], [1], 'int32', backend)],
-    ['flags', tensor([1, 0, 1], [3], 'bool', backend)],
+    ['head.bias.m', tensor([0.25, -1e-7, 1 / 3], [3], 'float32', backend)],
+    ['head.bias.count', tensor([7, 0, -2], [3], 'int32', backend)],
+    ['head.bias.flags', tensor([1, 0, 1], [3], 'bool', backend)],
   ]);
   return {
     graph,
     params,
     optimizerState: { name: 'adam', tensors, meta: { step, beta1: 0.9, amsgrad: false, schedule: 'cosine' } },
-    meta: { step, epoch: 2, rng: { seed: 123, counter: 45 }, tokenizer: { kind: 'char', vocab: ['a', 'b', '😀'] }, batchInEpoch: 3 },
+    meta: { step, epoch: 2, rng: { seed: 123, counter: 45 }, tokenizer: { kind: 'char', vocab: ['a', 'b', '😀'] }, batchInEpoch: 3, seqLen: 12 },
   };
 }
 
@@ -91,7 +92,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     const state = stateWith(graph, 1);
     const path = await saveCheckpoint(dir, state);
     expect(path).toBe(dir);
-    expect((await readdir(dir)).sort()).toEqual(['graph.json', 'meta.json', 'optimizer.safetensors', 'weights.safetensors']);
+    expect((await readdir(dir)).sort()).toEqual(['.ganglion', 'graph.json', 'meta.json', 'optimizer.safetensors', 'weights.safetensors']);
     expect(await siblingsOf()).toEqual(['ckpt']);
 
     const loadBackend = new ReferenceBackend();
@@ -107,21 +108,29 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     const opt = loaded.optimizerState!;
     expect(opt.name).toBe('adam');
     expect(opt.meta).toEqual({ step: 10, beta1: 0.9, amsgrad: false, schedule: 'cosine' });
-    expect([...opt.tensors.keys()]).toEqual(['hidden.kernel.m', 'count', 'flags']);
-    expect(opt.tensors.get('hidden.kernel.m')!.shape).toEqual([2, 2]);
-    expect(opt.tensors.get('hidden.kernel.m')!.toArray()).toEqual(Array.from(new Float32Array([0.25, -1e-7, 3.5, 1 / 3])));
-    expect(opt.tensors.get('count')!.dtype).toBe('int32');
-    expect(opt.tensors.get('count')!.toArray()).toEqual([7]);
-    expect(opt.tensors.get('flags')!.dtype).toBe('bool');
-    expect(opt.tensors.get('flags')!.toArray()).toEqual([1, 0, 1]);
+    expect([...opt.tensors.keys()]).toEqual(['head.bias.m', 'head.bias.count', 'head.bias.flags']);
+    expect(opt.tensors.get('head.bias.m')!.shape).toEqual([3]);
+    expect(opt.tensors.get('head.bias.m')!.toArray()).toEqual(Array.from(new Float32Array([0.25, -1e-7, 1 / 3])));
+    expect(opt.tensors.get('head.bias.count')!.dtype).toBe('int32');
+    expect(opt.tensors.get('head.bias.count')!.toArray()).toEqual([7, 0, -2]);
+    expect(opt.tensors.get('head.bias.flags')!.dtype).toBe('bool');
+    expect(opt.tensors.get('head.bias.flags')!.toArray()).toEqual([1, 0, 1]);
 
-    expect(loaded.meta).toEqual({
-      formatVersion: 1,
+    const { files, ...meta } = loaded.meta;
+    // The manifest: each file's size and sha256, computed here from the files on disk.
+    for (const name of ['graph.json', 'weights.safetensors', 'optimizer.safetensors']) {
+      const bytes = await readFile(join(dir, name));
+      expect(files![name]).toEqual({ bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    }
+    expect(meta).toEqual({
+      format: 'ganglion-checkpoint',
+      formatVersion: 2,
       step: 10,
       epoch: 2,
       rng: { seed: 123, counter: 45 },
       tokenizer: { kind: 'char', vocab: ['a', 'b', '😀'] },
       batchInEpoch: 3,
+      seqLen: 12,
       optimizer: { name: 'adam', meta: { step: 10, beta1: 0.9, amsgrad: false, schedule: 'cosine' } },
     });
   });
@@ -146,26 +155,43 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     expect(decodeSafetensors(await readFile(file), file).tensors.size).toBe(0);
     const loaded = await loadCheckpoint(dir, { resolve, backend });
     expect(loaded.optimizerState).toBeUndefined();
-    expect(loaded.meta).toEqual({ formatVersion: 1, step: 0, epoch: 0 });
+    expect({ ...loaded.meta, files: undefined }).toEqual({ format: 'ganglion-checkpoint', formatVersion: 2, step: 0, epoch: 0, files: undefined });
   });
 
-  test('saving again replaces the checkpoint and leaves no temp or old directories', async () => {
+  test('saving again replaces the checkpoint, keeps one generation and leaves no temp files', async () => {
     const graph = makeGraph();
     await saveCheckpoint(dir, stateWith(graph, 1, 10));
     const second = stateWith(graph, 2, 20);
     await saveCheckpoint(dir, second);
     const loaded = await loadCheckpoint(dir, { resolve, backend });
     expect(loaded.meta.step).toBe(20);
+    expect(loaded.loadedFrom).toBe(dir);
     expect(float32Values(loaded.params)).toEqual(float32Values(second.params));
     expect(await siblingsOf()).toEqual(['ckpt']);
+    expect(await readdir(join(dir, '.ganglion'))).toEqual(['g2']);
   });
 
-  test('refuses to replace a directory that is not a checkpoint', async () => {
+  test('a save replaces only its own files: everything else in the folder stays, byte for byte', async () => {
+    const graph = makeGraph();
+    await saveCheckpoint(dir, stateWith(graph, 1, 10));
+    const theirs = { 'NOTES.txt': 'precious', 'model.onnx': Buffer.from([8, 1, 2, 3]), 'sub/keep.bin': Buffer.from([0, 255]) };
+    await mkdir(join(dir, 'sub'));
+    for (const [name, data] of Object.entries(theirs)) await writeFile(join(dir, name), data);
+    await saveCheckpoint(dir, stateWith(graph, 2, 20));
+    for (const [name, data] of Object.entries(theirs)) expect(await readFile(join(dir, name))).toEqual(Buffer.from(data));
+    expect((await readdir(dir)).sort()).toEqual(['.ganglion', 'NOTES.txt', 'graph.json', 'meta.json', 'model.onnx', 'optimizer.safetensors', 'sub', 'weights.safetensors']);
+  });
+
+  test.each([
+    ['files but no meta.json', { 'notes.txt': 'precious' }],
+    ['a meta.json that is not Ganglion\'s', { 'meta.json': '{"name":"my-project"}', 'index.js': 'x' }],
+    ['a meta.json that is not JSON', { 'meta.json': 'name: my-project' }],
+  ])('refuses to write into a folder that is not a checkpoint: %s', async (_, files) => {
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'notes.txt'), 'precious');
-    await expectCheckpointError(saveCheckpoint(dir, stateWith(makeGraph(), 1)), dir, /is not a checkpoint \(no meta\.json\); refusing to replace it/);
-    expect(await readFile(join(dir, 'notes.txt'), 'utf8')).toBe('precious');
-    expect(await siblingsOf()).toEqual(['ckpt']);
+    for (const [name, data] of Object.entries(files)) await writeFile(join(dir, name), data);
+    await expectCheckpointError(saveCheckpoint(dir, stateWith(makeGraph(), 1)), dir, /is not a Ganglion checkpoint .*refusing to write into it/);
+    expect((await readdir(dir)).sort()).toEqual(Object.keys(files).sort());
+    for (const [name, data] of Object.entries(files)) expect(await readFile(join(dir, name), 'utf8')).toBe(data);
   });
 
   test('rejects meta that would not load back', async () => {
@@ -179,7 +205,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
   });
 });
 
-describe('atomic save: a crash at any stage leaves a loadable checkpoint', () => {
+describe('interrupted saves: the last complete save stays readable', () => {
   const crashAt = (stage: CommitStage) => ({
     hooks: {
       onStage: (s: CommitStage) => {
@@ -188,59 +214,122 @@ describe('atomic save: a crash at any stage leaves a loadable checkpoint', () =>
     },
   });
 
-  test('crash after writing the temp directory, before any rename: the old checkpoint loads', async () => {
+  test('crash after writing the new generation, before the top level changes: the old save loads', async () => {
     const graph = makeGraph();
     const first = stateWith(graph, 1, 10);
     await saveCheckpoint(dir, first);
     await expect(saveCheckpoint(dir, stateWith(graph, 2, 20), crashAt('files-written'))).rejects.toThrow(/simulated crash at files-written/);
-    expect((await siblingsOf()).filter((n) => n.startsWith('ckpt.tmp-'))).toHaveLength(1);
-
     const loaded = await loadCheckpoint(dir, { resolve, backend });
     expect(loaded.loadedFrom).toBe(dir);
     expect(loaded.meta.step).toBe(10);
     expect(float32Values(loaded.params)).toEqual(float32Values(first.params));
   });
 
-  test('crash between the two renames: loading the missing directory recovers the old one', async () => {
+  test('crash with the top level half replaced: readers load the newest complete generation, never a mix', async () => {
+    const graph = makeGraph();
+    await saveCheckpoint(dir, stateWith(graph, 1, 10));
+    const second = stateWith(graph, 2, 20);
+    await expect(saveCheckpoint(dir, second, crashAt('partly-linked'))).rejects.toThrow(/simulated crash/);
+    // The top level is torn: the weights are new, meta.json (step 10) is old.
+    expect(JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')).step).toBe(10);
+    const loaded = await loadCheckpoint(dir, { resolve, backend });
+    expect(loaded.loadedFrom).toBe(join(dir, '.ganglion', 'g2'));
+    expect(loaded.recovered).toMatch(/weights\.safetensors: its sha256 does not match meta\.json/);
+    expect(loaded.meta.step).toBe(20);
+    expect(float32Values(loaded.params)).toEqual(float32Values(second.params));
+
+    // The next save completes normally and removes the generations it supersedes.
+    const third = stateWith(graph, 3, 30);
+    await saveCheckpoint(dir, third);
+    const again = await loadCheckpoint(dir, { resolve, backend });
+    expect(again.loadedFrom).toBe(dir);
+    expect(again.meta.step).toBe(30);
+    expect(await readdir(join(dir, '.ganglion'))).toEqual(['g3']);
+  });
+
+  test('crash during the very first save: nothing complete at the top level, the generation loads', async () => {
+    const first = stateWith(makeGraph(), 1, 10);
+    await expect(saveCheckpoint(dir, first, crashAt('partly-linked'))).rejects.toThrow(/simulated crash/);
+    expect((await readdir(dir)).sort()).toEqual(['.ganglion', 'weights.safetensors']);
+    const loaded = await loadCheckpoint(dir, { resolve, backend });
+    expect(loaded.meta.step).toBe(10);
+    expect(loaded.recovered).toMatch(/meta\.json: file is missing/);
+  });
+
+  test('crash after the top level is replaced, before old generations are removed: the new save loads', async () => {
+    const graph = makeGraph();
+    await saveCheckpoint(dir, stateWith(graph, 1, 10));
+    await expect(saveCheckpoint(dir, stateWith(graph, 2, 20), crashAt('linked'))).rejects.toThrow(/simulated crash/);
+    expect((await readdir(join(dir, '.ganglion'))).sort()).toEqual(['g1', 'g2']);
+    const loaded = await loadCheckpoint(dir, { resolve, backend });
+    expect(loaded.loadedFrom).toBe(dir);
+    expect(loaded.meta.step).toBe(20);
+  });
+
+  test('readers running alongside saves always get one complete save', async () => {
+    // Every weight of save k equals k, and meta.step is k: a mix of two saves would show.
+    const graph = makeGraph();
+    const stateAt = (k: number): CheckpointState => {
+      const params = new ParamStore(graph);
+      for (const { node, spec } of graph.params()) params.set(`${node}.${spec.name}`, tensor(new Float32Array((spec.shape as number[]).reduce((a, b) => a * b, 1)).fill(k), spec.shape as number[], 'float32', backend));
+      return { graph, params, meta: { step: k, epoch: 0 } };
+    };
+    await saveCheckpoint(dir, stateAt(1));
+    let saving = true;
+    const saves = (async () => {
+      for (let k = 2; k <= 25; k++) await saveCheckpoint(dir, stateAt(k));
+      saving = false;
+    })();
+    const seen: number[] = [];
+    const reads = (async () => {
+      while (saving) {
+        const loaded = await loadCheckpoint(dir, { resolve, backend });
+        const values = new Set(loaded.params.entries().flatMap(([, t]) => Array.from(t.dataSync())));
+        expect([...values]).toEqual([loaded.meta.step]);
+        seen.push(loaded.meta.step);
+      }
+    })();
+    await Promise.all([saves, reads]);
+    expect(seen.length).toBeGreaterThan(3);
+  });
+
+  test('a format-1 checkpoint, and the <dir>.old-* a crash mid-swap left, still load; a save never deletes the old copy', async () => {
     const graph = makeGraph();
     const first = stateWith(graph, 1, 10);
     await saveCheckpoint(dir, first);
-    await expect(saveCheckpoint(dir, stateWith(graph, 2, 20), crashAt('moved-aside'))).rejects.toThrow(/simulated crash/);
-    const names = await siblingsOf();
-    expect(names).not.toContain('ckpt');
-    const old = names.find((n) => n.startsWith('ckpt.old-'))!;
-    expect(old).toBeDefined();
-
-    const loaded = await loadCheckpoint(dir, { resolve, backend });
-    expect(loaded.loadedFrom).toBe(join(root, 'run', old));
-    expect(loaded.meta.step).toBe(10);
-    expect(float32Values(loaded.params)).toEqual(float32Values(first.params));
-
-    // The next save puts a checkpoint back in place and removes the old one.
-    const third = stateWith(graph, 3, 30);
-    await saveCheckpoint(dir, third);
-    expect((await siblingsOf()).filter((n) => !n.startsWith('ckpt.tmp-'))).toEqual(['ckpt']);
-    const again = await loadCheckpoint(dir, { resolve, backend });
-    expect(again.meta.step).toBe(30);
-    expect(float32Values(again.params)).toEqual(float32Values(third.params));
-  });
-
-  test('crash after the rename, before cleanup: the new checkpoint loads; the next save removes the garbage', async () => {
-    const graph = makeGraph();
-    await saveCheckpoint(dir, stateWith(graph, 1, 10));
-    await expect(saveCheckpoint(dir, stateWith(graph, 2, 20), crashAt('renamed'))).rejects.toThrow(/simulated crash/);
-    expect((await siblingsOf()).filter((n) => n.startsWith('ckpt.old-'))).toHaveLength(1);
+    // Rewrite it as format 1 wrote it: no format, no manifest, no .ganglion; then the crash state.
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    delete meta.format;
+    delete meta.files;
+    meta.formatVersion = 1;
+    await rm(join(dir, '.ganglion'), { recursive: true });
+    await rm(join(dir, 'meta.json'));
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    const v1 = await loadCheckpoint(dir, { resolve, backend });
+    expect(v1.meta.formatVersion).toBe(1);
+    expect(float32Values(v1.params)).toEqual(float32Values(first.params));
+    const old = join(root, 'run', 'ckpt.old-4242-abcdef01');
+    await rename(dir, old);
+    const recovered = await loadCheckpoint(dir, { resolve, backend });
+    expect(recovered.loadedFrom).toBe(old);
+    expect(float32Values(recovered.params)).toEqual(float32Values(first.params));
+    await saveCheckpoint(dir, stateWith(graph, 2, 20));
+    expect(await siblingsOf()).toEqual(['ckpt', 'ckpt.old-4242-abcdef01']);
     expect((await loadCheckpoint(dir, { resolve, backend })).meta.step).toBe(20);
-    await saveCheckpoint(dir, stateWith(graph, 3, 30));
-    expect(await siblingsOf()).toEqual(['ckpt']);
   });
 
-  test('temp directories of processes that no longer run are removed by the next save', async () => {
-    const stale = join(root, 'run', 'ckpt.tmp-2147483646-deadbeef');
-    await mkdir(stale, { recursive: true });
-    await writeFile(join(stale, 'weights.safetensors'), 'partial');
-    await saveCheckpoint(dir, stateWith(makeGraph(), 1));
-    expect(await siblingsOf()).toEqual(['ckpt']);
+  test('a save into a folder locked by a running process is refused; a stale lock is taken over', async () => {
+    await saveCheckpoint(dir, stateWith(makeGraph(), 1, 10));
+    const lock = join(dir, '.ganglion', 'lock');
+    // pid 1 runs (init); another host cannot be checked.
+    await writeFile(lock, JSON.stringify({ pid: 1, host: (await import('node:os')).hostname(), since: 'then' }));
+    await expectCheckpointError(saveCheckpoint(dir, stateWith(makeGraph(), 2, 20)), dir, /is in use: process 1 has been writing there since then/);
+    await writeFile(lock, JSON.stringify({ pid: 1, host: 'elsewhere', since: 'then' }));
+    await expectCheckpointError(saveCheckpoint(dir, stateWith(makeGraph(), 2, 20)), dir, /process 1 on host elsewhere .*delete .*lock/);
+    await writeFile(lock, JSON.stringify({ pid: 2147483646, host: (await import('node:os')).hostname(), since: 'then' }));
+    await saveCheckpoint(dir, stateWith(makeGraph(), 2, 20));
+    expect((await loadCheckpoint(dir, { resolve, backend })).meta.step).toBe(20);
+    expect(await readdir(join(dir, '.ganglion'))).toEqual(['g2']);
   });
 });
 
@@ -249,27 +338,40 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
 
   beforeEach(async () => {
     await saveCheckpoint(dir, stateWith(makeGraph(), 1));
+    // Without the generation a torn top level could fall back to, each problem surfaces as is.
+    await rm(join(dir, '.ganglion'), { recursive: true });
   });
+
+  /** Replace a file and update the manifest to match: a checkpoint written wrong, not a torn one. */
+  const replaceFile = async (name: string, data: Uint8Array | string) => {
+    await rm(join(dir, '.ganglion'), { recursive: true, force: true });
+    await writeFile(join(dir, name), data);
+    const metaPath = join(dir, 'meta.json');
+    const meta = JSON.parse(await readFile(metaPath, 'utf8'));
+    const bytes = Buffer.from(data);
+    meta.files[name] = { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    await writeFile(metaPath, JSON.stringify(meta));
+  };
 
   const rewriteWeights = async (edit: (tensors: Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>) => void) => {
     const { tensors } = decodeSafetensors(await readFile(weightsPath()), weightsPath());
     const copy = new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, shape: [...t.shape], data: t.data as Float32Array }]));
     edit(copy);
-    await writeFile(weightsPath(), encodeSafetensors(copy));
+    await replaceFile(CHECKPOINT_FILES.weights, encodeSafetensors(copy));
   };
 
   test('truncated weights file', async () => {
     const bytes = await readFile(weightsPath());
-    await writeFile(weightsPath(), bytes.subarray(0, bytes.length - 5));
+    await replaceFile(CHECKPOINT_FILES.weights, bytes.subarray(0, bytes.length - 5));
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /tensor "head\.bias": data_offsets \[\d+, \d+\] run past the end of the data .*the file is truncated/);
-    await writeFile(weightsPath(), bytes.subarray(0, 5));
+    await replaceFile(CHECKPOINT_FILES.weights, bytes.subarray(0, 5));
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /file is 5 bytes, shorter than the 8-byte header length/);
   });
 
   test('wrong header: a header length larger than the file', async () => {
     const bytes = new Uint8Array(await readFile(weightsPath()));
     new DataView(bytes.buffer).setBigUint64(0, BigInt(bytes.length), true);
-    await writeFile(weightsPath(), bytes);
+    await replaceFile(CHECKPOINT_FILES.weights, bytes);
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /header length \d+ runs past the end of the file/);
   });
 
@@ -301,10 +403,14 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
     const text = await readFile(meta, 'utf8');
     await rm(meta);
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /meta\.json: file is missing$/);
-    await writeFile(meta, '{"formatVersion": 1,');
+    await writeFile(meta, '{"formatVersion": 2,');
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /not valid JSON/);
-    await writeFile(meta, text.replace('"formatVersion": 1', '"formatVersion": 2'));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /formatVersion 2 is not supported \(this version reads 1\)/);
+    await writeFile(meta, text.replace('"formatVersion": 2', '"formatVersion": 3'));
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /formatVersion 3 is not supported \(this version reads 1 and 2\)/);
+    await writeFile(meta, text.replace('"seqLen": 12', '"seqLen": 0'));
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /"seqLen" is 0, expected a whole number >= 1/);
+    await writeFile(meta, text.replace('"step": 10', '"step": -3'));
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /"step" is -3, expected a non-negative integer/);
     await writeFile(meta, JSON.stringify({ step: 1, epoch: 0 }));
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /has no "formatVersion"; not a Ganglion checkpoint/);
     await writeFile(meta, text.replace('"vocab": [', '"vocab": ["a", '));
@@ -325,6 +431,38 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
     delete json.optimizer;
     await writeFile(meta, JSON.stringify(json));
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), join(dir, 'optimizer.safetensors'), /holds 3 tensors, but .*meta\.json has no "optimizer" entry/);
+  });
+
+  test('a byte changed after the save: the checksum names the file', async () => {
+    const bytes = await readFile(weightsPath());
+    bytes[bytes.length - 2] ^= 0x40;
+    await writeFile(weightsPath(), bytes);
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /its sha256 does not match meta\.json \(the file was changed after it was saved, or a save was interrupted\)/);
+  });
+
+  test('a NaN or infinite weight is an error naming the tensor', async () => {
+    await rewriteWeights((t) => t.get('hidden.bias')!.data.set([Number.NaN], 5));
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /tensor "hidden\.bias" holds NaN at flat index 5; a checkpoint's values must be finite/);
+    await rewriteWeights((t) => {
+      t.get('hidden.bias')!.data.set([0], 5);
+      t.get('head.kernel')!.data.set([Number.NEGATIVE_INFINITY], 0);
+    });
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /tensor "head\.kernel" holds -Infinity at flat index 0/);
+  });
+
+  test('optimizer slots are checked against the parameters: extra, wrong shape, missing, non-finite', async () => {
+    const optimizerPath = join(dir, CHECKPOINT_FILES.optimizer);
+    const write = (tensors: Record<string, { shape: number[]; data: Float32Array }>) =>
+      replaceFile(CHECKPOINT_FILES.optimizer, encodeSafetensors(new Map(Object.entries(tensors).map(([k, t]) => [k, { dtype: 'F32' as const, ...t }]))));
+    const f = (n: number, v = 0) => new Float32Array(n).fill(v);
+    await write({ 'lstm.kernel.m': { shape: [3], data: f(3) } });
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), optimizerPath, /tensor "lstm\.kernel\.m" is not a slot of any parameter of the graph/);
+    await write({ 'head.bias.m': { shape: [4], data: f(4) } });
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), optimizerPath, /tensor "head\.bias\.m" has shape \[4\], but parameter "head\.bias" has shape \[3\]/);
+    await write({ 'head.bias.m': { shape: [3], data: f(3) }, 'head.bias.v': { shape: [3], data: f(3) }, 'hidden.bias.m': { shape: [8], data: f(8) } });
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), optimizerPath, /missing tensor "hidden\.bias\.v" \(parameter "hidden\.bias" has slots "m" but not "v"\)/);
+    await write({ 'head.bias.m': { shape: [3], data: f(3, Number.POSITIVE_INFINITY) } });
+    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), optimizerPath, /tensor "head\.bias\.m" holds Infinity at flat index 0/);
   });
 
   test('a broken checkpoint leaves no tensors behind', async () => {

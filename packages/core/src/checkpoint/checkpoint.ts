@@ -2,14 +2,15 @@
 //   graph.json             graph.toJSON()
 //   weights.safetensors    one F32 tensor per parameter, named `<node>.<param>` (ParamStore keys)
 //   optimizer.safetensors  the optimizer's state tensors, e.g. `<node>.<param>.<slot>` (always written)
-//   meta.json              { formatVersion: 1, step, epoch, rng?, tokenizer?, optimizer?, ...extra }
-// written atomically (atomic-dir.ts explains how, and what a crash at each moment leaves).
-// Loading checks every file against the graph and throws a CheckpointError naming the file and
-// the problem. Weights are float32 as in real models: on the float64 reference backend a save
-// rounds parameters to float32.
+//   meta.json              { format: 'ganglion-checkpoint', formatVersion: 2, step, epoch, rng?,
+//                            tokenizer?, optimizer?, files (sizes and sha256 of the others), ...extra }
+// Saves replace only these files (checkpoint-dir.ts explains how, what a crash at each moment
+// leaves, and the lock); everything else in the folder is the user's. Loading reads one complete
+// save and checks every file against the graph (shapes, finite values, optimizer slots), throwing a
+// CheckpointError naming the file and the problem. Weights are float32 as in real models: on the
+// float64 reference backend a save rounds parameters to float32.
 
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import type { Backend } from '../backend.js';
 import { tensor } from '../creation.js';
 import type { DType } from '../dtype.js';
@@ -20,11 +21,14 @@ import { graphFromJSON } from '../graph/builder.js';
 import { ParamStore, paramKey } from '../graph/params.js';
 import { formatShape, sameShape } from '../shape/dim.js';
 import type { Tensor } from '../tensor.js';
-import { type CommitHooks, commitDirectory, exists, recoverableDirectory, tempSibling, writeDurably } from './atomic-dir.js';
-import { type CheckpointMeta, type CheckpointMetaInput, type OptimizerMetaValue, CHECKPOINT_FORMAT_VERSION, checkOptimizerMeta, parseCheckpointMeta } from './checkpoint-meta.js';
+import { type CommitHooks, STORE_DIR, checkpointDirStatus, readGeneration, writeGeneration } from './checkpoint-dir.js';
+import { type CheckpointMeta, type CheckpointMetaInput, type OptimizerMetaValue, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, checkOptimizerMeta, parseCheckpointMeta } from './checkpoint-meta.js';
 import { type SafetensorsDType, type SafetensorsTensor, decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 export const CHECKPOINT_FILES = { graph: 'graph.json', weights: 'weights.safetensors', optimizer: 'optimizer.safetensors', meta: 'meta.json' } as const;
+
+/** True when `name`, an entry of a checkpoint directory, belongs to Ganglion (a save replaces it). */
+export const isCheckpointFile = (name: string): boolean => (Object.values(CHECKPOINT_FILES) as string[]).includes(name) || name === STORE_DIR;
 
 /** An optimizer's state as checkpoints hold it (the same shape as the training `OptimizerState`). */
 export interface CheckpointOptimizerState {
@@ -59,8 +63,10 @@ export interface LoadedCheckpoint {
   /** Absent when the checkpoint was saved without one. */
   readonly optimizerState?: CheckpointOptimizerState;
   readonly meta: CheckpointMeta;
-  /** The directory read: the one asked for, or the `<dir>.old-*` a crash mid-save left. */
+  /** The folder read: the one asked for, a complete earlier save inside it, or a format-1 `<dir>.old-*`. */
   readonly loadedFrom: string;
+  /** Why the top-level files were not read (an interrupted save), when they were not. */
+  readonly recovered?: string;
 }
 
 const TO_SAFETENSORS: Record<DType, SafetensorsDType> = { float32: 'F32', int32: 'I32', bool: 'BOOL' };
@@ -76,7 +82,7 @@ function fsError(e: unknown, what: string): unknown {
 }
 
 /** The checkpoint's files as bytes, validated before anything touches the disk. */
-function encodeCheckpoint(dir: string, state: CheckpointState): Record<keyof typeof CHECKPOINT_FILES, Uint8Array | string> {
+function encodeCheckpoint(dir: string, state: CheckpointState): { files: Record<string, Uint8Array | string>; meta: Record<string, unknown> } {
   const { graph, params, optimizerState } = state;
   const fail = (problem: string): never => {
     throw new CheckpointError(`cannot save checkpoint ${dir}: ${problem}`);
@@ -103,73 +109,69 @@ function encodeCheckpoint(dir: string, state: CheckpointState): Record<keyof typ
     optimizerMeta = { name: optimizerState.name, meta: checkOptimizerMeta(optimizerState.meta, `cannot save checkpoint ${dir}`) };
     for (const [name, t] of optimizerState.tensors) optimizerTensors.set(name, safetensorsOf(t));
   }
-  const meta: CheckpointMeta = { formatVersion: CHECKPOINT_FORMAT_VERSION, ...rest, ...(optimizerMeta ? { optimizer: optimizerMeta } : {}) };
-  const metaText = `${JSON.stringify(meta, null, 2)}\n`;
+  const { format: _format, files: _files, ...user } = rest as Record<string, unknown>;
+  const meta = { format: CHECKPOINT_FORMAT, formatVersion: CHECKPOINT_FORMAT_VERSION, ...user, ...(optimizerMeta ? { optimizer: optimizerMeta } : {}) };
   // What the loader will see (NaN became null, undefined vanished) must pass the loader's checks.
-  parseCheckpointMeta(JSON.parse(metaText), `cannot save checkpoint ${dir}: meta.json`);
+  const roundTripped = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
+  parseCheckpointMeta({ ...roundTripped, files: {} }, `cannot save checkpoint ${dir}: meta.json`);
   return {
-    graph: `${JSON.stringify(graph.toJSON(), null, 2)}\n`,
-    weights: encodeSafetensors(weights),
-    optimizer: encodeSafetensors(optimizerTensors),
-    meta: metaText,
+    files: {
+      [CHECKPOINT_FILES.weights]: encodeSafetensors(weights),
+      [CHECKPOINT_FILES.optimizer]: encodeSafetensors(optimizerTensors),
+      [CHECKPOINT_FILES.graph]: `${JSON.stringify(graph.toJSON(), null, 2)}\n`,
+    },
+    meta: roundTripped,
   };
 }
 
 /**
- * Save a checkpoint to `dir` atomically, replacing any checkpoint there. Returns the absolute path.
+ * Save a checkpoint to `dir`, replacing only the checkpoint's own files (see checkpoint-dir.ts);
+ * refuses a folder Ganglion did not write. Returns the absolute path.
  *
  *   await saveCheckpoint('runs/lm/ckpt', { graph, params: runtime.params, meta: { step, epoch, rng: rng.state } });
  */
 export async function saveCheckpoint(dir: string, state: CheckpointState, options: SaveCheckpointOptions = {}): Promise<string> {
   const target = resolvePath(dir);
-  const files = encodeCheckpoint(target, state);
+  const { files, meta } = encodeCheckpoint(target, state);
+  const status = await checkpointDirStatus(target).catch((e: unknown) => {
+    throw new CheckpointError(`cannot save checkpoint ${(e as Error).message}`);
+  });
+  if (status.kind === 'foreign') throw new CheckpointError(`cannot save checkpoint ${target}: the folder is not a Ganglion checkpoint (${status.reason}); refusing to write into it`);
   try {
-    await mkdir(dirname(target), { recursive: true });
-    if (await exists(target)) {
-      // Never swap away a directory that is not a checkpoint (a typo could name a home directory).
-      if (!(await stat(target)).isDirectory()) throw new CheckpointError(`cannot save checkpoint ${target}: it exists and is not a directory`);
-      const entries = await readdir(target);
-      if (entries.length > 0 && !entries.includes(CHECKPOINT_FILES.meta)) {
-        throw new CheckpointError(`cannot save checkpoint ${target}: the directory exists and is not a checkpoint (no ${CHECKPOINT_FILES.meta}); refusing to replace it`);
-      }
-    }
+    await writeGeneration(target, files, meta, options.hooks);
   } catch (e) {
     throw fsError(e, `cannot save checkpoint ${target}`);
-  }
-
-  const tmp = tempSibling(target);
-  try {
-    await mkdir(tmp);
-    for (const [k, data] of Object.entries(files)) await writeDurably(join(tmp, CHECKPOINT_FILES[k as keyof typeof CHECKPOINT_FILES]), data);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    throw fsError(e, `cannot save checkpoint ${target}: writing ${tmp}`);
-  }
-  try {
-    await commitDirectory(tmp, target, options.hooks);
-  } catch (e) {
-    // No cleanup: whatever the commit left is what a crash would leave, and loading handles it.
-    throw fsError(e, `cannot save checkpoint ${target}: committing ${tmp}`);
   }
   return target;
 }
 
-async function readChecked(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CheckpointError(`${path}: file is missing`);
-    throw fsError(e, `${path}: cannot read`);
+/** A NaN or infinite value in a saved tensor is an error naming it: it would poison training or output. */
+function checkFinite(file: string, name: string, data: ArrayLike<number>): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw new CheckpointError(`${file}: tensor "${name}" holds ${data[i]} at flat index ${i}; a checkpoint's values must be finite`);
   }
 }
 
-async function readJSON(path: string): Promise<unknown> {
-  const text = (await readChecked(path)).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
+/**
+ * Optimizer state is per-parameter slots named `<node>.<param>.<slot>` (Adam's m and v, a
+ * momentum buffer), each shaped like its parameter. A parameter may have no slots (it got no
+ * gradient yet), but one that has some has every slot name the others have.
+ */
+function checkSlots(file: string, tensors: ReadonlyMap<string, SafetensorsTensor>, params: ReadonlyMap<string, readonly number[]>): void {
+  const slotsOf = new Map<string, Set<string>>();
+  for (const [name, t] of tensors) {
+    const dot = name.lastIndexOf('.');
+    const key = name.slice(0, Math.max(dot, 0));
+    const shape = params.get(key);
+    if (!shape) throw new CheckpointError(`${file}: tensor "${name}" is not a slot of any parameter of the graph (expected "<node>.<param>.<slot>")`);
+    if (!sameShape(t.shape, shape)) throw new CheckpointError(`${file}: tensor "${name}" has shape ${formatShape(t.shape)}, but parameter "${key}" has shape ${formatShape(shape)}`);
+    if (t.dtype === 'F32') checkFinite(file, name, t.data as Float32Array);
+    slotsOf.set(key, (slotsOf.get(key) ?? new Set()).add(name.slice(dot + 1)));
+  }
+  const all = new Set([...slotsOf.values()].flatMap((s) => [...s]));
+  for (const [key, slots] of slotsOf) {
+    const missing = [...all].filter((s) => !slots.has(s));
+    if (missing.length > 0) throw new CheckpointError(`${file}: missing tensor "${key}.${missing[0]}" (parameter "${key}" has slots ${[...slots].map((x) => `"${x}"`).join(', ')} but not ${missing.map((x) => `"${x}"`).join(', ')})`);
   }
 }
 
@@ -186,14 +188,19 @@ const listNames = (names: readonly string[]) => {
  */
 export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions): Promise<LoadedCheckpoint> {
   const target = resolvePath(dir);
-  const from = await recoverableDirectory(target);
-  if (!from) throw new CheckpointError(`${target}: checkpoint directory does not exist`);
-  if (!(await stat(from)).isDirectory()) throw new CheckpointError(`${from}: not a directory, so not a checkpoint`);
+  const read = await readGeneration(target, [CHECKPOINT_FILES.graph, CHECKPOINT_FILES.weights, CHECKPOINT_FILES.optimizer]);
+  const from = read.from;
   const path = (k: keyof typeof CHECKPOINT_FILES) => join(from, CHECKPOINT_FILES[k]);
+  const bytes = (k: 'graph' | 'weights' | 'optimizer') => read.files.get(CHECKPOINT_FILES[k])!;
 
-  const meta = parseCheckpointMeta(await readJSON(path('meta')), path('meta'));
+  const meta = parseCheckpointMeta(read.meta, path('meta'));
 
-  const graphJSON = await readJSON(path('graph'));
+  let graphJSON: unknown;
+  try {
+    graphJSON = JSON.parse(bytes('graph').toString('utf8'));
+  } catch (e) {
+    throw new CheckpointError(`${path('graph')}: not valid JSON (${(e as Error).message})`);
+  }
   let graph: Graph;
   try {
     graph = graphFromJSON(graphJSON as never, options.resolve);
@@ -203,7 +210,7 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
   }
 
   const weightsFile = path('weights');
-  const weights = decodeSafetensors(await readChecked(weightsFile), weightsFile).tensors;
+  const weights = decodeSafetensors(bytes('weights'), weightsFile).tensors;
   const declared = new Set<string>();
   for (const { node, spec } of graph.params()) {
     const key = paramKey(node, spec.name);
@@ -215,18 +222,20 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
     if (!sameShape(t.shape, spec.shape)) {
       throw new CheckpointError(`${weightsFile}: tensor "${key}" has shape ${formatShape(t.shape)}, expected ${formatShape(spec.shape)} (${what})`);
     }
+    checkFinite(weightsFile, key, t.data);
   }
   const unexpected = [...weights.keys()].filter((k) => !declared.has(k));
   if (unexpected.length > 0) throw new CheckpointError(`${weightsFile}: tensors the graph does not declare: ${listNames(unexpected)}`);
 
   const optimizerFile = path('optimizer');
-  const optimizerTensors = decodeSafetensors(await readChecked(optimizerFile), optimizerFile).tensors;
+  const optimizerTensors = decodeSafetensors(bytes('optimizer'), optimizerFile).tensors;
   for (const [name, t] of optimizerTensors) {
     if (!FROM_SAFETENSORS[t.dtype]) throw new CheckpointError(`${optimizerFile}: tensor "${name}" has dtype ${t.dtype}; optimizer state is F32, I32 or BOOL`);
   }
   if (!meta.optimizer && optimizerTensors.size > 0) {
     throw new CheckpointError(`${optimizerFile}: holds ${optimizerTensors.size} tensors, but ${path('meta')} has no "optimizer" entry naming their optimizer`);
   }
+  checkSlots(optimizerFile, optimizerTensors, new Map(graph.params().map(({ node, spec }) => [paramKey(node, spec.name), spec.shape as readonly number[]])));
 
   // Everything is checked: only now make tensors, so a bad checkpoint leaks none.
   const backend = options.backend ?? getBackend();
@@ -241,5 +250,5 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
     for (const [name, t] of optimizerTensors) tensors.set(name, keep(tensor(t.data, t.shape, FROM_SAFETENSORS[t.dtype], backend)));
     optimizerState = { name: meta.optimizer.name, meta: meta.optimizer.meta, tensors };
   }
-  return { graph, params, optimizerState, meta, loadedFrom: from };
+  return { graph, params, optimizerState, meta, loadedFrom: from, ...(read.recovered ? { recovered: read.recovered } : {}) };
 }
