@@ -9,11 +9,39 @@ export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: stri
 
 export function parse(argv: readonly string[], options: FlagSpec, command: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args: attachDashValues(argv, options), options, allowPositionals: true, strict: true });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (e) {
-    throw new UsageError(`${(e as Error).message.split('. ')[0]} (see ganglion ${command} --help)`);
+    // node's messages run over several sentences and lines; the first says what went wrong.
+    throw new UsageError(`${(e as Error).message.split(/\.\s/)[0].replace(/\.$/, '')} (see ganglion ${command} --help)`);
   }
+}
+
+/**
+ * `--steps -5` as `--steps=-5`: node's parseArgs reads a value that starts with a dash as another
+ * option, so a negative number would be reported as a missing value instead of a bad one. A string
+ * flag takes the next argument as its value unless that argument is itself one of the flags.
+ */
+function attachDashValues(argv: readonly string[], options: FlagSpec): string[] {
+  const flagNames = new Set(Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]));
+  const isFlag = (a: string) => a === '--' || flagNames.has(a.split('=')[0]);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : Object.keys(options).find((k) => options[k].short !== undefined && a === `-${options[k].short}`);
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && next.startsWith('-') && next !== '-' && !isFlag(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
 }
 
 export function num(flag: string, raw: string | boolean | undefined, fallback: number, check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number {
@@ -21,14 +49,11 @@ export function num(flag: string, raw: string | boolean | undefined, fallback: n
   const v = Number(raw);
   const what = check.integer ? 'a whole number' : 'a number';
   const bounds = [check.min !== undefined ? `${check.exclusiveMin ? '>' : '>='} ${check.min}` : '', check.max !== undefined ? `<= ${check.max}` : ''].filter(Boolean).join(' and ');
-  const bad =
-    typeof raw !== 'string' ||
-    raw.trim() === '' ||
-    !Number.isFinite(v) ||
-    (check.integer && !Number.isInteger(v)) ||
-    (check.min !== undefined && (check.exclusiveMin ? v <= check.min : v < check.min)) ||
-    (check.max !== undefined && v > check.max);
+  const outOfBounds = (check.min !== undefined && (check.exclusiveMin ? v <= check.min : v < check.min)) || (check.max !== undefined && v > check.max);
+  const bad = typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v) || (check.integer && !Number.isInteger(v)) || outOfBounds;
   if (bad) throw new UsageError(`--${flag}: expected ${what}${bounds ? ` ${bounds}` : ''}, got ${JSON.stringify(raw)}`);
+  // A whole number past 2^53 - 1 has already been rounded to another one by Number().
+  if (check.integer && !Number.isSafeInteger(v)) throw new UsageError(`--${flag}: ${String(raw).trim()} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), the largest whole number held exactly`);
   return v;
 }
 

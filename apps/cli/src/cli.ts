@@ -1,5 +1,5 @@
-// The `ganglion` command: dispatch to a subcommand; typed errors become one clear line and a
-// non-zero exit status (2 for usage errors, 1 for everything else).
+// The `ganglion` command: dispatch to a subcommand; every error becomes one line on stderr (no stack
+// unless GANGLION_DEBUG=1) and a non-zero exit status (2 for usage errors, 1 for everything else).
 import { GanglionError } from '@ganglion/core';
 import { UsageError } from './args.js';
 import { benchCommand } from './commands/bench.js';
@@ -21,7 +21,8 @@ commands:
   export     export a checkpoint to ONNX
   run        generate text from an exported ONNX file alone
 
-Run \`ganglion <command> --help\` for a command's options.`;
+Run \`ganglion <command> --help\` for a command's options. Errors are one line; GANGLION_DEBUG=1
+also prints where an unexpected one came from.`;
 
 type Io = { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream };
 
@@ -50,15 +51,24 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
     await run(rest, io);
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`ganglion ${command}: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof GanglionError) {
-      io.stderr.write(`ganglion ${command}: ${e.name}: ${e.message}\n`);
-      return 1;
-    }
-    io.stderr.write(`ganglion ${command}: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
-    return 1;
+    io.stderr.write(`${errorLine(command, e)}\n`);
+    if (process.env.GANGLION_DEBUG === '1' && !(e instanceof UsageError)) io.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+    return e instanceof UsageError ? 2 : 1;
   }
+}
+
+/**
+ * The one line a failed command prints. A usage error may carry the command's help after its first
+ * line: the line points to --help instead. Anything else is folded onto one line; an error that is
+ * not Ganglion's shows its message only (GANGLION_DEBUG=1 prints the stack after the line).
+ */
+export function errorLine(command: string, e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const fold = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  if (e instanceof UsageError) {
+    const [first, ...rest] = message.split('\n');
+    return `ganglion ${command}: ${rest.length > 0 && !first.includes('--help') ? `${first} (see ganglion ${command} --help)` : first}`;
+  }
+  if (e instanceof GanglionError) return `ganglion ${command}: ${e.name}: ${fold(message)}`;
+  return `ganglion ${command}: unexpected error: ${fold(message)}${process.env.GANGLION_DEBUG === '1' ? '' : ' (GANGLION_DEBUG=1 shows where)'}`;
 }

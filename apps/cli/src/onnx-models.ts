@@ -1,17 +1,20 @@
 // Token models on onnxruntime: a checkpoint's graph run by OnnxRuntimeRunner (`generate --backend
 // onnx`), and a stateful .onnx file on its own (`ganglion run`), its vocabulary and state bindings
 // read from the file's metadata_props.
-import { readFileSync } from 'node:fs';
-import { CharTokenizer, ExportError, type Graph, type ParamStore, ShapeError } from '@ganglion/core';
-import { MAX_POSITIONS_METADATA_KEY, OnnxRuntimeRunner, type OrtValue, PAST_SEQUENCE_LENGTH, POSITION_IDS, STATE_METADATA_KEY, type StateBinding, readOnnxMetadata, runSession } from '@ganglion/backend-onnx';
-import * as ort from 'onnxruntime-node';
+import { type CharTokenizer, type Graph, type ParamStore, ShapeError } from '@ganglion/core';
+import { OnnxRuntimeRunner, type OrtValue, PAST_SEQUENCE_LENGTH, POSITION_IDS, runSession } from '@ganglion/backend-onnx';
 import { type TokenModel, lastRow } from './generation.js';
+import { type OpenOnnxFileOptions, openOnnxFile } from './onnx-file.js';
 
-/** Metadata key holding the character vocabulary of an exported language model. */
-export const VOCAB_METADATA_KEY = 'ganglion.tokenizer';
+export { VOCAB_METADATA_KEY } from './onnx-file.js';
 
-export function runnerModel(graph: Graph, params: ParamStore): TokenModel {
-  const runner = new OnnxRuntimeRunner(graph.subgraph(['logits']), params, { shapes: 'dynamic' });
+/**
+ * A checkpoint's graph in onnxruntime, traced once with a free time dim (any chunk length).
+ * `maxPositions`: the stream positions position-dependent layers (RoPE, position embeddings) must
+ * cover, at least the prompt plus the generated tokens (their tables are traced at that length).
+ */
+export function runnerModel(graph: Graph, params: ParamStore, options: { maxPositions?: number } = {}): TokenModel {
+  const runner = new OnnxRuntimeRunner(graph.subgraph(['logits']), params, { shapes: 'dynamic', maxPositions: options.maxPositions });
   return {
     reset: () => runner.resetState(),
     next: async (ids) => {
@@ -27,24 +30,13 @@ export interface OnnxFileModel {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-/** A stateful export on its own: feeds ids and state_in.*, carries state_out.* to the next step. */
-export async function loadOnnxFile(path: string): Promise<OnnxFileModel> {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new ExportError(`cannot read ONNX model "${path}": ${(e as Error).message}`);
-  }
-  const metadata = readOnnxMetadata(bytes, `"${path}"`);
-  const vocab = metadata[VOCAB_METADATA_KEY];
-  if (!vocab) throw new ExportError(`"${path}" has no "${VOCAB_METADATA_KEY}" in its metadata_props; export it with \`ganglion export\``);
-  const stateJson = metadata[STATE_METADATA_KEY];
-  if (!stateJson) throw new ExportError(`"${path}" is not a stateful export (no "${STATE_METADATA_KEY}" metadata); export it with \`ganglion export --stateful\``);
-  const tokenizer = CharTokenizer.fromJSON(JSON.parse(vocab));
-  const bindings = JSON.parse(stateJson) as StateBinding[];
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+/**
+ * A stateful export on its own: feeds ids and state_in.*, carries state_out.* to the next step.
+ * The file is checked first (openOnnxFile): every problem is one ExportError naming it.
+ */
+export async function loadOnnxFile(path: string, options: OpenOnnxFileOptions = {}): Promise<OnnxFileModel> {
+  const { session, tokenizer, bindings, maxPositions, metadata } = await openOnnxFile(path, options);
   const positioned = session.inputNames.includes(POSITION_IDS);
-  const maxPositions = metadata[MAX_POSITIONS_METADATA_KEY] === undefined ? Infinity : Number(metadata[MAX_POSITIONS_METADATA_KEY]);
   let state: Record<string, OrtValue> | undefined;
   const model: TokenModel = {
     reset: () => {

@@ -1,6 +1,8 @@
 // The loss curve as an image: an SVG (vector, any browser shows it) and a PNG rasterized here with
-// node's zlib (no native renderer needed), both drawn from the same scaled polylines.
+// node's zlib and a built-in bitmap font (no native renderer needed), both drawn from the same
+// scaled polylines and the same texts: title, tick numbers, axis labels and legend.
 import { deflateSync } from 'node:zlib';
+import { drawText } from './bitmap-font.js';
 
 export interface Series {
   readonly name: string;
@@ -11,6 +13,9 @@ export interface Series {
 const W = 720;
 const H = 400;
 const M = { left: 64, right: 20, top: 36, bottom: 48 };
+
+/** The image size and the margins around the plot area (tests locate the labels from these). */
+export const PLOT_LAYOUT = { width: W, height: H, margin: M } as const;
 
 function scales(series: readonly Series[]) {
   const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
@@ -29,31 +34,66 @@ function scales(series: readonly Series[]) {
   };
 }
 
+/**
+ * One piece of text, placed as SVG places it: `y` is the baseline; `size` the SVG font size; `scale`
+ * the PNG's pixels per bitmap-font pixel (1: 7-pixel glyphs, as tall as 11 px text).
+ */
+interface Label {
+  readonly text: string;
+  readonly x: number;
+  readonly y: number;
+  readonly anchor: 'start' | 'middle' | 'end';
+  readonly size: number;
+  readonly scale: 1 | 2;
+  readonly vertical?: boolean;
+}
+
+/** Every text of the plot (title, tick numbers, axis labels, legend names): the SVG and the PNG both draw these. */
+function labels(series: readonly Series[], title: string, s: ReturnType<typeof scales>): Label[] {
+  return [
+    { text: title, x: W / 2, y: 22, anchor: 'middle', size: 14, scale: 2 },
+    ...s.ticks.map((t): Label => ({ text: t.toFixed(2), x: M.left - 6, y: s.y(t) + 4, anchor: 'end', size: 11, scale: 1 })),
+    ...s.xticks.map((t): Label => ({ text: stepLabel(t, s.xticks[4] - s.xticks[0]), x: s.x(t), y: H - M.bottom + 16, anchor: 'middle', size: 11, scale: 1 })),
+    { text: 'step', x: W / 2, y: H - 10, anchor: 'middle', size: 12, scale: 2 },
+    { text: 'loss (nats/char)', x: 16, y: H / 2, anchor: 'middle', size: 12, scale: 2, vertical: true },
+    ...series.map((ser, i): Label => ({ text: ser.name, x: W - M.right - 132, y: M.top + 11 + i * 18, anchor: 'start', size: 12, scale: 1 })),
+  ];
+}
+
+/** A step tick: whole steps, unless the run is so short that rounding would repeat a number. */
+const stepLabel = (t: number, span: number) => (span >= 8 ? String(Math.round(t)) : String(Number(t.toFixed(2))));
+
+/** The legend's colour swatches: a short bar left of each series name. */
+const swatch = (i: number) => ({ x: W - M.right - 150, y: M.top + 6 + i * 18, width: 12, height: 3 });
+
 export function lossCurveSvg(series: readonly Series[], title: string): string {
   const s = scales(series);
   const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const lines = series
     .filter((ser) => ser.points.length > 0)
     .map((ser) => `<polyline fill="none" stroke="${ser.color}" stroke-width="${ser.points.length > 1 ? 1.5 : 0}" points="${ser.points.map(([x, y]) => `${s.x(x).toFixed(1)},${s.y(y).toFixed(1)}`).join(' ')}"/>` + ser.points.map(([x, y]) => (ser.points.length < 30 ? `<circle cx="${s.x(x).toFixed(1)}" cy="${s.y(y).toFixed(1)}" r="3" fill="${ser.color}"/>` : '')).join(''));
-  const yTicks = s.ticks.map((t) => `<line x1="${M.left}" x2="${W - M.right}" y1="${s.y(t).toFixed(1)}" y2="${s.y(t).toFixed(1)}" stroke="#e5e5e5"/><text x="${M.left - 6}" y="${(s.y(t) + 4).toFixed(1)}" text-anchor="end" font-size="11">${t.toFixed(2)}</text>`);
-  const xTicks = s.xticks.map((t) => `<text x="${s.x(t).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle" font-size="11">${Math.round(t)}</text>`);
-  const legend = series.map((ser, i) => `<rect x="${W - M.right - 150}" y="${M.top + 6 + i * 18}" width="12" height="3" fill="${ser.color}"/><text x="${W - M.right - 132}" y="${M.top + 11 + i * 18}" font-size="12">${esc(ser.name)}</text>`);
+  const grid = s.ticks.map((t) => `<line x1="${M.left}" x2="${W - M.right}" y1="${s.y(t).toFixed(1)}" y2="${s.y(t).toFixed(1)}" stroke="#e5e5e5"/>`);
+  const texts = labels(series, title, s).map((l) => {
+    const [x, y] = [+l.x.toFixed(1), +l.y.toFixed(1)];
+    return `<text x="${x}" y="${y}" text-anchor="${l.anchor}" font-size="${l.size}"${l.vertical ? ` transform="rotate(-90 ${x} ${y})"` : ''}>${esc(l.text)}</text>`;
+  });
+  const swatches = series.map((ser, i) => {
+    const r = swatch(i);
+    return `<rect x="${r.x}" y="${r.y}" width="${r.width}" height="${r.height}" fill="${ser.color}"/>`;
+  });
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${esc(title)}</text>`,
-    ...yTicks,
-    ...xTicks,
+    ...grid,
     `<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}" stroke="#333"/><line x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}" stroke="#333"/>`,
-    `<text x="${W / 2}" y="${H - 10}" text-anchor="middle" font-size="12">step</text>`,
-    `<text x="16" y="${H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 16 ${H / 2})">loss (nats/char)</text>`,
     ...lines,
-    ...legend,
+    ...swatches,
+    ...texts,
     '</svg>',
   ].join('\n');
 }
 
-// ---- PNG: a tiny rasterizer (axes, grid, polylines, markers; no text) ----
+// ---- PNG: a tiny rasterizer (axes, grid, polylines, markers, and text in a 5x7 bitmap font) ----
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -76,7 +116,10 @@ function chunk(type: string, data: Uint8Array): Buffer {
   return out;
 }
 
-export function lossCurvePng(series: readonly Series[]): Buffer {
+/** The colour of every text in the PNG: pure black, which nothing else in the plot uses. */
+export const PNG_TEXT_COLOR: readonly [number, number, number] = [0, 0, 0];
+
+export function lossCurvePng(series: readonly Series[], title = 'loss'): Buffer {
   const px = new Uint8Array(W * H * 3).fill(255);
   const set = (x: number, y: number, [r, g, b]: number[]) => {
     const xi = Math.round(x);
@@ -106,6 +149,12 @@ export function lossCurvePng(series: readonly Series[]): Buffer {
     for (let i = 1; i < pts.length; i++) line(pts[i - 1][0], pts[i - 1][1], pts[i][0], pts[i][1], c, 2);
     if (pts.length < 30) for (const [x, y] of pts) for (let dx = -2; dx <= 2; dx++) line(x + dx, y - 2, x + dx, y + 2, c);
   }
+  series.forEach((ser, i) => {
+    const r = swatch(i);
+    for (let dy = 0; dy < r.height; dy++) line(r.x, r.y + dy, r.x + r.width, r.y + dy, rgb(ser.color));
+  });
+  const ink = [...PNG_TEXT_COLOR];
+  for (const l of labels(series, title, s)) drawText(l.text, l.x, l.y, (x, y) => set(x, y, ink), { scale: l.scale, anchor: l.anchor, vertical: l.vertical });
   const raw = new Uint8Array((W * 3 + 1) * H);
   for (let y = 0; y < H; y++) raw.set(px.subarray(y * W * 3, (y + 1) * W * 3), y * (W * 3 + 1) + 1);
   const ihdr = Buffer.alloc(13);

@@ -43,8 +43,8 @@ describe('JsonProgress', () => {
     expect(lines.map((l) => JSON.parse(l))).toEqual([
       { event: 'batch', step: 1, loss: 1.9, gradNorm: 1, lr: 1e-3, tokensPerSecond: 1000 },
       { event: 'epoch', epoch: 0, valLoss: Math.LN2 * 3, valBitsPerChar: 3 },
-      { event: 'checkpoint', path: '/tmp/x' },
-      { event: 'done', steps: 1, seconds: 1.23, valBitsPerChar: 3 },
+      { event: 'checkpoint', step: 1, path: '/tmp/x' },
+      { event: 'done', steps: 1, reason: 'steps', seconds: 1.23, valBitsPerChar: 3 },
     ]);
   });
 });

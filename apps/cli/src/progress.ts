@@ -41,10 +41,10 @@ export class JsonProgress implements ProgressSink {
         this.write(JSON.stringify({ event: 'epoch', epoch: e.epoch, valLoss: e.valLoss ?? null, valBitsPerChar: e.valLoss === undefined ? null : bpc(e.valLoss) }));
         break;
       case 'checkpoint':
-        this.write(JSON.stringify({ event: 'checkpoint', path: e.path }));
+        this.write(JSON.stringify({ event: 'checkpoint', step: e.step, path: e.path }));
         break;
       case 'done':
-        this.write(JSON.stringify({ event: 'done', steps: e.steps, seconds: Number(e.seconds.toFixed(2)), valBitsPerChar: e.valLoss === undefined ? null : bpc(e.valLoss) }));
+        this.write(JSON.stringify({ event: 'done', steps: e.steps, reason: e.reason, seconds: Number(e.seconds.toFixed(2)), valBitsPerChar: e.valLoss === undefined ? null : bpc(e.valLoss) }));
         break;
     }
   }

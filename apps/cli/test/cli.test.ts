@@ -1,22 +1,13 @@
 // The built `ganglion` binary, run as a child process the way a user runs it: train a tiny model
 // for a few steps, generate (twice, same text), inspect, and every error case with its message and
 // exit status.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runCli } from './run-cli.js';
 
-const BIN = fileURLToPath(new URL('../bin/ganglion.js', import.meta.url));
-
-function run(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = runCli;
 
 let dir: string;
 let corpus: string;

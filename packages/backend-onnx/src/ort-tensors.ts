@@ -1,5 +1,7 @@
 // Moving values between Ganglion and onnxruntime-node: any Ganglion Tensor (on any backend) or a
-// typed array with a shape becomes an ort.Tensor; ort outputs come back as typed arrays.
+// typed array with a shape becomes an ort.Tensor; ort outputs come back as typed arrays. Sessions
+// made by createSession have a name, and onnxruntime's own errors come back as one-line
+// BackendErrors that name the model.
 import { type DType, BackendError, type Graph, GraphError, type TensorData, Tensor, formatShape } from '@ganglion/core';
 import * as ort from 'onnxruntime-node';
 
@@ -45,6 +47,34 @@ export function fromOrtTensor(name: string, t: ort.Tensor): OrtValue {
   }
 }
 
+/** What each session created by `createSession` is called in errors (a file, or what was traced). */
+const sessionNames = new WeakMap<ort.InferenceSession, string>();
+
+/** onnxruntime's message on one line, without its "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT :" prefix. */
+function ortMessage(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.replace(/^\s*\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*/, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+}
+
+/**
+ * An InferenceSession from a file path or model bytes; `name` (e.g. `"model.onnx"`) prefixes
+ * onnxruntime's own errors, here and in `runSession`, as BackendErrors.
+ */
+export async function createSession(model: string | Uint8Array, name: string, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+  // onnxruntime-node's telemetry, on by default, parses /proc/self/cmdline recursively when the
+  // first session is created (a command line over ~28 kB, e.g. a long --prompt, overflows the
+  // native stack) and writes under ~/.cache/Microsoft and /tmp. Off unless the user set it.
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
+  let session: ort.InferenceSession;
+  try {
+    session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+  } catch (e) {
+    throw new BackendError(`${name}: onnxruntime cannot load the model: ${ortMessage(e)}`);
+  }
+  sessionNames.set(session, name);
+  return session;
+}
+
 /** Run a session once on Ganglion feeds. */
 export async function runSession(session: ort.InferenceSession, feeds: Readonly<Record<string, FeedValue>>): Promise<Record<string, OrtValue>> {
   const input: Record<string, ort.Tensor> = {};
@@ -53,7 +83,12 @@ export async function runSession(session: ort.InferenceSession, feeds: Readonly<
     if (v === undefined) throw new BackendError(`onnx model input "${name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`);
     input[name] = toOrtTensor(name, v);
   }
-  const result = await session.run(input);
+  let result: ort.InferenceSession.OnnxValueMapType;
+  try {
+    result = await session.run(input);
+  } catch (e) {
+    throw new BackendError(`${sessionNames.get(session) ?? 'onnx model'}: onnxruntime failed to run the model: ${ortMessage(e)}`);
+  }
   const out: Record<string, OrtValue> = {};
   for (const name of session.outputNames) out[name] = fromOrtTensor(name, result[name]);
   return out;

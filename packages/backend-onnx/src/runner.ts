@@ -8,7 +8,7 @@
 import { type Backend, type DType, type Graph, GraphError, type ParamStore, type Shape, type Tensor, formatShape, getBackend, tensor } from '@ganglion/core';
 import { type ExportOptions, type ExportedModel, PAST_SEQUENCE_LENGTH, traceModel } from './export.js';
 import { POSITION_IDS } from './trace-backend.js';
-import { type FeedValue, type OrtValue, feedSignature, feedSpec, ort, runSession } from './ort-tensors.js';
+import { type FeedValue, type OrtValue, createSession, feedSignature, feedSpec, type ort, runSession } from './ort-tensors.js';
 
 export interface RunnerOptions extends Omit<ExportOptions, 'inputs' | 'stateful'> {
   /**
@@ -20,6 +20,8 @@ export interface RunnerOptions extends Omit<ExportOptions, 'inputs' | 'stateful'
   /** Backend the output tensors of `forward` are created on (default: the current backend). */
   readonly backend?: Backend;
   readonly sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** What onnxruntime's errors are prefixed with (default: `onnxruntime session of the graph`). */
+  readonly name?: string;
 }
 
 export interface RunOptions {
@@ -111,11 +113,11 @@ export class OnnxRuntimeRunner {
   private entry(key: string, signature: Record<string, { shape: readonly number[] }>, stream: boolean): Promise<Entry> {
     let entry = this.sessions.get(key);
     if (!entry) {
-      const { shapes, backend: _backend, sessionOptions, ...exportOptions } = this.options;
+      const { shapes, backend: _backend, sessionOptions, name, ...exportOptions } = this.options;
       const inputs = shapes === 'dynamic' ? undefined : Object.fromEntries(Object.entries(signature).map(([k, v]) => [k, v.shape]));
       entry = (async () => {
         const model = traceModel(this.graph, this.params, { ...exportOptions, inputs, stateful: stream });
-        const session = await ort.InferenceSession.create(model.bytes, sessionOptions ?? {});
+        const session = await createSession(model.bytes, name ?? 'onnxruntime session of the graph', sessionOptions ?? {});
         return { model, session };
       })();
       // A failed trace is not cached: the next call retries (and reports the error again).

@@ -27,7 +27,8 @@ export async function demoCommand(argv: readonly string[], io: { stdout: { write
   }
   const budget = num('time-budget', values['time-budget'], 210, { min: 0, exclusiveMin: true });
   const passThrough = argv.filter((a, i) => !['--json'].includes(a) && !(a === '--time-budget' || argv[i - 1] === '--time-budget'));
-  const s = trainSettings(passThrough, { preset: 'char-lstm', out: 'runs/demo', timeBudget: budget });
+  // The demo replaces its own earlier run in runs/demo; a folder the user names is theirs to protect.
+  const s = trainSettings(passThrough, { preset: 'char-lstm', out: 'runs/demo', timeBudget: budget, seed: 0, overwrite: values.out === undefined });
   if (s === 'help') return;
   const json = Boolean(values.json);
   const sink: ProgressSink = json ? new JsonProgress((l) => io.stdout.write(`${l}\n`)) : new TextProgress(io.stdout, { seconds: budget });
@@ -37,9 +38,10 @@ export async function demoCommand(argv: readonly string[], io: { stdout: { write
   sink.note(`loss curve: ${r.images.join(', ')}`);
   if (r.valBitsPerChar !== undefined) sink.note(`validation (held-out chapters): ${r.valBitsPerChar.toFixed(3)} bits per character`);
   const prompt = 'Call me Ishmael. ';
-  sink.note(`generated text (prompt ${JSON.stringify(prompt)}, temperature 0.7, seed ${s.seed}):`);
+  const seed = s.seed ?? 0;
+  sink.note(`generated text (prompt ${JSON.stringify(prompt)}, temperature 0.7, seed ${seed}):`);
   let text = '';
-  await runGenerate({ dir: r.out, prompt, maxTokens: 400, temperature: 0.7, seed: s.seed, backend: 'tfjs' }, (t) => {
+  await runGenerate({ dir: r.out, prompt, maxTokens: 400, temperature: 0.7, seed, backend: 'tfjs' }, (t) => {
     text += t;
     if (!json) io.stdout.write(t);
   });

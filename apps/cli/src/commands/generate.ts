@@ -1,13 +1,15 @@
 // ganglion generate: stream text from a checkpoint, token by token, the recurrent state carried
-// between waves (no re-running of the prefix).
+// between waves (no re-running of the prefix). The default backend is onnxruntime, the fastest.
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
 import { loadModel } from '../checkpoint-io.js';
 import { BACKENDS, createBackend } from '../container.js';
-import { generate, runtimeModel } from '../generation.js';
+import { PREFILL_CHUNK, generate, runtimeModel } from '../generation.js';
 import { runnerModel } from '../onnx-models.js';
 import { checkPrompt } from '../prompt.js';
 
 const GENERATE_BACKENDS = BACKENDS;
+/** What an export covers by default (`ganglion export --max-positions`). */
+const DEFAULT_MAX_POSITIONS = 4096;
 
 export const GENERATE_FLAGS: FlagSpec = {
   prompt: { type: 'string' },
@@ -21,8 +23,12 @@ export const GENERATE_FLAGS: FlagSpec = {
 };
 
 export const GENERATE_HELP = `usage: ganglion generate DIR [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--backend ${GENERATE_BACKENDS.join('|')}]
-Generates text from the checkpoint in DIR. --temperature 0 is greedy; the same checkpoint, prompt
-and seed always give the same text. --backend onnx runs the model in onnxruntime.`;
+Generates text from the checkpoint in DIR. --temperature 0 is greedy; --top-k keeps the K most likely
+characters, --top-p the fewest whose probability reaches P. The same checkpoint, prompt and seed
+always give the same text. --backend: onnx (the default, the fastest) runs the model in
+onnxruntime; tfjs, tfjs-wasm and reference run it in the framework. The prompt is fed in chunks of
+${PREFILL_CHUNK} characters, so a long prompt costs time, not memory (in onnxruntime a GPT's RoPE
+tables are traced for the prompt's length, about 3 kB a position).`;
 
 export interface GenerateSettings {
   readonly dir: string;
@@ -47,7 +53,7 @@ export function generateSettings(argv: readonly string[]): GenerateSettings | 'h
     topK: values['top-k'] === undefined ? undefined : num('top-k', values['top-k'], 0, { min: 1, integer: true }),
     topP: values['top-p'] === undefined ? undefined : num('top-p', values['top-p'], 1, { min: 0, max: 1, exclusiveMin: true }),
     seed: num('seed', values.seed, 0, { integer: true }),
-    backend: oneOf('backend', values.backend, GENERATE_BACKENDS, 'tfjs'),
+    backend: oneOf('backend', values.backend, GENERATE_BACKENDS, 'onnx'),
   };
 }
 
@@ -56,7 +62,9 @@ export async function runGenerate(s: GenerateSettings, write: (text: string) => 
   const model = await loadModel(s.dir, await createBackend(s.backend === 'onnx' ? 'reference' : s.backend));
   checkPrompt(model.tokenizer, s.prompt);
   write(s.prompt);
-  const tokens = s.backend === 'onnx' ? runnerModel(model.checkpoint.graph, model.checkpoint.params) : runtimeModel(model.runtime);
+  // A traced model's position tables (RoPE, position embeddings) cover the prompt and every new token.
+  const maxPositions = Math.max(DEFAULT_MAX_POSITIONS, model.tokenizer.encode(s.prompt).length + s.maxTokens);
+  const tokens = s.backend === 'onnx' ? runnerModel(model.checkpoint.graph, model.checkpoint.params, { maxPositions }) : runtimeModel(model.runtime);
   return generate(tokens, model.tokenizer, s.prompt, s.maxTokens, { temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }, write);
 }
 

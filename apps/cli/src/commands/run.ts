@@ -1,24 +1,26 @@
 // ganglion run: generate from an exported stateful .onnx file alone, in onnxruntime (the
 // vocabulary comes from the file's metadata_props).
-import { UsageError, num, parse } from '../args.js';
+import { type FlagSpec, UsageError, num, parse } from '../args.js';
 import { generate } from '../generation.js';
 import { loadOnnxFile } from '../onnx-models.js';
 import { checkPrompt } from '../prompt.js';
 import { GENERATE_FLAGS } from './generate.js';
 
-// generate's flags but --backend: the file runs in onnxruntime.
-const { backend: _backend, ...FLAGS } = GENERATE_FLAGS;
-export const RUN_HELP = `usage: ganglion run model.onnx [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N]
+// generate's flags but --backend (the file runs in onnxruntime), and --allow-external-data.
+const { backend: _backend, ...GENERATION_FLAGS } = GENERATE_FLAGS;
+export const RUN_FLAGS: FlagSpec = { ...GENERATION_FLAGS, 'allow-external-data': { type: 'boolean' } };
+export const RUN_HELP = `usage: ganglion run model.onnx [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--allow-external-data]
 Generates text from a stateful ONNX export (\`ganglion export DIR --out model.onnx --stateful\`) in
-onnxruntime, with nothing but the file.`;
+onnxruntime, with nothing but the file. A model whose tensors live in external files is refused
+unless --allow-external-data is given, and then they are read only from the model's own folder.`;
 
 export async function runCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown } }): Promise<void> {
-  const { values, positionals } = parse(argv, FLAGS, 'run');
+  const { values, positionals } = parse(argv, RUN_FLAGS, 'run');
   if (values.help) {
     io.stdout.write(`${RUN_HELP}\n`);
     return;
   }
-  if (positionals.length !== 1) throw new UsageError(`expected one .onnx file, got ${positionals.length} arguments\n${RUN_HELP}`);
+  if (positionals.length !== 1) throw new UsageError(`expected one .onnx file, got ${positionals.length} arguments (see ganglion run --help)`);
   const opts = {
     temperature: num('temperature', values.temperature, 0.8, { min: 0 }),
     topK: values['top-k'] === undefined ? undefined : num('top-k', values['top-k'], 0, { min: 1, integer: true }),
@@ -27,7 +29,7 @@ export async function runCommand(argv: readonly string[], io: { stdout: { write(
   };
   const maxTokens = num('max-tokens', values['max-tokens'], 200, { min: 1, integer: true });
   const prompt = (values.prompt as string | undefined) ?? 'The ';
-  const { tokenizer, model } = await loadOnnxFile(positionals[0]);
+  const { tokenizer, model } = await loadOnnxFile(positionals[0], { allowExternalData: Boolean(values['allow-external-data']) });
   checkPrompt(tokenizer, prompt);
   io.stdout.write(prompt);
   await generate(model, tokenizer, prompt, maxTokens, opts, (t) => io.stdout.write(t));

@@ -1,17 +1,17 @@
 // ganglion train: train a character language model on a corpus, with live progress, checkpoints,
 // validation in bits per character and a loss-curve image.
-import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
-import { CharTokenizer, type Dataset, type Graph, Runtime, TOKENS, type Tensor, type TrainEvent, type Trainer, dispose, lmDataset, loadCheckpoint } from '@ganglion/core';
-import { OnnxRuntimeRunner, compileTrainStep } from '@ganglion/backend-onnx';
+import { CharTokenizer, type Dataset, type Graph, Runtime, TOKENS, type Tensor, type TrainEvent, type Trainer, lmDataset, writeFileAtomically } from '@ganglion/core';
+import { compileTrainStep, evaluateOnnx } from '@ganglion/backend-onnx';
+import { loadTokenizedCheckpoint } from '../checkpoint-io.js';
 import { type FlagSpec, UsageError, clipFlag, num, oneOf, parse } from '../args.js';
 import { BACKENDS, type BackendName, buildContainer, createBackend } from '../container.js';
-import { type Corpus, mobyDick, textFile } from '../corpus.js';
+import { type Corpus, DEFAULT_MAX_VOCAB, mobyDick, textFile } from '../corpus.js';
 import { lossCurvePng, lossCurveSvg } from '../plot.js';
 import { PRESETS, PRESET_NAMES } from '../presets.js';
 import { JsonProgress, type ProgressSink, TextProgress } from '../progress.js';
+import { type RunFolder, openRunFolder, resumeSettings } from '../run-folder.js';
 
 export const TRAIN_FLAGS: FlagSpec = {
   preset: { type: 'string' },
@@ -27,7 +27,9 @@ export const TRAIN_FLAGS: FlagSpec = {
   seed: { type: 'string' },
   out: { type: 'string' },
   'checkpoint-every': { type: 'string' },
+  'max-vocab': { type: 'string' },
   resume: { type: 'boolean' },
+  overwrite: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -35,20 +37,25 @@ export const TRAIN_FLAGS: FlagSpec = {
 export const TRAIN_HELP = `usage: ganglion train [--preset ${PRESET_NAMES.join('|')}] [--corpus FILE] [--backend ${BACKENDS.join('|')}]
                       [--steps N] [--time-budget SECONDS] [--batch N] [--seq-len N] [--lr X]
                       [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip none|value:V|norm:C|global-norm:C]
-                      [--seed N] [--out DIR] [--checkpoint-every N] [--resume] [--json]
+                      [--seed N] [--out DIR] [--checkpoint-every N] [--resume | --overwrite] [--max-vocab N] [--json]
 Trains a character language model (default: char-lstm on Moby-Dick, the last chapters held out)
-and saves a checkpoint, the validation loss in bits per character, and loss.svg / loss.png in --out.`;
+and saves a checkpoint, the validation loss in bits per character, and loss.svg / loss.png in --out.
+--out must be new, empty, or hold a Ganglion checkpoint: --resume continues it (with its preset,
+batch, seq-len, seed and corpus unless given), --overwrite replaces it. Other files there are kept.
+--max-vocab N (default ${DEFAULT_MAX_VOCAB}) keeps the N-1 most frequent characters; the rarer ones share one unknown token.`;
 
 export interface TrainResult {
   readonly out: string;
   readonly steps: number;
   readonly valBitsPerChar?: number;
   readonly images: readonly string[];
-  readonly tokenizer: CharTokenizer;
+  /** Set when the checkpoint is already at --steps: nothing was trained or written. */
+  readonly nothingToDo?: string;
 }
 
 export interface TrainSettings {
-  readonly preset: string;
+  /** Undefined: the checkpoint's when resuming, else char-lstm. */
+  readonly preset?: string;
   readonly corpus?: string;
   readonly backend: BackendName;
   readonly steps?: number;
@@ -58,17 +65,21 @@ export interface TrainSettings {
   readonly lr?: number;
   readonly optimizer?: string;
   readonly clip?: string;
-  readonly seed: number;
+  /** Undefined: the checkpoint's when resuming, else 0. */
+  readonly seed?: number;
   readonly out: string;
   readonly checkpointEvery?: number;
+  /** Vocabulary cap: the most frequent characters, the rest mapped to one unknown token. */
+  readonly maxVocab: number;
   readonly resume: boolean;
+  readonly overwrite: boolean;
 }
 
 export function trainSettings(argv: readonly string[], defaults: Partial<TrainSettings> = {}): TrainSettings | 'help' {
   const { values, positionals } = parse(argv, TRAIN_FLAGS, 'train');
   if (values.help) return 'help';
   if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const preset = oneOf('preset', values.preset, PRESET_NAMES, (defaults.preset ?? 'char-lstm') as string);
+  const preset = values.preset === undefined ? defaults.preset : oneOf('preset', values.preset, PRESET_NAMES, 'char-lstm');
   return {
     preset,
     corpus: values.corpus as string | undefined,
@@ -80,18 +91,43 @@ export function trainSettings(argv: readonly string[], defaults: Partial<TrainSe
     lr: values.lr === undefined ? undefined : num('lr', values.lr, 0, { min: 0, exclusiveMin: true }),
     optimizer: values.optimizer === undefined ? undefined : oneOf('optimizer', values.optimizer, ['adam', 'adamw', 'sgd', 'rmsprop', 'adagrad'], 'adam'),
     clip: values.clip === undefined ? undefined : (clipFlag(values.clip, 'none'), String(values.clip)),
-    seed: num('seed', values.seed, 0, { integer: true }),
-    out: (values.out as string | undefined) ?? defaults.out ?? join('runs', preset),
+    seed: values.seed === undefined ? defaults.seed : num('seed', values.seed, 0, { integer: true }),
+    out: (values.out as string | undefined) ?? defaults.out ?? join('runs', preset ?? 'char-lstm'),
     checkpointEvery: values['checkpoint-every'] === undefined ? undefined : num('checkpoint-every', values['checkpoint-every'], 0, { min: 1, integer: true }),
+    maxVocab: num('max-vocab', values['max-vocab'], defaults.maxVocab ?? DEFAULT_MAX_VOCAB, { min: 2, integer: true }),
     resume: Boolean(values.resume),
+    overwrite: Boolean(values.overwrite ?? defaults.overwrite),
   };
 }
 
 export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<TrainResult> {
-  const preset = PRESETS[s.preset];
-  const corpus: Corpus = s.corpus ? textFile(s.corpus) : mobyDick();
-  const out = resolve(s.out);
+  const folder = await openRunFolder(s.out, { resume: s.resume, overwrite: s.overwrite });
+  try {
+    return await trainInto(folder, s, sink);
+  } finally {
+    await folder.lock.release();
+  }
+}
+
+async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink): Promise<TrainResult> {
+  const out = folder.path;
   const backend = await createBackend(s.backend);
+  // The checkpoint to continue, and the settings it was trained with, before any corpus is read.
+  const resumed = folder.resume ? await loadTokenizedCheckpoint(out, backend) : undefined;
+  const loaded = resumed?.checkpoint;
+  const saved = loaded ? resumeSettings(loaded.meta, { preset: s.preset, batchSize: s.batch, seqLen: s.seqLen, seed: s.seed }, loaded.loadedFrom) : {};
+  const presetName = s.preset ?? saved.preset ?? 'char-lstm';
+  const preset = PRESETS[presetName];
+  if (!preset) throw new UsageError(`--resume: ${loaded?.loadedFrom}/meta.json names preset ${JSON.stringify(presetName)}, which this version does not have; pass --preset`);
+  if (loaded && s.steps !== undefined && s.steps <= loaded.meta.step) {
+    return { out, steps: loaded.meta.step, images: [], nothingToDo: `nothing to do: ${out} is at step ${loaded.meta.step} and --steps is ${s.steps}` };
+  }
+  const seed = saved.seed ?? s.seed ?? 0;
+  // Resuming without --corpus reads the checkpoint's own corpus; either way it must be the same text.
+  const savedPath = typeof loaded?.meta.corpusPath === 'string' ? loaded.meta.corpusPath : undefined;
+  const corpusPath = s.corpus === undefined ? savedPath : resolve(s.corpus);
+  const corpus: Corpus = corpusPath ? await textFile(s.corpus ?? corpusPath) : mobyDick();
+  if (loaded) resumeSettings(loaded.meta, { corpusFingerprint: corpus.fingerprint }, loaded.loadedFrom);
   const clip = clipFlag(s.clip, preset.clip);
   const container = buildContainer({ backend, lr: s.lr ?? preset.lr, optimizer: s.optimizer ?? preset.optimizer, ...clip });
   const trainer: Trainer = container.get(TOKENS.Trainer);
@@ -99,24 +135,22 @@ export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<Tr
   let graph: Graph;
   let runtime: Runtime;
   let tokenizer: CharTokenizer;
-  if (s.resume && existsSync(join(out, 'meta.json'))) {
-    const loaded = await loadCheckpoint(out, { resolve: container.get(TOKENS.LayerResolver), backend });
-    if (!loaded.meta.tokenizer) throw new UsageError(`--resume: checkpoint ${out} has no tokenizer in meta.json`);
-    tokenizer = CharTokenizer.fromJSON(loaded.meta.tokenizer);
+  if (loaded && resumed) {
+    tokenizer = resumed.tokenizer;
     graph = loaded.graph;
     runtime = new Runtime(graph, { params: loaded.params, backend });
     if (loaded.optimizerState) trainer.optimizer.setState(loaded.optimizerState, backend);
     trainer.resumeFrom(loaded.meta);
     sink.note(`resuming ${out} at step ${trainer.step}`);
   } else {
-    tokenizer = CharTokenizer.fromText(corpus.train + corpus.validation);
+    tokenizer = corpus.vocabulary(s.maxVocab);
     graph = preset.build(tokenizer.vocabSize);
-    runtime = new Runtime(graph, { seed: s.seed, backend });
+    runtime = new Runtime(graph, { seed, backend });
   }
-  const trainTokens = tokenizer.encode(corpus.train);
-  const valTokens = tokenizer.encode(corpus.validation);
-  const seqLen = s.seqLen ?? preset.seqLen;
-  const batchSize = s.batch ?? preset.batchSize;
+  const tokens = await corpus.encode(tokenizer, { dataDir: join(out, '.ganglion', 'data') });
+  const { train: trainTokens, validation: valTokens } = tokens;
+  const seqLen = saved.seqLen ?? s.seqLen ?? preset.seqLen;
+  const batchSize = saved.batchSize ?? s.batch ?? preset.batchSize;
   // On 'onnx' each update is one compiled ONNX graph run in onnxruntime; the eager runtime on
   // tfjs-wasm does validation, checkpoints and generation, synced from it when needed.
   const compiled = s.backend === 'onnx' ? compileTrainStep(runtime, { optimizer: trainer.optimizer, clipping: trainer.clipping, schedule: trainer.schedule, lr: trainer.options.lr, step: trainer.step }) : undefined;
@@ -126,50 +160,47 @@ export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<Tr
     // Validation in onnxruntime too: the forward traced once with the current weights.
     evaluate: async (data: Dataset) => {
       const params = compiled.paramStore(backend);
-      const runner = new OnnxRuntimeRunner(graph, params, { outputs: ['loss'] });
-      let sum = 0;
-      let n = 0;
-      for await (const batch of data.batches(0)) {
-        const { loss } = await runner.run(batch);
-        sum += loss.data[0];
-        n++;
-        dispose(batch);
+      try {
+        return await evaluateOnnx(graph, params, data);
+      } finally {
+        params.dispose();
       }
-      await runner.dispose();
-      params.dispose();
-      return sum / Math.max(n, 1);
     },
   };
   sink.note(`${preset.name}: ${graph.paramCount().toLocaleString('en-US')} parameters, vocabulary ${tokenizer.vocabSize}, ${compiled ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`);
   sink.note(`corpus: ${corpus.name}: ${trainTokens.length.toLocaleString('en-US')} training and ${valTokens.length.toLocaleString('en-US')} validation characters`);
+  if (tokens.note) sink.note(tokens.note);
 
-  const trainData = lmDataset(trainTokens, { seqLen, batchSize, shuffle: true, seed: s.seed });
+  const trainData = lmDataset(trainTokens, { seqLen, batchSize, shuffle: true, seed });
   const valData = lmDataset(valTokens, { seqLen, batchSize: Math.max(1, Math.min(batchSize, Math.floor((valTokens.length - 1) / seqLen))) });
   const trainLoss: [number, number][] = [];
   const valLoss: [number, number][] = [];
   let done: Extract<TrainEvent, { type: 'done' }> | undefined;
-  await mkdir(out, { recursive: true });
-  const meta = () => ({ tokenizer: tokenizer.toJSON(), preset: preset.name, corpus: corpus.name, seed: s.seed, seqLen, batchSize });
-  await lastValueFrom(
-    trainer
-      .fit(runtime, trainData, {
-        steps: s.steps,
-        timeBudgetSeconds: s.timeBudget,
-        seed: s.seed,
-        validation: valData,
-        checkpoint: { dir: out, everySteps: s.checkpointEvery, meta },
-        stepper,
-      })
-      .pipe(
-        tap((e) => {
-          if (e.type === 'batch') trainLoss.push([e.step, e.loss]);
-          if (e.type === 'epoch' && e.valLoss !== undefined) valLoss.push([e.step, e.valLoss]);
-          if (e.type === 'done') done = e;
-          sink.event(e);
-        }),
-      ),
-    { defaultValue: undefined },
-  );
+  const meta = () => ({ tokenizer: tokenizer.toJSON(), preset: preset.name, corpus: corpus.name, corpusPath, corpusFingerprint: corpus.fingerprint, seed, seqLen, batchSize });
+  try {
+    await lastValueFrom(
+      trainer
+        .fit(runtime, trainData, {
+          steps: s.steps,
+          timeBudgetSeconds: s.timeBudget,
+          seed,
+          validation: valData,
+          checkpoint: { dir: out, everySteps: s.checkpointEvery, meta },
+          stepper,
+        })
+        .pipe(
+          tap((e) => {
+            if (e.type === 'batch') trainLoss.push([e.step, e.loss]);
+            if (e.type === 'epoch' && e.valLoss !== undefined) valLoss.push([e.step, e.valLoss]);
+            if (e.type === 'done') done = e;
+            sink.event(e);
+          }),
+        ),
+      { defaultValue: undefined },
+    );
+  } finally {
+    await tokens.close();
+  }
   sink.close();
   const series = [
     { name: 'train loss', color: '#1f77b4', points: smooth(trainLoss) },
@@ -177,9 +208,9 @@ export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<Tr
   ];
   const svg = join(out, 'loss.svg');
   const png = join(out, 'loss.png');
-  await writeFile(svg, lossCurveSvg(series, `${preset.name} on ${corpus.name.split(' (')[0]}`));
-  await writeFile(png, lossCurvePng(series));
-  return { out, steps: done?.steps ?? trainer.step, valBitsPerChar: done?.valLoss === undefined ? undefined : done.valLoss / Math.LN2, images: [svg, png], tokenizer };
+  await writeFileAtomically(svg, lossCurveSvg(series, `${preset.name} on ${corpus.name.split(' (')[0]}`));
+  await writeFileAtomically(png, lossCurvePng(series, `${preset.name} on ${corpus.name.split(' (')[0]}`));
+  return { out, steps: done?.steps ?? trainer.step, valBitsPerChar: done?.valLoss === undefined ? undefined : done.valLoss / Math.LN2, images: [svg, png] };
 }
 
 /** A moving average, so the noisy per-batch loss reads as a curve. */
@@ -200,6 +231,11 @@ export async function trainCommand(argv: readonly string[], io: { stdout: NodeJS
   const json = argv.includes('--json');
   const sink: ProgressSink = json ? new JsonProgress((line) => io.stdout.write(`${line}\n`)) : new TextProgress(io.stdout, { steps: s.steps, seconds: s.timeBudget });
   const r = await runTrain(s, sink);
+  if (r.nothingToDo) {
+    if (json) sink.note(r.nothingToDo);
+    else io.stdout.write(`${r.nothingToDo}\n`);
+    return;
+  }
   if (json) {
     sink.note(`loss curve: ${r.images.join(', ')}`);
   } else {

@@ -1,8 +1,32 @@
 // The compiled training step against the eager path: the same graph, seed, optimizer, clipping
 // and schedule trained for 50 steps by Trainer.trainStep on tfjs (cpu) and by CompiledTrainer on
 // onnxruntime give the same losses step by step and the same final weights (float32 tolerance).
-// Also: the optimizer state round trip, the first-step graph, errors, and the rewrite on vs off.
-import { type Graph, GraphBuilder, ParamStore, ReferenceBackend, Runtime, SlotOptimizer, type Tensor, type Trainer, TrainingError, createTrainer, dispose, keep, mul, sub, tensor } from '@ganglion/core';
+// Also: the optimizer state round trip, the first-step graph, errors, the rewrite on vs off, and
+// the non-finite stop on a finite loss whose gradient is infinite or NaN.
+import {
+  type Graph,
+  GraphBuilder,
+  Layer,
+  type LayerSignature,
+  ParamStore,
+  ReferenceBackend,
+  Runtime,
+  SlotOptimizer,
+  type Tensor,
+  type TensorSpec,
+  type Trainer,
+  TrainingError,
+  type TrainEvent,
+  createTrainer,
+  dispose,
+  expectPort,
+  keep,
+  mul,
+  sqrt,
+  sub,
+  tensor,
+} from '@ganglion/core';
+import { RootOfGap } from '@ganglion/core/testing';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { Dense, Dropout, Embedding, GRU, LSTM, MSE, SoftmaxCrossEntropy } from '@ganglion/layers';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -234,5 +258,70 @@ describe('CompiledTrainer', () => {
     const { clipping, schedule } = createTrainer();
     const setup = { optimizer: new PlainDescent(), clipping, schedule, lr: 0.1 };
     expect(() => new CompiledTrainer(graph, ParamStore.initialize(graph, 1, tfjs), setup)).toThrow(/optimizer "plain-descent" cannot be compiled: .*stepScalars/);
+  });
+});
+
+
+describe('CompiledTrainer: a finite loss with a non-finite gradient', () => {
+  function rootGraph(): Graph {
+    const g = new GraphBuilder();
+    const x = g.input('x', ['batch', 1]);
+    const target = g.input('target', ['batch', 1]);
+    g.output('loss', g.node('loss', new MSE(), { prediction: g.node('root', new RootOfGap(), x), target }));
+    return g.build();
+  }
+  const good = { x: { data: [0.5, 1], shape: [2, 1] }, target: { data: [1, 1], shape: [2, 1] } };
+  /** Row 2 sits exactly at the gap of the weight `w` (float32, as onnxruntime holds it). */
+  const atGap = (w: number, target: number) => ({ x: { data: [w - 1, w], shape: [2, 1] }, target: { data: [0.5, target], shape: [2, 1] } });
+  const state = (compiled: CompiledTrainer) => {
+    const params = compiled.paramStore(tfjs);
+    const slots = compiled.optimizerState(tfjs);
+    const values = { params: params.entries().map(([k, t]) => [k, t.toArray()]), slots: [...slots.tensors].map(([k, t]) => [k, t.toArray()]), meta: slots.meta };
+    params.dispose();
+    dispose([...slots.tensors.values()]);
+    return values;
+  };
+
+  // target 1 at the gap: dL/dw = −1 / (2·0) = −∞ (norm ∞); target 0: dL/dw = 0 / 0 = NaN.
+  it.each([
+    ['an infinite', 1, /the loss is 0\.\d+ and the gradient norm Infinity/],
+    ['a NaN', 0, /the loss is 0\.\d+ and the gradient norm NaN/],
+  ])('%s gradient stops the step; weights and optimizer slots stay', async (_, target, message) => {
+    const graph = rootGraph();
+    const compiled = new CompiledTrainer(graph, ParamStore.initialize(graph, 1, tfjs), createTrainer({ optimizer: 'adam', lr: 0.1, clipping: 'global-norm', clippingOptions: { maxNorm: 1 } }));
+    expect(Number.isFinite((await compiled.step(good)).gradNorm)).toBe(true);
+    const before = state(compiled);
+    expect(before.slots.length).toBe(2);
+    const w = before.params[0][1] as number[];
+    await expect(compiled.step(atGap(w[0], target))).rejects.toThrow(message);
+    expect(compiled.stepCount).toBe(1);
+    expect(state(compiled)).toEqual(before);
+    await compiled.dispose();
+  });
+
+  it('stops Trainer.fit driving it as a stepper (as the CLI composes them) with the last good weights', async () => {
+    const graph = rootGraph();
+    const runtime = new Runtime(graph, { seed: 1, backend: tfjs });
+    const trainer = createTrainer({ optimizer: 'adam', lr: 0.1 });
+    const compiled = compileTrainStep(runtime, trainer);
+    const stepper = { step: (batch: Record<string, Tensor>) => compiled.step(batch), sync: () => compiled.syncTo(runtime.params, trainer) };
+    const seen: ReturnType<typeof state>[] = [];
+    const data = {
+      *batches() {
+        for (let i = 0; i < 3; i++) {
+          seen.push(state(compiled));
+          const b = i < 2 ? good : atGap((seen[i].params[0][1] as number[])[0], 1);
+          yield { x: tensor(b.x.data, b.x.shape, 'float32', tfjs), target: tensor(b.target.data, b.target.shape, 'float32', tfjs) };
+        }
+      },
+    };
+    const events: TrainEvent[] = [];
+    const error = await new Promise<unknown>((resolve) => trainer.fit(runtime, data, { epochs: 1, stepper }).subscribe({ next: (e) => events.push(e), error: resolve, complete: () => resolve(undefined) }));
+    expect(error).toBeInstanceOf(TrainingError);
+    expect((error as Error).message).toMatch(/^step 3: the loss is 0\.\d+ and the gradient norm Infinity; training stopped and the weights of step 2 are kept$/);
+    expect(events.filter((e) => e.type === 'batch').length).toBe(2);
+    expect(state(compiled)).toEqual(seen[2]);
+    await compiled.dispose();
+    runtime.close();
   });
 });

@@ -26,7 +26,7 @@ import {
   getBackend,
   tensor,
 } from '@ganglion/core';
-import { type FeedValue, feedSignature, ort, toOrtTensor } from '../ort-tensors.js';
+import { type FeedValue, createSession, feedSignature, ort, toOrtTensor } from '../ort-tensors.js';
 import { type FeedSignature, type TrainStepModel, traceTrainStep } from './trace-train-step.js';
 
 /** What a compiled step needs of the training setup (a core `Trainer` has all of it). */
@@ -246,7 +246,7 @@ export class CompiledTrainer {
           opset: this.options.opset,
           rewrite: this.options.rewrite,
         });
-        const session = await ort.InferenceSession.create(model.bytes, this.options.sessionOptions ?? DEFAULT_SESSION_OPTIONS);
+        const session = await createSession(model.bytes, 'the compiled training step', this.options.sessionOptions ?? DEFAULT_SESSION_OPTIONS);
         return { model, session };
       })();
       // A failed trace is not cached: the next call retries (and reports the error again).

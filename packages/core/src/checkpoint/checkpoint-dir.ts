@@ -160,6 +160,8 @@ export async function checkpointDirStatus(dir: string): Promise<CheckpointDirSta
   if (names.includes(META)) {
     let json: unknown;
     try {
+      // Only a regular file is read: a FIFO named meta.json would block the read forever.
+      if (!(await stat(join(dir, META))).isFile()) throw new Error('not a file');
       json = JSON.parse(await readFile(join(dir, META), 'utf8'));
     } catch {
       // meta.json is only ever replaced by a rename, so an unreadable one was not written by Ganglion.
@@ -352,8 +354,10 @@ class Torn extends Error {}
 
 async function readChecked(path: string): Promise<Buffer> {
   try {
+    if (!(await stat(path)).isFile()) throw new CheckpointError(`${path}: not a regular file`);
     return await readFile(path);
   } catch (e) {
+    if (e instanceof CheckpointError) throw e;
     if (errnoCode(e) === 'ENOENT') throw new CheckpointError(`${path}: file is missing`);
     throw new CheckpointError(`${path}: cannot read: ${(e as Error).message}`);
   }
@@ -385,8 +389,10 @@ async function readVerified(from: string, names: readonly string[]): Promise<{ m
     }
     let data: Buffer;
     try {
+      if (!(await stat(path)).isFile()) throw new CheckpointError(`${path}: not a regular file`);
       data = await readFile(path);
     } catch (e) {
+      if (e instanceof CheckpointError) throw e;
       if (errnoCode(e) === 'ENOENT') throw new Torn(`${path}: file is missing`);
       throw new CheckpointError(`${path}: cannot read: ${(e as Error).message}`);
     }

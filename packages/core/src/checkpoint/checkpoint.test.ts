@@ -16,29 +16,12 @@ import { ParamStore } from '../graph/params.js';
 import { add } from '../ops/add.js';
 import { matMul } from '../ops/mat-mul.js';
 import { ReferenceBackend } from '../reference/reference-backend.js';
+import { Linear } from '../testing/test-layers.js';
 import type { Tensor } from '../tensor.js';
 import type { CommitStage } from './checkpoint-dir.js';
 import { CHECKPOINT_FILES, type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
-/** A minimal dense layer local to this test (core cannot depend on @ganglion/layers). */
-class Linear extends Layer<{ units: number }> {
-  static override readonly kind = 'Linear';
-  readonly inputs = [{ name: 'x' }];
-  signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
-    const x = expectPort('x', inputs.x, 'float32', ['...', null]);
-    return {
-      outputs: [{ name: 'y', dtype: 'float32', shape: [...x.shape.slice(0, -1), this.config.units] }],
-      params: [
-        { name: 'kernel', shape: [lastDim('x', x), this.config.units], init: { kind: 'glorot-uniform' } },
-        { name: 'bias', shape: [this.config.units], init: { kind: 'uniform', low: -1, high: 1 } },
-      ],
-    };
-  }
-  forward({ x }: Readonly<Record<string, Tensor>>, { kernel, bias }: Readonly<Record<string, Tensor>>): Tensor {
-    return add(matMul(x, kernel), bias);
-  }
-}
 
 const resolve: LayerResolver = (kind) => (kind === 'Linear' ? (Linear as never) : undefined);
 const makeGraph = (): Graph => sequential([['hidden', new Linear({ units: 8 })], ['head', new Linear({ units: 3 })]], { input: ['batch', 5] });

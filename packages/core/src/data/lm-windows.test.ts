@@ -1,16 +1,18 @@
 // LM windows: shapes, labels = ids shifted by one, window starts at multiples of seqLen, a
-// shuffle that is deterministic in (seed, epoch), differs across epochs and covers every window.
+// shuffle that is deterministic in (seed, epoch), differs across epochs and covers every window;
+// compact id arrays and token sources read by window give the same batches.
 import { describe, expect, test } from 'vitest';
 import { ReferenceBackend } from '../reference/reference-backend.js';
 import type { Tensor } from '../tensor.js';
 import { DataError, seededPermutation } from './dataset.js';
 import { type LmWindowOptions, lmDataset, lmWindowCount } from './lm-windows.js';
+import type { TokenArray, TokenSource } from './token-source.js';
 
 /** tokens[i] = i, so a window's ids tell where it starts. */
 const arange = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
 
 /** Each batch as rows of [ids, labels], tensors disposed. */
-function epochRows(options: LmWindowOptions, tokens: Int32Array, epoch: number): number[][][][] {
+function epochRows(options: LmWindowOptions, tokens: TokenArray | TokenSource, epoch: number): number[][][][] {
   const out: number[][][][] = [];
   for (const batch of lmDataset(tokens, options).batches(epoch)) {
     const rows = (t: Tensor) => Array.from({ length: t.shape[0] as number }, (_, r) => t.toArray().slice(r * (t.shape[1] as number), (r + 1) * (t.shape[1] as number)));
@@ -101,6 +103,25 @@ describe('lmDataset', () => {
     expect(new Set(seen.flat()).size).toBe(10);
   });
 
+  test('compact id arrays and a TokenSource give the same batches as an Int32Array', () => {
+    const ids = Int32Array.from({ length: 4 * 9 + 3 }, (_, i) => (i * 37) % 251);
+    const opts = { seqLen: 4, batchSize: 2, shuffle: true, seed: 5, dropLast: false };
+    const reference = epochRows(opts, ids, 2);
+    const reads: [number, number][] = [];
+    const source: TokenSource = {
+      length: ids.length,
+      read(start, out) {
+        reads.push([start, out.length]);
+        for (let i = 0; i < out.length; i++) out[i] = ids[start + i];
+      },
+    };
+    for (const tokens of [Uint8Array.from(ids), Uint16Array.from(ids), source]) expect(epochRows(opts, tokens, 2)).toEqual(reference);
+    // The source is read one window (seqLen + 1 tokens) at a time, at the windows' starts.
+    expect(reads.map(([, n]) => n)).toEqual(new Array(9).fill(5));
+    expect(reads.every(([start]) => start % 4 === 0)).toBe(true);
+    expect(reads.map(([start]) => ids[start])).toEqual(starts(reference));
+  });
+
   test('seeded permutations are permutations', () => {
     for (const n of [0, 1, 2, 17]) expect([...seededPermutation(n, 3)].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(Array.from(seededPermutation(10, 3))).toEqual(Array.from(seededPermutation(10, 3)));
@@ -114,7 +135,8 @@ describe('lmDataset', () => {
     expect(() => lmDataset(arange(3), { seqLen: 4, batchSize: 1 })).toThrow(/3 tokens make 0 windows of 4 \+ 1 tokens, fewer than one batch of 1; use more text, a smaller seqLen or batchSize$/);
     expect(() => lmDataset(arange(10), { seqLen: 0, batchSize: 1 })).toThrow(/seqLen must be an integer >= 1, got 0/);
     expect(() => lmDataset(arange(10), { seqLen: 2, batchSize: 1.5 })).toThrow(/batchSize must be an integer >= 1, got 1.5/);
-    expect(() => lmDataset([1, 2, 3] as never, { seqLen: 1, batchSize: 1 })).toThrow(/tokens must be an Int32Array/);
+    expect(() => lmDataset([1, 2, 3] as never, { seqLen: 1, batchSize: 1 })).toThrow(/tokens must be an Int32Array, Uint16Array, Uint8Array or a TokenSource, got \[object Array\]/);
+    expect(() => lmDataset(new Float32Array(8) as never, { seqLen: 1, batchSize: 1 })).toThrow(/got \[object Float32Array\]/);
     expect(() => [...lmDataset(arange(10), { seqLen: 2, batchSize: 1 }).batches(-1)]).toThrow(/epoch must be an integer >= 0/);
   });
 });

@@ -2,12 +2,14 @@
 // L = seqLen): its first L tokens are the inputs `ids`, its last L the next-token targets `labels`.
 // Inputs of consecutive windows do not overlap, so an epoch sees every token once as an input
 // (except a tail shorter than a window). Windows are grouped into batches, optionally in a seeded
-// order that changes with the epoch but is the same for the same seed and epoch.
+// order that changes with the epoch but is the same for the same seed and epoch. Tokens come from
+// an array in memory or a TokenSource read one window at a time (a token file, say).
 
 import type { Backend } from '../backend.js';
 import { tensor } from '../creation.js';
 import { deriveSeed } from '../random/prng.js';
 import { type Batch, DataError, type Dataset, checkInteger, seededPermutation } from './dataset.js';
+import { type TokenArray, type TokenSource, toTokenSource } from './token-source.js';
 
 export interface LmWindowOptions {
   readonly seqLen: number;
@@ -36,22 +38,23 @@ export function lmWindowCount(tokenCount: number, seqLen: number): number {
 
 /**
  * Next-token batches `{ ids, labels }`, both int32 [batchSize, seqLen], labels = ids shifted by one.
+ * `tokens`: an Int32Array, Uint16Array or Uint8Array of ids, or a TokenSource.
  *
  *   const data = lmDataset(tok.encode(text), { seqLen: 64, batchSize: 16, shuffle: true, seed: 1 });
  *   for (const { ids, labels } of data.batches(epoch)) { ... }
  */
-export function lmDataset(tokens: Int32Array, options: LmWindowOptions): LmDataset {
-  if (!(tokens instanceof Int32Array)) throw new DataError(`lmDataset: tokens must be an Int32Array, got ${Object.prototype.toString.call(tokens)}`);
+export function lmDataset(tokens: TokenArray | TokenSource, options: LmWindowOptions): LmDataset {
+  const source = toTokenSource(tokens, 'lmDataset');
   const seqLen = checkInteger('lmDataset: seqLen', options.seqLen, 1);
   const batchSize = checkInteger('lmDataset: batchSize', options.batchSize, 1);
   const seed = options.seed ?? 0;
   if (!Number.isFinite(seed)) throw new DataError(`lmDataset: seed must be a finite number, got ${seed}`);
   const dropLast = options.dropLast ?? true;
-  const windows = lmWindowCount(tokens.length, seqLen);
+  const windows = lmWindowCount(source.length, seqLen);
   const size = dropLast ? Math.floor(windows / batchSize) : Math.ceil(windows / batchSize);
   if (size === 0) {
     throw new DataError(
-      `lmDataset: ${tokens.length} tokens make ${windows} window${windows === 1 ? '' : 's'} of ${seqLen} + 1 tokens, ` +
+      `lmDataset: ${source.length} tokens make ${windows} window${windows === 1 ? '' : 's'} of ${seqLen} + 1 tokens, ` +
         `fewer than one batch of ${batchSize}; use more text, a smaller seqLen or batchSize${dropLast && windows > 0 ? ', or dropLast: false' : ''}`,
     );
   }
@@ -59,15 +62,16 @@ export function lmDataset(tokens: Int32Array, options: LmWindowOptions): LmDatas
   function* batches(epoch: number): Generator<Batch> {
     checkInteger('lmDataset: epoch', epoch, 0);
     const order = options.shuffle ? seededPermutation(windows, deriveSeed(seed, 'lm-windows', epoch)) : null;
+    const window = new Int32Array(seqLen + 1);
     for (let b = 0; b < size; b++) {
       const rows = Math.min(batchSize, windows - b * batchSize);
       const ids = new Int32Array(rows * seqLen);
       const labels = new Int32Array(rows * seqLen);
       for (let r = 0; r < rows; r++) {
         const w = order ? order[b * batchSize + r] : b * batchSize + r;
-        const start = w * seqLen;
-        ids.set(tokens.subarray(start, start + seqLen), r * seqLen);
-        labels.set(tokens.subarray(start + 1, start + seqLen + 1), r * seqLen);
+        source.read(w * seqLen, window);
+        ids.set(window.subarray(0, seqLen), r * seqLen);
+        labels.set(window.subarray(1), r * seqLen);
       }
       yield { ids: tensor(ids, [rows, seqLen], 'int32', options.backend), labels: tensor(labels, [rows, seqLen], 'int32', options.backend) };
     }

@@ -2,3 +2,4 @@
 export * from './op-cases.js';
 export * from './values.js';
 export * from './gradcheck.js';
+export * from './test-layers.js';

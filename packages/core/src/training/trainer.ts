@@ -48,7 +48,7 @@ export interface FitOptions {
 export interface Stepper {
   step(batch: Batch): Promise<StepResult>;
   sync(): void;
-  /** Mean loss over a dataset where the steps run (default: the eager runtime after `sync`). */
+  /** Mean loss per example over a dataset where the steps run, by `meanLoss` (default: the eager runtime after `sync`). */
   evaluate?(data: Dataset): Promise<number>;
 }
 
@@ -67,6 +67,44 @@ function defaultTokens(batch: Batch): number {
   if (labels) return labels.size;
   const first = Object.values(batch)[0];
   return typeof first?.shape[0] === 'number' ? first.shape[0] : 0;
+}
+
+/** Examples in a batch: the first axis of its first tensor that has one (1 if all are scalars). */
+export function examplesIn(batch: Batch): number {
+  const t = Object.values(batch).find((v) => v.rank > 0);
+  const n = t ? t.shape[0] : 1;
+  if (typeof n !== 'number') throw new TrainingError(`evaluate: a batch's first axis must be concrete, got ${String(n)}`);
+  return n;
+}
+
+/**
+ * The mean loss per example over `data` (epoch 0's batches). `lossOf(batch)` is one batch's loss,
+ * a mean over its examples (MSE over its elements, cross-entropy over its tokens at a fixed
+ * sequence length); each is weighted by the batch's example count, so the result is the loss of
+ * the whole dataset taken as one batch, however it was cut. Batches are disposed. The one
+ * averaging rule for every evaluator: the eager `Trainer.evaluate` and steppers that evaluate
+ * elsewhere (onnxruntime).
+ *
+ *   await meanLoss(valData, (batch) => runtime.forward(batch).loss.dataSync()[0]);
+ */
+export async function meanLoss(data: Dataset, lossOf: (batch: Batch) => number | Promise<number>): Promise<number> {
+  let sum = 0;
+  let examples = 0;
+  let batches = 0;
+  for await (const batch of data.batches(0)) {
+    try {
+      batches++;
+      const n = examplesIn(batch);
+      if (n > 0) {
+        sum += (await lossOf(batch)) * n;
+        examples += n;
+      }
+    } finally {
+      dispose(batch);
+    }
+  }
+  if (examples === 0) throw new TrainingError(`evaluate: the dataset yielded ${batches === 0 ? 'no batches' : 'only empty batches'}`);
+  return sum / examples;
 }
 
 @injectable()
@@ -107,17 +145,12 @@ export class Trainer {
     return result;
   }
 
-  /** Mean loss over a dataset, forward only (no dropout). */
+  /**
+   * Mean loss per example over a dataset (epoch 0's batches), forward only (no dropout): see
+   * `meanLoss`. A short last batch counts for the examples it holds.
+   */
   async evaluate(runtime: Runtime, data: Dataset, opts: { loss?: string } = {}): Promise<number> {
-    let sum = 0;
-    let n = 0;
-    for await (const batch of data.batches(0)) {
-      sum += tidy(() => runtime.forward(batch)[opts.loss ?? 'loss'].dataSync()[0]);
-      n++;
-      dispose(batch);
-    }
-    if (n === 0) throw new TrainingError('evaluate: the dataset yielded no batches');
-    return sum / n;
+    return meanLoss(data, (batch) => tidy(() => runtime.forward(batch)[opts.loss ?? 'loss'].dataSync()[0]));
   }
 
   /** The graph outputs for some inputs (inference mode). */
