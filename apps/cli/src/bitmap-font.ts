@@ -4,8 +4,8 @@
 // (126); descenders (g, j, p, q, y) stay inside the 7 rows. Other characters draw as '?'.
 
 /** Glyph cell: 5 pixels wide and 7 high, plus 1 pixel of spacing after each character. */
-export const GLYPH_WIDTH = 5;
-export const GLYPH_HEIGHT = 7;
+const GLYPH_WIDTH = 5;
+const GLYPH_HEIGHT = 7;
 const ADVANCE = GLYPH_WIDTH + 1;
 
 const GLYPHS: readonly string[] = [

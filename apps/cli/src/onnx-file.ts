@@ -13,7 +13,7 @@ import type * as ort from 'onnxruntime-node';
 /** Metadata key holding the character vocabulary of an exported language model. */
 export const VOCAB_METADATA_KEY = 'ganglion.tokenizer';
 /** Metadata key holding the training step the export was made at. */
-export const STEP_METADATA_KEY = 'ganglion.step';
+const STEP_METADATA_KEY = 'ganglion.step';
 
 export interface OpenOnnxFileOptions {
   /** Read tensors stored in external files (only from the model's own folder). */

@@ -9,12 +9,11 @@ import { type OpenOnnxFileOptions, openOnnxFile } from './onnx-file.js';
 export { VOCAB_METADATA_KEY } from './onnx-file.js';
 
 /**
- * A checkpoint's graph in onnxruntime, traced once with a free time dim (any chunk length).
- * `maxPositions`: the stream positions position-dependent layers (RoPE, position embeddings) must
- * cover, at least the prompt plus the generated tokens (their tables are traced at that length).
+ * A checkpoint's graph in onnxruntime, traced once with a free time dim (any chunk length). The
+ * runner feeds each wave's position-table rows (RoPE), so any stream length runs in flat memory.
  */
-export function runnerModel(graph: Graph, params: ParamStore, options: { maxPositions?: number } = {}): TokenModel {
-  const runner = new OnnxRuntimeRunner(graph.subgraph(['logits']), params, { shapes: 'dynamic', maxPositions: options.maxPositions });
+export function runnerModel(graph: Graph, params: ParamStore): TokenModel {
+  const runner = new OnnxRuntimeRunner(graph.subgraph(['logits']), params, { shapes: 'dynamic' });
   return {
     reset: () => runner.resetState(),
     next: async (ids) => {

@@ -8,7 +8,7 @@ import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameS
 import { basename, dirname, join } from 'node:path';
 import { type CharTokenizerJSON, GanglionError, type TokenArray, type TokenDType, type TokenSource, allocateTokens, tokenBytes, writeFileAtomically } from '@ganglion/core';
 
-export class TokenFileError extends GanglionError {}
+class TokenFileError extends GanglionError {}
 
 /** What `tokens.json` holds. */
 export interface TokenFilesMeta {
@@ -22,7 +22,7 @@ export interface TokenFilesMeta {
   readonly validation: { readonly file: string; readonly tokens: number };
 }
 
-export const TOKEN_FILES = { train: 'train.bin', validation: 'val.bin', meta: 'tokens.json' } as const;
+const TOKEN_FILES = { train: 'train.bin', validation: 'val.bin', meta: 'tokens.json' } as const;
 
 /** A hidden name beside `path` for the file while it is written (the form checkpoints use). */
 const tempName = (path: string) => join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);

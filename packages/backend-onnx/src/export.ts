@@ -21,7 +21,7 @@ import {
   hasOnnxLowering,
   withBackend,
 } from '@ganglion/core';
-import { POSITION_IDS, TraceBackend, type TraceOptions, checkOpset } from './trace-backend.js';
+import { POSITION_IDS, type PositionRowsInput, TraceBackend, type TraceOptions, checkOpset } from './trace-backend.js';
 
 export interface ExportOptions extends TraceOptions {
   /**
@@ -74,6 +74,8 @@ export interface ExportedModel {
   readonly inputs: readonly ValueDescription[];
   readonly outputs: readonly ValueDescription[];
   readonly state: readonly StateBinding[];
+  /** Position tables the caller feeds for each wave (`positionRows: 'input'`). */
+  readonly positionRows: readonly PositionRowsInput[];
 }
 
 /** The free dim along a KV cache's time axis in a stateful export; 0 on the first step. */
@@ -203,7 +205,9 @@ export function traceModel(graph: Graph, params: ParamStore, options: ExportOpti
     ...(kept.has(POSITION_IDS) ? [{ name: POSITION_IDS, ...tb.positionsSpec() }] : []),
     ...state.filter((s) => kept.has(s.input)).map((s) => ({ name: s.input, shape: s.shape, dtype: s.dtype })),
   ];
-  return { bytes, inputs, outputs: described, state };
+  const positionRows = [...tb.positionRowsInputs.values()].filter((r) => kept.has(r.input));
+  for (const r of positionRows) inputs.push({ name: r.input, shape: r.shape, dtype: 'float32' });
+  return { bytes, inputs, outputs: described, state, positionRows };
 }
 
 interface Pass {

@@ -38,7 +38,7 @@ export interface ModelInfo {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-export function valueInfo(name: string, elemType: ElemType, shape: Shape): IValueInfoProto {
+function valueInfo(name: string, elemType: ElemType, shape: Shape): IValueInfoProto {
   return {
     name,
     type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },

@@ -35,7 +35,7 @@ export function toNumber(v: number | { toNumber(): number } | null | undefined):
 }
 
 /** Row-major values as a TensorProto's raw_data (little-endian, as ONNX requires). */
-export function rawData(values: ArrayLike<number>, elemType: ElemType): Uint8Array {
+function rawData(values: ArrayLike<number>, elemType: ElemType): Uint8Array {
   const n = values.length;
   switch (elemType) {
     case ElemType.FLOAT:

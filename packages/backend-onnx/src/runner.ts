@@ -84,6 +84,11 @@ export class OnnxRuntimeRunner {
       time = t;
       all[POSITION_IDS] = { data: Int32Array.from({ length: batch * t }, (_, k) => this.position + (k % t)), shape: [batch, t], dtype: 'int32' };
     }
+    for (const r of entry.model.positionRows) {
+      // This wave's rows of a position table, for its stream positions (every row of the batch alike).
+      const t = time || Number(resolveDims(r.shape, feeds, this.graph, r.input)[1]);
+      all[r.input] = { data: Float32Array.from(r.rows(stream ? this.position : 0, t)), shape: [1, t, r.width], dtype: 'float32' };
+    }
     const out = await runSession(entry.session, all);
     const result: Record<string, OrtValue> = {};
     const carried: Record<string, OrtValue> = {};
@@ -116,7 +121,8 @@ export class OnnxRuntimeRunner {
       const { shapes, backend: _backend, sessionOptions, name, ...exportOptions } = this.options;
       const inputs = shapes === 'dynamic' ? undefined : Object.fromEntries(Object.entries(signature).map(([k, v]) => [k, v.shape]));
       entry = (async () => {
-        const model = traceModel(this.graph, this.params, { ...exportOptions, inputs, stateful: stream });
+        // Position tables are fed per wave, so a long stream grows no table in the model.
+        const model = traceModel(this.graph, this.params, { positionRows: 'input', ...exportOptions, inputs, stateful: stream });
         const session = await createSession(model.bytes, name ?? 'onnxruntime session of the graph', sessionOptions ?? {});
         return { model, session };
       })();

@@ -20,6 +20,8 @@ import {
   type TensorSpec,
   ExportError,
   formatShape,
+  gather,
+  keep,
   makeTensor,
   staticSize,
 } from '@ganglion/core';
@@ -68,6 +70,22 @@ export interface TraceOptions {
    * Hugging Face's `max_position_embeddings`. Default 4096.
    */
   readonly maxPositions?: number;
+  /**
+   * How `positionRows` tables are written. 'table' (default): the table for positions
+   * 0 .. maxPositions - 1 as a constant, gathered at the wave's positions. 'input': the wave's rows
+   * as a model input `position_rows.<key>` [1, time, width], computed by the caller (the runner) for
+   * its stream position; the model then has no position limit and no table that grows with it.
+   */
+  readonly positionRows?: 'table' | 'input';
+}
+
+/** A position table the caller feeds (`positionRows: 'input'`): its input, width and rows. */
+export interface PositionRowsInput {
+  readonly input: string;
+  /** [1, time, width]. */
+  readonly shape: readonly (number | string)[];
+  readonly width: number;
+  readonly rows: (start: number, count: number) => Float64Array;
 }
 
 /** The stateful export's input of token positions, int32 [batch, time]. */
@@ -84,6 +102,10 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   readonly opset: number;
   readonly random: 'constant' | 'onnx';
   readonly maxPositions: number;
+  readonly positionRowsMode: 'table' | 'input';
+  /** The tables fed as inputs (`positionRows: 'input'`), by input name. */
+  readonly positionRowsInputs = new Map<string, PositionRowsInput>();
+  private readonly positionTables = new Map<string, Tensor>();
   /**
    * Set by the exporter for a stateful export: `positions()` then reads the `position_ids` input
    * (the stream position is only known when the model runs).
@@ -104,6 +126,7 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
     const maxPositions = options.maxPositions ?? 4096;
     if (!Number.isInteger(maxPositions) || maxPositions < 1) throw new ExportError(`maxPositions must be a positive integer, got ${String(maxPositions)}`);
     this.maxPositions = maxPositions;
+    this.positionRowsMode = options.positionRows ?? 'table';
     this.lowerings = onnxLowerings(this);
   }
 
@@ -220,6 +243,27 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
     }
     this.positionsByTime.set(key, p);
     return p;
+  }
+
+  positionRows(key: string, width: number, like: Tensor, rows: (start: number, count: number) => Float64Array): Tensor {
+    const positions = this.positions(like);
+    if (this.positionRowsMode === 'input') {
+      const input = `position_rows.${key}`;
+      const time = positions.shape[1];
+      let t = this.positionTables.get(`${input}|${String(time)}`);
+      if (!t) {
+        t = this.input(input, { shape: [1, time, width], dtype: 'float32' });
+        this.positionTables.set(`${input}|${String(time)}`, t);
+        this.positionRowsInputs.set(input, { input, shape: [1, time, width], width, rows });
+      }
+      return t;
+    }
+    let table = this.positionTables.get(key);
+    if (!table) {
+      table = keep(makeTensor(this.fromValues(rows(0, this.maxPositions), { shape: [this.maxPositions, width], dtype: 'float32' }), { shape: [this.maxPositions, width], dtype: 'float32' }, this));
+      this.positionTables.set(key, table);
+    }
+    return gather(table, positions, 0);
   }
 
   int64(values: readonly number[]): Tensor {

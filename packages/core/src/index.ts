@@ -60,7 +60,7 @@ export { CosineSchedule } from './training/schedules/cosine.js';
 export { Trainer, examplesIn, meanLoss } from './training/trainer.js';
 export type { FitOptions, StepResult, Stepper } from './training/trainer.js';
 export type { BatchEvent, CheckpointEvent, DoneEvent, EpochEvent, TrainEvent } from './training/events.js';
-export { earlyStopping, stopOnNaN } from './training/operators.js';
+export { earlyStopping } from './training/operators.js';
 export { arrayDataset } from './data/array-dataset.js';
 export { seededPermutation } from './data/dataset.js';
 export { createTrainer, createTrainingContainer } from './training/create-trainer.js';

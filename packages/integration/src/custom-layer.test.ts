@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { GraphBuilder, Layer, type LayerSignature, ReferenceBackend, Runtime, type Tensor, type TensorSpec, add, expectPort, lastDim, matMul, mul, relu, sigmoid, sub, tidy, withBackend } from '@ganglion/core';
 import { makeInput } from '@ganglion/core/testing';
 import { Dense, MSE } from '@ganglion/layers';
-import { checkLayerGradients } from '../../layers/src/testing/layer-gradcheck.js';
+import { checkLayerGradients } from '@ganglion/layers/testing';
 
 class Highway extends Layer<{ gateBias?: number }> {
   static override readonly kind = 'Highway';

@@ -16,7 +16,3 @@ const table: Record<ActivationName, (x: Tensor) => Tensor> = {
 export function activate(name: ActivationName | undefined, x: Tensor): Tensor {
   return table[name ?? 'linear'](x);
 }
-
-export function isActivationName(s: unknown): s is ActivationName {
-  return typeof s === 'string' && s in table;
-}

@@ -3,14 +3,14 @@
 // and concrete time dims; an exported model must build them in the graph, from the positions of the
 // wave's tokens (`b.positions`: the `position_ids` input of a stateful export, 0 .. time-1
 // otherwise) and the run-time lengths of the time and cache axes. The values are the same:
-// - RoPE's cos/sin rows are gathered from tables [maxPositions, headDim] that `rotaryTables`
-//   computes in float64, as `forward` does (computing the angles in float32 in the graph would be
-//   off by ~1e-5 at position 300);
+// - RoPE's cos/sin rows come from `b.positionRows`: computed on the host in float64, as `forward`
+//   does (computing the angles in float32 in the graph would be off by ~1e-5 at position 300),
+//   either as a table in the model gathered by position, or fed per wave by the caller;
 // - the mask is 0 or MASKED, exactly as `attentionBias`, from integer position differences.
 import { type OnnxBuilder, type Shape, type Tensor, type TensorSpec, add, gather, keep, mul, onnxAttr, reshape, tensor } from '@ganglion/core';
 import { MASKED } from './attention.js';
 import { rowsTimes } from './linear.js';
-import { rotaryTables, rotateHalfMatrix } from './rotary-embedding.js';
+import { rotaryValues, rotateHalfMatrix } from './rotary-embedding.js';
 
 /** One ONNX node with one output of `spec`. */
 function op1(b: OnnxBuilder, type: string, inputs: readonly (Tensor | undefined)[], spec: TensorSpec, attrs: Parameters<OnnxBuilder['op']>[2] = {}): Tensor {
@@ -44,10 +44,6 @@ function table(b: OnnxBuilder, key: string, make: () => Tensor): Tensor {
   return t;
 }
 
-/** Rows of a [maxPositions, n] table at `positions` [B|1, time]: [B|1, time, n]. */
-export function rowsAt(b: OnnxBuilder, key: string, positions: Tensor, make: () => Tensor): Tensor {
-  return gather(table(b, key, make), positions, 0);
-}
 
 /**
  * RoPE of x [batch, time, headDim] or [batch, heads, time, headDim] at `positions` [B|1, time]:
@@ -56,7 +52,7 @@ export function rowsAt(b: OnnxBuilder, key: string, positions: Tensor, make: () 
 export function onnxRotary(b: OnnxBuilder, x: Tensor, positions: Tensor, base: number): Tensor {
   const headDim = x.shape[x.rank - 1] as number;
   const pick = (which: 'cos' | 'sin') => {
-    const rows = rowsAt(b, `rope:${which}:${headDim}:${base}`, positions, () => rotaryTables(0, b.maxPositions, headDim, base, x)[which]);
+    const rows = b.positionRows(`rope.${which}.${headDim}.${base}`, headDim, positions, (start, count) => rotaryValues(start, count, headDim, base)[which]);
     return x.rank === 4 ? reshape(rows, [rows.shape[0], 1, rows.shape[1], headDim]) : rows;
   };
   const rotateHalf = table(b, `rope:R:${headDim}`, () => rotateHalfMatrix(headDim, x));

@@ -10,8 +10,8 @@ import { AttributeError, Layer, type LayerContext, type OnnxBuilder, type LayerS
 import { onnxRotary } from './attention-onnx.js';
 import { rowsTimes } from './linear.js';
 
-/** cos and sin tables [time, headDim] for positions start .. start + time - 1. */
-export function rotaryTables(start: number, time: number, headDim: number, base: number, like: Tensor): { cos: Tensor; sin: Tensor } {
+/** cos and sin values [time, headDim], in float64, for positions start .. start + time - 1. */
+export function rotaryValues(start: number, time: number, headDim: number, base: number): { cos: Float64Array; sin: Float64Array } {
   const half = headDim / 2;
   const cos = new Float64Array(time * headDim);
   const sin = new Float64Array(time * headDim);
@@ -22,6 +22,12 @@ export function rotaryTables(start: number, time: number, headDim: number, base:
       sin[t * headDim + i] = sin[t * headDim + i + half] = Math.sin(angle);
     }
   }
+  return { cos, sin };
+}
+
+/** cos and sin tables [time, headDim] for positions start .. start + time - 1. */
+function rotaryTables(start: number, time: number, headDim: number, base: number, like: Tensor): { cos: Tensor; sin: Tensor } {
+  const { cos, sin } = rotaryValues(start, time, headDim, base);
   return { cos: tensor(cos, [time, headDim], 'float32', like.backend), sin: tensor(sin, [time, headDim], 'float32', like.backend) };
 }
 

@@ -3,7 +3,6 @@
 // for absolute positions p from the wave's stream position (ctx.context.position). No parameters.
 // Port x [batch, time, dim] with an even dim.
 import { Layer, type LayerContext, type OnnxBuilder, type LayerSignature, ShapeError, type Tensor, type TensorSpec, add, expectPort, lastDim, tensor } from '@ganglion/core';
-import { rowsAt } from './attention-onnx.js';
 
 export interface SinusoidalPositionEmbeddingConfig {
   /** Default 10000. */
@@ -42,10 +41,10 @@ export class SinusoidalPositionEmbedding extends Layer<SinusoidalPositionEmbeddi
     return add(x, tensor(sinusoidalTable(ctx.context.position, time, dim, this.config.base), [time, dim], 'float32', x.backend));
   }
 
-  /** Native export: rows of the table for positions 0 .. b.maxPositions - 1, gathered at the wave's positions. */
+  /** Native export: the table's rows at the wave's positions (`b.positionRows`). */
   lowerOnnx(b: OnnxBuilder, { x }: Readonly<Record<string, Tensor>>): Tensor {
     const dim = x.shape[2] as number;
     const base = this.config.base ?? 10000;
-    return add(x, rowsAt(b, `sinusoidal:${dim}:${base}`, b.positions(x), () => tensor(sinusoidalTable(0, b.maxPositions, dim, base), [b.maxPositions, dim], 'float32', x.backend)));
+    return add(x, b.positionRows(`sinusoidal.${dim}.${base}`, dim, x, (start, count) => sinusoidalTable(start, count, dim, base)));
   }
 }

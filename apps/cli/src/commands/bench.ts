@@ -1,6 +1,6 @@
 // ganglion bench: Ganglion on each of its backends against TF.js Layers, PyTorch and onnxruntime
 // on the same char-LM workload, side by side in one run, each contender in its own process. Prints
-// a table and the ratios of the Speed issue, or one JSON object with --json.
+// a table, the ratios between contenders with their targets, or one JSON object with --json.
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { type FlagSpec, UsageError, parse } from '../args.js';
@@ -11,7 +11,7 @@ import { FULL_WORKLOAD, QUICK_WORKLOAD, type Workload, tokensPerStep } from '../
 
 const FLAGS: FlagSpec = { quick: { type: 'boolean' }, json: { type: 'boolean' }, only: { type: 'string' }, save: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
 
-export const BENCH_HELP = `usage: ganglion bench [--quick] [--json] [--only NAME,...] [--save FILE]
+const BENCH_HELP = `usage: ganglion bench [--quick] [--json] [--only NAME,...] [--save FILE]
 Times a training step and a forward pass of the reference char-LM (Embedding 64 -> LSTM 256 ->
 LSTM 256 -> Dense 65, seq 64, batch 32) for every contender that can run here, each in its own
 process, and prints a table, the ratios between them and each process's peak resident set.

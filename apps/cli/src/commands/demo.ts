@@ -13,7 +13,7 @@ import { runGenerate } from './generate.js';
 import { runTrain, trainSettings } from './train.js';
 
 const FLAGS: FlagSpec = { 'time-budget': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, preset: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
-export const DEMO_HELP = `usage: ganglion demo [--time-budget SECONDS] [--preset NAME] [--out DIR] [--backend NAME] [--seed N] [--json]
+const DEMO_HELP = `usage: ganglion demo [--time-budget SECONDS] [--preset NAME] [--out DIR] [--backend NAME] [--seed N] [--json]
 Trains the char-lstm preset (or --preset char-gpt, ...) on Moby-Dick for --time-budget seconds
 (default 210; the training step compiled to ONNX and run in onnxruntime), saves the checkpoint in
 --out (default runs/demo), writes the loss curve, prints generated text, exports the model to ONNX

@@ -10,7 +10,7 @@ import { createBackend } from '../container.js';
 import { VOCAB_METADATA_KEY } from '../onnx-models.js';
 
 export const EXPORT_FLAGS: FlagSpec = { out: { type: 'string' }, opset: { type: 'string' }, stateful: { type: 'boolean' }, 'max-positions': { type: 'string' }, help: { type: 'boolean', short: 'h' } };
-export const EXPORT_HELP = `usage: ganglion export DIR --out model.onnx [--opset N] [--stateful] [--max-positions N]
+const EXPORT_HELP = `usage: ganglion export DIR --out model.onnx [--opset N] [--stateful] [--max-positions N]
 Exports the checkpoint in DIR to ONNX (opset 17..26, default 17). The vocabulary travels in the
 model's metadata_props; --stateful adds the recurrent state as inputs/outputs (for a GPT:
 position_ids, past_key_values.N.* and present.N.*), so \`ganglion run\` can generate from the file
@@ -29,7 +29,7 @@ export interface ExportSettings {
  * device or FIFO (a rename would replace it; /proc entries never finish), a path whose folder is
  * missing, and any file a checkpoint owns (its weights, meta.json, anything under `.ganglion`).
  */
-export async function checkExportTarget(out: string): Promise<void> {
+async function checkExportTarget(out: string): Promise<void> {
   const path = resolve(out);
   const folder = dirname(path);
   const refuse = (problem: string): never => {

@@ -9,7 +9,6 @@ import { checkPrompt } from '../prompt.js';
 
 const GENERATE_BACKENDS = BACKENDS;
 /** What an export covers by default (`ganglion export --max-positions`). */
-const DEFAULT_MAX_POSITIONS = 4096;
 
 export const GENERATE_FLAGS: FlagSpec = {
   prompt: { type: 'string' },
@@ -22,13 +21,12 @@ export const GENERATE_FLAGS: FlagSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
-export const GENERATE_HELP = `usage: ganglion generate DIR [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--backend ${GENERATE_BACKENDS.join('|')}]
+const GENERATE_HELP = `usage: ganglion generate DIR [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--backend ${GENERATE_BACKENDS.join('|')}]
 Generates text from the checkpoint in DIR. --temperature 0 is greedy; --top-k keeps the K most likely
 characters, --top-p the fewest whose probability reaches P. The same checkpoint, prompt and seed
 always give the same text. --backend: onnx (the default, the fastest) runs the model in
 onnxruntime; tfjs, tfjs-wasm and reference run it in the framework. The prompt is fed in chunks of
-${PREFILL_CHUNK} characters, so a long prompt costs time, not memory (in onnxruntime a GPT's RoPE
-tables are traced for the prompt's length, about 3 kB a position).`;
+${PREFILL_CHUNK} characters, so a long prompt costs time, not memory.`;
 
 export interface GenerateSettings {
   readonly dir: string;
@@ -41,7 +39,7 @@ export interface GenerateSettings {
   readonly backend: (typeof GENERATE_BACKENDS)[number];
 }
 
-export function generateSettings(argv: readonly string[]): GenerateSettings | 'help' {
+function generateSettings(argv: readonly string[]): GenerateSettings | 'help' {
   const { values, positionals } = parse(argv, GENERATE_FLAGS, 'generate');
   if (values.help) return 'help';
   if (positionals.length !== 1) throw new UsageError(`expected one checkpoint directory, got ${positionals.length} arguments\n${GENERATE_HELP}`);
@@ -62,9 +60,7 @@ export async function runGenerate(s: GenerateSettings, write: (text: string) => 
   const model = await loadModel(s.dir, await createBackend(s.backend === 'onnx' ? 'reference' : s.backend));
   checkPrompt(model.tokenizer, s.prompt);
   write(s.prompt);
-  // A traced model's position tables (RoPE, position embeddings) cover the prompt and every new token.
-  const maxPositions = Math.max(DEFAULT_MAX_POSITIONS, model.tokenizer.encode(s.prompt).length + s.maxTokens);
-  const tokens = s.backend === 'onnx' ? runnerModel(model.checkpoint.graph, model.checkpoint.params, { maxPositions }) : runtimeModel(model.runtime);
+  const tokens = s.backend === 'onnx' ? runnerModel(model.checkpoint.graph, model.checkpoint.params) : runtimeModel(model.runtime);
   return generate(tokens, model.tokenizer, s.prompt, s.maxTokens, { temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }, write);
 }
 

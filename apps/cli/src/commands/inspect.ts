@@ -5,7 +5,7 @@ import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';
 
 const FLAGS: FlagSpec = { help: { type: 'boolean', short: 'h' } };
-export const INSPECT_HELP = 'usage: ganglion inspect DIR\nPrints the summary table and the Mermaid graph of the checkpoint in DIR.';
+const INSPECT_HELP = 'usage: ganglion inspect DIR\nPrints the summary table and the Mermaid graph of the checkpoint in DIR.';
 
 export async function inspectCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown } }): Promise<void> {
   const { values, positionals } = parse(argv, FLAGS, 'inspect');

@@ -9,7 +9,7 @@ import { GENERATE_FLAGS } from './generate.js';
 // generate's flags but --backend (the file runs in onnxruntime), and --allow-external-data.
 const { backend: _backend, ...GENERATION_FLAGS } = GENERATE_FLAGS;
 export const RUN_FLAGS: FlagSpec = { ...GENERATION_FLAGS, 'allow-external-data': { type: 'boolean' } };
-export const RUN_HELP = `usage: ganglion run model.onnx [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--allow-external-data]
+const RUN_HELP = `usage: ganglion run model.onnx [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--allow-external-data]
 Generates text from a stateful ONNX export (\`ganglion export DIR --out model.onnx --stateful\`) in
 onnxruntime, with nothing but the file. A model whose tensors live in external files is refused
 unless --allow-external-data is given, and then they are read only from the model's own folder.`;

@@ -34,7 +34,7 @@ export const TRAIN_FLAGS: FlagSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
-export const TRAIN_HELP = `usage: ganglion train [--preset ${PRESET_NAMES.join('|')}] [--corpus FILE] [--backend ${BACKENDS.join('|')}]
+const TRAIN_HELP = `usage: ganglion train [--preset ${PRESET_NAMES.join('|')}] [--corpus FILE] [--backend ${BACKENDS.join('|')}]
                       [--steps N] [--time-budget SECONDS] [--batch N] [--seq-len N] [--lr X]
                       [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip none|value:V|norm:C|global-norm:C]
                       [--seed N] [--out DIR] [--checkpoint-every N] [--resume | --overwrite] [--max-vocab N] [--json]

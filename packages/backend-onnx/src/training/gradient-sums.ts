@@ -13,9 +13,9 @@
 // a [batch, K, N] temporary and batch small products. It becomes one Gemm over the flattened rows.
 // The rewrite works on the ModelProto's graph with the shapes the tracer recorded, replaces each
 // chain's last Add by the new nodes (same output name) and prunes what nothing needs any more.
-// NOTE: core's tape now joins the gradients of one-axis slices with a Concat itself, and MatMul's
-// VJP takes a matrix weight's gradient over the flattened rows, so a traced LSTM step has no Pad
-// chain or batched product left; those two rewrites stay for graphs that still have them.
+// NOTE: core's tape joins the gradients of one-axis slices with a Concat itself, and MatMul's VJP
+// takes a matrix weight's gradient over the flattened rows, so a traced LSTM step has no Pad chain
+// or batched product; those two rewrites only fire on graphs that do have them.
 import type onnxProto from 'onnx-proto';
 import type { INodeProto, ITensorProto } from '../proto.js';
 import { neededValues } from '../onnx-graph.js';
@@ -277,7 +277,7 @@ function concatPieces(leaves: readonly PadLeaf[], zeros: (shape: number[]) => st
 }
 
 /** Drop nodes no graph output needs, and initializers nothing reads. */
-export function prune(graph: IGraphProto): void {
+function prune(graph: IGraphProto): void {
   const { values, nodes } = neededValues(graph.node ?? [], (graph.output ?? []).map((o) => o.name!));
   graph.node = (graph.node ?? []).filter((n) => nodes.has(n));
   graph.initializer = (graph.initializer ?? []).filter((t: ITensorProto) => values.has(t.name!));

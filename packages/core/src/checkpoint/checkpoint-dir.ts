@@ -49,7 +49,7 @@ const hex = () => randomBytes(4).toString('hex');
 const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export async function exists(path: string): Promise<boolean> {
+async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
@@ -60,7 +60,7 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /** Create `path` (which must not exist), write it and fsync it. */
-export async function writeDurably(path: string, data: Uint8Array | string): Promise<void> {
+async function writeDurably(path: string, data: Uint8Array | string): Promise<void> {
   const fh = await open(path, 'wx');
   try {
     await fh.writeFile(data);
@@ -71,7 +71,7 @@ export async function writeDurably(path: string, data: Uint8Array | string): Pro
 }
 
 /** fsync a directory, so the entries created or renamed in it survive a power loss. */
-export async function syncDirectory(path: string): Promise<void> {
+async function syncDirectory(path: string): Promise<void> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -214,7 +214,7 @@ async function readLock(path: string): Promise<LockInfo | undefined> {
 }
 
 /** True when this process holds the lock on `dir`. */
-export async function holdsLock(dir: string): Promise<boolean> {
+async function holdsLock(dir: string): Promise<boolean> {
   const info = await readLock(join(dir, STORE_DIR, LOCK_FILE));
   return info !== undefined && info.pid === process.pid && info.host === hostname();
 }

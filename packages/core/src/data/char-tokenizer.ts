@@ -39,7 +39,7 @@ const MAX_LISTED = 20;
 export const UNKNOWN_CHAR = '\uFFFD';
 
 /** `'Ω' (U+03A9)`; control characters are escaped so the message stays on one line. */
-export function describeChar(ch: string): string {
+function describeChar(ch: string): string {
   const cp = ch.codePointAt(0)!;
   const hex = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
   const shown = cp < 0x20 || (cp >= 0x7f && cp < 0xa0) ? JSON.stringify(ch).slice(1, -1) : ch;

@@ -59,6 +59,16 @@ export interface OnnxBuilder {
   readonly stateful: boolean;
   /** Positions a table-based lowering (RoPE cos/sin, sinusoidal tables) must cover; a larger position fails in onnxruntime. */
   readonly maxPositions: number;
+  /**
+   * Rows of a position table at this wave's positions, float32 [B|1, time, width]: row p is
+   * `rows(p, 1)`, and `rows(start, count)` gives rows start .. start + count - 1 (row-major,
+   * computed on the host, e.g. in float64). The exporter either writes the table for positions
+   * 0 .. maxPositions - 1 into the model and gathers from it, or (`positionRows: 'input'`) takes the
+   * wave's rows as a model input its caller computes with `rows`, so nothing grows with the stream.
+   * `key` names the table (equal keys share it).
+   */
+  positionRows(key: string, width: number, like: Tensor, rows: (start: number, count: number) => Float64Array): Tensor;
+  // `like`: a [batch, time, ...] input of the wave, or the wave's positions themselves.
 }
 
 /** A layer with a native ONNX lowering. `lowerOnnx` returns what `forward` would (outputs, state). */

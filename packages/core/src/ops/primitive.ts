@@ -64,11 +64,6 @@ export function requireDType(op: string, input: string, spec: TensorSpec, allowe
   }
 }
 
-export function requireFloat(op: string, inputs: readonly TensorSpec[], names: readonly string[]): DType {
-  inputs.forEach((s, i) => requireDType(op, names[i] ?? `input ${i}`, s, ['float32']));
-  return 'float32';
-}
-
 export function requireRank(op: string, input: string, spec: TensorSpec, test: (rank: number) => boolean, expected: string): void {
   if (!test(spec.shape.length)) {
     throw new ShapeError(`${op}: input "${input}" has shape ${formatShape(spec.shape)} (rank ${spec.shape.length}), expected ${expected}`);

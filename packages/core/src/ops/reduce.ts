@@ -15,7 +15,7 @@ export function checkReduceAttrs(op: string, attrs: ReduceAttrs): void {
   if (typeof attrs.keepdims !== 'boolean') throw new AttributeError(`${op}: attribute "keepdims" must be a boolean`);
 }
 
-export function reduceAxes(op: string, spec: TensorSpec, attrs: ReduceAttrs): number[] {
+function reduceAxes(op: string, spec: TensorSpec, attrs: ReduceAttrs): number[] {
   const rank = spec.shape.length;
   return attrs.axes === undefined ? spec.shape.map((_, i) => i) : normalizeAxes(op, attrs.axes, rank);
 }

@@ -1,7 +1,6 @@
-// RxJS operators over training events: early stopping and stop-on-NaN. Unsubscribing from
+// RxJS operators over training events: early stopping. Unsubscribing from
 // `fit(...)` stops the training loop, so completing the stream early stops training.
-import { type MonoTypeOperatorFunction, takeWhile, tap } from 'rxjs';
-import { TrainingError } from '../errors.js';
+import { type MonoTypeOperatorFunction, takeWhile } from 'rxjs';
 import type { TrainEvent } from './events.js';
 
 /**
@@ -22,13 +21,4 @@ export function earlyStopping(opts: { patience: number; minDelta?: number }): Mo
     }
     return bad < opts.patience;
   }, true);
-}
-
-/** Error the stream (and so stop training) on a non-finite batch loss or gradient norm. */
-export function stopOnNaN(): MonoTypeOperatorFunction<TrainEvent> {
-  return tap((e) => {
-    if (e.type === 'batch' && (!Number.isFinite(e.loss) || !Number.isFinite(e.gradNorm))) {
-      throw new TrainingError(`step ${e.step}: loss ${e.loss}, gradient norm ${e.gradNorm}; training stopped`);
-    }
-  });
 }

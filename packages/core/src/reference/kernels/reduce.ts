@@ -1,5 +1,4 @@
 // Reductions, softmax and log-softmax of the reference backend.
-import type { TensorSpec } from '../../backend.js';
 import { normalizeAxis, stridesOf } from '../../shape/dim.js';
 import type { ReduceAttrs } from '../../ops/reduce.js';
 import { type Buf, type In, dims, sizeOfDims, unravel } from './util.js';
@@ -76,5 +75,3 @@ export function logSoftmax([x]: readonly In[], { axis }: { axis: number }): Buf 
     return v.map((a) => a - lse);
   });
 }
-
-export type { TensorSpec };
