@@ -59,10 +59,14 @@ export interface NodeContender extends ContenderInfo {
   prepare(w: Workload): Promise<Session>;
 }
 
-/** A contender that is an external program printing one JSON line of `ProcessOutput`. */
+/**
+ * A contender that is an external program printing one JSON line of `ProcessOutput`. `env` is the
+ * program's whole environment (default: this process's), so a contender can drop variables that
+ * would slow its framework down.
+ */
 export interface ProcessContender extends ContenderInfo {
   readonly kind: 'process';
-  command(w: Workload, counts: StepCounts): { readonly file: string; readonly args: readonly string[] };
+  command(w: Workload, counts: StepCounts): { readonly file: string; readonly args: readonly string[]; readonly env?: NodeJS.ProcessEnv };
 }
 
 export type Contender = NodeContender | ProcessContender;
@@ -77,6 +81,8 @@ export interface ProcessOutput {
   readonly trainStepCpuSamplesMs?: readonly number[];
   readonly forwardCpuSamplesMs?: readonly number[];
   readonly maxRssKiB?: number;
+  /** The BLAS library the process actually loaded, in words: `OpenBLAS 0.3.21, Zen kernels`. */
+  readonly blas?: string;
   readonly notes?: readonly string[];
 }
 

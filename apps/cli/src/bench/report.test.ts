@@ -25,6 +25,7 @@ function result(name: string, m: { train?: number; forward?: number; rss?: numbe
     forwardSamplesMs: [],
     wallSeconds: 1,
     loadAverage: 1.04,
+    blas: null,
     notes: [],
   };
 }
@@ -74,5 +75,10 @@ describe('bench report', () => {
     expect(text).toContain('pytorch: not run: no such thing here');
     expect(text).toMatch(/tfjs-layers-cpu \/ best ganglion, train step +10\.00x \(best: ganglion-onnx\) \[target >= 20: NOT met\]/);
     expect(text).toMatch(/ganglion-onnx-export \/ ort-pytorch, forward +0\.50x \[target <= 1\.1: met\]/);
+  });
+
+  test('the BLAS a contender reports stands next to where it runs', () => {
+    const torch = { ...result('pytorch', { train: 500, forward: 200, rss: 320 }), backend: 'torch cpu, 2 threads', blas: 'OpenBLAS 0.3.21, Zen kernels' };
+    expect(formatReport([torch], computeRatios([torch]), QUICK_WORKLOAD)).toMatch(/^pytorch +torch cpu, 2 threads, OpenBLAS 0\.3\.21, Zen kernels +1\+3 \/ 1\+3 +500 /m);
   });
 });

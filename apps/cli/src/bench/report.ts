@@ -111,7 +111,7 @@ export function formatReport(results: readonly ContenderResult[], ratios: readon
   const header = ['contender', 'runs on', 'steps (train / fwd)', 'train step ms', 'CPU ms', 'train tok/s', 'forward ms', 'CPU ms', 'peak RSS MiB', 'load'];
   const rows = results
     .filter((r) => r.status === 'ok')
-    .map((r) => [r.name, r.backend, formatSteps(r), ms(r.trainStepMs), ms(r.trainStepCpuMs), int(r.trainTokensPerSecond), ms(r.forwardMs), ms(r.forwardCpuMs), int(r.peakRssMiB), r.loadAverage === null ? '—' : r.loadAverage.toFixed(1)]);
+    .map((r) => [r.name, r.blas ? `${r.backend}, ${r.blas}` : r.backend, formatSteps(r), ms(r.trainStepMs), ms(r.trainStepCpuMs), int(r.trainTokensPerSecond), ms(r.forwardMs), ms(r.forwardCpuMs), int(r.peakRssMiB), r.loadAverage === null ? '—' : r.loadAverage.toFixed(1)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   const out = [formatWorkload(w), '', line(header), line(widths.map((n) => '-'.repeat(n))), ...rows.map(line)];

@@ -1,7 +1,7 @@
 // Runs one contender in its own process and turns what it reports into a ContenderResult: mean
 // times, tokens per second and the process's peak resident set. Node contenders run in a forked
 // child (src/bench/child.ts); external ones (PyTorch) under `/usr/bin/time -v` when it exists.
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, fork, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,8 @@ export interface ContenderResult {
    * about 1 (JS) or its thread count; more means other programs competed for the cores.
    */
   readonly loadAverage: number | null;
+  /** The BLAS the contender's process reports it loaded (PyTorch), or null. */
+  readonly blas: string | null;
   readonly notes: readonly string[];
 }
 
@@ -51,7 +53,7 @@ const TIME = '/usr/bin/time';
 
 export async function runContender(c: Contender, w: Workload, opts: { timeoutMs: number }): Promise<ContenderResult> {
   const base = { name: c.name, framework: c.framework, backend: c.backend, description: c.description };
-  const empty = { steps: null, trainStepMs: null, trainStepCpuMs: null, trainTokensPerSecond: null, forwardMs: null, forwardCpuMs: null, forwardTokensPerSecond: null, peakRssMiB: null, trainStepSamplesMs: [], forwardSamplesMs: [], wallSeconds: null, loadAverage: null, notes: [] };
+  const empty = { steps: null, trainStepMs: null, trainStepCpuMs: null, trainTokensPerSecond: null, forwardMs: null, forwardCpuMs: null, forwardTokensPerSecond: null, peakRssMiB: null, trainStepSamplesMs: [], forwardSamplesMs: [], wallSeconds: null, loadAverage: null, blas: null, notes: [] };
   if (c.quickOnly && w.name !== 'quick') return { ...base, ...empty, status: 'unavailable', reason: 'too slow for the full workload; runs with --quick' };
   const available = await c.available(w).catch((e: unknown) => String((e as Error)?.message ?? e));
   if (available !== true) return { ...base, ...empty, status: 'unavailable', reason: typeof available === 'string' ? available : 'not available on this machine' };
@@ -79,6 +81,7 @@ export async function runContender(c: Contender, w: Workload, opts: { timeoutMs:
       forwardSamplesMs: output.forwardSamplesMs ?? [],
       wallSeconds: (performance.now() - t0) / 1000,
       loadAverage: loadavg()[0],
+      blas: output.blas ?? null,
       notes: output.notes ?? [],
     };
   } catch (e) {
@@ -98,10 +101,11 @@ function runNodeChild(name: string, w: Workload, timeoutMs: number): Promise<Pro
 }
 
 function runProcess(c: ProcessContender, w: Workload, counts: StepCounts, timeoutMs: number): Promise<ProcessOutput> {
-  const { file, args } = c.command(w, counts);
+  const { file, args, env } = c.command(w, counts);
   // GNU time reports the peak RSS of the program it runs, the same figure node's resourceUsage() gives.
   const timed = existsSync(TIME);
-  const child = timed ? spawn(TIME, ['-v', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const options: SpawnOptions = { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env };
+  const child = timed ? spawn(TIME, ['-v', file, ...args], options) : spawn(file, args, options);
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   return supervise(child, timeoutMs, (stderr, code) => {

@@ -6,7 +6,7 @@ import type { NodeContender, Session } from '../contender.js';
 import { loadOrt } from '../optional-import.js';
 import { type Workload, syntheticBatch } from '../workload.js';
 import { ortFileSession } from './ort-file.js';
-import { PYTHON, TORCH_SCRIPT, torchAvailable, workloadArgs } from './pytorch.js';
+import { PYTHON, TORCH_SCRIPT, torchAvailable, torchEnv, workloadArgs } from './pytorch.js';
 
 export const ortPytorchContender: NodeContender = {
   kind: 'node',
@@ -24,7 +24,7 @@ export const ortPytorchContender: NodeContender = {
     const { ids } = syntheticBatch(w);
     return ortFileSession(w, {
       file: 'torch_lstm.onnx',
-      write: (path) => void execFileSync(PYTHON, [TORCH_SCRIPT, ...workloadArgs(w), '--export', path], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      write: (path) => void execFileSync(PYTHON, [TORCH_SCRIPT, ...workloadArgs(w), '--export', path], { stdio: ['ignore', 'ignore', 'pipe'], env: torchEnv() }),
       feeds: (ort) => ({ tokens: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [w.batch, w.seqLen]) }),
       notes: ['forward only: onnxruntime runs inference'],
     });
