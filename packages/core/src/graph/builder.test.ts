@@ -5,23 +5,9 @@ import { GraphError } from '../errors.js';
 import { matMul } from '../ops/mat-mul.js';
 import type { Tensor } from '../tensor.js';
 import { GraphBuilder, graphFromJSON, sequential } from './builder.js';
-import { Layer, type LayerSignature, expectPort, lastDim } from './layer.js';
+import { Layer, type LayerSignature, expectPort } from './layer.js';
+import { Linear } from '../testing/test-layers.js';
 
-/** A minimal dense layer local to this test (core cannot depend on @ganglion/layers). */
-class Linear extends Layer<{ units: number }> {
-  static override readonly kind = 'Linear';
-  readonly inputs = [{ name: 'x' }];
-  signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
-    const x = expectPort('x', inputs.x, 'float32', ['...', null]);
-    return {
-      outputs: [{ name: 'y', dtype: 'float32', shape: [...x.shape.slice(0, -1), this.config.units] }],
-      params: [{ name: 'kernel', shape: [lastDim('x', x), this.config.units], init: { kind: 'glorot-uniform' } }],
-    };
-  }
-  forward({ x }: Readonly<Record<string, Tensor>>, { kernel }: Readonly<Record<string, Tensor>>): Tensor {
-    return matMul(x, kernel);
-  }
-}
 
 /** Expects its input's last dim to be exactly `dim`. */
 class Needs extends Layer<{ dim: number }> {
@@ -141,9 +127,10 @@ describe('GraphBuilder.build validation', () => {
   test('summary and Mermaid', () => {
     const graph = sequential([new Linear({ units: 8 }), ['head', new Linear({ units: 3 })]], { input: ['batch', 5] });
     const summary = graph.summary();
-    expect(summary).toMatch(/linear_1\s+Linear\s+\[batch, 8\]\s+40/);
-    expect(summary).toMatch(/head\s+Linear\s+\[batch, 3\]\s+24/);
-    expect(summary).toMatch(/total params: 64 \(trainable: 64\)/);
+    // kernel + bias: 5·8 + 8 and 8·3 + 3.
+    expect(summary).toMatch(/linear_1\s+Linear\s+\[batch, 8\]\s+48/);
+    expect(summary).toMatch(/head\s+Linear\s+\[batch, 3\]\s+27/);
+    expect(summary).toMatch(/total params: 75 \(trainable: 75\)/);
     const mermaid = graph.toMermaid();
     expect(mermaid.split('\n')[0]).toBe('flowchart TD');
     expect(mermaid).toContain('n_linear_1 -->|"[batch, 8]"| n_head');
