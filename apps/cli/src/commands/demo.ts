@@ -12,12 +12,13 @@ import { runExport } from './export.js';
 import { runGenerate } from './generate.js';
 import { runTrain, trainSettings } from './train.js';
 
-const FLAGS: FlagSpec = { 'time-budget': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, preset: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
-const DEMO_HELP = `usage: ganglion demo [--time-budget SECONDS] [--preset NAME] [--out DIR] [--backend NAME] [--seed N] [--json]
+const FLAGS: FlagSpec = { 'time-budget': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, overwrite: { type: 'boolean' }, preset: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+const DEMO_HELP = `usage: ganglion demo [--time-budget SECONDS] [--preset NAME] [--out DIR [--overwrite]] [--backend NAME] [--seed N] [--json]
 Trains the char-lstm preset (or --preset char-gpt, ...) on Moby-Dick for --time-budget seconds
 (default 210; the training step compiled to ONNX and run in onnxruntime), saves the checkpoint in
 --out (default runs/demo), writes the loss curve, prints generated text, exports the model to ONNX
-(stateful) and checks that onnxruntime's greedy generation from the file equals the framework's.`;
+(stateful) and checks that onnxruntime's greedy generation from the file equals the framework's.
+It replaces its own earlier run in runs/demo; an --out that holds a checkpoint needs --overwrite.`;
 
 export async function demoCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown; isTTY?: boolean } }): Promise<void> {
   const { values } = parse(argv, FLAGS, 'demo');
