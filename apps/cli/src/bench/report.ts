@@ -1,4 +1,4 @@
-// The comparisons the Speed issue asks for, computed from the contenders' results, and the text
+// The ratios the benchmark reports (each with its target), computed from the contenders' results, and the text
 // report: a table of contenders, then the ratios, then the notes.
 import type { ContenderResult } from './run-contender.js';
 import { type Workload, tokensPerStep } from './workload.js';
@@ -14,7 +14,7 @@ interface RatioSpec {
   readonly meaning: string;
   /** For peak RSS: compare training processes (default) or forward-only ones. */
   readonly processes?: 'training' | 'inference';
-  /** The Speed issue's target for this ratio, if it sets one. */
+  /** The target this ratio should meet, if there is one (docs/benchmarks.md lists them). */
   readonly target?: Target;
 }
 
