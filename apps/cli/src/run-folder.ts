@@ -40,8 +40,7 @@ export async function openRunFolder(out: string, opts: { resume: boolean; overwr
     throw new UsageError(`--out ${path}: the folder is not a Ganglion checkpoint (${status.reason}); refusing to write into it. Choose a new or empty folder`);
   }
   // A format-1 save interrupted between its renames left `<out>.old-*` and no `out`: loading recovers it.
-  const legacy = status.kind !== 'checkpoint' && opts.resume && (await recoverableDirectory(path)) !== undefined && (await recoverableDirectory(path)) !== path;
-  if (opts.resume && status.kind !== 'checkpoint' && !legacy) throw new UsageError(`--resume: ${path} holds no checkpoint to resume; train without --resume to start one`);
+  if (opts.resume && status.kind !== 'checkpoint' && [undefined, path].includes(await recoverableDirectory(path))) throw new UsageError(`--resume: ${path} holds no checkpoint to resume; train without --resume to start one`);
   if (!opts.resume && !opts.overwrite && status.kind === 'checkpoint') {
     throw new UsageError(`--out ${path} already holds a checkpoint; pass --resume to continue it, or --overwrite to replace it`);
   }
