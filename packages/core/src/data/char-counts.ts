@@ -32,14 +32,9 @@ export class CharCounts {
     const n = text.length;
     let chars = 0;
     for (let i = 0; i < n; i++) {
-      let c = text.charCodeAt(i);
-      if (c >= 0xd800 && c < 0xdc00 && i + 1 < n) {
-        const d = text.charCodeAt(i + 1);
-        if (d >= 0xdc00 && d < 0xe000) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          i++;
-        }
-      }
+      // A surrogate pair is one code point (two units); a lone surrogate stands for itself.
+      const c = text.codePointAt(i)!;
+      if (c > 0xffff) i++;
       t[c]++;
       chars++;
     }
