@@ -5,11 +5,11 @@
 // training per folder (a lock, stale locks taken over), resume refuses settings that disagree,
 // the tokenizer is checked against the model, and bad --out paths are one clear line.
 import { spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BIN, expectOneLineError, runCli, snapshot } from './run-cli.js';
+import { BIN, expectOneLineError, folderWithCorpus, runCli, snapshot } from './run-cli.js';
 
 let dir: string;
 const TINY = ['--preset', 'char-lstm-small', '--corpus', 'corpus.txt', '--backend', 'reference', '--batch', '4', '--seq-len', '12', '--seed', '1'];
@@ -25,8 +25,7 @@ const seedCheckpoint = async (out: string) => {
 };
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ganglion-folder-'));
-  await writeFile(join(dir, 'corpus.txt'), 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8));
+  dir = await folderWithCorpus('ganglion-folder-');
   const r = await train(['--steps', '2', '--out', 'trained']);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);

@@ -5,12 +5,11 @@
 // a checksummed file (weights, optimizer state, graph) must always fail, unless only the top-level
 // copy was replaced: then the last complete save in .ganglion loads, with a note saying so.
 import { createHash } from 'node:crypto';
-import { cp, link, mkdtemp, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, link, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { uniformAt } from '@ganglion/core';
-import { expectOneLineError, runCli, snapshot } from './run-cli.js';
+import { expectOneLineError, folderWithCorpus, runCli, snapshot } from './run-cli.js';
 
 let dir: string;
 const TINY = ['--preset', 'char-lstm-small', '--corpus', 'corpus.txt', '--backend', 'reference', '--batch', '4', '--seq-len', '12', '--seed', '1'];
@@ -92,8 +91,7 @@ const CASES: [string, Tamper, 'fails' | 'may load' | 'recovers'][] = [
 ];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ganglion-fuzz-'));
-  await writeFile(join(dir, 'corpus.txt'), 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8));
+  dir = await folderWithCorpus('ganglion-fuzz-');
   const r = await runCli(['train', ...TINY, '--steps', '2', '--out', 'base'], dir);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);

@@ -1,11 +1,10 @@
 // The built `ganglion` binary, run as a child process the way a user runs it: train a tiny model
 // for a few steps, generate (twice, same text), inspect, and every error case with its message and
 // exit status.
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from './run-cli.js';
+import { folderWithCorpus, runCli } from './run-cli.js';
 
 const run = runCli;
 
@@ -14,9 +13,8 @@ let corpus: string;
 const TINY = ['--backend', 'reference', '--batch', '4', '--seq-len', '12', '--steps', '3', '--seed', '1'];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ganglion-cli-'));
+  dir = await folderWithCorpus('ganglion-cli-');
   corpus = join(dir, 'corpus.txt');
-  await writeFile(corpus, 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

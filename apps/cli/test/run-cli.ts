@@ -3,7 +3,8 @@
 // clear line the CLI promises.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
@@ -47,4 +48,14 @@ export function expectOneLineError(r: CliResult, code: number, message: RegExp):
   expect(lines, r.stderr).toHaveLength(1);
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect(lines[0]).toMatch(message);
+}
+
+/** The small text the CLI tests train on. */
+export const TINY_CORPUS = 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8);
+
+/** A fresh temporary folder holding `corpus.txt` (TINY_CORPUS); the caller removes it. */
+export async function folderWithCorpus(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await writeFile(join(dir, 'corpus.txt'), TINY_CORPUS);
+  return dir;
 }

@@ -1,23 +1,13 @@
 // --top-k and --top-p through the built binary, on `generate` (onnxruntime, the default backend, and
 // tfjs) and on `run` from a stateful export: keeping one candidate is greedy decoding whatever the
 // temperature; a wider cut samples, the same text for the same seed on every backend.
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { folderWithCorpus, runCli } from './run-cli.js';
 
-const BIN = fileURLToPath(new URL('../bin/ganglion.js', import.meta.url));
 let dir: string;
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: dir, timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]) => runCli(args, dir);
 
 async function text(args: string[]): Promise<string> {
   const r = await run(args);
@@ -31,8 +21,7 @@ async function text(args: string[]): Promise<string> {
 const GEN = ['--prompt', 'it was', '--max-tokens', '40'];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ganglion-sampling-'));
-  await writeFile(join(dir, 'corpus.txt'), 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8));
+  dir = await folderWithCorpus('ganglion-sampling-');
   const t = await run(['train', '--preset', 'char-lstm-small', '--corpus', 'corpus.txt', '--backend', 'reference', '--batch', '4', '--seq-len', '12', '--steps', '3', '--seed', '1', '--out', 'model']);
   expect(t.code, t.stderr).toBe(0);
   const e = await run(['export', 'model', '--out', 'model.onnx', '--stateful']);

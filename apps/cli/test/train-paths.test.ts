@@ -4,11 +4,10 @@
 // --checkpoint-every, --time-budget, and --resume (3 steps, then resumed to 6, equals 6 straight,
 // so the resumed run continued the data order where it stopped; on onnx and on reference). Every
 // run writes into a fresh --out folder, except the resumed one.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from './run-cli.js';
+import { folderWithCorpus, runCli } from './run-cli.js';
 import { CharTokenizer, ReferenceBackend, Runtime, TOKENS, decodeSafetensors, lmDataset, lmWindowCount, loadCheckpoint } from '@ganglion/core';
 import { buildContainer } from '../src/container.js';
 import { textFile } from '../src/corpus.js';
@@ -34,9 +33,8 @@ let dir: string;
 let corpus: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ganglion-train-paths-'));
+  dir = await folderWithCorpus('ganglion-train-paths-');
   corpus = join(dir, 'corpus.txt');
-  await writeFile(corpus, 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
