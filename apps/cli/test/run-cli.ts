@@ -51,7 +51,7 @@ export function expectOneLineError(r: CliResult, code: number, message: RegExp):
 }
 
 /** The small text the CLI tests train on. */
-export const TINY_CORPUS = 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8);
+const TINY_CORPUS = 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8);
 
 /** A fresh temporary folder holding `corpus.txt` (TINY_CORPUS); the caller removes it. */
 export async function folderWithCorpus(prefix: string): Promise<string> {
