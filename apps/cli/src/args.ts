@@ -5,7 +5,8 @@ import { GanglionError } from '@ganglion/core';
 
 export class UsageError extends GanglionError {}
 
-export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+/** `optionalValue`: a string flag that may stand alone (`--log-grad-norms` means `--log-grad-norms=1`). */
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean; optionalValue?: string }>;
 
 export function parse(argv: readonly string[], options: FlagSpec, command: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
@@ -34,7 +35,10 @@ function attachDashValues(argv: readonly string[], options: FlagSpec): string[] 
     }
     const next = argv[i + 1];
     const name = a.startsWith('--') ? a.slice(2) : Object.keys(options).find((k) => options[k].short !== undefined && a === `-${options[k].short}`);
-    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && next.startsWith('-') && next !== '-' && !isFlag(next)) {
+    const alone = options[name ?? '']?.optionalValue;
+    if (alone !== undefined && a === `--${name}` && (next === undefined || isFlag(next))) {
+      out.push(`--${name}=${alone}`);
+    } else if (name !== undefined && options[name]?.type === 'string' && next !== undefined && next.startsWith('-') && next !== '-' && !isFlag(next)) {
       out.push(`--${name}=${next}`);
       i++;
     } else {
@@ -63,24 +67,4 @@ export function oneOf<T extends string>(flag: string, raw: string | boolean | un
     throw new UsageError(`--${flag}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
   }
   return raw as T;
-}
-
-export interface ClipChoice {
-  readonly clipping: string;
-  readonly clippingOptions: Record<string, number>;
-}
-
-/** `none`, `value:V`, `norm:C` or `global-norm:C`. */
-export function clipFlag(raw: string | boolean | undefined, fallback: string): ClipChoice {
-  const s = raw === undefined ? fallback : String(raw);
-  const m = /^(none|value|norm|global-norm)(?::(.+))?$/.exec(s);
-  const bad = () => new UsageError(`--clip: expected none, value:V, norm:C or global-norm:C with a number > 0, got ${JSON.stringify(s)}`);
-  if (!m) throw bad();
-  if (m[1] === 'none') {
-    if (m[2] !== undefined) throw bad();
-    return { clipping: 'none', clippingOptions: {} };
-  }
-  const v = Number(m[2]);
-  if (m[2] === undefined || !(v > 0) || !Number.isFinite(v)) throw bad();
-  return { clipping: m[1], clippingOptions: m[1] === 'value' ? { value: v } : { maxNorm: v } };
 }

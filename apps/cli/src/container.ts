@@ -1,7 +1,7 @@
-// The composition root: the one place that builds the DI container. It loads every package's
-// ContainerModule, binds the backend the user picked and the active plugins by name.
-import { Container } from 'inversify';
-import { type Backend, type PluginChoice, ReferenceBackend, TOKENS, bindActivePlugins, clippingModule, optimizersModule, schedulesModule, setBackend, trainingModule } from '@ganglion/core';
+// The composition root: the CLI's container is core's createTrainingContainer plus the layers'
+// module, with the backend the user picked and the active plugins by name.
+import type { Container } from 'inversify';
+import { type Backend, type PluginChoice, ReferenceBackend, createTrainingContainer, setBackend } from '@ganglion/core';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { bindLayerResolver, layersModule } from '@ganglion/layers';
 
@@ -30,12 +30,7 @@ export interface ContainerChoice extends PluginChoice {
 }
 
 export function buildContainer(choice: ContainerChoice): Container {
-  const container = new Container();
-  container.load(optimizersModule, clippingModule, schedulesModule, trainingModule, layersModule);
-  container.bind(TOKENS.Backend).toConstantValue(choice.backend);
-  container.bind(TOKENS.TrainerOptions).toConstantValue({ lr: choice.lr });
-  bindLayerResolver(container);
-  bindActivePlugins(container, choice);
+  const container = createTrainingContainer({ ...choice, modules: [layersModule], configure: bindLayerResolver });
   setBackend(choice.backend);
   return container;
 }

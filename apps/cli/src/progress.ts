@@ -6,6 +6,8 @@ export interface ProgressSink {
   event(e: TrainEvent): void;
   /** A line of text that is not an event (messages, generated text). */
   note(text: string): void;
+  /** The L2 norm of each parameter's gradient at a step (--log-grad-norms), keyed `<node>.<param>`. */
+  gradNorms(step: number, norms: Readonly<Record<string, number>>): void;
   close(): void;
 }
 
@@ -50,6 +52,9 @@ export class JsonProgress implements ProgressSink {
   }
   note(text: string): void {
     this.write(JSON.stringify({ event: 'message', text }));
+  }
+  gradNorms(step: number, norms: Readonly<Record<string, number>>): void {
+    this.write(JSON.stringify({ event: 'grad-norms', step, norms }));
   }
   close(): void {}
 }
@@ -106,6 +111,10 @@ export class TextProgress implements ProgressSink {
       this.drawn = false;
     }
     this.stream.write(`${text}\n`);
+  }
+
+  gradNorms(step: number, norms: Readonly<Record<string, number>>): void {
+    this.note(`step ${step} gradient norms: ${Object.entries(norms).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}`);
   }
 
   close(): void {

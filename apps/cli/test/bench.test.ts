@@ -43,6 +43,19 @@ describe('ganglion bench', () => {
     expect(ratio('ganglion-onnx / pytorch, train step')).toMatchObject({ value: null, missing: expect.stringContaining('ganglion-onnx') });
   });
 
+  test('an unknown workload is a one-line usage error naming the known ones', async () => {
+    const r = await bench(['--workload', 'gpt-1b']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--workload: unknown workload "gpt-1b" \(workloads: char-lstm, gpt-0\.8m, gpt-5m, gpt-25m, gpt-85m, all-gpt\)/);
+  });
+
+  test('--quick with a GPT workload is a usage error', async () => {
+    const r = await bench(['--workload', 'gpt-5m', '--quick']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--quick applies to --workload char-lstm only, not gpt-5m/);
+  });
+
   test('an unknown contender is a usage error naming the known ones', async () => {
     const r = await bench(['--only', 'ganglion-tfjs,pytorch-gpu']);
     expect(r.code).toBe(2);

@@ -134,7 +134,7 @@ describe('ganglion CLI', () => {
     ['a binary corpus', ['train', '--corpus', 'binary.bin', ...TINY], 1, /CorpusError: corpus "binary.bin" looks binary \(a NUL byte at offset 2\)/],
     ['a missing corpus', ['train', '--corpus', 'nope.txt', ...TINY], 1, /cannot read corpus "nope.txt"/],
     ['a bad learning rate', ['train', '--lr', 'abc'], 2, /--lr: expected a number > 0, got "abc"/],
-    ['a bad clip', ['train', '--clip', 'global-norm:-1'], 2, /--clip: expected none, value:V, norm:C or global-norm:C/],
+    ['a bad clip', ['train', '--clip', 'global-norm:-1'], 2, /--clip global-norm:-1: clipping policy "global-norm" option maxNorm expects a number > 0, got "-1"/],
     ['a bad optimizer', ['train', '--optimizer', 'adamax'], 2, /--optimizer: expected one of adam, adamw, sgd, rmsprop, adagrad, got "adamax"/],
     ['a bad temperature', ['generate', 'model', '--temperature=-1'], 2, /--temperature: expected a number >= 0, got "-1"/],
     ['an unknown flag', ['train', '--epochz', '3'], 2, /Unknown option '--epochz'/],

@@ -133,3 +133,66 @@ describe('ganglion train --resume', () => {
     }
   });
 });
+
+describe('ganglion train --log-grad-norms', () => {
+  // Each parameter's norm comes from its ParamGrad message; their root-sum-square must be the
+  // step's global gradient norm, which the trainer computes separately (and the batch event reports).
+  test('prints every parameter’s gradient norm every N steps, the same on onnx and reference', async () => {
+    const byBackend: Record<string, Event[]> = {};
+    for (const backend of ['onnx', 'reference']) {
+      const events = await train(['--backend', backend, '--steps', '4', '--out', `norms-${backend}`, '--log-grad-norms', '2']);
+      const logged = events.filter((e) => e.event === 'grad-norms');
+      expect(logged.map((e) => e.step)).toEqual([2, 4]);
+      for (const e of logged) {
+        const norms = e.norms as Record<string, number>;
+        const batch = events.find((b) => b.event === 'batch' && b.step === e.step)!;
+        const total = Math.sqrt(Object.values(norms).reduce((a, n) => a + n * n, 0));
+        expect(Math.abs(total - (batch.gradNorm as number)) / (batch.gradNorm as number), `${backend} step ${e.step}`).toBeLessThan(1e-5);
+      }
+      const weights = decodeSafetensors(await readFile(join(dir, `norms-${backend}`, 'weights.safetensors')), 'weights').tensors;
+      expect(Object.keys(logged[0].norms as object).sort()).toEqual([...weights.keys()].sort());
+      byBackend[backend] = logged;
+    }
+    for (const [i, e] of byBackend.onnx.entries()) {
+      for (const [k, v] of Object.entries(e.norms as Record<string, number>)) {
+        expect(Math.abs(v - (byBackend.reference[i].norms as Record<string, number>)[k]) / Math.max(v, 1e-6), k).toBeLessThan(1e-4);
+      }
+    }
+  });
+
+  test('alone it means every step; a bad N is one line and exit 2', async () => {
+    const events = await train(['--backend', 'reference', '--steps', '2', '--out', 'norms-every', '--log-grad-norms']);
+    expect(steps(events, 'grad-norms')).toEqual([1, 2]);
+    const r = await run(['train', '--log-grad-norms', '0', '--out', 'norms-bad'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--log-grad-norms: expected a whole number >= 1, got "0"/);
+  });
+});
+
+describe('ganglion train --grad-accum', () => {
+  // Mean loss over a batch = the mean of its equal micro-batches' mean losses, so K micro-batches
+  // summed (scaled 1/K) must give the whole batch's gradients, updates and losses.
+  test('2 micro-batches train to the same losses and weights as the whole batch', async () => {
+    const whole = await train(['--steps', '3', '--out', 'accum-1']);
+    const accum = await train(['--steps', '3', '--out', 'accum-2', '--grad-accum', '2']);
+    const losses = (events: Event[]) => events.filter((e) => e.event === 'batch').map((e) => e.loss as number);
+    expect(losses(accum)).toHaveLength(3);
+    for (const [i, l] of losses(whole).entries()) expect(Math.abs(losses(accum)[i] - l), `step ${i + 1}`).toBeLessThan(1e-5);
+    const a = decodeSafetensors(await readFile(join(dir, 'accum-1', 'weights.safetensors')), 'a').tensors;
+    const b = decodeSafetensors(await readFile(join(dir, 'accum-2', 'weights.safetensors')), 'b').tensors;
+    let worst = 0;
+    for (const [name, t] of a) for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - b.get(name)!.data[i]));
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  test('a batch that does not split, or an eager backend, is one line and exit 2', async () => {
+    const odd = await run(['train', '--preset', 'char-lstm-small', '--corpus', corpus, '--batch', '4', '--grad-accum', '3', '--out', 'accum-odd'], dir);
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toMatch(/--grad-accum: the batch of 4 does not split into 3 equal micro-batches/);
+    expect(odd.stderr.trim().split('\n')).toHaveLength(1);
+    const eager = await run(['train', '--backend', 'reference', '--corpus', corpus, '--grad-accum', '2', '--out', 'accum-eager'], dir);
+    expect(eager.code).toBe(2);
+    expect(eager.stderr).toMatch(/--grad-accum: .*use --backend onnx/);
+  });
+});

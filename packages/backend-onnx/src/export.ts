@@ -10,9 +10,8 @@ import {
   ExportError,
   Graph,
   type GraphNode,
-  type Layer,
   type LayerContext,
-  type LayerResult,
+  type NodeHook,
   ParamStore,
   Runtime,
   type Shape,
@@ -257,12 +256,8 @@ function tracePass(graph: Graph, params: ParamStore, options: ExportOptions, out
     store.set(key, tb.parameter(key, src.dataSync(), { shape: src.shape, dtype: src.dtype }));
   }
   const ctx: TracingContext = { tb, native: options.native ?? true, stateIn, stateOut: new Map() };
-  const traced = new Graph(
-    graph.inputs,
-    graph.nodes.map((n) => ({ ...n, layer: tracingLayer(n, ctx) })),
-    Object.fromEntries(outputs.map((o) => [o, graph.outputs[o]])),
-  );
-  const runtime = new Runtime(traced, { backend: tb, params: store });
+  const traced = new Graph(graph.inputs, graph.nodes, Object.fromEntries(outputs.map((o) => [o, graph.outputs[o]])));
+  const runtime = new Runtime(traced, { backend: tb, params: store, nodeHook: tracingHook(ctx) });
   try {
     // The trace is the current backend too, so ops without inputs (random) and constants land on it.
     const out = withBackend(tb, () => runtime.forward(feeds));
@@ -284,20 +279,19 @@ interface TracingContext {
 }
 
 /**
- * The layer as the tracer runs it: the same object seen through a prototype link, with a forward
- * that sets the naming scope, runs the native lowering when there is one, swaps in the state
- * inputs and records the state it returns.
+ * How the tracer runs each node: it sets the naming scope, runs the native lowering when there is
+ * one, swaps in the state inputs and records the state the node returns.
  */
-function tracingLayer(node: GraphNode, ctx: TracingContext): Layer {
-  const layer = node.layer;
-  const native = ctx.native && hasOnnxLowering(layer);
-  const forward = (inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, lctx: LayerContext): LayerResult => {
-    ctx.tb.current = { node: node.name, kind: layer.kind };
+function tracingHook(ctx: TracingContext): NodeHook {
+  return (call) => {
+    const { node } = call;
+    const native = ctx.native && call.lowerOnnx !== undefined;
+    ctx.tb.current = { node: node.name, kind: node.layer.kind };
     ctx.tb.graph.scope = node.name;
     try {
       const state = ctx.stateIn.get(node.name);
-      const c: LayerContext = state ? { ...lctx, state } : lctx;
-      const result = native ? (layer as Layer & { lowerOnnx: (...a: unknown[]) => LayerResult }).lowerOnnx(ctx.tb, inputs, params, c) : layer.forward(inputs, params, c);
+      const c: LayerContext = state ? { ...call.ctx, state } : call.ctx;
+      const result = native ? call.lowerOnnx!(ctx.tb, c) : call.forward(c);
       if (!(result instanceof Tensor) && result.state) ctx.stateOut.set(node.name, result.state);
       return result;
     } catch (e) {
@@ -308,7 +302,6 @@ function tracingLayer(node: GraphNode, ctx: TracingContext): Layer {
       ctx.tb.graph.scope = '';
     }
   };
-  return Object.create(layer, { forward: { value: forward } }) as Layer;
 }
 
 function nodeError(node: GraphNode, e: unknown, native: boolean): ExportError {

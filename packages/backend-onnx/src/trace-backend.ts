@@ -1,6 +1,6 @@
 // TraceBackend: the backend named 'trace'. Its tensors are symbolic ONNX values; running a primitive
 // on them emits ONNX nodes through the lowering table (lowerings.ts), constants become
-// initializers, and symbolic dims stay symbolic (core lets the 'trace' backend see them). It also
+// initializers, and symbolic dims stay symbolic (its capabilities say it takes symbolic shapes). It also
 // implements core's OnnxBuilder, the door native lowerings (LSTM -> ONNX LSTM) emit nodes through.
 //
 //   const tb = new TraceBackend({ opset: 17 });
@@ -10,15 +10,18 @@
 import {
   type AttrsOf,
   type Backend,
+  type DType,
   type LoweringTable,
   type OnnxAttribute,
   type OnnxBuilder,
+  type OnnxElementwiseOp,
   type OpName,
   type Operand,
   type Tensor,
   type TensorData,
   type TensorSpec,
   ExportError,
+  broadcastShapes,
   formatShape,
   gather,
   keep,
@@ -99,6 +102,7 @@ export interface ModelOptions {
 
 export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   readonly name = 'trace';
+  readonly capabilities = { symbolicShapes: true } as const;
   readonly opset: number;
   readonly random: 'constant' | 'onnx';
   readonly maxPositions: number;
@@ -222,6 +226,35 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
     });
     const outs = this.graph.node(opType, names, attrs, outputs.length);
     return outs.map((name, i) => makeTensor({ name } satisfies TraceValue, outputs[i], this));
+  }
+
+  elementwise(opType: OnnxElementwiseOp, inputs: readonly Tensor[]): Tensor {
+    const shape = inputs.map((t) => t.shape).reduce((a, s) => broadcastShapes(opType, a, s));
+    const logical = opType === 'And' || opType === 'Or';
+    const comparison = logical || ['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual'].includes(opType);
+    const dtype = comparison ? 'bool' : inputs[opType === 'Where' ? 1 : 0].dtype;
+    return this.op(opType, inputs, {}, [{ shape, dtype }])[0];
+  }
+
+  cast(x: Tensor, dtype: DType): Tensor {
+    return this.op('Cast', [x], { to: { type: 'int', value: elemTypeOf(dtype) } }, [{ shape: x.shape, dtype }])[0];
+  }
+
+  unsqueeze(x: Tensor, axes: readonly number[]): Tensor {
+    const rank = x.rank + axes.length;
+    const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+    if (at.size !== axes.length || [...at].some((a) => a < 0 || a >= rank)) throw new ExportError(`Unsqueeze: axes [${axes.join(', ')}] are not distinct axes of a rank-${rank} output`);
+    const rest = [...x.shape];
+    const shape = Array.from({ length: rank }, (_, i) => (at.has(i) ? 1 : rest.shift()!));
+    return this.op('Unsqueeze', [x, this.int64(axes)], {}, [{ shape, dtype: x.dtype }])[0];
+  }
+
+  dim(x: Tensor, axis: number): Tensor {
+    const d = x.shape[axis];
+    if (typeof d === 'number') return makeTensor(this.fromValues([d], { shape: [], dtype: 'int32' }), { shape: [], dtype: 'int32' }, this);
+    const [dim] = this.op('Shape', [x], { start: { type: 'int', value: axis }, end: { type: 'int', value: axis + 1 } }, [{ shape: [1], dtype: 'int32' }]);
+    // Shape gives int64: squeezed to a scalar and cast to the int32 the tensor says it is.
+    return this.cast(this.op('Squeeze', [dim, this.int64([0])], {}, [{ shape: [], dtype: 'int32' }])[0], 'int32');
   }
 
   positions(like: Tensor): Tensor {

@@ -146,6 +146,8 @@ export function paritySuite(flavor: TfjsFlavor): void {
 
   afterAll(() => {
     const rows = [...worst].map(([op, err]) => `${op}=${err.toExponential(1)}`);
+    // A vitest suite factory: this summary line is test output, not library output.
+    // eslint-disable-next-line no-console
     console.log(`tfjs-${flavor} worst parity error per op (forward and gradients): ${rows.join(' ')}`);
   });
 

@@ -18,9 +18,16 @@ export interface Operand<H> extends TensorSpec {
   readonly handle: H;
 }
 
+/** What a backend can do beyond running primitives on concrete tensors. Absent flags are false. */
+export interface BackendCapabilities {
+  /** Accepts symbolic dims (`batch`, `time`) in shapes: a tracer that writes a graph. */
+  readonly symbolicShapes?: boolean;
+}
+
 export interface Backend<H = unknown> {
   /** A short name used in errors, e.g. 'reference', 'tfjs-cpu', 'tfjs-wasm'. */
   readonly name: string;
+  readonly capabilities?: BackendCapabilities;
   /** Allocate a tensor holding `values` (row-major). */
   fromValues(values: ArrayLike<number>, spec: TensorSpec): H;
   /** Read a tensor's values synchronously (row-major). */

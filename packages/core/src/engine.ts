@@ -8,13 +8,15 @@ import { ReferenceBackend } from './reference/reference-backend.js';
 import { formatShape, isStaticShape } from './shape/dim.js';
 import { Tensor } from './tensor.js';
 
-/** One recorded primitive application. */
+/** One recorded primitive application: any primitive, with the attributes of its own type. */
+/* eslint-disable @typescript-eslint/no-explicit-any -- a tape mixes primitives whose attribute types differ; each entry pairs a primitive with its own attrs */
 export interface TapeEntry {
   readonly prim: Primitive<string, any>;
   readonly inputs: readonly Tensor[];
   readonly attrs: any;
   readonly output: Tensor;
 }
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Anything that listens to primitive applications (a Tape). */
 export interface Recorder {
@@ -160,7 +162,7 @@ export function apply<K extends string, A>(prim: Primitive<K, A>, inputs: readon
   const dtype = prim.dtype(inputs, attrs);
   const shape = prim.shape(inputs, attrs);
   const out: TensorSpec = { shape, dtype };
-  if (!isStaticShape(shape) && backend.name !== 'trace') {
+  if (!isStaticShape(shape) && !backend.capabilities?.symbolicShapes) {
     throw new ShapeError(`${prim.name}: output shape ${formatShape(shape)} is symbolic; backend "${backend.name}" needs concrete shapes`);
   }
   const handle = backend.execute(prim.name as never, inputs as unknown as readonly Operand<unknown>[], attrs as never, out);

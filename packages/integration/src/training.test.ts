@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Container, ContainerModule, inject, injectable } from 'inversify';
+import { type Container, ContainerModule, inject, injectable } from 'inversify';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -14,28 +14,27 @@ import {
   type ClippingPolicy,
   type Graph,
   GraphBuilder,
-  type OptimizerOptions,
+  type CreateTrainerOptions,
+  type OptionsOf,
   Runtime,
   SlotOptimizer,
   TOKENS,
+  type StepScalars,
   type Tensor,
   TrainingError,
   type TrainEvent,
-  bindActivePlugins,
   clip,
-  clippingModule,
   createTrainer,
+  createTrainingContainer,
+  definePlugin,
   earlyStopping,
   lmDataset,
   loadCheckpoint,
   mul,
-  optimizersModule,
-  schedulesModule,
   setBackend,
   sub,
   tensor,
   trainValidationSplit,
-  trainingModule,
 } from '@ganglion/core';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { Dense, Dropout, Embedding, LSTM, SoftmaxCrossEntropy, bindLayerResolver, layersModule } from '@ganglion/layers';
@@ -64,31 +63,33 @@ const tokenizer = CharTokenizer.fromText(text);
 const tokens = tokenizer.encode(text);
 
 /** The CLI's composition: every module, then the active plugins by name. */
-function container(choice: Parameters<typeof bindActivePlugins>[1] & { lr: number }, ...extra: ContainerModule[]): Container {
-  const c = new Container();
-  c.load(optimizersModule, clippingModule, schedulesModule, trainingModule, layersModule, ...extra);
-  c.bind(TOKENS.TrainerOptions).toConstantValue({ lr: choice.lr });
-  bindLayerResolver(c);
-  bindActivePlugins(c, choice);
-  return c;
+function container(choice: CreateTrainerOptions & { lr: number }, ...extra: ContainerModule[]): Container {
+  return createTrainingContainer({ ...choice, modules: [layersModule, ...extra], configure: bindLayerResolver });
 }
 
 // ---- user-defined plugins (nothing in the packages knows them) ----
 
 /** Sign descent: p ← p − lr·sign(g)·scale, with a counter slot to show state handling. */
+const signDescentOptions = { scale: { type: 'number', default: 1, min: 0, description: 'step length in units of lr' } } as const;
+
 @injectable()
 class SignDescent extends SlotOptimizer {
   readonly name = 'sign-descent';
   readonly scale: number;
-  constructor(@inject(TOKENS.OptimizerOptions) opts: OptimizerOptions) {
+  constructor(@inject(TOKENS.OptimizerOptions) opts: OptionsOf<typeof signDescentOptions>) {
     super();
-    this.scale = Number(opts.scale ?? 1);
+    this.scale = opts.scale;
   }
-  protected update(p: Tensor, g: Tensor, _slots: Readonly<Record<string, Tensor>>, lr: number) {
+  stepScalars(lr: number) {
+    return { step: lr * this.scale };
+  }
+  update(p: Tensor, g: Tensor, _slots: Readonly<Record<string, Tensor>>, { step }: StepScalars) {
     const s = clip(mul(g, 1e6), -1, 1); // ≈ sign(g), smooth enough for this test
-    return { param: sub(p, mul(s, lr * this.scale)), slots: {} };
+    return { param: sub(p, mul(s, step)), slots: {} };
   }
 }
+
+const signDescent = definePlugin({ kind: 'optimizer', name: 'sign-descent', description: 'p ← p − lr·scale·sign(g)', options: signDescentOptions, class: SignDescent });
 
 /** Clips every gradient element to ±0.01 and counts calls. */
 @injectable()
@@ -104,7 +105,7 @@ class TinyClip implements ClippingPolicy {
 describe('training through DI', () => {
   test('a custom optimizer and a custom clipping policy, bound in a test module, train a graph', async () => {
     const userModule = new ContainerModule(({ bind }) => {
-      bind(TOKENS.OptimizerPlugin).to(SignDescent).whenNamed('sign-descent');
+      bind(TOKENS.Plugin).toConstantValue(signDescent);
       bind(TOKENS.ClippingPolicy).to(TinyClip).inSingletonScope();
     });
     const c = container({ lr: 0.01, optimizer: 'sign-descent', optimizerOptions: { scale: 1 } }, userModule);

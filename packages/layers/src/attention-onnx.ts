@@ -7,7 +7,7 @@
 //   does (computing the angles in float32 in the graph would be off by ~1e-5 at position 300),
 //   either as a table in the model gathered by position, or fed per wave by the caller;
 // - the mask is 0 or MASKED, exactly as `attentionBias`, from integer position differences.
-import { type OnnxBuilder, type Shape, type Tensor, type TensorSpec, add, gather, keep, mul, onnxAttr, reshape, tensor } from '@ganglion/core';
+import { type OnnxBuilder, type Tensor, type TensorSpec, add, keep, mul, onnxAttr, reshape, tensor } from '@ganglion/core';
 import { MASKED } from './attention.js';
 import { rowsTimes } from './linear.js';
 import { rotaryValues, rotateHalfMatrix } from './rotary-embedding.js';
@@ -15,15 +15,6 @@ import { rotaryValues, rotateHalfMatrix } from './rotary-embedding.js';
 /** One ONNX node with one output of `spec`. */
 function op1(b: OnnxBuilder, type: string, inputs: readonly (Tensor | undefined)[], spec: TensorSpec, attrs: Parameters<OnnxBuilder['op']>[2] = {}): Tensor {
   return b.op(type, inputs, attrs, [spec])[0];
-}
-
-/** The length of axis `axis` of `t` at run time, as an int32 scalar. */
-function runtimeDim(b: OnnxBuilder, t: Tensor, axis: number): Tensor {
-  const d = t.shape[axis];
-  if (typeof d === 'number') return tensor([d], [], 'int32', t.backend);
-  const dim = op1(b, 'Shape', [t], { shape: [1], dtype: 'int32' }, { start: onnxAttr.int(axis), end: onnxAttr.int(axis + 1) });
-  const scalar = op1(b, 'Squeeze', [dim, b.int64([0])], { shape: [], dtype: 'int32' });
-  return op1(b, 'Cast', [scalar], { shape: [], dtype: 'int32' }, { to: onnxAttr.int(6) });
 }
 
 /** LayerNorm over the last axis as one ONNX `LayerNormalization` (opset 17). */
@@ -68,31 +59,24 @@ export function onnxRotary(b: OnnxBuilder, x: Tensor, positions: Tensor, base: n
  */
 export function onnxAttentionBias(b: OnnxBuilder, positions: Tensor, keys: Tensor, past: Tensor | undefined, o: { causal: boolean; window?: number; padding?: Tensor }): Tensor | undefined {
   if (!o.causal && o.window === undefined && !o.padding) return undefined;
-  const [rows, time] = positions.shape;
+  const rows = positions.shape[0];
   const total = keys.shape[2];
-  const i32 = (shape: Shape): TensorSpec => ({ shape, dtype: 'int32' });
-  const bool = (shape: Shape): TensorSpec => ({ shape, dtype: 'bool' });
   let keep: Tensor | undefined;
-  const and = (c: Tensor) => (keep = keep ? op1(b, 'And', [keep, c], bool([keep.shape[0] === 1 ? c.shape[0] : keep.shape[0], 1, time, total])) : c);
+  const and = (c: Tensor) => (keep = keep ? b.elementwise('And', [keep, c]) : c);
   if (o.causal || o.window !== undefined) {
     const zero = tensor([0], [], 'int32', keys.backend);
     const one = tensor([1], [], 'int32', keys.backend);
-    const keyIndex = op1(b, 'Range', [zero, runtimeDim(b, keys, 2), one], i32([total]));
-    const first = op1(b, 'Slice', [positions, b.int64([0]), b.int64([1]), b.int64([1])], i32([rows, 1]));
-    const start = past ? op1(b, 'Sub', [first, runtimeDim(b, past, 2)], i32([rows, 1])) : first;
-    const keyPos = op1(b, 'Add', [start, keyIndex], i32([rows, total]));
-    const q = op1(b, 'Unsqueeze', [positions, b.int64([1, 3])], i32([rows, 1, time, 1]));
-    const k = op1(b, 'Unsqueeze', [keyPos, b.int64([1, 2])], i32([rows, 1, 1, total]));
-    const distance = op1(b, 'Sub', [q, k], i32([rows, 1, time, total]));
-    if (o.causal) and(op1(b, 'GreaterOrEqual', [distance, zero], bool(distance.shape)));
-    if (o.window !== undefined) and(op1(b, 'Less', [distance, tensor([o.window], [], 'int32', keys.backend)], bool(distance.shape)));
+    // Range's length is the run-time key count: the output names it after the keys' dim.
+    const keyIndex = op1(b, 'Range', [zero, b.dim(keys, 2), one], { shape: [total], dtype: 'int32' });
+    const first = op1(b, 'Slice', [positions, b.int64([0]), b.int64([1]), b.int64([1])], { shape: [rows, 1], dtype: 'int32' });
+    const start = past ? b.elementwise('Sub', [first, b.dim(past, 2)]) : first;
+    const keyPos = b.elementwise('Add', [start, keyIndex]);
+    const distance = b.elementwise('Sub', [b.unsqueeze(positions, [1, 3]), b.unsqueeze(keyPos, [1, 2])]);
+    if (o.causal) and(b.elementwise('GreaterOrEqual', [distance, zero]));
+    if (o.window !== undefined) and(b.elementwise('Less', [distance, tensor([o.window], [], 'int32', keys.backend)]));
   }
-  if (o.padding) {
-    const p = op1(b, 'Unsqueeze', [o.padding, b.int64([1, 2])], { shape: [o.padding.shape[0], 1, 1, total], dtype: 'float32' });
-    and(op1(b, 'Greater', [p, tensor([0.5], [], 'float32', keys.backend)], bool(p.shape)));
-  }
-  const k = keep!;
-  return op1(b, 'Where', [k, tensor([0], [], 'float32', keys.backend), tensor([MASKED], [], 'float32', keys.backend)], { shape: k.shape, dtype: 'float32' });
+  if (o.padding) and(b.elementwise('Greater', [b.unsqueeze(o.padding, [1, 2]), tensor([0.5], [], 'float32', keys.backend)]));
+  return b.elementwise('Where', [keep!, tensor([0], [], 'float32', keys.backend), tensor([MASKED], [], 'float32', keys.backend)]);
 }
 
 /** Join along axis 2 (cache + this wave), the joined length left free as `total`. */

@@ -56,8 +56,10 @@ export { rotary } from './rotary-embedding.js';
 export { sinusoidalTable } from './sinusoidal-position-embedding.js';
 export { MASKED, attentionBias, mergeHeads, scaledDotProductAttention, splitHeads, visibility } from './attention.js';
 export { linear } from './linear.js';
+export { type GptOptions, charLstm, gpt } from './models.js';
 
 /** Every built-in layer class, for registries. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- classes with different config types; a constructor's parameter type makes LayerClass<object> too narrow
 export const builtinLayers: readonly LayerClass<any>[] = [Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh,
   FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding, RMSNorm, RotaryEmbedding, SinusoidalPositionEmbedding, TiedHead, TransformerBlock];
 export { bindLayerResolver, layersModule } from './module.js';

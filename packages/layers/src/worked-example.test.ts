@@ -1,4 +1,4 @@
-// The seed's worked example: a two-layer ReLU network with a softmax output and the loss
+// A textbook worked example: a two-layer ReLU network with a softmax output and the loss
 // ½‖y − y'‖². The backward wave's gradients must equal the closed-form formulas, computed here by
 // hand in float64 with plain arrays.
 import { describe, expect, test } from 'vitest';
@@ -28,7 +28,7 @@ const mask = (d: M, z: M): M => d.map((r, i) => r.map((v, j) => (z[i][j] > 0 ? v
 const colSum = (a: M): number[] => a[0].map((_, j) => a.reduce((s, r) => s + r[j], 0));
 const reshape2 = (flat: ArrayLike<number>, rows: number, cols: number): M => Array.from({ length: rows }, (_, i) => Array.from(flat).slice(i * cols, (i + 1) * cols));
 
-describe("the seed's worked example", () => {
+describe('a two-layer ReLU network, by hand', () => {
   test('backward-wave gradients equal the closed-form formulas', () => {
     withBackend(new ReferenceBackend(), () => {
       const g = new GraphBuilder();

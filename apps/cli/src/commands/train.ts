@@ -2,14 +2,15 @@
 // validation in bits per character and a loss-curve image.
 import { join, resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
-import { CharTokenizer, type Dataset, type Graph, Runtime, TOKENS, type Tensor, type TrainEvent, type Trainer, lmDataset, writeFileAtomically } from '@ganglion/core';
-import { compileTrainStep, evaluateOnnx } from '@ganglion/backend-onnx';
+import { type CharTokenizer, type Graph, Runtime, TOKENS, type TrainEvent, type Trainer, lmDataset, writeFileAtomically } from '@ganglion/core';
+import { compiledStepper } from '@ganglion/backend-onnx';
 import { loadTokenizedCheckpoint } from '../checkpoint-io.js';
-import { type FlagSpec, UsageError, clipFlag, num, oneOf, parse } from '../args.js';
+import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
 import { BACKENDS, type BackendName, buildContainer, createBackend } from '../container.js';
 import { type Corpus, DEFAULT_MAX_VOCAB, mobyDick, textFile } from '../corpus.js';
 import { lossCurvePng, lossCurveSvg } from '../plot.js';
 import { PRESETS, PRESET_NAMES } from '../presets.js';
+import { type PluginFlagValues, pluginChoice, pluginFlagSpec, pluginFlagValues, pluginHelp } from '../plugin-flags.js';
 import { JsonProgress, type ProgressSink, TextProgress } from '../progress.js';
 import { type RunFolder, openRunFolder, resumeSettings } from '../run-folder.js';
 
@@ -22,8 +23,8 @@ export const TRAIN_FLAGS: FlagSpec = {
   batch: { type: 'string' },
   'seq-len': { type: 'string' },
   lr: { type: 'string' },
-  optimizer: { type: 'string' },
-  clip: { type: 'string' },
+  // --optimizer, --clip, --schedule and every plugin option (--weight-decay, --max-norm, ...).
+  ...pluginFlagSpec(),
   seed: { type: 'string' },
   out: { type: 'string' },
   'checkpoint-every': { type: 'string' },
@@ -31,18 +32,27 @@ export const TRAIN_FLAGS: FlagSpec = {
   resume: { type: 'boolean' },
   overwrite: { type: 'boolean' },
   json: { type: 'boolean' },
+  'log-grad-norms': { type: 'string', optionalValue: '1' },
+  'grad-accum': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
 const TRAIN_HELP = `usage: ganglion train [--preset ${PRESET_NAMES.join('|')}] [--corpus FILE] [--backend ${BACKENDS.join('|')}]
                       [--steps N] [--time-budget SECONDS] [--batch N] [--seq-len N] [--lr X]
-                      [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip none|value:V|norm:C|global-norm:C]
+                      [--optimizer NAME] [--clip NAME[:VALUE]] [--schedule NAME[:VALUE]] [plugin option flags]
                       [--seed N] [--out DIR] [--checkpoint-every N] [--resume | --overwrite] [--max-vocab N] [--json]
+                      [--log-grad-norms [N]] [--grad-accum K]
 Trains a character language model (default: char-lstm on Moby-Dick, the last chapters held out)
 and saves a checkpoint, the validation loss in bits per character, and loss.svg / loss.png in --out.
 --out must be new, empty, or hold a Ganglion checkpoint: --resume continues it (with its preset,
 batch, seq-len, seed and corpus unless given), --overwrite replaces it. Other files there are kept.
---max-vocab N (default ${DEFAULT_MAX_VOCAB}) keeps the N-1 most frequent characters; the rarer ones share one unknown token.`;
+--grad-accum K runs each batch as K micro-batches through the compiled gradients graph, summing
+their gradients before one update (same result as the whole batch, less memory; --backend onnx).
+--log-grad-norms [N] prints each parameter's gradient norm every N steps (default 1), from the
+ParamGrad messages (runtime.watch), on every backend; with --json as {"event":"grad-norms",...} lines.
+--max-vocab N (default ${DEFAULT_MAX_VOCAB}) keeps the N-1 most frequent characters; the rarer ones share one unknown token.
+The preset sets the optimizer and clipping unless given; the schedule defaults to constant.
+${pluginHelp()}`;
 
 export interface TrainResult {
   readonly out: string;
@@ -63,8 +73,8 @@ export interface TrainSettings {
   readonly batch?: number;
   readonly seqLen?: number;
   readonly lr?: number;
-  readonly optimizer?: string;
-  readonly clip?: string;
+  /** --optimizer, --clip, --schedule and plugin option flags as given; the preset fills in the rest. */
+  readonly plugins: PluginFlagValues;
   /** Undefined: the checkpoint's when resuming, else 0. */
   readonly seed?: number;
   readonly out: string;
@@ -73,6 +83,10 @@ export interface TrainSettings {
   readonly maxVocab: number;
   readonly resume: boolean;
   readonly overwrite: boolean;
+  /** Print every parameter's gradient norm every N steps. */
+  readonly logGradNorms?: number;
+  /** Micro-batches per batch, their gradients summed before one update (compiled step only). */
+  readonly gradAccum?: number;
 }
 
 export function trainSettings(argv: readonly string[], defaults: Partial<TrainSettings> = {}): TrainSettings | 'help' {
@@ -89,15 +103,38 @@ export function trainSettings(argv: readonly string[], defaults: Partial<TrainSe
     batch: values.batch === undefined ? undefined : num('batch', values.batch, 0, { min: 1, integer: true }),
     seqLen: values['seq-len'] === undefined ? undefined : num('seq-len', values['seq-len'], 0, { min: 1, integer: true }),
     lr: values.lr === undefined ? undefined : num('lr', values.lr, 0, { min: 0, exclusiveMin: true }),
-    optimizer: values.optimizer === undefined ? undefined : oneOf('optimizer', values.optimizer, ['adam', 'adamw', 'sgd', 'rmsprop', 'adagrad'], 'adam'),
-    clip: values.clip === undefined ? undefined : (clipFlag(values.clip, 'none'), String(values.clip)),
+    plugins: checkedPluginFlags(values, preset ?? (values.resume ? undefined : 'char-lstm')),
     seed: values.seed === undefined ? defaults.seed : num('seed', values.seed, 0, { integer: true }),
     out: (values.out as string | undefined) ?? defaults.out ?? join('runs', preset ?? 'char-lstm'),
     checkpointEvery: values['checkpoint-every'] === undefined ? undefined : num('checkpoint-every', values['checkpoint-every'], 0, { min: 1, integer: true }),
     maxVocab: num('max-vocab', values['max-vocab'], defaults.maxVocab ?? DEFAULT_MAX_VOCAB, { min: 2, integer: true }),
     resume: Boolean(values.resume),
     overwrite: Boolean(values.overwrite ?? defaults.overwrite),
+    logGradNorms: values['log-grad-norms'] === undefined ? undefined : num('log-grad-norms', values['log-grad-norms'], 1, { min: 1, integer: true }),
+    gradAccum: gradAccum(values['grad-accum'], values.backend, values.batch === undefined ? (preset ? PRESETS[preset]?.batchSize : undefined) : Number(values.batch)),
   };
+}
+
+/** --grad-accum K, checked against the backend and (when known before a resume) the batch size. */
+function gradAccum(raw: string | boolean | undefined, backend: string | boolean | undefined, batch: number | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const k = num('grad-accum', raw, 1, { min: 1, integer: true });
+  if (k > 1 && backend !== undefined && backend !== 'onnx') throw new UsageError(`--grad-accum: micro-batches run through the compiled gradients graph; use --backend onnx (got --backend ${String(backend)})`);
+  if (batch !== undefined) checkMicroBatches(batch, k);
+  return k;
+}
+
+function checkMicroBatches(batch: number, k: number): void {
+  if (batch % k !== 0) throw new UsageError(`--grad-accum: the batch of ${batch} does not split into ${k} equal micro-batches`);
+}
+
+/** The plugin flags, checked now (against the preset's choices when it is known) so a bad one stops before any work. */
+function checkedPluginFlags(values: Readonly<Record<string, string | boolean | undefined>>, presetName: string | undefined): PluginFlagValues {
+  const plugins = pluginFlagValues(values);
+  // Resuming without --preset: the checkpoint names the preset, so the check waits for it.
+  const preset = presetName === undefined ? undefined : PRESETS[presetName];
+  if (preset) pluginChoice(plugins, { optimizer: preset.optimizer, clipping: preset.clip });
+  return plugins;
 }
 
 export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<TrainResult> {
@@ -128,8 +165,7 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   const corpusPath = s.corpus === undefined ? savedPath : resolve(s.corpus);
   const corpus: Corpus = corpusPath ? await textFile(s.corpus ?? corpusPath) : mobyDick();
   if (loaded) resumeSettings(loaded.meta, { corpusFingerprint: corpus.fingerprint }, loaded.loadedFrom);
-  const clip = clipFlag(s.clip, preset.clip);
-  const container = buildContainer({ backend, lr: s.lr ?? preset.lr, optimizer: s.optimizer ?? preset.optimizer, ...clip });
+  const container = buildContainer({ backend, lr: s.lr ?? preset.lr, ...pluginChoice(s.plugins, { optimizer: preset.optimizer, clipping: preset.clip }) });
   const trainer: Trainer = container.get(TOKENS.Trainer);
 
   let graph: Graph;
@@ -153,21 +189,9 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   const batchSize = saved.batchSize ?? s.batch ?? preset.batchSize;
   // On 'onnx' each update is one compiled ONNX graph run in onnxruntime; the eager runtime on
   // tfjs-wasm does validation, checkpoints and generation, synced from it when needed.
-  const compiled = s.backend === 'onnx' ? compileTrainStep(runtime, { optimizer: trainer.optimizer, clipping: trainer.clipping, schedule: trainer.schedule, lr: trainer.options.lr, step: trainer.step }) : undefined;
-  const stepper = compiled && {
-    step: (batch: Readonly<Record<string, Tensor>>) => compiled.step(batch),
-    sync: () => compiled.syncTo(runtime.params, trainer),
-    // Validation in onnxruntime too: the forward traced once with the current weights.
-    evaluate: async (data: Dataset) => {
-      const params = compiled.paramStore(backend);
-      try {
-        return await evaluateOnnx(graph, params, data);
-      } finally {
-        params.dispose();
-      }
-    },
-  };
-  sink.note(`${preset.name}: ${graph.paramCount().toLocaleString('en-US')} parameters, vocabulary ${tokenizer.vocabSize}, ${compiled ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`);
+  if (s.gradAccum) checkMicroBatches(batchSize, s.gradAccum);
+  const stepper = s.backend === 'onnx' ? compiledStepper(runtime, trainer, { gradAccum: s.gradAccum }) : undefined;
+  sink.note(`${preset.name}: ${graph.paramCount().toLocaleString('en-US')} parameters, vocabulary ${tokenizer.vocabSize}, ${stepper ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`);
   sink.note(`corpus: ${corpus.name}: ${trainTokens.length.toLocaleString('en-US')} training and ${valTokens.length.toLocaleString('en-US')} validation characters`);
   if (tokens.note) sink.note(tokens.note);
 
@@ -176,6 +200,16 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   const trainLoss: [number, number][] = [];
   const valLoss: [number, number][] = [];
   let done: Extract<TrainEvent, { type: 'done' }> | undefined;
+  // Gradient norms from the ParamGrad messages of the logged steps, printed after each step's batch event.
+  const norms = new Map<number, Record<string, number>>();
+  const watching = s.logGradNorms
+    ? runtime.watch({ kind: 'param-grad', every: s.logGradNorms }).subscribe((m) => {
+        const g = m.grad.dataSync();
+        let sq = 0;
+        for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+        norms.set(m.step, { ...norms.get(m.step), [`${m.node}.${m.param}`]: Math.sqrt(sq) });
+      })
+    : undefined;
   const meta = () => ({ tokenizer: tokenizer.toJSON(), preset: preset.name, corpus: corpus.name, corpusPath, corpusFingerprint: corpus.fingerprint, seed, seqLen, batchSize });
   try {
     await lastValueFrom(
@@ -194,11 +228,17 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
             if (e.type === 'epoch' && e.valLoss !== undefined) valLoss.push([e.step, e.valLoss]);
             if (e.type === 'done') done = e;
             sink.event(e);
+            const logged = e.type === 'batch' ? norms.get(e.step) : undefined;
+            if (logged && e.type === 'batch') {
+              norms.delete(e.step);
+              sink.gradNorms(e.step, logged);
+            }
           }),
         ),
       { defaultValue: undefined },
     );
   } finally {
+    watching?.unsubscribe();
     await tokens.close();
   }
   sink.close();

@@ -18,6 +18,7 @@ import {
   exp,
   expand,
   fill,
+  fromOnnxRecurrentWeights,
   gather,
   greater,
   less,
@@ -48,6 +49,8 @@ import {
   tanh,
   tensor,
   transpose,
+  unrollGru,
+  unrollLstm,
   where,
 } from '@ganglion/core';
 import { type AttributeValue, ElemType, type ITensorProto, tensorValues } from '../proto.js';
@@ -134,7 +137,7 @@ function unsqueezeShape(x: Tensor, axes: number[]): number[] {
   return out;
 }
 
-/** ONNX LSTM (forward, layout 0, default activations), unrolled with core ops. */
+/** ONNX LSTM (forward, layout 0, default activations), unrolled with core's lstmCell. */
 function lstm([x, w, r, b, seqLens, h0, c0, peep]: readonly (Tensor | undefined)[], a: Attrs, ctx: OpContext): (Tensor | undefined)[] {
   if (seqLens || peep) unsupported(ctx, 'LSTM with sequence_lens or peepholes');
   if (str(a, 'direction', 'forward') !== 'forward' || int(a, 'layout', 0) !== 0 || a.activations || a.clip || int(a, 'input_forget', 0)) {
@@ -142,62 +145,29 @@ function lstm([x, w, r, b, seqLens, h0, c0, peep]: readonly (Tensor | undefined)
   }
   const H = a.hidden_size as number;
   const [T, B] = x!.shape as number[];
-  const wt = transpose(reshape(w!, [4 * H, -1]));
-  const rt = transpose(reshape(r!, [4 * H, H]));
-  let xz = matMul(x!, wt);
-  if (b) xz = add(xz, add(slice(reshape(b, [8 * H]), [0], [4 * H]), slice(reshape(b, [8 * H]), [4 * H], [8 * H])));
-  const zeros = () => expand(scalar(0, 'float32', x!.backend), [B, H]);
-  let h = h0 ? reshape(h0, [B, H]) : zeros();
-  let c = c0 ? reshape(c0, [B, H]) : zeros();
-  const gate = (z: Tensor, k: number) => slice(z, [k * H], [(k + 1) * H], [1]);
-  const ys: Tensor[] = [];
-  for (let t = 0; t < T; t++) {
-    const z = add(reshape(slice(xz, [t], [t + 1], [0]), [B, 4 * H]), matMul(h, rt));
-    // ONNX gate order: i, o, f, c.
-    c = add(mul(sigmoid(gate(z, 2)), c), mul(sigmoid(gate(z, 0)), tanh(gate(z, 3))));
-    h = mul(sigmoid(gate(z, 1)), tanh(c));
-    ys.push(reshape(h, [1, 1, B, H]));
-  }
-  const y = T > 0 ? concat(ys, 0) : fill([0, 1, B, H], 0);
-  return [y, reshape(h, [1, B, H]), reshape(c, [1, B, H])];
+  const state = { h: h0 ? reshape(h0, [B, H]) : zeroState(x!, B, H), c: c0 ? reshape(c0, [B, H]) : zeroState(x!, B, H) };
+  const { steps, h, c } = unrollLstm(x!, fromOnnxRecurrentWeights('lstm', H, w!, r!, b), state, { timeAxis: 0 });
+  return [stackTimeMajor(steps, T, B, H), reshape(h, [1, B, H]), reshape(c, [1, B, H])];
 }
 
-/** ONNX GRU (forward, layout 0, default activations, either linear_before_reset), unrolled. */
+/** ONNX GRU (forward, layout 0, default activations, either linear_before_reset), unrolled with core's gruCell. */
 function gru([x, w, r, b, seqLens, h0]: readonly (Tensor | undefined)[], a: Attrs, ctx: OpContext): (Tensor | undefined)[] {
   if (seqLens) unsupported(ctx, 'GRU with sequence_lens');
   if (str(a, 'direction', 'forward') !== 'forward' || int(a, 'layout', 0) !== 0 || a.activations || a.clip) {
     unsupported(ctx, 'GRU other than forward, layout 0, default activations, no clip');
   }
   const H = a.hidden_size as number;
-  const linearBeforeReset = int(a, 'linear_before_reset', 0) === 1;
   const [T, B] = x!.shape as number[];
-  const wt = transpose(reshape(w!, [3 * H, -1]));
-  const rt = transpose(reshape(r!, [3 * H, H]));
-  const bias = b ? reshape(b, [6 * H]) : undefined;
-  const wb = bias ? slice(bias, [0], [3 * H]) : undefined;
-  const rb = bias ? slice(bias, [3 * H], [6 * H]) : undefined;
-  const xz = wb ? add(matMul(x!, wt), wb) : matMul(x!, wt);
-  let h = h0 ? reshape(h0, [B, H]) : expand(scalar(0, 'float32', x!.backend), [B, H]);
-  const part = (z: Tensor, k: number) => slice(z, [k * H], [(k + 1) * H], [-1]);
-  const ys: Tensor[] = [];
-  for (let t = 0; t < T; t++) {
-    const xt = reshape(slice(xz, [t], [t + 1], [0]), [B, 3 * H]);
-    // ONNX gate order: z, r, h.
-    const hr = matMul(h, slice(rt, [0], [2 * H], [1]));
-    const zr = add(slice(xt, [0], [2 * H], [1]), rb ? add(hr, slice(rb, [0], [2 * H])) : hr);
-    const z = sigmoid(part(zr, 0));
-    const rg = sigmoid(part(zr, 1));
-    const rh = slice(rt, [2 * H], [3 * H], [1]);
-    const rbh = rb ? slice(rb, [2 * H], [3 * H]) : undefined;
-    const recurrent = linearBeforeReset
-      ? mul(rg, rbh ? add(matMul(h, rh), rbh) : matMul(h, rh))
-      : rbh ? add(matMul(mul(rg, h), rh), rbh) : matMul(mul(rg, h), rh);
-    const n = tanh(add(part(xt, 2), recurrent));
-    h = add(mul(sub(1, z), n), mul(z, h));
-    ys.push(reshape(h, [1, 1, B, H]));
-  }
-  const y = T > 0 ? concat(ys, 0) : fill([0, 1, B, H], 0);
-  return [y, reshape(h, [1, B, H])];
+  const linearBeforeReset = int(a, 'linear_before_reset', 0) === 1;
+  const { steps, h } = unrollGru(x!, fromOnnxRecurrentWeights('gru', H, w!, r!, b), h0 ? reshape(h0, [B, H]) : zeroState(x!, B, H), { timeAxis: 0, linearBeforeReset });
+  return [stackTimeMajor(steps, T, B, H), reshape(h, [1, B, H])];
+}
+
+const zeroState = (x: Tensor, B: number, H: number) => expand(scalar(0, 'float32', x.backend), [B, H]);
+
+/** ONNX's Y [T, 1, B, H] from the steps' [B, H]. */
+function stackTimeMajor(steps: readonly Tensor[], T: number, B: number, H: number): Tensor {
+  return T > 0 ? concat(steps.map((h) => reshape(h, [1, 1, B, H])), 0) : fill([0, 1, B, H], 0);
 }
 
 /** Elementwise a && b of two bool tensors (as 0/1 ints: both set). */

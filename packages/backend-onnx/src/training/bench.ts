@@ -3,14 +3,14 @@
 //
 //   const r = await benchCompiledTraining({ graph, setup: { optimizer, clipping, schedule, lr: 1e-3 }, feeds: { ids, labels } });
 //   console.log(r.medianMs, r.tokensPerSecond);
-import { type Graph, ParamStore, ReferenceBackend } from '@ganglion/core';
+import { type Graph, ParamStore, deriveSeed, initialValues } from '@ganglion/core';
 import { type FeedValue, feedSpec } from '../ort-tensors.js';
 import { type CompileOptions, type CompiledStepResult, CompiledTrainer, type TrainingSetup } from './compiled-trainer.js';
 import type { RewriteStats } from './gradient-sums.js';
 
 export interface CompiledBenchOptions {
   readonly graph: Graph;
-  /** Initial weights (default: the graph's initializers with `seed`, on the reference backend). */
+  /** Initial weights (default: the graph's initializers with `seed`, straight into float32 arrays). */
   readonly params?: ParamStore;
   readonly seed?: number;
   readonly setup: TrainingSetup;
@@ -55,8 +55,7 @@ export interface CompiledTrainingSession {
  * runs the first step's graph (no optimizer slots yet), every later one the steady-state graph.
  */
 export async function compiledTrainingSession(o: Omit<CompiledBenchOptions, 'warmup' | 'measured' | 'tokensPerStep'>): Promise<CompiledTrainingSession> {
-  const params = o.params ?? ParamStore.initialize(o.graph, o.seed ?? 0, new ReferenceBackend());
-  const trainer = new CompiledTrainer(o.graph, params, o.setup, o.compile);
+  const trainer = new CompiledTrainer(o.graph, o.params ?? initialWeights(o.graph, o.seed ?? 0), o.setup, o.compile);
   await trainer.prepare(o.feeds);
   return { trainer, trainStep: () => trainer.step(o.feeds) };
 }
@@ -87,6 +86,17 @@ export async function benchCompiledTraining(o: CompiledBenchOptions): Promise<Co
   const medianMs = median(stepMs);
   const tokens = o.tokensPerStep ?? feedSpec(Object.values(o.feeds)[0]).shape.reduce((a, b) => a * b, 1);
   return { prepareMs, warmupMs, stepMs, medianMs, cpuMs: median(cpuMs), tokensPerSecond: (tokens * 1000) / medianMs, losses, nodeCount: model.nodeCount, rewrites: model.rewrites };
+}
+
+/**
+ * The graph's initial weights as float32 arrays, one parameter at a time: no eager copy of the
+ * model (a float64 ParamStore on the reference backend would hold twice the weights' size) stays
+ * alive next to the compiled trainer's.
+ */
+function initialWeights(graph: Graph, seed: number): Map<string, Float32Array> {
+  const weights = new Map<string, Float32Array>();
+  for (const [key, { spec }] of new ParamStore(graph).specs) weights.set(key, Float32Array.from(initialValues(spec.init, spec.shape, deriveSeed(seed, key))));
+  return weights;
 }
 
 function median(xs: readonly number[]): number {

@@ -1,33 +1,46 @@
-// CompiledTrainer: a whole training step (forward, loss, backward, global norm, clipping,
-// optimizer update) as one ONNX graph, run by onnxruntime-node. The step is traced once per input
-// signature (traceTrainStep) and its InferenceSession cached. Weights and optimizer slots live
-// between steps as onnxruntime tensors: each step feeds the current ones and keeps the new ones
-// the graph returns; the learning rate and the optimizer's step scalars (stepScalars) are fed
-// each step, so schedules and bias corrections are never baked in. `paramStore`, `optimizerState`
-// and `syncTo` bring the state back for checkpoints, generation or eager training.
+// CompiledTrainer: the training step as compiled ONNX graphs (trace-train-step.ts), run by
+// onnxruntime-node, in one of two modes:
+//   - 'fused': one graph does forward, backward, clipping and the optimizer update; the new
+//     weights and slots come back as new tensors each step;
+//   - 'split': a `gradients` graph (forward + backward → loss, norm, gradients) then an `apply`
+//     graph per parameter group (a graph node's parameters: clipping + update). Gradients land in
+//     buffers held here; apply writes the new weights and slots into the old ones' buffers where
+//     that is safe (in-place.ts), so a step keeps about four copies of the parameters (weights,
+//     two Adam slots, gradients), as PyTorch does. `gradients` and `apply` are public, so
+//     gradients can be reduced across workers between them, and `gradAccum` runs micro-batches
+//     through the gradients graph (summing into the same buffers) before one apply.
+// Sessions are cached per input signature, slot layout and watched messages; apply sessions are
+// shared by groups of the same shapes. The learning rate and the optimizer's step scalars are fed
+// each step. `paramStore`, `optimizerState` and `syncTo` bring the state back for checkpoints,
+// generation or eager training.
 //
-//   const compiled = compileTrainStep(runtime, trainer);   // the trainer's optimizer, clipping, schedule, lr
+//   const compiled = compileTrainStep(runtime, trainer, { mode: 'split', gradAccum: 4 });
 //   for (const batch of batches) console.log((await compiled.step(batch)).loss);
+//   const g = await compiled.gradients(batch); /* all-reduce g.grads */ await compiled.apply(g.grads);
 //   compiled.syncTo(runtime.params, trainer);               // then trainer.save(dir, runtime)
 import {
   type Backend,
   type ClippingPolicy,
   type Graph,
   type LrSchedule,
+  type MessageFilter,
   type Optimizer,
   type OptimizerState,
   ParamStore,
-  type Runtime,
-  SlotOptimizer,
+  Runtime,
   type Tensor,
   type TensorSpec,
   ConfigError,
   TrainingError,
   getBackend,
-  tensor,
 } from '@ganglion/core';
-import { type FeedValue, createSession, feedSignature, ort, toOrtTensor } from '../ort-tensors.js';
-import { type FeedSignature, type TrainStepModel, traceTrainStep } from './trace-train-step.js';
+import { type FeedValue, feedSignature, ort, toOrtTensor } from '../ort-tensors.js';
+import { splitBatch } from './micro-batches.js';
+import { COLLECT_ABOVE_BYTES, DEFAULT_SESSION_OPTIONS, SPLIT_SESSION_OPTIONS, type SessionEntry, SessionCache, collectGarbage, fromOrt, groupSlots, layoutOf, onlyInputsOf, scalarTensor, slotSpecsOf, specsOf } from './step-sessions.js';
+import { publishTaps, tapsKey } from './taps.js';
+
+export { DEFAULT_SESSION_OPTIONS, SPLIT_SESSION_OPTIONS } from './step-sessions.js';
+import { type FeedSignature, type TrainStepModel, traceApply, traceGradNorm, traceGradients, traceTrainStep } from './trace-train-step.js';
 
 /** What a compiled step needs of the training setup (a core `Trainer` has all of it). */
 export interface TrainingSetup {
@@ -44,15 +57,33 @@ export interface TrainingSetup {
   readonly step?: number;
 }
 
+export type StepMode = 'fused' | 'split';
+
 export interface CompileOptions {
   /** The graph output to minimize (default 'loss'). */
   readonly loss?: string;
   /** ONNX opset of the traced step (default 17). */
   readonly opset?: number;
-  /** onnxruntime session options (default: DEFAULT_SESSION_OPTIONS). */
+  /** onnxruntime session options (default: DEFAULT_SESSION_OPTIONS, or SPLIT_SESSION_OPTIONS in split mode). */
   readonly sessionOptions?: ort.InferenceSession.SessionOptions;
   /** Rewrite per-time-step gradient sums into single ops (default true; off only to compare). */
   readonly rewrite?: boolean;
+  /** Recompute cheap large activations in the backward instead of keeping them (default true). */
+  readonly recompute?: boolean;
+  /** 'fused' or 'split' (default: `defaultStepMode` of the parameter count). */
+  readonly mode?: StepMode;
+  /**
+   * Micro-batches per step (default 1): `step` cuts each feed's first dimension into this many
+   * parts, sums their mean gradients through the gradients graph, then applies once (split mode).
+   */
+  readonly gradAccum?: number;
+  /**
+   * Collect garbage before each gradients and apply run (default: in split mode, for models over
+   * COLLECT_ABOVE_BYTES of weights; see collectGarbage).
+   */
+  readonly collectGarbage?: boolean;
+  /** Split mode: one apply graph per graph node's parameters (default), or one for all of them. */
+  readonly applyGroups?: 'node' | 'all';
 }
 
 export interface CompiledStepResult {
@@ -64,28 +95,26 @@ export interface CompiledStepResult {
   readonly lr: number;
 }
 
-interface Entry {
-  readonly model: TrainStepModel;
-  readonly session: ort.InferenceSession;
+/** What `gradients` returns: the loss, the norm, and every gradient (views of buffers held by the trainer). */
+export interface CompiledGradients {
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly grads: ReadonlyMap<string, Float32Array>;
 }
 
+/** Above this many parameters the split step is the default (see defaultStepMode). */
+export const SPLIT_ABOVE_PARAMS = 2_000_000;
+
 /**
- * The session options a compiled step gets unless told otherwise: every graph optimization, two
- * intra-op threads, sequential execution, and two departures from onnxruntime's defaults measured
- * on the reference workload (char-LSTM, 2 cores shared with other jobs):
- * - intra-op threads do not spin while waiting: a step has ~6,400 nodes, mostly small, and
- *   spinning threads fight the other processes for the cores (median 162 ms a step instead of
- *   346 ms side by side, and less CPU time);
- * - no memory pattern, only the arena: peak RSS ≈315 MB instead of ≈390 MB at the same speed.
+ * The mode a model gets when none is asked for. Measured on GPT shapes (vocabulary 89, AdamW, 2
+ * threads; peak RSS of the process): at 0.8M parameters the fused graph takes 20% less CPU a
+ * step than the split one and activations, not weights, fill the memory (271 MB, PyTorch 328 MB);
+ * from 4.8M parameters the split step's in-place updates cut peak RSS (25M: 1.47 → 1.13 GB,
+ * 85M: 3.48 → 2.16 GB; PyTorch 1.24 and 2.17 GB) at the same step time.
  */
-export const DEFAULT_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
-  graphOptimizationLevel: 'all',
-  intraOpNumThreads: 2,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  enableMemPattern: false,
-  extra: { session: { intra_op: { allow_spinning: '0' } } },
-};
+export function defaultStepMode(paramCount: number): StepMode {
+  return paramCount > SPLIT_ABOVE_PARAMS ? 'split' : 'fused';
+}
 
 /**
  * A compiled training step for a graph and its parameters.
@@ -94,36 +123,57 @@ export const DEFAULT_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
  *   const { loss, gradNorm } = await compiled.step({ ids, labels });
  */
 export class CompiledTrainer {
+  readonly mode: StepMode;
   /** Updates applied so far (drives the schedule). */
   private steps: number;
   /** The optimizer's own update count (the `t` of its step scalars). */
   private optimizerSteps: number;
   private readonly baseLr: number;
-  private readonly optimizer: SlotOptimizer;
+  private readonly optimizer: Optimizer;
+  /** The runtime whose watches the step's taps serve (compileTrainStep from a Runtime). */
+  private readonly watchSource?: Runtime;
   private readonly params = new Map<string, ort.Tensor>();
+  /** The graph node of each parameter (apply groups). */
+  private readonly nodeOf = new Map<string, string>();
   /** Optimizer slots by `<param key>.<slot>`. */
   private slots = new Map<string, ort.Tensor>();
-  /** Sessions by input signature and slot layout. */
-  private readonly sessions = new Map<string, Promise<Entry>>();
+  /** Split mode: the gradients of the last `gradients` call (or those given to `apply`), and their norm. */
+  private readonly grads = new Map<string, ort.Tensor>();
+  private gradNormValue = Number.NaN;
+  private readonly sessions: SessionCache;
+  /** Whether to collect the copies onnxruntime-node returned before each phase. */
+  private readonly collect: boolean;
 
   constructor(
     readonly graph: Graph,
-    params: ParamStore,
+    params: ParamStore | ReadonlyMap<string, Float32Array>,
     private readonly setup: TrainingSetup,
     private readonly options: CompileOptions = {},
+    watchSource?: Runtime,
   ) {
-    if (!(setup.optimizer instanceof SlotOptimizer) || !setup.optimizer.stepScalars) {
-      throw new ConfigError(`optimizer "${setup.optimizer.name}" cannot be compiled: a compiled training step needs a SlotOptimizer that declares stepScalars(lr, t)`);
-    }
     this.optimizer = setup.optimizer;
+    this.watchSource = watchSource;
     const lr = setup.lr ?? setup.options?.lr;
     if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) throw new ConfigError(`learning rate must be a finite number > 0, got ${String(lr)}`);
+    const accum = options.gradAccum ?? 1;
+    if (!Number.isInteger(accum) || accum < 1) throw new ConfigError(`gradAccum must be a positive integer, got ${String(options.gradAccum)}`);
     this.baseLr = lr;
     this.steps = setup.step ?? 0;
     const state = this.optimizer.getState();
     this.optimizerSteps = Number(state.meta.step ?? 0);
-    for (const key of params.keys()) this.params.set(key, toOrtTensor(key, params.get(key)));
+    const specs = new ParamStore(graph).specs;
+    for (const [key, { node }] of specs) this.nodeOf.set(key, node);
+    // A store's weights and the slots are read with dataSync, which returns a copy: split mode
+    // updates its own buffers in place. Arrays given in a Map are taken over as they are.
+    if (params instanceof ParamStore) for (const key of params.keys()) this.params.set(key, toOrtTensor(key, params.get(key)));
+    else for (const [key, data] of params) this.params.set(key, toOrtTensor(key, { data, shape: (specs.get(key)?.spec.shape as number[]) ?? [data.length] }));
     for (const [name, t] of state.tensors) this.slots.set(name, toOrtTensor(name, t));
+    let count = 0;
+    for (const t of this.params.values()) count += t.size;
+    this.mode = options.mode ?? (accum > 1 ? 'split' : defaultStepMode(count));
+    if (this.mode === 'fused' && accum > 1) throw new ConfigError(`gradAccum ${accum} needs mode 'split' (the fused graph applies every batch it sees)`);
+    this.sessions = new SessionCache(options.sessionOptions ?? (this.mode === 'split' ? SPLIT_SESSION_OPTIONS : DEFAULT_SESSION_OPTIONS));
+    this.collect = options.collectGarbage ?? (this.mode === 'split' && count * 4 > COLLECT_ABOVE_BYTES);
   }
 
   /** Updates applied so far. */
@@ -131,7 +181,7 @@ export class CompiledTrainer {
     return this.steps;
   }
 
-  /** Number of cached sessions (one per input signature and optimizer-state layout). */
+  /** Number of cached sessions. */
   get sessionCount(): number {
     return this.sessions.size;
   }
@@ -141,45 +191,135 @@ export class CompiledTrainer {
    * loss or gradient norm raises TrainingError and leaves the weights and slots as they were.
    */
   async step(feeds: Readonly<Record<string, FeedValue>>): Promise<CompiledStepResult> {
-    const { model, session } = await this.entry(feedSignature(this.graph, feeds), specsOf(this.slots));
-    const next = this.steps + 1;
-    const t = this.optimizerSteps + 1;
-    const lr = this.setup.schedule.lrAt(next, this.baseLr);
-    const scalars = this.optimizer.stepScalars!(lr, t);
-    const input: Record<string, ort.Tensor> = {};
-    for (const name of model.feeds) input[name] = toOrtTensor(name, feeds[name]);
-    for (const p of model.params) if (p.input) input[p.input] = this.params.get(p.key)!;
-    for (const s of model.slotsIn) input[s.input] = this.slots.get(s.name)!;
-    for (const s of model.scalars) input[s.input] = new ort.Tensor('float32', Float32Array.of(scalars[s.name]), []);
-    const out = await session.run(input);
-    const loss = (out[model.loss].data as Float32Array)[0];
-    const gradNorm = (out[model.gradNorm].data as Float32Array)[0];
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      throw new TrainingError(`step ${next}: the loss is ${loss} and the gradient norm ${gradNorm}; training stopped and the weights of step ${this.steps} are kept`);
+    if (this.mode === 'fused') return this.fusedStep(feeds);
+    const k = this.options.gradAccum ?? 1;
+    let loss: number;
+    let gradNorm: number;
+    if (k === 1) ({ loss, gradNorm } = await this.gradients(feeds));
+    else {
+      this.zeroGradients();
+      loss = 0;
+      for (const micro of splitBatch(feeds, k)) loss += (await this.gradients(micro, { accumulate: true, scale: 1 / k })).loss / k;
+      gradNorm = await this.gradNorm();
     }
-    for (const p of model.params) if (p.output) this.params.set(p.key, out[p.output]);
-    const before = layoutOf(specsOf(this.slots));
-    this.slots = new Map(model.slotsOut.map((s) => [s.name, out[s.output]]));
-    this.steps = next;
-    this.optimizerSteps = t;
-    // The first step's graph (no slots yet) is not needed again.
-    const after = layoutOf(specsOf(this.slots));
-    if (after !== before) await this.releaseSessions((key) => !key.endsWith(`|${after}`));
-    return { step: next, loss, gradNorm, lr };
+    this.checkFinite(loss, gradNorm);
+    const { lr } = await this.apply(undefined, gradNorm);
+    return { step: this.steps, loss, gradNorm, lr };
   }
 
   /**
-   * Trace and load the sessions for this input signature now, so no `step` stalls on it: the
-   * current one and, before the first update, the steady-state one (optimizer slots as inputs).
-   * Returns the steady-state model.
+   * Forward and backward on `feeds`: the loss, the global gradient norm and every gradient, held
+   * here for `apply`. With `accumulate`, `scale ·` these gradients are added to the held ones
+   * (zero them first with `zeroGradients`), and the norm returned is this batch's.
+   */
+  async gradients(feeds: Readonly<Record<string, FeedValue>>, opts: { readonly accumulate?: boolean; readonly scale?: number } = {}): Promise<CompiledGradients> {
+    const signature = feedSignature(this.graph, feeds);
+    const taps = this.tapsFor(this.steps + 1);
+    const accumulate = opts.accumulate === true;
+    if (this.collect) collectGarbage();
+    const { model, session } = await this.sessions.get(`gradients|${JSON.stringify(signature)}|${tapsKey(taps)}|${accumulate}`, () =>
+      traceGradients({ graph: this.graph, loss: this.options.loss ?? 'loss', feeds: signature, opset: this.options.opset, rewrite: this.options.rewrite, recompute: this.options.recompute, taps, accumulate }),
+    );
+    const input: Record<string, ort.Tensor> = {};
+    for (const name of model.feeds) input[name] = toOrtTensor(name, feeds[name]);
+    for (const p of model.params) if (p.input) input[p.input] = this.params.get(p.key)!;
+    for (const s of model.scalars) input[s.input] = scalarTensor(opts.scale ?? 1);
+    const fetches: Record<string, ort.Tensor | null> = { [model.loss!]: null, [model.gradNorm]: null };
+    for (const t of model.taps) fetches[t.output] = null;
+    for (const g of model.grads) {
+      const buffer = this.gradBuffer(g.key, g.spec);
+      if (g.input) input[g.input] = buffer;
+      fetches[g.output!] = !g.input || model.inPlace.has(g.output!) ? buffer : null;
+    }
+    const out = await session.run(input, fetches);
+    for (const g of model.grads) if (fetches[g.output!] === null) this.grads.set(g.key, out[g.output!]);
+    const loss = (out[model.loss!].data as Float32Array)[0];
+    this.gradNormValue = (out[model.gradNorm].data as Float32Array)[0];
+    if (this.watchSource && model.taps.length) publishTaps(this.watchSource, model.taps, out, this.steps + 1, this.watchSource.backend);
+    return { loss, gradNorm: this.gradNormValue, grads: this.gradientArrays() };
+  }
+
+  /** Zero the held gradients (before accumulating into them). */
+  zeroGradients(): void {
+    for (const g of this.grads.values()) (g.data as Float32Array).fill(0);
+  }
+
+  /** The global L2 norm of the held gradients (after accumulating or reducing them), by the norm graph. */
+  async gradNorm(): Promise<number> {
+    return (this.gradNormValue = await this.normOf(this.grads));
+  }
+
+  /**
+   * Clip and update every parameter with a gradient: the held gradients, or `grads` (same keys
+   * and sizes, e.g. all-reduced across workers; `gradNorm` defaults to their norm), one apply
+   * graph per graph node. Counts one update.
+   */
+  async apply(grads?: ReadonlyMap<string, Float32Array>, gradNorm?: number): Promise<{ readonly step: number; readonly lr: number }> {
+    let source = this.grads;
+    if (grads) {
+      source = new Map();
+      for (const [key, data] of grads) {
+        const held = this.params.get(key);
+        if (!held || held.size !== data.length) throw new TrainingError(`apply: gradient "${key}" has ${data.length} values, expected ${held ? held.size : 'none (no such parameter)'}`);
+        source.set(key, new ort.Tensor('float32', data, held.dims));
+      }
+    }
+    if (source.size === 0) throw new TrainingError('apply: no gradients (call gradients(feeds) first, or pass them)');
+    const norm = gradNorm ?? (grads ? await this.normOf(source) : this.gradNormValue);
+    if (this.collect) collectGarbage();
+    const next = this.steps + 1;
+    const t = this.optimizerSteps + 1;
+    const lr = this.setup.schedule.lrAt(next, this.baseLr);
+    const scalars = this.optimizer.stepScalars(lr, t);
+    const used = new Set<string>();
+    for (const keys of this.groups(source.keys())) {
+      const slots = slotSpecsOf(this.slots, keys);
+      const key = `apply|${keys.map((k) => this.paramLayout(k)).join(',')}`;
+      used.add(key);
+      const { model, session } = await this.sessions.get(key, () => traceApply({ graph: this.graph, optimizer: this.optimizer, clipping: this.setup.clipping, keys, slots, opset: this.options.opset }));
+      // The model was traced for some group of these shapes: its i-th names are this group's keys[i].
+      const at = new Map(model.params.map((p, i) => [p.key, keys[i]]));
+      const slotOf = (name: string) => `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
+      const input: Record<string, ort.Tensor> = { [model.gradNorm]: scalarTensor(norm) };
+      const fetches: Record<string, ort.Tensor | null> = {};
+      for (const p of model.params) {
+        if (p.input) input[p.input] = this.params.get(at.get(p.key)!)!;
+        if (p.output) fetches[p.output] = p.input && model.inPlace.has(p.output) ? input[p.input] : null;
+      }
+      for (const g of model.grads) input[g.input!] = source.get(at.get(g.key)!)!;
+      for (const s of model.slotsIn) input[s.input] = this.slots.get(slotOf(s.name))!;
+      for (const s of model.slotsOut) fetches[s.output] = model.inPlace.has(s.output) ? this.slots.get(slotOf(s.name))! : null;
+      for (const s of model.scalars) input[s.input] = scalarTensor(scalars[s.name]);
+      const out = await session.run(onlyInputsOf(session, input), fetches);
+      for (const p of model.params) if (p.output && fetches[p.output] === null) this.params.set(at.get(p.key)!, out[p.output]);
+      for (const s of model.slotsOut) if (fetches[s.output] === null) this.slots.set(slotOf(s.name), out[s.output]);
+    }
+    this.steps = next;
+    this.optimizerSteps = t;
+    // The first update's graphs (no slots yet) are not needed again.
+    await this.sessions.release((key) => key.startsWith('apply|') && !used.has(key));
+    return { step: next, lr };
+  }
+
+  /**
+   * Trace and load the sessions for this input signature now, so no `step` stalls on it (fused
+   * mode: the current graph and, before the first update, the steady-state one; split mode: the
+   * gradients graph). Returns the fused or gradients model.
    */
   async prepare(feeds: Readonly<Record<string, FeedValue>>): Promise<TrainStepModel> {
     const signature = feedSignature(this.graph, feeds);
+    if (this.mode === 'split') {
+      const accumulate = (this.options.gradAccum ?? 1) > 1;
+      const micro = accumulate ? feedSignature(this.graph, splitBatch(feeds, this.options.gradAccum!)[0]) : signature;
+      return (await this.sessions.get(`gradients|${JSON.stringify(micro)}|${tapsKey([])}|${accumulate}`, () =>
+        traceGradients({ graph: this.graph, loss: this.options.loss ?? 'loss', feeds: micro, opset: this.options.opset, rewrite: this.options.rewrite, recompute: this.options.recompute, accumulate }),
+      )).model;
+    }
     const slots = specsOf(this.slots);
-    const { model } = await this.entry(signature, slots);
+    const { model } = await this.fusedEntry(signature, slots, []);
     const next = new Map(model.slotsOut.map((s) => [s.name, s.spec]));
     if (layoutOf(next) === layoutOf(slots)) return model;
-    return (await this.entry(signature, next)).model;
+    return (await this.fusedEntry(signature, next, [])).model;
   }
 
   /** The current parameters, in a new ParamStore on `backend` (default: the current backend). */
@@ -215,45 +355,102 @@ export class CompiledTrainer {
 
   /** Release every cached session. */
   async dispose(): Promise<void> {
-    await this.releaseSessions(() => true);
+    await this.sessions.release(() => true);
   }
 
-  private async releaseSessions(which: (key: string) => boolean): Promise<void> {
-    for (const [key, entry] of [...this.sessions]) {
-      if (!which(key)) continue;
-      this.sessions.delete(key);
-      await (await entry.catch(() => undefined))?.session.release();
+  private async fusedStep(feeds: Readonly<Record<string, FeedValue>>): Promise<CompiledStepResult> {
+    const next = this.steps + 1;
+    const { model, session } = await this.fusedEntry(feedSignature(this.graph, feeds), specsOf(this.slots), this.tapsFor(next));
+    const t = this.optimizerSteps + 1;
+    const lr = this.setup.schedule.lrAt(next, this.baseLr);
+    const scalars = this.optimizer.stepScalars(lr, t);
+    const input: Record<string, ort.Tensor> = {};
+    for (const name of model.feeds) input[name] = toOrtTensor(name, feeds[name]);
+    for (const p of model.params) if (p.input) input[p.input] = this.params.get(p.key)!;
+    for (const s of model.slotsIn) input[s.input] = this.slots.get(s.name)!;
+    for (const s of model.scalars) input[s.input] = scalarTensor(scalars[s.name]);
+    const out = await session.run(input);
+    const loss = (out[model.loss!].data as Float32Array)[0];
+    const gradNorm = (out[model.gradNorm].data as Float32Array)[0];
+    this.checkFinite(loss, gradNorm);
+    if (this.watchSource && model.taps.length) publishTaps(this.watchSource, model.taps, out, next, this.watchSource.backend);
+    for (const p of model.params) if (p.output) this.params.set(p.key, out[p.output]);
+    const before = layoutOf(specsOf(this.slots));
+    this.slots = new Map(model.slotsOut.map((s) => [s.name, out[s.output]]));
+    this.steps = next;
+    this.optimizerSteps = t;
+    // The first step's graph (no slots yet) is not needed again.
+    const after = layoutOf(specsOf(this.slots));
+    if (after !== before) await this.sessions.release((key) => key.startsWith('fused|') && !key.endsWith(`|${after}`));
+    return { step: next, loss, gradNorm, lr };
+  }
+
+  private async normOf(grads: ReadonlyMap<string, ort.Tensor>): Promise<number> {
+    const keys = [...grads.keys()];
+    const { model, session } = await this.sessions.get(`norm|${keys.map((k) => `${k}:${grads.get(k)!.dims.join('x')}`).join(',')}`, () => traceGradNorm({ graph: this.graph, keys, opset: this.options.opset }));
+    const input: Record<string, ort.Tensor> = {};
+    model.grads.forEach((g, i) => (input[g.input!] = grads.get(keys[i])!));
+    const out = await session.run(input);
+    return (out[model.gradNorm].data as Float32Array)[0];
+  }
+
+  /** A parameter's shape and its slots' names and shapes, without its key (apply sessions are shared by layout). */
+  private paramLayout(key: string): string {
+    const slots = [...this.slots].filter(([name]) => name.slice(0, name.lastIndexOf('.')) === key).map(([name, t]) => `${name.slice(name.lastIndexOf('.') + 1)}:${t.dims.join('x')}`);
+    return `${this.params.get(key)!.dims.join('x')}[${slots.sort().join(',')}]`;
+  }
+
+  private checkFinite(loss: number, gradNorm: number): void {
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      throw new TrainingError(`step ${this.steps + 1}: the loss is ${loss} and the gradient norm ${gradNorm}; training stopped and the weights of step ${this.steps} are kept`);
     }
   }
 
-  private entry(signature: FeedSignature, slotSpecs: ReadonlyMap<string, TensorSpec>): Promise<Entry> {
-    const key = `${JSON.stringify(signature)}|${layoutOf(slotSpecs)}`;
-    let entry = this.sessions.get(key);
-    if (!entry) {
-      const slots = new Map<string, Record<string, TensorSpec>>();
-      for (const [name, spec] of slotSpecs) {
-        const i = name.lastIndexOf('.');
-        slots.set(name.slice(0, i), { ...slots.get(name.slice(0, i)), [name.slice(i + 1)]: spec });
-      }
-      entry = (async () => {
-        const model = traceTrainStep({
-          graph: this.graph,
-          optimizer: this.optimizer,
-          clipping: this.setup.clipping,
-          loss: this.options.loss ?? 'loss',
-          feeds: signature,
-          slots,
-          opset: this.options.opset,
-          rewrite: this.options.rewrite,
-        });
-        const session = await createSession(model.bytes, 'the compiled training step', this.options.sessionOptions ?? DEFAULT_SESSION_OPTIONS);
-        return { model, session };
-      })();
-      // A failed trace is not cached: the next call retries (and reports the error again).
-      entry.catch(() => this.sessions.delete(key));
-      this.sessions.set(key, entry);
+  /** The watches due at step `step` (their messages become outputs of the graph that runs). */
+  private tapsFor(step: number): MessageFilter[] {
+    return (this.watchSource?.watches ?? []).filter((w) => step % (w.every ?? 1) === 0);
+  }
+
+  /** Parameters with a gradient, grouped by graph node in graph order. */
+  private groups(keys: Iterable<string>): string[][] {
+    if (this.options.applyGroups === 'all') return [[...keys]];
+    const byNode = new Map<string, string[]>();
+    for (const key of keys) {
+      const node = this.nodeOf.get(key) ?? key;
+      byNode.set(node, [...(byNode.get(node) ?? []), key]);
     }
-    return entry;
+    return [...byNode.values()];
+  }
+
+  private gradBuffer(key: string, spec: TensorSpec): ort.Tensor {
+    let t = this.grads.get(key);
+    if (!t) {
+      const shape = spec.shape as number[];
+      t = new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+      this.grads.set(key, t);
+    }
+    return t;
+  }
+
+  private gradientArrays(): Map<string, Float32Array> {
+    return new Map([...this.grads].map(([k, t]) => [k, t.data as Float32Array]));
+  }
+
+  private fusedEntry(signature: FeedSignature, slotSpecs: ReadonlyMap<string, TensorSpec>, taps: readonly MessageFilter[]): Promise<SessionEntry> {
+    return this.sessions.get(`fused|${JSON.stringify(signature)}|${tapsKey(taps)}|${layoutOf(slotSpecs)}`, () =>
+      traceTrainStep({
+        graph: this.graph,
+        optimizer: this.optimizer,
+        clipping: this.setup.clipping,
+        loss: this.options.loss ?? 'loss',
+        feeds: signature,
+        slots: groupSlots(slotSpecs),
+        opset: this.options.opset,
+        rewrite: this.options.rewrite,
+        recompute: this.options.recompute,
+        taps,
+      }),
+    );
   }
 }
 
@@ -265,19 +462,5 @@ export class CompiledTrainer {
  *   await compiled.step({ ids, labels });
  */
 export function compileTrainStep(source: Runtime | { readonly graph: Graph; readonly params: ParamStore }, setup: TrainingSetup, options: CompileOptions = {}): CompiledTrainer {
-  return new CompiledTrainer(source.graph, source.params, setup, options);
-}
-
-/** Shapes of the slots held. */
-function specsOf(slots: ReadonlyMap<string, ort.Tensor>): Map<string, TensorSpec> {
-  return new Map([...slots].map(([name, t]) => [name, { shape: t.dims.map(Number), dtype: 'float32' as const }]));
-}
-
-/** Which slots exist, with their shapes, as a string (sessions are cached per layout). */
-function layoutOf(slots: ReadonlyMap<string, TensorSpec>): string {
-  return [...slots].map(([name, s]) => `${name}:${s.shape.join('x')}`).sort().join(',');
-}
-
-function fromOrt(t: ort.Tensor, backend: Backend): Tensor {
-  return tensor(t.data as Float32Array, t.dims.map(Number), 'float32', backend);
+  return new CompiledTrainer(source.graph, source.params, setup, options, source instanceof Runtime ? source : undefined);
 }

@@ -1,45 +1,63 @@
-// traceTrainStep: one whole training step as one ONNX graph. The graph's forward and backward
-// waves (core's Runtime.gradients, every VJP a core primitive), the global gradient norm, the
-// clipping policy and the optimizer's per-parameter update run once on a TraceBackend. Weights,
-// optimizer slots and the optimizer's step scalars (learning rate, bias corrections) are graph
-// inputs; the new weights and slots, the loss and the gradient norm are graph outputs. Sums of
-// per-time-step gradients are then rewritten into single ops (gradient-sums.ts).
+// The compiled training step's ONNX graphs, all traced by one function (traceStep) from core's
+// step recipe run on a TraceBackend:
+//   - fused (traceTrainStep): stepGradients (forward and backward waves, every VJP a core
+//     primitive, the global gradient norm) then stepUpdates (clipping, the optimizer's update),
+//     one graph: weights, slots, step scalars in; loss, gradient norm, new weights and slots out;
+//   - gradients (traceGradients): stepGradients alone; the gradients are outputs, so they can be
+//     reduced across workers or accumulated over micro-batches (then `grads_in/<key>` and a
+//     `grad_scale` come in and `grads_in + grad_scale · gradient` goes out);
+//   - apply (traceApply): stepUpdates for one group of parameters, given their gradients and the
+//     global norm. Its inputs and outputs are named by position in the group (`params/0`, ...), so
+//     groups of the same shapes (the blocks of a transformer) share one session;
+//   - norm (traceGradNorm): the global norm of given gradients (after accumulation or reduction).
+// The optimizer's step scalars are graph inputs. In graphs with a backward wave, sums of per-time-
+// step gradients are rewritten into single ops (gradient-sums.ts). Each model lists which outputs
+// may be written into their input's buffer (in-place.ts).
 //
-//   const m = traceTrainStep({ graph, params, optimizer, clipping, loss: 'loss', feeds: { ids: { shape: [32, 64], dtype: 'int32' }, ... } });
+//   const m = traceTrainStep({ graph, optimizer, clipping, loss: 'loss', feeds: { ids: { shape: [32, 64], dtype: 'int32' }, ... } });
+//   const g = traceGradients({ graph, loss: 'loss', feeds });
+//   const a = traceApply({ graph, optimizer, clipping, keys: ['block1.ln1.weight', ...], slots });
 import {
   type ClippingPolicy,
   type DType,
   ExportError,
-  Graph,
-  type GraphNode,
-  type Layer,
-  type LayerContext,
-  type LayerResult,
+  type Graph,
+  type MessageFilter,
+  type NodeHook,
   type Operand,
   type OpName,
   type AttrsOf,
+  type Optimizer,
   ParamStore,
   Runtime,
-  type SlotOptimizer,
   type Tensor,
   type TensorSpec,
+  add,
   globalNorm,
   isStaticShape,
-  reshape,
+  mul,
+  stepGradients,
+  stepUpdates,
   tidy,
   withBackend,
 } from '@ganglion/core';
 import { onnx } from '../proto.js';
 import { TraceBackend, type TraceValue } from '../trace-backend.js';
-import { type RewriteStats, rewriteGradientSums } from './gradient-sums.js';
+import { NO_REWRITES, type RewriteStats, rewriteGradientSums } from './gradient-sums.js';
+import { inPlaceOutputs, writeOutputsDirectly } from './in-place.js';
+import { recomputeCheapActivations } from './recompute.js';
+import { type Tap, tapMessages } from './taps.js';
 
 /** A concrete input signature: shape and dtype of each graph input. */
 export type FeedSignature = Readonly<Record<string, { readonly shape: readonly number[]; readonly dtype: DType }>>;
 
+/** Optimizer slots fed in, per parameter key (`exp_avg`, ...); absent for a parameter: its first update. */
+export type SlotSpecs = ReadonlyMap<string, Readonly<Record<string, TensorSpec>>>;
+
 export interface TraceTrainStepOptions {
   /** Its parameters (shapes from their specs) are graph inputs; no value is read. */
   readonly graph: Graph;
-  readonly optimizer: SlotOptimizer;
+  readonly optimizer: Optimizer;
   readonly clipping: ClippingPolicy;
   /** The graph output to minimize. */
   readonly loss: string;
@@ -48,33 +66,63 @@ export interface TraceTrainStepOptions {
    * The optimizer slots fed in, per parameter key (`exp_avg`, ...). Absent or empty for a
    * parameter: its update runs as the optimizer's first one (torch's "no state yet" branch).
    */
-  readonly slots?: ReadonlyMap<string, Readonly<Record<string, TensorSpec>>>;
+  readonly slots?: SlotSpecs;
   /** Default 17. */
   readonly opset?: number;
   /** Rewrite per-step gradient sums into Concat / one Gemm (default true). */
   readonly rewrite?: boolean;
+  /** Recompute cheap large activations in the backward instead of keeping them (recompute.ts; default true). */
+  readonly recompute?: boolean;
+  /** Messages to add as outputs (`Runtime.watch` filters; see taps.ts). */
+  readonly taps?: readonly MessageFilter[];
 }
 
-/** Names of the model's inputs and outputs, so a runner can feed and collect them. */
+export interface TraceGradientsOptions extends Omit<TraceTrainStepOptions, 'optimizer' | 'clipping' | 'slots'> {
+  /** Add the gradients into `grads_in/<key>` inputs, scaled by a `grad_scale` input (default false). */
+  readonly accumulate?: boolean;
+}
+
+export interface TraceApplyOptions {
+  readonly graph: Graph;
+  readonly optimizer: Optimizer;
+  readonly clipping: ClippingPolicy;
+  /** The group's parameters, in the order of the graph's positional names. */
+  readonly keys: readonly string[];
+  readonly slots?: SlotSpecs;
+  readonly opset?: number;
+}
+
+export type StepPart = 'fused' | 'gradients' | 'apply' | 'norm';
+
+/** Names of a model's inputs and outputs, so a runner can feed and collect them. */
 export interface TrainStepModel {
+  readonly part: StepPart;
   readonly bytes: Uint8Array;
   /** Graph inputs the model reads, by their own names. */
   readonly feeds: readonly string[];
   /**
-   * Every parameter: the input it is fed through (absent when nothing reads it) and, for those the
-   * optimizer updates (trainable, with a gradient), the output of its new value.
+   * Every parameter the graph sees: the input it is fed through (absent when nothing reads it) and,
+   * for those the optimizer updates, the output of its new value.
    */
   readonly params: readonly { readonly key: string; readonly input?: string; readonly output?: string; readonly spec: TensorSpec }[];
+  /** Gradients: outputs of `gradients`, inputs of `apply` and `norm` (and of `gradients` when accumulating). */
+  readonly grads: readonly { readonly key: string; readonly input?: string; readonly output?: string; readonly spec: TensorSpec }[];
   /** Slots fed in (`input`) and produced (`output`), keyed `<param key>.<slot>`. */
   readonly slotsIn: readonly { readonly name: string; readonly input: string; readonly spec: TensorSpec }[];
   readonly slotsOut: readonly { readonly name: string; readonly output: string; readonly spec: TensorSpec }[];
-  /** Step scalars by name (`stepScalars(lr, t)`'s keys) and the input each is fed through. */
+  /** Step scalars by name (`stepScalars(lr, t)`'s keys, and `grad_scale`) and the input each is fed through. */
   readonly scalars: readonly { readonly name: string; readonly input: string }[];
-  readonly loss: string;
+  /** The loss output (fused and gradients). */
+  readonly loss?: string;
+  /** The gradient norm: an output, except in `apply`, where it comes in. */
   readonly gradNorm: string;
+  /** Outputs onnxruntime may write into the buffer of the input of the same value (in-place.ts). */
+  readonly inPlace: ReadonlySet<string>;
   /** Nodes in the model, and what the gradient-sum rewrite did. */
   readonly nodeCount: number;
   readonly rewrites: RewriteStats;
+  /** The tapped messages among the outputs. */
+  readonly taps: readonly Tap[];
 }
 
 export const TRAIN_STEP_NAMES = {
@@ -82,9 +130,12 @@ export const TRAIN_STEP_NAMES = {
   newParam: (key: string) => `new_params/${key}`,
   slot: (name: string) => `slots/${name}`,
   newSlot: (name: string) => `new_slots/${name}`,
+  grad: (key: string) => `grads/${key}`,
+  gradIn: (key: string) => `grads_in/${key}`,
   scalar: (name: string) => `scalars/${name}`,
   loss: 'step/loss',
   gradNorm: 'step/grad_norm',
+  gradScale: 'grad_scale',
 } as const;
 
 /** A TraceBackend that remembers the shape of every value a primitive produced (for the rewrites). */
@@ -104,109 +155,191 @@ export class ShapeRecordingTrace extends TraceBackend {
   }
 }
 
+/** One whole training step as one graph. */
 export function traceTrainStep(o: TraceTrainStepOptions): TrainStepModel {
-  const N = TRAIN_STEP_NAMES;
-  if (!o.optimizer.stepScalars) {
-    throw new ExportError(`optimizer "${o.optimizer.name}" cannot be compiled: it does not declare stepScalars(lr, t), so its learning rate and step count would be baked into the graph`);
-  }
-  if (!o.graph.outputs[o.loss]) throw new ExportError(`no graph output "${o.loss}" to minimize (outputs: ${Object.keys(o.graph.outputs).join(', ')})`);
-  // Dropout draws with onnxruntime's RandomUniform: a fresh mask every step (not the eager stream).
-  const tb = new ShapeRecordingTrace({ opset: o.opset ?? 17, random: 'onnx' });
-  const feeds: Record<string, Tensor> = {};
-  for (const i of o.graph.inputs) {
-    const s = o.feeds[i.name];
-    if (!s) throw new ExportError(`input "${i.name}" has no shape in the signature (given: ${Object.keys(o.feeds).join(', ') || 'none'})`);
-    feeds[i.name] = tb.input(i.name, { shape: [...s.shape], dtype: s.dtype });
-  }
-  const store = new ParamStore(o.graph);
-  const params: { key: string; input: string; output?: string; spec: TensorSpec }[] = [];
-  for (const [key, { spec: p }] of store.specs) {
-    const spec: TensorSpec = { shape: p.shape, dtype: 'float32' };
-    store.set(key, tb.input(N.param(key), spec));
-    params.push({ key, input: N.param(key), spec });
-  }
-  const slotsIn: { name: string; input: string; spec: TensorSpec }[] = [];
-  const slotTensors = new Map<string, Record<string, Tensor>>();
-  for (const [key, slots] of o.slots ?? []) {
-    const ts: Record<string, Tensor> = {};
-    for (const [slot, spec] of Object.entries(slots)) {
-      const name = `${key}.${slot}`;
-      ts[slot] = tb.input(N.slot(name), spec);
-      slotsIn.push({ name, input: N.slot(name), spec });
-    }
-    slotTensors.set(key, ts);
-  }
-  const scalarNames = Object.keys(o.optimizer.stepScalars(1e-3, 1));
-  const scalars = scalarNames.map((name) => ({ name, input: N.scalar(name) }));
-  const scalarTensors = Object.fromEntries(scalarNames.map((name) => [name, tb.input(N.scalar(name), { shape: [], dtype: 'float32' })]));
+  return traceStep({ ...o, part: 'fused' });
+}
 
-  const traced = new Graph(o.graph.inputs, o.graph.nodes.map((n) => ({ ...n, layer: scopedLayer(n, tb) })), o.graph.outputs);
-  const runtime = new Runtime(traced, { backend: tb, params: store });
+/** Forward and backward: loss, gradient norm and every parameter's gradient as outputs. */
+export function traceGradients(o: TraceGradientsOptions): TrainStepModel {
+  return traceStep({ ...o, part: 'gradients' });
+}
+
+/** Clipping and the optimizer's update of one group of parameters. */
+export function traceApply(o: TraceApplyOptions): TrainStepModel {
+  return traceStep({ ...o, part: 'apply' });
+}
+
+/** The global norm of the gradients of `keys` (every parameter with a gradient). */
+export function traceGradNorm(o: { readonly graph: Graph; readonly keys: readonly string[]; readonly opset?: number }): TrainStepModel {
+  return traceStep({ ...o, part: 'norm' });
+}
+
+interface StepSpec {
+  readonly part: StepPart;
+  readonly graph: Graph;
+  readonly optimizer?: Optimizer;
+  readonly clipping?: ClippingPolicy;
+  readonly loss?: string;
+  readonly feeds?: FeedSignature;
+  readonly slots?: SlotSpecs;
+  readonly keys?: readonly string[];
+  readonly accumulate?: boolean;
+  readonly opset?: number;
+  readonly rewrite?: boolean;
+  readonly recompute?: boolean;
+  readonly taps?: readonly MessageFilter[];
+}
+
+type Entry = { key: string; input?: string; output?: string; spec: TensorSpec };
+
+function traceStep(s: StepSpec): TrainStepModel {
+  const N = TRAIN_STEP_NAMES;
+  const backward = s.part === 'fused' || s.part === 'gradients';
+  const update = s.part === 'fused' || s.part === 'apply';
+  if (backward && !s.graph.outputs[s.loss!]) throw new ExportError(`no graph output "${s.loss}" to minimize (outputs: ${Object.keys(s.graph.outputs).join(', ')})`);
+  // Dropout draws with onnxruntime's RandomUniform: a fresh mask every step (not the eager stream).
+  const tb = new ShapeRecordingTrace({ opset: s.opset ?? 17, random: 'onnx' });
+  const store = new ParamStore(s.graph);
+  const specOf = (key: string): TensorSpec => {
+    const entry = store.specs.get(key);
+    if (!entry) throw new ExportError(`no parameter "${key}" in the graph (parameters: ${[...store.specs.keys()].join(', ')})`);
+    return { shape: entry.spec.shape, dtype: 'float32' };
+  };
+  // apply and norm name their values by position in the group, so same-shaped groups share a graph.
+  const keys = s.keys ?? [...store.specs.keys()];
+  const nameOf = new Map(keys.map((key, i) => [key, backward ? key : String(i)]));
+  const params: Entry[] = [];
+  const grads: Entry[] = [];
+  const slotsIn: { name: string; input: string; spec: TensorSpec }[] = [];
   const slotsOut: { name: string; output: string; spec: TensorSpec }[] = [];
+  const scalars: { name: string; input: string }[] = [];
+  const scalar = (name: string): Tensor => {
+    scalars.push({ name, input: N.scalar(name) });
+    return tb.input(N.scalar(name), { shape: [], dtype: 'float32' });
+  };
+  const inPlacePairs: [string, string][] = [];
+  let runtime: Runtime | undefined;
+  let tapping: ReturnType<typeof tapMessages> | undefined;
   try {
     withBackend(tb, () =>
       tidy(() => {
-        const r = runtime.gradients(feeds, { loss: o.loss, seed: 0 });
+        let gradients: Map<string, Tensor>;
+        let gradNorm: Tensor;
+        for (const key of s.part === 'norm' ? [] : keys) {
+          const input = N.param(nameOf.get(key)!);
+          store.set(key, tb.input(input, specOf(key)));
+          params.push({ key, input, spec: specOf(key) });
+        }
+        if (backward) {
+          const feeds = feedInputs(tb, s.graph, s.feeds!);
+          runtime = new Runtime(s.graph, { backend: tb, params: store, nodeHook: scopeByNode(tb) });
+          tapping = tapMessages(runtime, tb, s.taps ?? []);
+          const g = stepGradients(runtime, feeds, { loss: s.loss!, seed: 0 });
+          tb.output(N.loss, g.loss);
+          tb.output(N.gradNorm, g.gradNorm);
+          gradients = g.paramGrads;
+          gradNorm = g.gradNorm;
+        } else {
+          gradients = new Map(keys.map((key) => [key, tb.input(N.grad(nameOf.get(key)!), specOf(key))]));
+          for (const key of keys) grads.push({ key, input: N.grad(nameOf.get(key)!), spec: specOf(key) });
+          gradNorm = s.part === 'norm' ? globalNorm(gradients) : tb.input(N.gradNorm, { shape: [], dtype: 'float32' });
+          if (s.part === 'norm') tb.output(N.gradNorm, gradNorm);
+        }
         tb.graph.scope = 'update';
-        const norm = globalNorm(r.paramGrads);
-        const clipped = o.clipping.clip(r.paramGrads, norm);
-        tb.output(N.loss, r.loss.rank === 0 ? r.loss : reshape(r.loss, []));
-        tb.output(N.gradNorm, norm);
-        for (const [key, grad] of clipped) {
-          tb.graph.scope = `update/${key}`;
-          const u = o.optimizer.updateWith(store.get(key), grad, slotTensors.get(key) ?? {}, scalarTensors);
-          const entry = params.find((p) => p.key === key)!;
-          entry.output = N.newParam(key);
-          tb.output(entry.output, u.param);
-          for (const [slot, t] of Object.entries(u.slots)) {
-            const name = `${key}.${slot}`;
-            tb.output(N.newSlot(name), t);
-            slotsOut.push({ name, output: N.newSlot(name), spec: { shape: t.shape, dtype: t.dtype } });
+        if (s.part === 'gradients') {
+          const scale = s.accumulate ? scalar(N.gradScale) : undefined;
+          for (const [key, g] of gradients) {
+            const entry: Entry = { key, output: N.grad(key), spec: specOf(key) };
+            let value = g;
+            if (scale) {
+              entry.input = N.gradIn(key);
+              value = add(tb.input(entry.input, entry.spec), mul(g, scale));
+              inPlacePairs.push([entry.input, entry.output!]);
+            }
+            tb.output(entry.output!, value);
+            grads.push(entry);
+          }
+        }
+        if (update) {
+          const slotTensors = new Map<string, Record<string, Tensor>>();
+          for (const key of keys) {
+            const ts: Record<string, Tensor> = {};
+            for (const [slot, spec] of Object.entries(s.slots?.get(key) ?? {})) {
+              const name = `${nameOf.get(key)}.${slot}`;
+              ts[slot] = tb.input(N.slot(name), spec);
+              slotsIn.push({ name: `${key}.${slot}`, input: N.slot(name), spec });
+            }
+            slotTensors.set(key, ts);
+          }
+          const scalarTensors = Object.fromEntries(Object.keys(s.optimizer!.stepScalars(1e-3, 1)).map((name) => [name, scalar(name)]));
+          const updated = new Map([...gradients].filter(([key]) => nameOf.has(key)));
+          const updates = stepUpdates({ optimizer: s.optimizer!, clipping: s.clipping! }, updated, gradNorm, (k) => store.get(k), (k) => slotTensors.get(k) ?? {}, scalarTensors);
+          for (const [key, u] of updates) {
+            const entry = params.find((p) => p.key === key)!;
+            entry.output = N.newParam(nameOf.get(key)!);
+            tb.output(entry.output, u.param);
+            inPlacePairs.push([entry.input!, entry.output]);
+            for (const [slot, t] of Object.entries(u.slots)) {
+              const name = `${nameOf.get(key)}.${slot}`;
+              tb.output(N.newSlot(name), t);
+              slotsOut.push({ name: `${key}.${slot}`, output: N.newSlot(name), spec: { shape: t.shape, dtype: t.dtype } });
+              if (slotTensors.get(key)?.[slot]) inPlacePairs.push([N.slot(name), N.newSlot(name)]);
+            }
           }
         }
       }),
     );
   } finally {
-    runtime.close();
+    tapping?.stop();
+    runtime?.close();
     tb.graph.scope = '';
   }
-  const bytes = tb.toModel({ graphName: 'ganglion_train_step', docString: `one training step of ${o.graph.nodes.map((n) => n.name).join(', ')}, compiled by tracing` });
+  const names = s.graph.nodes.map((n) => n.name).join(', ');
+  const bytes = tb.toModel({ graphName: `ganglion_${s.part}`, docString: `the ${s.part} graph of a training step of ${names}, compiled by tracing` });
   const kept = new Set(tb.graph.inputNames());
-  let model = bytes;
-  let rewrites: RewriteStats = { padSums: 0, padLeaves: 0, matMulSums: 0, matMulLeaves: 0, batchedProducts: 0 };
-  let nodeCount = tb.graph.nodeCount;
-  if (o.rewrite !== false) {
-    const proto = onnx.ModelProto.decode(bytes);
-    rewrites = rewriteGradientSums(proto.graph!, (v) => tb.shapeOf.get(v));
-    nodeCount = proto.graph!.node!.length;
-    const out = onnx.ModelProto.encode(proto).finish();
-    model = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  }
+  const proto = onnx.ModelProto.decode(bytes);
+  let rewrites: RewriteStats = NO_REWRITES;
+  if (backward && s.rewrite !== false) rewrites = rewriteGradientSums(proto.graph!, (v) => tb.shapeOf.get(v));
+  if (backward && s.recompute !== false) recomputeCheapActivations(proto.graph!, (n) => n.name?.startsWith('backward/') ?? false, (v) => tb.shapeOf.get(v));
+  writeOutputsDirectly(proto.graph!);
+  const out = onnx.ModelProto.encode(proto).finish();
   return {
-    bytes: model,
-    feeds: o.graph.inputs.map((i) => i.name).filter((n) => kept.has(n)),
-    params: params.map(({ input, ...p }) => (kept.has(input) ? { ...p, input } : p)),
-    slotsIn: slotsIn.filter((s) => kept.has(s.input)),
+    part: s.part,
+    bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+    feeds: backward ? s.graph.inputs.map((i) => i.name).filter((n) => kept.has(n)) : [],
+    params: params.map(({ input, ...p }) => (input && kept.has(input) ? { ...p, input } : p)),
+    grads: grads.map(({ input, ...g }) => (input && kept.has(input) ? { ...g, input } : g)),
+    slotsIn: slotsIn.filter((x) => kept.has(x.input)),
     slotsOut,
-    scalars: scalars.filter((s) => kept.has(s.input)),
-    loss: N.loss,
+    scalars: scalars.filter((x) => kept.has(x.input)),
+    loss: backward ? N.loss : undefined,
     gradNorm: N.gradNorm,
-    nodeCount,
+    inPlace: inPlaceOutputs(proto.graph!, inPlacePairs.filter(([i]) => kept.has(i))),
+    nodeCount: proto.graph!.node!.length,
     rewrites,
+    taps: tapping?.taps ?? [],
   };
 }
 
-/** The layer with its forward's ONNX nodes named after the node (`lstm1/MatMul_3`); the rest is 'backward'. */
-function scopedLayer(node: GraphNode, tb: TraceBackend): Layer {
-  const layer = node.layer;
-  const forward = (inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult => {
-    tb.graph.scope = node.name;
+function feedInputs(tb: TraceBackend, graph: Graph, signature: FeedSignature): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (const i of graph.inputs) {
+    const s = signature[i.name];
+    if (!s) throw new ExportError(`input "${i.name}" has no shape in the signature (given: ${Object.keys(signature).join(', ') || 'none'})`);
+    feeds[i.name] = tb.input(i.name, { shape: [...s.shape], dtype: s.dtype });
+  }
+  return feeds;
+}
+
+/** Names each node's forward ONNX nodes after the node (`lstm1/MatMul_3`); what follows the last forward node is 'backward'. */
+function scopeByNode(tb: TraceBackend): NodeHook {
+  return (call) => {
+    tb.graph.scope = call.node.name;
     try {
-      return layer.forward(inputs, params, ctx);
+      return call.forward();
     } finally {
-      // What follows the last forward node is the backward wave.
       tb.graph.scope = 'backward';
     }
   };
-  return Object.create(layer, { forward: { value: forward } }) as Layer;
 }

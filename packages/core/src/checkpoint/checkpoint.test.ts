@@ -2,19 +2,15 @@
 // stage of a save leaves the last complete save loadable; readers never see a mix of two saves),
 // and a CheckpointError naming the file and the problem for each way a checkpoint can be broken.
 import { createHash } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import type { TensorSpec } from '../backend.js';
 import { tensor } from '../creation.js';
 import { CheckpointError } from '../errors.js';
 import { sequential } from '../graph/builder.js';
 import type { Graph, LayerResolver } from '../graph/graph.js';
-import { Layer, type LayerSignature, expectPort, lastDim } from '../graph/layer.js';
 import { ParamStore } from '../graph/params.js';
-import { add } from '../ops/add.js';
-import { matMul } from '../ops/mat-mul.js';
 import { ReferenceBackend } from '../reference/reference-backend.js';
 import { Linear } from '../testing/test-layers.js';
 import type { Tensor } from '../tensor.js';

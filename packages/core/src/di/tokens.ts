@@ -1,20 +1,25 @@
 // Every DI token, in one file, as typed symbols. Plugins (optimizers, clipping policies, LR
-// schedules, layers, backends) are classes bound to these tokens in inversify ContainerModules;
-// a user adds one by binding a class. Only composition roots (the CLI, createTrainer, tests)
-// build containers.
+// schedules) are declared as PluginSpecs bound to TOKENS.Plugin; layers and backends are classes
+// bound in inversify ContainerModules. A user adds one by binding it. Only composition roots
+// (the CLI, createTrainingContainer, tests) build containers.
 import type { ServiceIdentifier } from 'inversify';
 import type { Backend } from '../backend.js';
 import type { LayerClass } from '../graph/layer.js';
 import type { LayerResolver } from '../graph/graph.js';
 import type { ClippingPolicy } from '../training/clipping/clipping-policy.js';
+import type { AnyPluginSpec, OptionValue } from './plugin-registry.js';
 import type { LrSchedule } from '../training/schedules/lr-schedule.js';
 import type { Optimizer } from '../training/optimizer.js';
 import type { Trainer } from '../training/trainer.js';
 
-/** Hyperparameters handed to whichever optimizer is bound (PyTorch names: lr, momentum, betas, ...). */
-export type OptimizerOptions = Readonly<Record<string, number | boolean | readonly number[] | undefined>>;
-export type ClippingOptions = Readonly<Record<string, number | undefined>>;
-export type ScheduleOptions = Readonly<Record<string, number | undefined>>;
+/**
+ * A plugin's options by camelCase name (`{ weightDecay: 0.1, betas: [0.9, 0.95] }`). What a
+ * plugin's class is injected with has been checked against its schema, defaults filled in.
+ */
+export type PluginOptions = Readonly<Record<string, OptionValue | undefined>>;
+export type OptimizerOptions = PluginOptions;
+export type ClippingOptions = PluginOptions;
+export type ScheduleOptions = PluginOptions;
 
 export interface TrainerOptions {
   /** Base learning rate, scaled by the schedule. */
@@ -25,19 +30,16 @@ export const TOKENS = {
   /** The compute backend new tensors and parameters live on. */
   Backend: Symbol.for('ganglion.Backend') as ServiceIdentifier<Backend>,
 
-  /** Optimizer plugins, each bound `.whenNamed('<name>')` (sgd, adam, adamw, rmsprop, adagrad, ...). */
-  OptimizerPlugin: Symbol.for('ganglion.OptimizerPlugin') as ServiceIdentifier<Optimizer>,
+  /** Plugin declarations (multi-binding): every optimizer, clipping policy and schedule that can be chosen by name. */
+  Plugin: Symbol.for('ganglion.Plugin') as ServiceIdentifier<AnyPluginSpec>,
+
   /** The optimizer in use (the composition root binds it, usually to a named plugin). */
   Optimizer: Symbol.for('ganglion.Optimizer') as ServiceIdentifier<Optimizer>,
   OptimizerOptions: Symbol.for('ganglion.OptimizerOptions') as ServiceIdentifier<OptimizerOptions>,
 
-  /** Clipping-policy plugins, named (none, value, norm, global-norm, ...). */
-  ClippingPlugin: Symbol.for('ganglion.ClippingPlugin') as ServiceIdentifier<ClippingPolicy>,
   ClippingPolicy: Symbol.for('ganglion.ClippingPolicy') as ServiceIdentifier<ClippingPolicy>,
   ClippingOptions: Symbol.for('ganglion.ClippingOptions') as ServiceIdentifier<ClippingOptions>,
 
-  /** Learning-rate schedule plugins, named (constant, step, cosine, ...). */
-  SchedulePlugin: Symbol.for('ganglion.SchedulePlugin') as ServiceIdentifier<LrSchedule>,
   LrSchedule: Symbol.for('ganglion.LrSchedule') as ServiceIdentifier<LrSchedule>,
   ScheduleOptions: Symbol.for('ganglion.ScheduleOptions') as ServiceIdentifier<ScheduleOptions>,
 

@@ -4,6 +4,7 @@
 // layers see only these interfaces, so they never import a backend.
 
 import type { TensorSpec } from '../backend.js';
+import type { DType } from '../dtype.js';
 import type { Layer, LayerContext, LayerResult } from '../graph/layer.js';
 import type { Tensor } from '../tensor.js';
 
@@ -26,9 +27,13 @@ export const onnxAttr = {
   strings: (value: readonly string[]): OnnxAttribute => ({ type: 'strings', value }),
 } as const;
 
+/** The elementwise ONNX ops `OnnxBuilder.elementwise` emits (their output specs are inferred). */
+export type OnnxElementwiseOp = 'Add' | 'Sub' | 'Mul' | 'Div' | 'And' | 'Or' | 'Equal' | 'Less' | 'LessOrEqual' | 'Greater' | 'GreaterOrEqual' | 'Where';
+
 /**
  * What a native lowering may do besides running core ops (which keep tracing as usual on the
- * tensors it receives): emit raw ONNX nodes.
+ * tensors it receives): emit ONNX nodes, raw (`op`, output specs given) or through the typed helpers
+ * that infer them (`elementwise`, `cast`, `unsqueeze`, `dim`).
  *
  *   const [y, yh] = b.op('GRU', [x, w, r, bias], { hidden_size: onnxAttr.int(H) }, [ySpec, hSpec]);
  */
@@ -41,6 +46,19 @@ export interface OnnxBuilder {
    * outputs as tensors of the trace.
    */
   op(opType: string, inputs: readonly (Tensor | undefined)[], attrs: Readonly<Record<string, OnnxAttribute>>, outputs: readonly TensorSpec[]): Tensor[];
+  /**
+   * One elementwise node with numpy broadcasting; its output spec is inferred: the inputs' broadcast
+   * shape, dtype bool for comparisons and `And`, else that of the value inputs (`Where`: x and y).
+   *
+   *   const ok = b.elementwise('GreaterOrEqual', [distance, zero]);
+   */
+  elementwise(opType: OnnxElementwiseOp, inputs: readonly Tensor[]): Tensor;
+  /** ONNX `Cast` to `dtype` (its element type code written for you); same shape. */
+  cast(x: Tensor, dtype: DType): Tensor;
+  /** ONNX `Unsqueeze`: size-1 axes inserted at `axes` (axes of the output). */
+  unsqueeze(x: Tensor, axes: readonly number[]): Tensor;
+  /** The length of `x`'s axis `axis` at run time, an int32 scalar (a constant when the dim is concrete). */
+  dim(x: Tensor, axis: number): Tensor;
   /**
    * The absolute stream positions of this wave's tokens, int32 [batch or 1, time], for a
    * [batch, time, ...] input `like`: in a stateful export the model input `position_ids`

@@ -2,7 +2,6 @@
 import { describe, expect, test } from 'vitest';
 import type { TensorSpec } from '../backend.js';
 import { GraphError } from '../errors.js';
-import { matMul } from '../ops/mat-mul.js';
 import type { Tensor } from '../tensor.js';
 import { GraphBuilder, graphFromJSON, sequential } from './builder.js';
 import { Layer, type LayerSignature, expectPort } from './layer.js';

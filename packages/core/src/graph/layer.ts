@@ -7,6 +7,8 @@ import type { DType } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { type Dim, type Shape, formatShape, sameDim } from '../shape/dim.js';
 import type { Tensor } from '../tensor.js';
+import type { OnnxBuilder } from '../export/native-lowering.js';
+import type { GraphNode } from './graph.js';
 import type { Initializer } from './initializers.js';
 import type { Context } from './messages.js';
 
@@ -52,6 +54,29 @@ export type LayerResult =
       /** State to carry to this node's next wave when streaming. */
       readonly state?: Readonly<Record<string, Tensor>>;
     };
+
+/**
+ * One node's forward, as the runtime is about to run it. A `NodeHook` receives it and decides how
+ * it runs: tracers name the ONNX nodes after the node, use the layer's native lowering, or swap in
+ * state inputs; everything else calls `forward()`.
+ */
+export interface NodeCall {
+  readonly node: GraphNode;
+  readonly inputs: Readonly<Record<string, Tensor>>;
+  readonly params: Readonly<Record<string, Tensor>>;
+  readonly ctx: LayerContext;
+  /** Run the layer's forward (with another context, e.g. swapped-in state, when given). */
+  forward(ctx?: LayerContext): LayerResult;
+  /** The layer's native ONNX lowering, when it has one (`hasOnnxLowering`). */
+  readonly lowerOnnx?: (b: OnnxBuilder, ctx?: LayerContext) => LayerResult;
+}
+
+/**
+ * Runs every node of a runtime's waves in place of the layer's plain `forward` (RuntimeOptions.nodeHook).
+ *
+ *   const hook: NodeHook = (call) => { trace.scope = call.node.name; return call.forward(); };
+ */
+export type NodeHook = (call: NodeCall) => LayerResult;
 
 /** Gradients a custom backward returns: per input port and per parameter. */
 export interface LayerGradients {

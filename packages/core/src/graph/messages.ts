@@ -99,6 +99,39 @@ export function forPort<M extends Message>(port: string | PortRef): MonoTypeOper
   });
 }
 
+/**
+ * Which messages a watcher wants (`Runtime.watch`): every field optional, each narrowing the one
+ * before. Declarative rather than an RxJS predicate so a compiled training step can see what is
+ * wanted and add exactly those values to its graph's outputs.
+ *
+ *   runtime.watch({ kind: 'param-grad', every: 10 })       // every gradient of every parameter, every 10th step
+ *   runtime.watch({ kind: 'activation', port: 'lstm1.y' })  // one port's activations
+ */
+export interface MessageFilter {
+  readonly kind?: MessageKind | readonly MessageKind[];
+  /** The node a message is about (`nodeOf`). */
+  readonly node?: string | readonly string[];
+  /** An activation's or gradient's port (`'lstm1.y'`); a ParamGrad's parameter (`'lstm1.W'`). */
+  readonly port?: string;
+  /** Only steps divisible by N (default 1: every step). */
+  readonly every?: number;
+}
+
+/** Whether a message is one a filter wants (kind, node and port; `every` is the caller's). */
+export function matchesFilter(f: MessageFilter, m: Message): boolean {
+  const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? (v as readonly T[]) : [v as T]);
+  const kinds = list(f.kind);
+  if (kinds && !kinds.includes(m.kind)) return false;
+  const nodes = list(f.node);
+  if (nodes && !nodes.includes(nodeOf(m) ?? '')) return false;
+  if (f.port !== undefined) {
+    const p = m.kind === 'activation' ? m.from : m.kind === 'gradient' ? m.to : m.kind === 'param-grad' ? { node: m.node, port: m.param } : undefined;
+    const ref = parsePortRef(f.port);
+    if (!p || p.node !== ref.node || p.port !== ref.port) return false;
+  }
+  return true;
+}
+
 export function formatPortRef(p: PortRef): string {
   return `${p.node}.${p.port}`;
 }

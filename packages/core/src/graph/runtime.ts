@@ -5,13 +5,13 @@
 // consumers sums their gradients before its node sends its own upstream. Parameter gradients are
 // peeled off as ParamGrad messages. Every message also goes to `messages$`.
 
-import { type Observable, Subject, Subscription, map, share, zip } from 'rxjs';
+import { Observable, Subject, Subscription, filter, map, share, zip } from 'rxjs';
 import type { Backend } from '../backend.js';
 import { isFloat } from '../dtype.js';
 import { Tape } from '../autodiff/tape.js';
 import { fill, scalar } from '../creation.js';
 import { getBackend, keep, tidy, withBackend } from '../engine.js';
-import { GanglionError, GraphError } from '../errors.js';
+import { ConfigError, GanglionError, GraphError } from '../errors.js';
 import { add } from '../ops/add.js';
 import { expand } from '../ops/expand.js';
 import { reshape } from '../ops/reshape.js';
@@ -19,8 +19,9 @@ import { deriveSeed } from '../random/prng.js';
 import { formatShape, sameDim } from '../shape/dim.js';
 import type { Tensor } from '../tensor.js';
 import type { Graph, GraphNode } from './graph.js';
-import type { LayerContext, LayerResult } from './layer.js';
-import { type Activation, type Context, type Gradient, type Message, type ParamGrad, type PortRef, formatPortRef } from './messages.js';
+import type { LayerContext, LayerResult, NodeCall, NodeHook } from './layer.js';
+import { hasOnnxLowering } from '../export/native-lowering.js';
+import { type Activation, type Context, type Gradient, type Message, type MessageFilter, type MessageKind, type ParamGrad, type PortRef, formatPortRef, matchesFilter } from './messages.js';
 import { ParamStore, paramKey } from './params.js';
 
 export interface RuntimeOptions {
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   readonly backend?: Backend;
   /** Use these parameters instead of initializing new ones (loaded or shared weights). */
   readonly params?: ParamStore;
+  /** Runs each node's forward (tracers: naming, native lowerings, state inputs); default `call.forward()`. */
+  readonly nodeHook?: NodeHook;
 }
 
 export interface ForwardOptions {
@@ -41,6 +44,8 @@ export interface ForwardOptions {
   readonly correlationId?: string;
   /** Seed of this wave's RNG stream (dropout); default derived from the runtime seed and step. */
   readonly seed?: number;
+  /** The step number this wave's messages carry (a trainer passes its update count); default the next of the runtime's own count. */
+  readonly step?: number;
 }
 
 export interface TrainStepResult {
@@ -76,6 +81,7 @@ export class Runtime {
   readonly messages$: Observable<Message> = this.messages.asObservable();
 
   private stepCounter = 0;
+  private readonly watchers = new Set<MessageFilter>();
   private forwardWiring!: { inputs: Map<string, Subject<Activation>>; subscription: Subscription };
   private waveOutputs = new Map<string, Activation>();
   private waveError: unknown;
@@ -93,6 +99,38 @@ export class Runtime {
 
   get step(): number {
     return this.stepCounter;
+  }
+
+  /**
+   * The messages a filter wants, as they happen: from eager waves, and from compiled training steps
+   * (backend-onnx), which add the watched values to their graph's outputs while a watch is
+   * subscribed and deliver them here as the same typed messages. A message's tensors live until its
+   * step ends (`keep` one to hold it longer).
+   *
+   *   runtime.watch({ kind: 'param-grad', every: 10 }).subscribe((m) => console.log(m.node, m.param));
+   */
+  watch<K extends MessageKind = MessageKind>(f: MessageFilter & { readonly kind?: K | readonly K[] } = {}): Observable<Extract<Message, { kind: K }>> {
+    const every = f.every ?? 1;
+    if (!Number.isInteger(every) || every < 1) throw new ConfigError(`watch: "every" must be a positive integer, got ${String(f.every)}`);
+    return new Observable<Extract<Message, { kind: K }>>((subscriber) => {
+      const entry = { ...f, every };
+      this.watchers.add(entry);
+      const sub = this.messages$.pipe(filter((m): m is Extract<Message, { kind: K }> => m.step % every === 0 && matchesFilter(entry, m))).subscribe(subscriber);
+      return () => {
+        this.watchers.delete(entry);
+        sub.unsubscribe();
+      };
+    });
+  }
+
+  /** The filters of the watches subscribed now (what a compiled step must emit). */
+  get watches(): readonly MessageFilter[] {
+    return [...this.watchers];
+  }
+
+  /** Deliver a message that was computed elsewhere (a compiled step's taps) to `messages$` and the watches. */
+  publish(message: Message): void {
+    this.messages.next(message);
   }
 
   /**
@@ -186,7 +224,8 @@ export class Runtime {
     for (const name of Object.keys(feeds)) {
       if (!this.graph.isInput(name)) throw new GraphError(`"${name}" is not a graph input (inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`);
     }
-    const step = ++this.stepCounter;
+    const step = opts.step ?? this.stepCounter + 1;
+    this.stepCounter = Math.max(this.stepCounter, step);
     const seed = opts.seed ?? deriveSeed(this.options.seed ?? 0, 'wave', step);
     const context: Context = {
       step,
@@ -244,6 +283,17 @@ export class Runtime {
       state: wave.stream ? this.states.get(node.name) : undefined,
       nextSeed: () => deriveSeed(context.seed, node.name, seedCounter++),
     };
+    const layer = node.layer;
+    const call: NodeCall = {
+      node,
+      inputs,
+      params,
+      ctx,
+      forward: (c = ctx) => layer.forward(inputs, params, c),
+      ...(hasOnnxLowering(layer) ? { lowerOnnx: (b, c = ctx) => layer.lowerOnnx(b, inputs, params, c) } : {}),
+    };
+    const hook = this.options.nodeHook;
+    const run = () => (hook ? hook(call) : call.forward());
     let result: LayerResult;
     let tape: Tape | undefined;
     try {
@@ -258,9 +308,9 @@ export class Runtime {
         tape = new Tape();
         for (const p of ports) if (isFloat(inputs[p].dtype)) tape.watch(inputs[p]);
         for (const [k, v] of Object.entries(params)) if (this.params.specs.get(paramKey(node.name, k))!.spec.trainable !== false) tape.watch(v);
-        result = tape.run(() => node.layer.forward(inputs, params, ctx));
+        result = tape.run(run);
       } else {
-        result = node.layer.forward(inputs, params, ctx);
+        result = run();
       }
     } catch (e) {
       if (e instanceof GanglionError && !(e instanceof GraphError)) throw new GraphError(`${node.layer.kind} "${node.name}": ${e.message}`);

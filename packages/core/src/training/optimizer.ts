@@ -1,10 +1,13 @@
-// The optimizer contract, and a base class for optimizers that keep per-parameter state slots
-// (momentum buffers, Adam moments). Updates are written with core ops, so they run on every
-// backend (and can be traced into ONNX with the rest of a training step).
+// The optimizer contract, optax-shaped: `stepScalars(lr, t)` gives the numbers that change from
+// step to step, and `update(param, grad, slots, scalars)` is one parameter's pure update. Every
+// runner calls that pair through `updateAll`: the eager step below, and a compiled training step
+// (backend-onnx), which feeds the scalars as graph inputs. `SlotOptimizer` keeps the eager state
+// (per-parameter slots such as momentum buffers and Adam moments, and the update count). Updates
+// are written with core ops, so they run on every backend and trace into ONNX.
 import type { Backend } from '../backend.js';
 import { tensor } from '../creation.js';
 import { keep, tidy } from '../engine.js';
-import { CheckpointError, ConfigError } from '../errors.js';
+import { CheckpointError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 
 export interface OptimizerState {
@@ -21,76 +24,127 @@ export interface ParamTarget {
   set(key: string, value: Tensor): void;
 }
 
+/** One parameter's optimizer state: named slot tensors (`exp_avg`, `momentum_buffer`, ...). */
+export type Slots = Record<string, Tensor>;
+
+/**
+ * The step-dependent numbers of one update (the learning rate, Adam's bias corrections), named by
+ * the optimizer's `stepScalars`: plain numbers when it runs eagerly, scalar tensors fed as graph
+ * inputs when a compiled training step runs it.
+ */
+export type StepScalars = Readonly<Record<string, number | Tensor>>;
+
+/** One parameter's updated value and slots. */
+export interface ParamUpdate {
+  readonly param: Tensor;
+  readonly slots: Slots;
+}
+
 export interface Optimizer {
   readonly name: string;
-  /** Apply one update to every parameter that has a gradient. */
+  /**
+   * The step-dependent numbers of update `t` (1-based) at learning rate `lr` (lr, bias
+   * corrections, decoupled decay): plain numbers, fed as graph inputs when compiled.
+   *
+   *   stepScalars(lr, t) { return { stepSize: lr / (1 - this.beta1 ** t) }; }
+   */
+  stepScalars(lr: number, t: number): Record<string, number>;
+  /**
+   * One parameter's update. Pure: reads only its arguments (`slots` is `{}` on the first update)
+   * and the optimizer's fixed hyperparameters; every step-dependent number comes through `scalars`.
+   */
+  update(param: Tensor, grad: Tensor, slots: Readonly<Slots>, scalars: StepScalars): ParamUpdate;
+  /** Updates applied so far (eager state). */
+  readonly stepCount: number;
+  /** The eager state of one parameter's slots (`{}` before its first update). */
+  slotsOf(key: string): Readonly<Slots>;
+  /**
+   * Store the results of one eager update of every parameter: keeps the new slot tensors, disposes
+   * the replaced ones, sets the parameters and counts the step.
+   */
+  commit(params: ParamTarget, updates: ReadonlyMap<string, ParamUpdate>): void;
+  /** Eager convenience: `stepScalars(lr, stepCount + 1)`, `updateAll`, `commit`. */
   step(params: ParamTarget, grads: ReadonlyMap<string, Tensor>, lr: number): void;
   getState(): OptimizerState;
   setState(state: OptimizerState, backend: Backend): void;
 }
 
-type Slots = Record<string, Tensor>;
+/**
+ * The update of every parameter that has a gradient, from explicit parameters and slots: the one
+ * loop eager steps and compiled graphs both run. Each parameter's update runs in its own `tidy`,
+ * so an eager step holds one parameter's intermediates at a time.
+ */
+export function updateAll(
+  optimizer: Optimizer,
+  grads: ReadonlyMap<string, Tensor>,
+  param: (key: string) => Tensor,
+  slots: (key: string) => Readonly<Slots>,
+  scalars: StepScalars,
+): Map<string, ParamUpdate> {
+  const out = new Map<string, ParamUpdate>();
+  for (const [key, grad] of grads)
+    out.set(
+      key,
+      tidy(() => optimizer.update(param(key), grad, slots(key), scalars)),
+    );
+  return out;
+}
 
 /**
- * The step-dependent numbers of one update (the learning rate, Adam's bias corrections), named by
- * the optimizer's `stepScalars`: plain numbers when it runs eagerly, scalar tensors fed as graph
- * inputs when a compiled training step (backend-onnx) runs it.
+ * Base class for optimizers whose update is a function of (param, grad, that param's slots, step
+ * scalars): it keeps the slots and the update count. A subclass writes `stepScalars` and `update`.
  */
-export type StepScalars = Readonly<Record<string, number | Tensor>>;
-
-/** Optimizers whose update is a function of (param, grad, that param's slots, lr, step count). */
 export abstract class SlotOptimizer implements Optimizer {
   abstract readonly name: string;
   /** Updates applied so far (PyTorch's per-parameter `step`, the same for all parameters here). */
-  protected steps = 0;
+  private steps = 0;
   private readonly slots = new Map<string, Slots>();
 
-  /**
-   * One parameter's update: returns the new parameter and its new slots. `scalars` is
-   * `stepScalars(lr, step)`; an update that reads the learning rate and the step count only
-   * through it can be compiled (there `lr` and `step` are NaN and the scalars are tensors).
-   */
-  protected abstract update(param: Tensor, grad: Tensor, slots: Readonly<Slots>, lr: number, step: number, scalars: StepScalars): { param: Tensor; slots: Slots };
+  abstract stepScalars(lr: number, t: number): Record<string, number>;
+  abstract update(param: Tensor, grad: Tensor, slots: Readonly<Slots>, scalars: StepScalars): ParamUpdate;
 
-  /**
-   * The numbers update number `t` (1-based) at learning rate `lr` depends on, computed on the
-   * host. Optional: an optimizer that declares it can run inside a compiled training step, which
-   * feeds these as graph inputs each step instead of baking them in at trace time.
-   *
-   *   stepScalars(lr, t) { return { stepSize: lr / (1 - this.beta1 ** t) }; }
-   */
-  stepScalars?(lr: number, t: number): Record<string, number>;
+  get stepCount(): number {
+    return this.steps;
+  }
 
-  /**
-   * One parameter's update from explicit slots and scalars, leaving this optimizer's own state
-   * alone: what a compiled training step traces. Needs `stepScalars`.
-   */
-  updateWith(param: Tensor, grad: Tensor, slots: Readonly<Slots>, scalars: StepScalars): { param: Tensor; slots: Slots } {
-    if (!this.stepScalars) throw new ConfigError(`optimizer "${this.name}" cannot run with step scalars: it does not declare stepScalars(lr, t)`);
-    return this.update(param, grad, slots, NaN, NaN, scalars);
+  slotsOf(key: string): Readonly<Slots> {
+    return this.slots.get(key) ?? {};
+  }
+
+  commit(params: ParamTarget, updates: ReadonlyMap<string, ParamUpdate>): void {
+    for (const [key, u] of updates) {
+      for (const t of Object.values(u.slots)) keep(t);
+      params.set(key, u.param);
+      for (const [name, t] of Object.entries(this.slots.get(key) ?? {})) if (u.slots[name] !== t) t.dispose();
+      this.slots.set(key, u.slots);
+    }
+    this.steps++;
   }
 
   step(params: ParamTarget, grads: ReadonlyMap<string, Tensor>, lr: number): void {
-    this.steps++;
-    const scalars = this.stepScalars?.(lr, this.steps) ?? {};
-    for (const [key, grad] of grads) {
-      const old = this.slots.get(key) ?? {};
-      const result = tidy(() => this.update(params.get(key), grad, old, lr, this.steps, scalars));
-      for (const t of Object.values(result.slots)) keep(t);
-      params.set(key, result.param);
-      for (const [name, t] of Object.entries(old)) if (result.slots[name] !== t) t.dispose();
-      this.slots.set(key, result.slots);
-    }
+    const scalars = this.stepScalars(lr, this.steps + 1);
+    this.commit(
+      params,
+      updateAll(
+        this,
+        grads,
+        (k) => params.get(k),
+        (k) => this.slotsOf(k),
+        scalars,
+      ),
+    );
   }
 
   getState(): OptimizerState {
     const tensors = new Map<string, Tensor>();
-    for (const [key, slots] of this.slots) for (const [name, t] of Object.entries(slots)) tensors.set(`${key}.${name}`, t);
+    for (const [key, slots] of this.slots)
+      for (const [name, t] of Object.entries(slots)) tensors.set(`${key}.${name}`, t);
     return { name: this.name, tensors, meta: { step: this.steps } };
   }
 
   setState(state: OptimizerState, backend: Backend): void {
-    if (state.name !== this.name) throw new CheckpointError(`optimizer state is for "${state.name}", but the optimizer in use is "${this.name}"`);
+    if (state.name !== this.name)
+      throw new CheckpointError(`optimizer state is for "${state.name}", but the optimizer in use is "${this.name}"`);
     for (const slots of this.slots.values()) for (const t of Object.values(slots)) t.dispose();
     this.slots.clear();
     this.steps = Number(state.meta.step ?? 0);
@@ -103,11 +157,4 @@ export abstract class SlotOptimizer implements Optimizer {
       this.slots.set(key, slots);
     }
   }
-}
-
-/** Read a numeric option with a default, rejecting non-finite values. */
-export function numOption(name: string, opts: Readonly<Record<string, unknown>>, key: string, fallback: number): number {
-  const v = opts[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`${name}: option "${key}" must be a finite number, got ${String(v)}`);
-  return v;
 }

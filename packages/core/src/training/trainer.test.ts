@@ -7,23 +7,12 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import {
   GraphBuilder,
-  Layer,
-  type LayerSignature,
   ReferenceBackend,
   Runtime,
-  type Tensor,
-  type TensorSpec,
   type TrainEvent,
   TrainingError,
-  add,
   arrayDataset,
   createTrainer,
-  expectPort,
-  lastDim,
-  matMul,
-  meanSquaredError,
-  sqrt,
-  sub,
   tensor,
   setBackend,
 } from '../index.js';

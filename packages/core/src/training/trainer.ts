@@ -1,6 +1,6 @@
-// The trainer: the seed's training loop as a stream. Each step is
+// The trainer: the training loop as a stream. Each step is the recipe in step.ts
 //   forward wave -> loss -> backward wave -> param grads -> clipping policy -> optimizer,
-// and `fit` returns an Observable of events (batch, epoch, checkpoint, done). Progress bars, logs
+// run eagerly here (or compiled elsewhere through a `Stepper`), and `fit` returns an Observable of events (batch, epoch, checkpoint, done). Progress bars, logs
 // and early stopping are subscribers and operators; unsubscribing stops the loop.
 import { inject, injectable } from 'inversify';
 import { Observable } from 'rxjs';
@@ -13,10 +13,11 @@ import { deriveSeed } from '../random/prng.js';
 import type { Tensor } from '../tensor.js';
 import { arrayDataset } from '../data/array-dataset.js';
 import type { Batch, Dataset } from '../data/dataset.js';
-import { type ClippingPolicy, globalNorm } from './clipping/clipping-policy.js';
+import type { ClippingPolicy } from './clipping/clipping-policy.js';
 import type { TrainEvent } from './events.js';
 import type { Optimizer } from './optimizer.js';
 import type { LrSchedule } from './schedules/lr-schedule.js';
+import { stepGradients, stepUpdates } from './step.js';
 
 export interface FitOptions {
   /** Epochs to run (default 1; unbounded when `steps` or `timeBudgetSeconds` is given). */
@@ -131,15 +132,17 @@ export class Trainer {
   trainStep(runtime: Runtime, batch: Batch, opts: { loss?: string; seed?: number } = {}): StepResult {
     const next = this.step + 1;
     const result = tidy(() => {
-      const r = runtime.trainStep(batch, { loss: opts.loss ?? 'loss', seed: deriveSeed(opts.seed ?? 0, 'step', next) });
-      const norm = globalNorm(r.paramGrads);
-      const gradNorm = norm.dataSync()[0];
-      if (!Number.isFinite(r.loss) || !Number.isFinite(gradNorm)) {
-        throw new TrainingError(`step ${next}: the loss is ${r.loss} and the gradient norm ${gradNorm}; training stopped and the weights of step ${this.step} are kept`);
+      const g = stepGradients(runtime, batch, { loss: opts.loss ?? 'loss', seed: deriveSeed(opts.seed ?? 0, 'step', next), step: next });
+      const loss = g.loss.dataSync()[0];
+      const gradNorm = g.gradNorm.dataSync()[0];
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        throw new TrainingError(`step ${next}: the loss is ${loss} and the gradient norm ${gradNorm}; training stopped and the weights of step ${this.step} are kept`);
       }
       const lr = this.schedule.lrAt(next, this.options.lr);
-      this.optimizer.step(runtime.params, this.clipping.clip(r.paramGrads, norm), lr);
-      return { step: next, loss: r.loss, gradNorm, lr };
+      const scalars = this.optimizer.stepScalars(lr, this.optimizer.stepCount + 1);
+      const updates = stepUpdates(this, g.paramGrads, g.gradNorm, (k) => runtime.params.get(k), (k) => this.optimizer.slotsOf(k), scalars);
+      this.optimizer.commit(runtime.params, updates);
+      return { step: next, loss, gradNorm, lr };
     });
     this.step = next;
     return result;

@@ -1,9 +1,9 @@
 // Clip by global norm with torch.nn.utils.clip_grad_norm_'s semantics (norm_type 2):
-//   coef = max_norm / (total_norm + 1e-6);  if coef < 1, every gradient ← gradient · coef.
-// Option: maxNorm (> 0).
+//   coef = maxNorm / (total_norm + 1e-6);  if coef < 1, every gradient ← gradient · coef.
+// Option: maxNorm (> 0, PyTorch's max_norm).
 import { inject, injectable } from 'inversify';
-import { TOKENS, type ClippingOptions } from '../../di/tokens.js';
-import { ConfigError } from '../../errors.js';
+import { TOKENS } from '../../di/tokens.js';
+import { type OptionsOf, definePlugin } from '../../di/plugin-registry.js';
 import { add } from '../../ops/add.js';
 import { div } from '../../ops/div.js';
 import { min } from '../../ops/min.js';
@@ -12,14 +12,22 @@ import { scalar } from '../../creation.js';
 import type { Tensor } from '../../tensor.js';
 import type { ClippingPolicy } from './clipping-policy.js';
 
+const options = {
+  maxNorm: {
+    type: 'number',
+    min: 0,
+    exclusiveMin: true,
+    description: 'the largest global L2 norm of all gradients together',
+  },
+} as const;
+
 @injectable()
 export class ClipByGlobalNorm implements ClippingPolicy {
   readonly name = 'global-norm';
   readonly maxNorm: number;
 
-  constructor(@inject(TOKENS.ClippingOptions) opts: ClippingOptions) {
-    this.maxNorm = Number(opts.maxNorm);
-    if (!(this.maxNorm > 0) || !Number.isFinite(this.maxNorm)) throw new ConfigError(`clip by global norm: "maxNorm" must be a finite number > 0, got ${String(opts.maxNorm)}`);
+  constructor(@inject(TOKENS.ClippingOptions) opts: OptionsOf<typeof options>) {
+    this.maxNorm = opts.maxNorm;
   }
 
   clip(grads: ReadonlyMap<string, Tensor>, globalNorm: Tensor): Map<string, Tensor> {
@@ -27,3 +35,13 @@ export class ClipByGlobalNorm implements ClippingPolicy {
     return new Map([...grads].map(([k, g]) => [k, mul(g, coef)]));
   }
 }
+
+export const clipByGlobalNormPlugin = definePlugin({
+  kind: 'clipping',
+  name: 'global-norm',
+  description:
+    'scale all gradients together so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_)',
+  options,
+  shorthand: 'maxNorm',
+  class: ClipByGlobalNorm,
+});

@@ -11,7 +11,8 @@ import { TOKENS } from '../../di/tokens.js';
 import { createTrainingContainer } from '../create-trainer.js';
 import { globalNorm } from './clipping-policy.js';
 
-const policy = (name: string, options: Record<string, number> = {}) => createTrainingContainer({ clipping: name, clippingOptions: options }).get(TOKENS.ClippingPolicy);
+const policy = (name: string, options: Record<string, number> = {}) =>
+  createTrainingContainer({ clipping: name, clippingOptions: options }).get(TOKENS.ClippingPolicy);
 const grads = (g: Record<string, number[]>) => new Map(Object.entries(g).map(([k, v]) => [k, tensor(v)]));
 const values = (m: Map<string, Tensor>) => Object.fromEntries([...m].map(([k, t]) => [k, t.toArray()]));
 const clipWith = (name: string, options: Record<string, number>, g: Record<string, number[]>) =>
@@ -29,8 +30,8 @@ describe('clipping policies', () => {
   });
 
   test('by value', () => {
-    expect(clipWith('value', { value: 4.5 }, g)).toEqual({ a: [3, 4], b: [4.5, 4.5] });
-    expect(clipWith('value', { value: 4.5 }, { z: [0, 0] })).toEqual({ z: [0, 0] });
+    expect(clipWith('value', { clipValue: 4.5 }, g)).toEqual({ a: [3, 4], b: [4.5, 4.5] });
+    expect(clipWith('value', { clipValue: 4.5 }, { z: [0, 0] })).toEqual({ z: [0, 0] });
   });
 
   test("per-tensor norm, the seed's g / max(1, ‖g‖ / c)", () => {
@@ -55,23 +56,33 @@ describe('clipping policies', () => {
       data: number[];
       shape: number[];
     }
-    const fixtures: { max_norm: number; grads: Record<string, T>; total_norm: number; clipped: Record<string, T> }[] = JSON.parse(
-      readFileSync(new URL('../../../fixtures/optimizers.json', import.meta.url), 'utf8'),
-    ).clip_grad_norm;
+    const fixtures: { max_norm: number; grads: Record<string, T>; total_norm: number; clipped: Record<string, T> }[] =
+      JSON.parse(readFileSync(new URL('../../../fixtures/optimizers.json', import.meta.url), 'utf8')).clip_grad_norm;
     for (const f of fixtures) {
       withBackend(new ReferenceBackend(), () => {
         const m = new Map(Object.entries(f.grads).map(([k, v]) => [k, tensor(v.data, v.shape)]));
         const norm = globalNorm(m);
         expect(norm.item()).toBeCloseTo(f.total_norm, 12);
         const out = policy('global-norm', { maxNorm: f.max_norm }).clip(m, norm);
-        for (const [k, v] of Object.entries(f.clipped)) expect(maxRelError(out.get(k)!.dataSync(), v.data)).toBeLessThan(1e-12);
+        for (const [k, v] of Object.entries(f.clipped))
+          expect(maxRelError(out.get(k)!.dataSync(), v.data)).toBeLessThan(1e-12);
       });
     }
   });
 
-  test('bad options are ConfigErrors', () => {
-    expect(() => policy('norm', {})).toThrow(/clip by norm: "maxNorm" must be a finite number > 0, got undefined/);
-    expect(() => policy('value', { value: -1 })).toThrow(/clip by value: "value" must be a finite number > 0/);
-    expect(() => policy('percentile')).toThrow(/unknown clipping policy "percentile"/);
+  test('bad options are one-line ConfigErrors naming the policy, the option and what it expects', () => {
+    expect(() => policy('norm', {})).toThrow(/^clipping policy "norm": option "maxNorm" is required: a number > 0$/);
+    expect(() => policy('value', { clipValue: -1 })).toThrow(
+      /^clipping policy "value": option "clipValue" must be a number > 0, got -1$/,
+    );
+    expect(() => policy('value', { value: 1 })).toThrow(
+      /^clipping policy "value": unknown option "value"; its options: clipValue$/,
+    );
+    expect(() => policy('none', { maxNorm: 1 })).toThrow(
+      /^clipping policy "none": unknown option "maxNorm"; it takes no options$/,
+    );
+    expect(() => policy('percentile')).toThrow(
+      /unknown clipping policy "percentile": expected one of none, value, norm, global-norm/,
+    );
   });
 });

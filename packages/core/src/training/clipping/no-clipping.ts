@@ -1,5 +1,6 @@
 // No clipping: gradients pass unchanged.
 import { injectable } from 'inversify';
+import { definePlugin } from '../../di/plugin-registry.js';
 import type { Tensor } from '../../tensor.js';
 import type { ClippingPolicy } from './clipping-policy.js';
 
@@ -11,3 +12,11 @@ export class NoClipping implements ClippingPolicy {
     return new Map(grads);
   }
 }
+
+export const noClippingPlugin = definePlugin({
+  kind: 'clipping',
+  name: 'none',
+  description: 'gradients pass unchanged',
+  options: {},
+  class: NoClipping,
+});

@@ -1,18 +1,28 @@
 // RMSProp: torch.optim.RMSprop's update (1.13).
-//   g ← g + weight_decay·p
+//   g ← g + weightDecay·p
 //   s ← α·s + (1 − α)·g²
 //   centered: a ← α·a + (1 − α)·g;  d ← √(s − a²) + eps   else d ← √s + eps
 //   momentum > 0: buf ← momentum·buf + g/d;  p ← p − lr·buf     else p ← p − lr·g/d
-// Defaults: alpha 0.99, eps 1e-8, weight_decay 0, momentum 0, centered false.
+// Defaults: alpha 0.99, eps 1e-8, weightDecay 0, momentum 0, centered false.
 import { inject, injectable } from 'inversify';
-import { TOKENS, type OptimizerOptions } from '../../di/tokens.js';
+import { TOKENS } from '../../di/tokens.js';
+import { type OptionsOf, definePlugin } from '../../di/plugin-registry.js';
 import { add } from '../../ops/add.js';
 import { div } from '../../ops/div.js';
 import { mul } from '../../ops/mul.js';
 import { sqrt } from '../../ops/sqrt.js';
 import { sub } from '../../ops/sub.js';
 import type { Tensor } from '../../tensor.js';
-import { type StepScalars, SlotOptimizer, numOption } from '../optimizer.js';
+import { type StepScalars, SlotOptimizer } from '../optimizer.js';
+
+const options = {
+  alpha: { type: 'number', default: 0.99, min: 0, description: 'smoothing constant of the squared-gradient average' },
+  eps: { type: 'number', default: 1e-8, min: 0, description: 'added to the denominator' },
+  weightDecay: { type: 'number', default: 0, min: 0, description: 'L2 penalty added to the gradient' },
+  momentum: { type: 'number', default: 0, min: 0, description: 'momentum factor' },
+  centered: { type: 'boolean', default: false, description: 'normalize by an estimate of the gradient variance' },
+} as const;
+export type RMSPropOptions = OptionsOf<typeof options>;
 
 @injectable()
 export class RMSProp extends SlotOptimizer {
@@ -23,20 +33,22 @@ export class RMSProp extends SlotOptimizer {
   readonly momentum: number;
   readonly centered: boolean;
 
-  constructor(@inject(TOKENS.OptimizerOptions) opts: OptimizerOptions) {
+  constructor(@inject(TOKENS.OptimizerOptions) opts: RMSPropOptions) {
     super();
-    this.alpha = numOption('RMSProp', opts, 'alpha', 0.99);
-    this.eps = numOption('RMSProp', opts, 'eps', 1e-8);
-    this.weightDecay = numOption('RMSProp', opts, 'weight_decay', 0);
-    this.momentum = numOption('RMSProp', opts, 'momentum', 0);
-    this.centered = Boolean(opts.centered ?? false);
+    ({
+      alpha: this.alpha,
+      eps: this.eps,
+      weightDecay: this.weightDecay,
+      momentum: this.momentum,
+      centered: this.centered,
+    } = opts);
   }
 
-  override stepScalars(lr: number): Record<string, number> {
+  stepScalars(lr: number): Record<string, number> {
     return { lr };
   }
 
-  protected update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, _lr: number, _t: number, { lr }: StepScalars) {
+  update(p: Tensor, grad: Tensor, slots: Readonly<Record<string, Tensor>>, { lr }: StepScalars) {
     const g = this.weightDecay !== 0 ? add(grad, mul(p, this.weightDecay)) : grad;
     const a = this.alpha;
     const s = slots.square_avg ? add(mul(slots.square_avg, a), mul(mul(g, g), 1 - a)) : mul(mul(g, g), 1 - a);
@@ -57,3 +69,11 @@ export class RMSProp extends SlotOptimizer {
     return { param: sub(p, mul(div(g, d), lr)), slots: out };
   }
 }
+
+export const rmspropPlugin = definePlugin({
+  kind: 'optimizer',
+  name: 'rmsprop',
+  description: 'RMSProp, optionally centered and with momentum (torch.optim.RMSprop)',
+  options,
+  class: RMSProp,
+});

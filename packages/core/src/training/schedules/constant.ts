@@ -1,5 +1,6 @@
 // Constant learning rate.
 import { injectable } from 'inversify';
+import { definePlugin } from '../../di/plugin-registry.js';
 import type { LrSchedule } from './lr-schedule.js';
 
 @injectable()
@@ -10,3 +11,11 @@ export class ConstantSchedule implements LrSchedule {
     return baseLr;
   }
 }
+
+export const constantSchedulePlugin = definePlugin({
+  kind: 'schedule',
+  name: 'constant',
+  description: 'the base learning rate at every step',
+  options: {},
+  class: ConstantSchedule,
+});

@@ -1,11 +1,17 @@
 // Cosine decay with linear warm-up:
-//   step ≤ warmup: lr · step / warmup
-//   after: minLr + (lr − minLr) · ½(1 + cos(π · progress)),  progress = (step − warmup) / (total − warmup), capped at 1.
+//   step ≤ warmupSteps: lr · step / warmupSteps
+//   after: minLr + (lr − minLr) · ½(1 + cos(π · progress)),  progress = (step − warmupSteps) / (totalSteps − warmupSteps), capped at 1.
 // Options: totalSteps (> 0), warmupSteps (default 0), minLr (default 0).
 import { inject, injectable } from 'inversify';
-import { TOKENS, type ScheduleOptions } from '../../di/tokens.js';
-import { ConfigError } from '../../errors.js';
+import { TOKENS } from '../../di/tokens.js';
+import { type OptionsOf, definePlugin } from '../../di/plugin-registry.js';
 import type { LrSchedule } from './lr-schedule.js';
+
+const options = {
+  totalSteps: { type: 'number', integer: true, min: 1, description: 'updates until the learning rate reaches minLr' },
+  warmupSteps: { type: 'number', integer: true, min: 0, default: 0, description: 'updates of linear warm-up from 0' },
+  minLr: { type: 'number', min: 0, default: 0, description: 'the final learning rate' },
+} as const;
 
 @injectable()
 export class CosineSchedule implements LrSchedule {
@@ -14,12 +20,8 @@ export class CosineSchedule implements LrSchedule {
   readonly warmupSteps: number;
   readonly minLr: number;
 
-  constructor(@inject(TOKENS.ScheduleOptions) opts: ScheduleOptions) {
-    this.totalSteps = Number(opts.totalSteps);
-    this.warmupSteps = Number(opts.warmupSteps ?? 0);
-    this.minLr = Number(opts.minLr ?? 0);
-    if (!(this.totalSteps > 0)) throw new ConfigError(`cosine schedule: "totalSteps" must be > 0, got ${String(opts.totalSteps)}`);
-    if (!(this.warmupSteps >= 0 && this.warmupSteps < this.totalSteps)) throw new ConfigError(`cosine schedule: "warmupSteps" must be in [0, totalSteps), got ${String(opts.warmupSteps)}`);
+  constructor(@inject(TOKENS.ScheduleOptions) opts: OptionsOf<typeof options>) {
+    ({ totalSteps: this.totalSteps, warmupSteps: this.warmupSteps, minLr: this.minLr } = opts);
   }
 
   lrAt(step: number, baseLr: number): number {
@@ -28,3 +30,16 @@ export class CosineSchedule implements LrSchedule {
     return this.minLr + (baseLr - this.minLr) * 0.5 * (1 + Math.cos(Math.PI * progress));
   }
 }
+
+export const cosineSchedulePlugin = definePlugin({
+  kind: 'schedule',
+  name: 'cosine',
+  description: 'linear warm-up, then cosine decay to minLr at totalSteps',
+  options,
+  shorthand: 'totalSteps',
+  check: (o) =>
+    o.warmupSteps < o.totalSteps
+      ? undefined
+      : `option "warmupSteps" must be < totalSteps (${o.totalSteps}), got ${o.warmupSteps}`,
+  class: CosineSchedule,
+});

@@ -3,7 +3,8 @@ import { describe, expect, test } from 'vitest';
 import { TOKENS } from '../../di/tokens.js';
 import { createTrainingContainer } from '../create-trainer.js';
 
-const schedule = (name: string, opts: Record<string, number> = {}) => createTrainingContainer({ schedule: name, scheduleOptions: opts }).get(TOKENS.LrSchedule);
+const schedule = (name: string, opts: Record<string, number> = {}) =>
+  createTrainingContainer({ schedule: name, scheduleOptions: opts }).get(TOKENS.LrSchedule);
 
 describe('LR schedules', () => {
   test('constant', () => {
@@ -25,7 +26,12 @@ describe('LR schedules', () => {
   });
 
   test('bad settings', () => {
-    expect(() => schedule('cosine', { totalSteps: 10, warmupSteps: 10 })).toThrow(/"warmupSteps" must be in \[0, totalSteps\)/);
-    expect(() => schedule('step', {})).toThrow(/"stepSize" must be a whole number > 0/);
+    expect(() => schedule('cosine', { totalSteps: 10, warmupSteps: 10 })).toThrow(
+      /^schedule "cosine": option "warmupSteps" must be < totalSteps \(10\), got 10$/,
+    );
+    expect(() => schedule('step', {})).toThrow(/^schedule "step": option "stepSize" is required: a whole number >= 1$/);
+    expect(() => schedule('step', { stepSize: 2.5 })).toThrow(
+      /^schedule "step": option "stepSize" must be a whole number >= 1, got 2.5$/,
+    );
   });
 });

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import type { NodeContender, Session } from '../contender.js';
 import { loadOrt } from '../optional-import.js';
-import { type Workload, syntheticBatch } from '../workload.js';
+import { type Workload, charLstmOnly, syntheticBatch } from '../workload.js';
 import { ortFileSession } from './ort-file.js';
 import { PYTHON, TORCH_SCRIPT, torchAvailable, torchEnv, workloadArgs } from './pytorch.js';
 
@@ -20,7 +20,8 @@ export const ortPytorchContender: NodeContender = {
     if (typeof ort === 'string') return ort;
     return torchAvailable();
   },
-  prepare(w: Workload): Promise<Session> {
+  prepare(workload: Workload): Promise<Session> {
+    const w = charLstmOnly(workload, 'ort-pytorch');
     const { ids } = syntheticBatch(w);
     return ortFileSession(w, {
       file: 'torch_lstm.onnx',

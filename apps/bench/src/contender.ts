@@ -1,8 +1,8 @@
-// What a benchmark contender is: a name, whether it can run here, and either the two timed
-// operations (train step, forward) built inside a node child process, or an external program
-// that times them itself and prints the samples (PyTorch). Each contender runs in its own process
-// so its peak resident set is its own.
-import type { Pace, StepCounts, Workload } from './workload.js';
+// What a benchmark contender is: a name, the workloads it runs, whether it can run here, and either
+// the two timed operations (train step, forward) built inside a node child process, or an external
+// program that times them itself and prints the samples (PyTorch). Each contender runs in its own
+// process so its peak resident set is its own.
+import type { Pace, StepCounts, Workload, WorkloadKind } from './workload.js';
 
 export type Framework = 'ganglion' | 'tfjs-layers' | 'pytorch' | 'onnxruntime';
 
@@ -26,6 +26,8 @@ export interface ContenderInfo {
   readonly pace: Pace;
   /** Too slow for the full workload; runs only with --quick. */
   readonly quickOnly?: boolean;
+  /** The kinds of workload it has a model for (default: char-lstm only). */
+  readonly workloads?: readonly WorkloadKind[];
   /**
    * Whether it can run on this machine: `true`, or `false` / a string saying why not (a missing
    * package, no PyTorch). Runs in the parent process, so keep it cheap.
@@ -41,6 +43,8 @@ export interface Session {
   forward?(): unknown;
   /** Facts worth printing next to the numbers (a substituted layer, a missing gradient clip). */
   readonly notes?: readonly string[];
+  /** The number of trainable values in its model, when it trains one. */
+  readonly paramCount?: number;
 }
 
 /**
@@ -81,15 +85,28 @@ export interface ProcessOutput {
   readonly trainStepCpuSamplesMs?: readonly number[];
   readonly forwardCpuSamplesMs?: readonly number[];
   readonly maxRssKiB?: number;
+  /**
+   * When the first training step ended, in ms since the epoch (Date.now()); the parent subtracts
+   * the time it started the process. Absent for a forward-only contender.
+   */
+  readonly firstStepEndMs?: number;
+  readonly paramCount?: number;
   /** The BLAS library the process actually loaded, in words: `OpenBLAS 0.3.21, Zen kernels`. */
   readonly blas?: string;
   readonly notes?: readonly string[];
 }
 
-/** Time a session: warm-up calls, then measured calls one by one. */
+/**
+ * Time a session: warm-up calls, then measured calls one by one. Notes when the first training
+ * call ended (for the first-step time), whether it was a warm-up call or a measured one.
+ */
 export async function measureSession(session: Session, counts: StepCounts): Promise<ProcessOutput> {
+  let firstEnd: number | undefined;
   const samples = async (fn: () => unknown, warmup: number, measured: number) => {
-    for (let i = 0; i < warmup; i++) await fn();
+    for (let i = 0; i < warmup; i++) {
+      await fn();
+      firstEnd ??= Date.now();
+    }
     const wall: number[] = [];
     const cpu: number[] = [];
     for (let i = 0; i < measured; i++) {
@@ -97,6 +114,7 @@ export async function measureSession(session: Session, counts: StepCounts): Prom
       const t0 = performance.now();
       await fn();
       wall.push(performance.now() - t0);
+      firstEnd ??= Date.now();
       const c = process.cpuUsage(c0);
       cpu.push((c.user + c.system) / 1000);
     }
@@ -105,12 +123,15 @@ export async function measureSession(session: Session, counts: StepCounts): Prom
   const trainStep = session.trainStep?.bind(session);
   const forward = session.forward?.bind(session);
   const train = trainStep ? await samples(trainStep, counts.warmup, counts.measured) : undefined;
-  const fwd = forward ? await samples(forward, counts.forwardWarmup, counts.forwardMeasured) : undefined;
+  const firstStepEndMs = firstEnd;
+  const fwd = forward && counts.forwardWarmup + counts.forwardMeasured > 0 ? await samples(forward, counts.forwardWarmup, counts.forwardMeasured) : undefined;
   return {
     trainStepSamplesMs: train?.wall,
     trainStepCpuSamplesMs: train?.cpu,
     forwardSamplesMs: fwd?.wall,
     forwardCpuSamplesMs: fwd?.cpu,
+    firstStepEndMs,
+    paramCount: session.paramCount,
     notes: session.notes,
   };
 }

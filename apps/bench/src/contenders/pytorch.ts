@@ -1,14 +1,16 @@
 // PyTorch 1.13 CPU (the system's /usr/bin/python3 with python3-torch and OpenBLAS), 2 threads: the
-// same training step in bench/torch_lstm.py, run as its own process, in the environment that gives
-// it its best speed (torchEnv).
+// same training step in python/torch_lstm.py (char-LSTM) or python/torch_gpt.py (GPT), run as its
+// own process, in the environment that gives it its best speed (torchEnv).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProcessContender } from '../contender.js';
-import type { StepCounts, Workload } from '../workload.js';
+import type { GptWorkload, LstmWorkload, StepCounts } from '../workload.js';
 
 export const PYTHON = '/usr/bin/python3';
-/** apps/cli/bench/torch_lstm.py, from src/bench/contenders or dist/bench/contenders alike. */
-export const TORCH_SCRIPT = fileURLToPath(new URL('../../../bench/torch_lstm.py', import.meta.url));
+/** apps/bench/python/torch_lstm.py, from src/contenders or dist/contenders alike. */
+export const TORCH_SCRIPT = fileURLToPath(new URL('../../python/torch_lstm.py', import.meta.url));
+/** apps/bench/python/torch_gpt.py. */
+export const TORCH_GPT_SCRIPT = fileURLToPath(new URL('../../python/torch_gpt.py', import.meta.url));
 
 /**
  * Variables that pin OpenBLAS to a kernel set and cache size chosen for older builds. Some machines
@@ -42,9 +44,16 @@ export function torchAvailable(): Promise<true | string> {
 }
 
 /** The workload as torch_lstm.py's arguments. */
-export function workloadArgs(w: Workload, counts?: StepCounts): string[] {
+export function workloadArgs(w: LstmWorkload, counts?: StepCounts): string[] {
   const args = ['--vocab', w.vocab, '--embed', w.embed, '--units', w.units, '--layers', w.layers, '--seq', w.seqLen, '--batch', w.batch, '--threads', w.threads, '--lr', w.lr, '--clip', w.clipNorm];
   if (counts) args.push('--warmup', counts.warmup, '--steps', counts.measured, '--forward-warmup', counts.forwardWarmup, '--forward-steps', counts.forwardMeasured);
+  return args.map(String);
+}
+
+/** The GPT workload as torch_gpt.py's arguments (training steps only). */
+export function gptArgs(w: GptWorkload, counts?: StepCounts): string[] {
+  const args = ['--vocab', w.vocab, '--dim', w.dim, '--blocks', w.blocks, '--heads', w.heads, '--context', w.seqLen, '--batch', w.batch, '--threads', w.threads, '--lr', w.lr, '--weight-decay', w.weightDecay, '--clip', w.clipNorm];
+  if (counts) args.push('--warmup', counts.warmup, '--steps', counts.measured);
   return args.map(String);
 }
 
@@ -53,8 +62,13 @@ export const pytorchContender: ProcessContender = {
   name: 'pytorch',
   framework: 'pytorch',
   backend: 'torch cpu, 2 threads',
-  description: 'PyTorch nn.Embedding/nn.LSTM/nn.Linear, Adam, clip_grad_norm_ (bench/torch_lstm.py)',
+  description: 'PyTorch: nn.Embedding/nn.LSTM/nn.Linear with Adam (python/torch_lstm.py), or the GPT with AdamW (python/torch_gpt.py); clip_grad_norm_',
   pace: 'fast',
+  workloads: ['char-lstm', 'gpt'],
   available: () => torchAvailable(),
-  command: (w, counts) => ({ file: PYTHON, args: [TORCH_SCRIPT, ...workloadArgs(w, counts)], env: torchEnv() }),
+  command: (w, counts) => ({
+    file: PYTHON,
+    args: w.kind === 'char-lstm' ? [TORCH_SCRIPT, ...workloadArgs(w, counts)] : [TORCH_GPT_SCRIPT, ...gptArgs(w, counts)],
+    env: torchEnv(),
+  }),
 };

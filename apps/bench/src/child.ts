@@ -1,8 +1,9 @@
-// The child process of `ganglion bench`: runs one node contender (argv: NAME full|quick) and sends
-// its timings and its own peak resident set to the parent over the IPC channel, then exits.
+// The child process of `ganglion bench`: runs one node contender (argv: NAME WORKLOAD, the
+// workload by workloadNamed's name) and sends its timings and its own peak resident set to the
+// parent over the IPC channel, then exits.
 import { BenchError, type ProcessOutput, measureSession } from './contender.js';
 import { contenderNamed } from './contenders.js';
-import { FULL_WORKLOAD, QUICK_WORKLOAD } from './workload.js';
+import { workloadNamed } from './workload.js';
 
 export type ChildMessage = { readonly ok: true; readonly output: ProcessOutput } | { readonly ok: false; readonly error: string };
 
@@ -10,7 +11,8 @@ async function runChild(name: string, workloadName: string): Promise<ChildMessag
   try {
     const contender = contenderNamed(name);
     if (contender?.kind !== 'node') throw new BenchError(`no node contender named "${name}"`);
-    const w = workloadName === 'quick' ? QUICK_WORKLOAD : FULL_WORKLOAD;
+    const w = workloadNamed(workloadName);
+    if (!w) throw new BenchError(`no workload named "${workloadName}"`);
     const output = await measureSession(await contender.prepare(w), w.steps[contender.pace]);
     // resourceUsage().maxRSS: this process's peak resident set in KiB (its children not included).
     return { ok: true, output: { ...output, maxRssKiB: process.resourceUsage().maxRSS } };

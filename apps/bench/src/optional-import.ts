@@ -1,9 +1,11 @@
-// Import a package the CLI does not declare (onnxruntime-node, @ganglion/backend-onnx): the module,
-// or a sentence saying why it cannot be loaded, for a contender's `available()`. The specifier is a
-// variable on purpose, so the build does not need the package or its types.
-export async function optionalImport<T>(specifier: string): Promise<T | string> {
+// Import a package that may not load on this machine (onnxruntime-node's native binding,
+// @ganglion/backend-onnx): the module, or a sentence saying why it cannot be loaded, for a
+// contender's `available()`.
+//
+//   const onnx = await optionalImport('@ganglion/backend-onnx', () => import('@ganglion/backend-onnx'));
+export async function optionalImport<T>(specifier: string, load: () => Promise<unknown>): Promise<T | string> {
   try {
-    return (await import(specifier)) as T;
+    return (await load()) as T;
   } catch (e) {
     const first = String((e as Error)?.message ?? e).split('\n')[0];
     return `${specifier} cannot be imported here (${first})`;
@@ -22,4 +24,4 @@ export interface OrtSession {
   run(feeds: Record<string, unknown>): Promise<Record<string, { readonly data: unknown }>>;
 }
 
-export const loadOrt = () => optionalImport<Ort>('onnxruntime-node');
+export const loadOrt = () => optionalImport<Ort>('onnxruntime-node', () => import('onnxruntime-node'));

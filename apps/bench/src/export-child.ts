@@ -4,14 +4,14 @@
 // ort-pytorch contender loads the file PyTorch wrote in another process: tracing's memory is not
 // counted in the process whose peak RSS is compared.
 import { writeFileSync } from 'node:fs';
-import { FULL_WORKLOAD, QUICK_WORKLOAD, workloadGraph } from './workload.js';
+import { workloadGraph, workloadNamed } from './workload.js';
 
 const [workloadName = 'full', out] = process.argv.slice(2);
-if (!out) {
+const w = workloadNamed(workloadName);
+if (!out || w?.kind !== 'char-lstm') {
   process.stderr.write('usage: export-child.js full|quick OUT.onnx\n');
   process.exit(2);
 }
-const w = workloadName === 'quick' ? QUICK_WORKLOAD : FULL_WORKLOAD;
 const { ReferenceBackend, Runtime } = await import('@ganglion/core');
 const { exportOnnx } = await import('@ganglion/backend-onnx');
 const graph = await workloadGraph(w);

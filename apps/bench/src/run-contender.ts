@@ -1,6 +1,7 @@
-// Runs one contender in its own process and turns what it reports into a ContenderResult: mean
-// times, tokens per second and the process's peak resident set. Node contenders run in a forked
-// child (src/bench/child.ts); external ones (PyTorch) under `/usr/bin/time -v` when it exists.
+// Runs one contender in its own process and turns what it reports into a ContenderResult: median
+// times, tokens per second, the time to the end of the first step and the process's peak resident
+// set. Node contenders run in a forked child (child.ts); external ones (PyTorch) under
+// `/usr/bin/time -v` when it exists.
 import { type ChildProcess, type SpawnOptions, fork, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -19,16 +20,21 @@ export interface ContenderResult {
   readonly reason: string | null;
   /** Warm-up and measured step counts it was timed with. */
   readonly steps: StepCounts | null;
-  /** Mean time of a measured training step, in ms (null: the contender does not train). */
+  /** Median time of a measured training step, in ms (null: the contender does not train). */
   readonly trainStepMs: number | null;
   /**
-   * Mean CPU time of the process (user + system, all its threads) in a training step, in ms. It
+   * Median CPU time of the process (user + system, all its threads) in a training step, in ms. It
    * swings less than wall time when other programs share the machine; a contender using two
    * threads spends up to twice its wall time.
    */
   readonly trainStepCpuMs: number | null;
   readonly trainTokensPerSecond: number | null;
-  /** Mean time of a forward pass over one batch, in ms. */
+  /**
+   * Seconds from starting the contender's process to the end of its first training step: loading
+   * its framework, building the model, tracing and compiling (where it does), and the step.
+   */
+  readonly firstStepSeconds: number | null;
+  /** Median time of a forward pass over one batch, in ms. */
   readonly forwardMs: number | null;
   readonly forwardCpuMs: number | null;
   readonly forwardTokensPerSecond: number | null;
@@ -45,6 +51,8 @@ export interface ContenderResult {
   readonly loadAverage: number | null;
   /** The BLAS the contender's process reports it loaded (PyTorch), or null. */
   readonly blas: string | null;
+  /** The number of trainable values in its model, as its process counted them. */
+  readonly paramCount: number | null;
   readonly notes: readonly string[];
 }
 
@@ -53,17 +61,18 @@ const TIME = '/usr/bin/time';
 
 export async function runContender(c: Contender, w: Workload, opts: { timeoutMs: number }): Promise<ContenderResult> {
   const base = { name: c.name, framework: c.framework, backend: c.backend, description: c.description };
-  const empty = { steps: null, trainStepMs: null, trainStepCpuMs: null, trainTokensPerSecond: null, forwardMs: null, forwardCpuMs: null, forwardTokensPerSecond: null, peakRssMiB: null, trainStepSamplesMs: [], forwardSamplesMs: [], wallSeconds: null, loadAverage: null, blas: null, notes: [] };
+  const empty = { steps: null, trainStepMs: null, trainStepCpuMs: null, trainTokensPerSecond: null, firstStepSeconds: null, forwardMs: null, forwardCpuMs: null, forwardTokensPerSecond: null, peakRssMiB: null, trainStepSamplesMs: [], forwardSamplesMs: [], wallSeconds: null, loadAverage: null, blas: null, paramCount: null, notes: [] };
+  if (!(c.workloads ?? ['char-lstm']).includes(w.kind)) return { ...base, ...empty, status: 'unavailable', reason: `${(c.workloads ?? ['char-lstm']).join(', ')} only` };
   if (c.quickOnly && w.name !== 'quick') return { ...base, ...empty, status: 'unavailable', reason: 'too slow for the full workload; runs with --quick' };
   const available = await c.available(w).catch((e: unknown) => String((e as Error)?.message ?? e));
   if (available !== true) return { ...base, ...empty, status: 'unavailable', reason: typeof available === 'string' ? available : 'not available on this machine' };
   const counts = w.steps[c.pace];
   const t0 = performance.now();
+  const started = Date.now();
   try {
     const output = c.kind === 'node' ? await runNodeChild(c.name, w, opts.timeoutMs) : await runProcess(c, w, counts, opts.timeoutMs);
-    const mean = (xs: readonly number[] | undefined) => (xs?.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-    const trainStepMs = mean(output.trainStepSamplesMs);
-    const forwardMs = mean(output.forwardSamplesMs);
+    const trainStepMs = median(output.trainStepSamplesMs);
+    const forwardMs = median(output.forwardSamplesMs);
     const tokens = tokensPerStep(w);
     return {
       ...base,
@@ -71,10 +80,11 @@ export async function runContender(c: Contender, w: Workload, opts: { timeoutMs:
       reason: null,
       steps: counts,
       trainStepMs,
-      trainStepCpuMs: mean(output.trainStepCpuSamplesMs),
+      trainStepCpuMs: median(output.trainStepCpuSamplesMs),
       trainTokensPerSecond: trainStepMs === null ? null : (tokens * 1000) / trainStepMs,
+      firstStepSeconds: output.firstStepEndMs === undefined ? null : (output.firstStepEndMs - started) / 1000,
       forwardMs,
-      forwardCpuMs: mean(output.forwardCpuSamplesMs),
+      forwardCpuMs: median(output.forwardCpuSamplesMs),
       forwardTokensPerSecond: forwardMs === null ? null : (tokens * 1000) / forwardMs,
       peakRssMiB: output.maxRssKiB === undefined ? null : output.maxRssKiB / 1024,
       trainStepSamplesMs: output.trainStepSamplesMs ?? [],
@@ -82,6 +92,7 @@ export async function runContender(c: Contender, w: Workload, opts: { timeoutMs:
       wallSeconds: (performance.now() - t0) / 1000,
       loadAverage: loadavg()[0],
       blas: output.blas ?? null,
+      paramCount: output.paramCount ?? null,
       notes: output.notes ?? [],
     };
   } catch (e) {
@@ -90,7 +101,8 @@ export async function runContender(c: Contender, w: Workload, opts: { timeoutMs:
 }
 
 function runNodeChild(name: string, w: Workload, timeoutMs: number): Promise<ProcessOutput> {
-  const child = fork(CHILD, [name, w.name], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  // --expose-gc: a contender may collect what it built its model from before it is timed.
+  const child = fork(CHILD, [name, w.name], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [...process.execArgv, '--expose-gc'] });
   let message: ChildMessage | undefined;
   child.on('message', (m) => (message = m as ChildMessage));
   return supervise(child, timeoutMs, (stderr) => {
@@ -147,6 +159,14 @@ function supervise(child: ChildProcess, timeoutMs: number, finish: (stderr: stri
       }
     });
   });
+}
+
+/** The median of some samples (the mean of the middle two for an even count), or null for none. */
+function median(xs: readonly number[] | undefined): number | null {
+  if (!xs?.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function lastLines(text: string, n = 5): string {

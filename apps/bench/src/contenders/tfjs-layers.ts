@@ -4,7 +4,7 @@
 // gradient needs, so on wasm the input is one-hot and a bias-free Dense stands in for the
 // Embedding (the same arithmetic: onehot(ids) W = W[ids]).
 import { BenchError, type NodeContender, type Session } from '../contender.js';
-import { type Pace, type Workload, syntheticBatch } from '../workload.js';
+import { type Pace, type Workload, charLstmOnly, syntheticBatch } from '../workload.js';
 
 export type TfjsFlavor = 'cpu' | 'wasm';
 
@@ -21,7 +21,8 @@ export function tfjsLayersContender(flavor: TfjsFlavor, pace: Pace): NodeContend
   };
 }
 
-async function prepareTfjsLayers(flavor: TfjsFlavor, w: Workload): Promise<Session> {
+async function prepareTfjsLayers(flavor: TfjsFlavor, workload: Workload): Promise<Session> {
+  const w = charLstmOnly(workload, `tfjs-layers-${flavor}`);
   const tf = await import('@tensorflow/tfjs');
   if (flavor === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
   tf.env().set('PROD', true); // as Ganglion's TfjsBackend does: no banner, no debug checks

@@ -1,5 +1,5 @@
-// Every contender of `ganglion bench`, in the order they run and print. To add one (say, Ganglion's
-// compiled training step on onnxruntime), write a Contender and list it here.
+// Every contender of `ganglion bench`, in the order they run and print. To add one (say, Ganglion
+// on a WebGPU backend), write a Contender and list it here.
 import type { Contender } from './contender.js';
 import { ganglionOnnxContender, ganglionOnnxExportContender } from './contenders/ganglion-onnx.js';
 import { ganglionContender } from './contenders/ganglion.js';

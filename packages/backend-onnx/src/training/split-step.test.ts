@@ -1,0 +1,205 @@
+// The split compiled step against the fused one: a `gradients` graph then per-group `apply`
+// graphs (updating weights and slots in place) train a small GPT and the char-LSTM exactly as the
+// fused graph does; one apply graph for all parameters equals one per node; gradient accumulation
+// over K micro-batches equals one step on the whole batch; and the two-phase API (gradients, then
+// apply with gradients handed back) equals `step`; watched messages come from the gradients graph.
+import { type Graph, GraphBuilder, ParamStore, ReferenceBackend, Runtime, createTrainer, tensor } from '@ganglion/core';
+import { Dense, Embedding, LSTM, LayerNorm, PositionEmbedding, SoftmaxCrossEntropy, TiedHead, TransformerBlock } from '@ganglion/layers';
+import { TfjsBackend } from '@ganglion/backend-tfjs';
+import { describe, expect, it } from 'vitest';
+import { type CompileOptions, CompiledTrainer, compileTrainStep } from './compiled-trainer.js';
+import { splitBatch } from './micro-batches.js';
+
+const V = 11;
+
+/**
+ * A two-block GPT. Its attention has no biases: the key bias's gradient is zero up to rounding
+ * (softmax ignores a constant added to every score), and Adam turns that rounding noise into
+ * steps of about lr whose sign depends on the order of float additions in each graph.
+ */
+function gpt(): Graph {
+  const g = new GraphBuilder();
+  const ids = g.input('ids', ['batch', 'time'], 'int32');
+  const labels = g.input('labels', ['batch', 'time'], 'int32');
+  const embed = g.node('embed', new Embedding({ vocabSize: V, dim: 16, outputWeight: true }), ids);
+  let h = g.node('pos', new PositionEmbedding({ maxLen: 8, dim: 16 }), embed);
+  for (let i = 1; i <= 2; i++) h = g.node(`block${i}`, new TransformerBlock({ heads: 2, causal: true, bias: false }), h);
+  const logits = g.node('head', new TiedHead(), { x: g.node('ln_f', new LayerNorm(), h), weight: embed.out('weight') });
+  g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
+  return g.build();
+}
+
+function charLstm(): Graph {
+  const g = new GraphBuilder();
+  const ids = g.input('ids', ['batch', 'time'], 'int32');
+  const labels = g.input('labels', ['batch', 'time'], 'int32');
+  const e = g.node('embed', new Embedding({ vocabSize: V, dim: 8 }), ids);
+  const h = g.node('lstm1', new LSTM({ units: 12 }), e);
+  const logits = g.node('head', new Dense({ units: V }), h);
+  g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
+  return g.build();
+}
+
+/** Deterministic batches of [4, 8] token ids and next-token labels. */
+function batches(n: number, rows = 4) {
+  return Array.from({ length: n }, (_, k) => {
+    const ids = Int32Array.from({ length: rows * 8 }, (_, i) => (i * 7 + k * 3 + ((i * i) % 5)) % V);
+    const labels = Int32Array.from(ids, (_, i) => ids[(i + 1) % ids.length]);
+    return { ids: { data: ids, shape: [rows, 8] }, labels: { data: labels, shape: [rows, 8] } };
+  });
+}
+
+const setup = () => createTrainer({ optimizer: 'adamw', lr: 1e-2, clipping: 'global-norm', clippingOptions: { maxNorm: 0.5 } });
+
+function trainer(graph: Graph, options: CompileOptions): CompiledTrainer {
+  return new CompiledTrainer(graph, ParamStore.initialize(graph, 5, new ReferenceBackend()), setup(), options);
+}
+
+function maxDiff(a: CompiledTrainer, b: CompiledTrainer): number {
+  const backend = new ReferenceBackend();
+  const [pa, pb] = [a.paramStore(backend), b.paramStore(backend)];
+  let worst = 0;
+  for (const [key, t] of pa.entries()) {
+    const [x, y] = [t.dataSync(), pb.get(key).dataSync()];
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  }
+  const [sa, sb] = [a.optimizerState(backend), b.optimizerState(backend)];
+  expect([...sa.tensors.keys()].sort()).toEqual([...sb.tensors.keys()].sort());
+  for (const [name, t] of sa.tensors) {
+    const [x, y] = [t.dataSync(), sb.tensors.get(name)!.dataSync()];
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  }
+  return worst;
+}
+
+describe('split compiled step', () => {
+  it.each([
+    ['small GPT', gpt],
+    ['char-LSTM', charLstm],
+  ] as const)('%s: gradients + per-node apply equals the fused step over 3 steps', async (_, build) => {
+    const graph = build();
+    const fused = trainer(graph, { mode: 'fused' });
+    const split = trainer(graph, { mode: 'split' });
+    for (const batch of batches(3)) {
+      const [a, b] = [await fused.step(batch), await split.step(batch)];
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5);
+      expect(Math.abs(a.gradNorm - b.gradNorm)).toBeLessThan(1e-5);
+    }
+    expect(maxDiff(fused, split)).toBeLessThan(1e-5);
+    await Promise.all([fused.dispose(), split.dispose()]);
+  });
+
+  it('one apply graph for all parameters equals one per graph node', async () => {
+    const graph = gpt();
+    const perNode = trainer(graph, { mode: 'split' });
+    const whole = trainer(graph, { mode: 'split', applyGroups: 'all' });
+    for (const batch of batches(3)) await Promise.all([perNode.step(batch), whole.step(batch)]);
+    // gradients + apply for embed, pos, ln_f and one shared by block1 and block2 (same shapes).
+    expect(perNode.sessionCount).toBe(5);
+    expect(whole.sessionCount).toBe(2);
+    expect(maxDiff(perNode, whole)).toBeLessThan(1e-6);
+    await Promise.all([perNode.dispose(), whole.dispose()]);
+  });
+
+  it('accumulating K micro-batches gives the gradients of the whole batch (mean loss)', async () => {
+    const graph = gpt();
+    const whole = trainer(graph, { mode: 'split' });
+    const accum = trainer(graph, { mode: 'split' });
+    const [batch] = batches(1, 8);
+    const a = await whole.gradients(batch);
+    const expected = new Map([...a.grads].map(([k, v]) => [k, Float32Array.from(v)]));
+    await accum.gradients(batch); // allocates the buffers; zeroed below
+    accum.zeroGradients();
+    let loss = 0;
+    let summed = a.grads;
+    for (const micro of splitBatch(batch, 4)) {
+      const g = await accum.gradients(micro, { accumulate: true, scale: 1 / 4 });
+      loss += g.loss / 4;
+      summed = g.grads;
+    }
+    expect(Math.abs(loss - a.loss)).toBeLessThan(1e-5);
+    expect(Math.abs((await accum.gradNorm()) - a.gradNorm)).toBeLessThan(1e-5);
+    let worst = 0;
+    for (const [key, g] of expected) {
+      const got = summed.get(key)!;
+      for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i] - got[i]));
+    }
+    expect(worst).toBeLessThan(1e-6);
+    await Promise.all([whole.dispose(), accum.dispose()]);
+  });
+
+  it('gradAccum K trains as one step on the whole batch (SGD with momentum, 3 steps)', async () => {
+    const graph = gpt();
+    const sgd = () => createTrainer({ optimizer: 'sgd', optimizerOptions: { momentum: 0.9 }, lr: 0.1, clipping: 'global-norm', clippingOptions: { maxNorm: 0.5 } });
+    const whole = new CompiledTrainer(graph, ParamStore.initialize(graph, 5, new ReferenceBackend()), sgd(), { mode: 'split' });
+    const accum = new CompiledTrainer(graph, ParamStore.initialize(graph, 5, new ReferenceBackend()), sgd(), { mode: 'split', gradAccum: 4 });
+    for (const batch of batches(3, 8)) {
+      const [a, b] = [await whole.step(batch), await accum.step(batch)];
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5);
+      expect(Math.abs(a.gradNorm - b.gradNorm)).toBeLessThan(1e-5);
+    }
+    expect(maxDiff(whole, accum)).toBeLessThan(1e-5);
+    await Promise.all([whole.dispose(), accum.dispose()]);
+  });
+
+  it('gradients, then apply with the gradients handed back, equals step', async () => {
+    const graph = charLstm();
+    const stepped = trainer(graph, { mode: 'split' });
+    const twoPhase = trainer(graph, { mode: 'split' });
+    for (const batch of batches(3)) {
+      const a = await stepped.step(batch);
+      const g = await twoPhase.gradients(batch);
+      // As an all-reduce over two workers with the same batch would: (g + g) / 2, in new arrays.
+      const reduced = new Map([...g.grads].map(([k, v]) => [k, Float32Array.from(v, (x) => (x + x) / 2)]));
+      const r = await twoPhase.apply(reduced);
+      expect(r.step).toBe(a.step);
+      expect(Math.abs(a.loss - g.loss)).toBeLessThan(1e-6);
+    }
+    expect(maxDiff(stepped, twoPhase)).toBeLessThan(1e-6);
+    await Promise.all([stepped.dispose(), twoPhase.dispose()]);
+  });
+
+  it('emits the watched messages from the gradients graph, as the fused step does', async () => {
+    const seen = async (mode: 'fused' | 'split') => {
+      const backend = new ReferenceBackend();
+      const runtime = new Runtime(charLstm(), { seed: 7, backend });
+      const got: string[] = [];
+      const values: number[] = [];
+      const sub = runtime.watch({ kind: 'param-grad' }).subscribe((m) => {
+        if (m.kind !== 'param-grad') return;
+        got.push(`${m.step} ${m.node}.${m.param} ${m.grad.shape.join('x')}`);
+        values.push(...m.grad.dataSync());
+      });
+      const compiled = compileTrainStep(runtime, setup(), { mode });
+      for (const b of batches(2)) await compiled.step({ ids: tensor(b.ids.data, b.ids.shape, 'int32', backend), labels: tensor(b.labels.data, b.labels.shape, 'int32', backend) });
+      sub.unsubscribe();
+      await compiled.dispose();
+      runtime.close();
+      return { got, values };
+    };
+    const [fused, split] = [await seen('fused'), await seen('split')];
+    expect(split.got).toEqual(fused.got);
+    expect(fused.got.length).toBe(2 * new ParamStore(charLstm()).specs.size); // every parameter, both steps
+    let worst = 0;
+    for (let i = 0; i < fused.values.length; i++) worst = Math.max(worst, Math.abs(fused.values[i] - split.values[i]));
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('updates only its own buffers in place: the weights it was given and those it handed out keep their values', async () => {
+    const tfjs = await TfjsBackend.create('cpu');
+    const runtime = new Runtime(gpt(), { seed: 3, backend: tfjs });
+    const before = new Map([...runtime.params.entries()].map(([k, t]) => [k, Float32Array.from(t.dataSync())]));
+    const compiled = compileTrainStep(runtime, setup(), { mode: 'split' });
+    const [b1, b2] = batches(2);
+    await compiled.step(b1);
+    const handedOut = compiled.paramStore(tfjs);
+    const snapshot = new Map([...handedOut.entries()].map(([k, t]) => [k, Float32Array.from(t.dataSync())]));
+    await compiled.step(b2);
+    for (const [key, t] of runtime.params.entries()) expect([...t.dataSync()], key).toEqual([...before.get(key)!]);
+    for (const [key, t] of handedOut.entries()) expect([...t.dataSync()], key).toEqual([...snapshot.get(key)!]);
+    expect([...compiled.paramStore(tfjs).get('block1.ff.in_weight').dataSync()]).not.toEqual([...snapshot.get('block1.ff.in_weight')!]);
+    handedOut.dispose();
+    await compiled.dispose();
+    runtime.close();
+  });
+});
