@@ -102,7 +102,7 @@ export interface ModelOptions {
 
 export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   readonly name = 'trace';
-  readonly capabilities = { symbolicShapes: true } as const;
+  readonly capabilities = { symbolicShapes: true, foldsTranspose: true } as const;
   readonly opset: number;
   readonly random: 'constant' | 'onnx';
   readonly maxPositions: number;

@@ -22,6 +22,12 @@ export interface Operand<H> extends TensorSpec {
 export interface BackendCapabilities {
   /** Accepts symbolic dims (`batch`, `time`) in shapes: a tracer that writes a graph. */
   readonly symbolicShapes?: boolean;
+  /**
+   * A Transpose feeding a MatMul costs nothing: the graph optimizer folds it into the product
+   * (onnxruntime's MatMul/Gemm with a transposed operand), so layers should transpose weights,
+   * never activations.
+   */
+  readonly foldsTranspose?: boolean;
 }
 
 export interface Backend<H = unknown> {
