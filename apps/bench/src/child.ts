@@ -5,7 +5,8 @@ import { BenchError, type ProcessOutput, measureSession } from './contender.js';
 import { contenderNamed } from './contenders.js';
 import { workloadNamed } from './workload.js';
 
-export type ChildMessage = { readonly ok: true; readonly output: ProcessOutput } | { readonly ok: false; readonly error: string };
+export type ChildMessage =
+  { readonly ok: true; readonly output: ProcessOutput } | { readonly ok: false; readonly error: string };
 
 async function runChild(name: string, workloadName: string): Promise<ChildMessage> {
   try {

@@ -70,7 +70,10 @@ export interface NodeContender extends ContenderInfo {
  */
 export interface ProcessContender extends ContenderInfo {
   readonly kind: 'process';
-  command(w: Workload, counts: StepCounts): { readonly file: string; readonly args: readonly string[]; readonly env?: NodeJS.ProcessEnv };
+  command(
+    w: Workload,
+    counts: StepCounts,
+  ): { readonly file: string; readonly args: readonly string[]; readonly env?: NodeJS.ProcessEnv };
 }
 
 export type Contender = NodeContender | ProcessContender;
@@ -124,7 +127,10 @@ export async function measureSession(session: Session, counts: StepCounts): Prom
   const forward = session.forward?.bind(session);
   const train = trainStep ? await samples(trainStep, counts.warmup, counts.measured) : undefined;
   const firstStepEndMs = firstEnd;
-  const fwd = forward && counts.forwardWarmup + counts.forwardMeasured > 0 ? await samples(forward, counts.forwardWarmup, counts.forwardMeasured) : undefined;
+  const fwd =
+    forward && counts.forwardWarmup + counts.forwardMeasured > 0
+      ? await samples(forward, counts.forwardWarmup, counts.forwardMeasured)
+      : undefined;
   return {
     trainStepSamplesMs: train?.wall,
     trainStepCpuSamplesMs: train?.cpu,

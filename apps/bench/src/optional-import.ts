@@ -15,7 +15,10 @@ export async function optionalImport<T>(specifier: string, load: () => Promise<u
 /** The few onnxruntime-node calls the benchmark makes. */
 export interface Ort {
   readonly InferenceSession: {
-    create(model: string | Uint8Array, options: { intraOpNumThreads: number; interOpNumThreads: number }): Promise<OrtSession>;
+    create(
+      model: string | Uint8Array,
+      options: { intraOpNumThreads: number; interOpNumThreads: number },
+    ): Promise<OrtSession>;
   };
   readonly Tensor: new (type: 'int32' | 'int64', data: Int32Array | BigInt64Array, dims: readonly number[]) => unknown;
 }

@@ -7,7 +7,10 @@ import type { ContenderResult } from './run-contender.js';
 import { formatSummary } from './summary.js';
 import { GPT_WORKLOADS, QUICK_WORKLOAD } from './workload.js';
 
-function result(name: string, m: { train?: number; forward?: number; rss?: number; params?: number; status?: ContenderResult['status'] }): ContenderResult {
+function result(
+  name: string,
+  m: { train?: number; forward?: number; rss?: number; params?: number; status?: ContenderResult['status'] },
+): ContenderResult {
   return {
     name,
     framework: name.startsWith('ganglion') ? 'ganglion' : 'tfjs-layers',
@@ -49,21 +52,35 @@ describe('bench report', () => {
   const ratios = Object.fromEntries(computeRatios(results).map((r) => [r.name, r]));
 
   test('a speedup uses the fastest Ganglion backend', () => {
-    expect(ratios['tfjs-layers-cpu / best ganglion, train step']).toMatchObject({ numerator: 'tfjs-layers-cpu', denominator: 'ganglion-onnx', value: 10 });
+    expect(ratios['tfjs-layers-cpu / best ganglion, train step']).toMatchObject({
+      numerator: 'tfjs-layers-cpu',
+      denominator: 'ganglion-onnx',
+      value: 10,
+    });
     expect(ratios['ganglion-tfjs / tfjs-layers-cpu, train step'].value).toBe(1.5);
     expect(ratios['ganglion-onnx-export / ort-pytorch, forward'].value).toBe(0.5);
   });
 
   test('a ratio says whether it meets the target the issue sets', () => {
     expect(ratios['ganglion-onnx / pytorch, train step'].target).toEqual({ op: '<=', value: 0.2 });
-    expect(ratios['tfjs-layers-cpu / best ganglion, train step']).toMatchObject({ target: { op: '>=', value: 20 }, meetsTarget: false });
+    expect(ratios['tfjs-layers-cpu / best ganglion, train step']).toMatchObject({
+      target: { op: '>=', value: 20 },
+      meetsTarget: false,
+    });
     expect(ratios['ganglion-onnx-export / ort-pytorch, forward'].meetsTarget).toBe(true);
     expect(ratios['ganglion-tfjs / tfjs-layers-cpu, forward']).toMatchObject({ target: null, meetsTarget: null });
   });
 
   test('a missing or failed contender gives no value and says which', () => {
-    expect(ratios['ganglion-tfjs-wasm / tfjs-layers-wasm, train step']).toMatchObject({ value: null, missing: 'no measurement of tfjs-layers-wasm', meetsTarget: null });
-    expect(ratios['ganglion-onnx / pytorch, train step']).toMatchObject({ value: null, missing: 'no measurement of pytorch' });
+    expect(ratios['ganglion-tfjs-wasm / tfjs-layers-wasm, train step']).toMatchObject({
+      value: null,
+      missing: 'no measurement of tfjs-layers-wasm',
+      meetsTarget: null,
+    });
+    expect(ratios['ganglion-onnx / pytorch, train step']).toMatchObject({
+      value: null,
+      missing: 'no measurement of pytorch',
+    });
   });
 
   test('peak RSS compares training processes with training processes, forward-only with forward-only', () => {
@@ -74,17 +91,27 @@ describe('bench report', () => {
 
   test('the table has a row per contender that ran and a line per one that did not', () => {
     const text = formatReport(results, computeRatios(results), QUICK_WORKLOAD);
-    expect(text).toMatch(/^ganglion-tfjs-wasm +somewhere +1\+3 \/ 1\+3 +150 +225 +853 +2\.5 +20\.0 +20\.0 +300 +1\.0$/m);
+    expect(text).toMatch(
+      /^ganglion-tfjs-wasm +somewhere +1\+3 \/ 1\+3 +150 +225 +853 +2\.5 +20\.0 +20\.0 +300 +1\.0$/m,
+    );
     expect(text).toMatch(/^ganglion-onnx-export +somewhere +— \/ 1\+3 +— +— +— +— +2\.0 +2\.0 +100 +1\.0$/m);
     expect(text).toContain('tfjs-layers-wasm: FAILED: no such thing here');
     expect(text).toContain('pytorch: not run: no such thing here');
-    expect(text).toMatch(/tfjs-layers-cpu \/ best ganglion, train step +10\.00x \(best: ganglion-onnx\) \[target >= 20: NOT met\]/);
+    expect(text).toMatch(
+      /tfjs-layers-cpu \/ best ganglion, train step +10\.00x \(best: ganglion-onnx\) \[target >= 20: NOT met\]/,
+    );
     expect(text).toMatch(/ganglion-onnx-export \/ ort-pytorch, forward +0\.50x \[target <= 1\.1: met\]/);
   });
 
   test('the BLAS a contender reports stands next to where it runs', () => {
-    const torch = { ...result('pytorch', { train: 500, forward: 200, rss: 320 }), backend: 'torch cpu, 2 threads', blas: 'OpenBLAS 0.3.21, Zen kernels' };
-    expect(formatReport([torch], computeRatios([torch]), QUICK_WORKLOAD)).toMatch(/^pytorch +torch cpu, 2 threads, OpenBLAS 0\.3\.21, Zen kernels +1\+3 \/ 1\+3 +500 /m);
+    const torch = {
+      ...result('pytorch', { train: 500, forward: 200, rss: 320 }),
+      backend: 'torch cpu, 2 threads',
+      blas: 'OpenBLAS 0.3.21, Zen kernels',
+    };
+    expect(formatReport([torch], computeRatios([torch]), QUICK_WORKLOAD)).toMatch(
+      /^pytorch +torch cpu, 2 threads, OpenBLAS 0\.3\.21, Zen kernels +1\+3 \/ 1\+3 +500 /m,
+    );
   });
 });
 
@@ -106,7 +133,9 @@ describe('bench report on a GPT workload', () => {
 
   test('the table prints the step counts, the parameter counts and the aim', () => {
     const text = formatReport(gpt, ratios, w);
-    expect(text).toContain('learned positions, tied head, 821,120 parameters; context 128, batch 8 (1,024 tokens a step)');
+    expect(text).toContain(
+      'learned positions, tied head, 821,120 parameters; context 128, batch 8 (1,024 tokens a step)',
+    );
     expect(text).toContain('2 warm-up + 10 measured training steps');
     expect(text).toContain('parameters: ganglion-onnx 821,120, pytorch 821,120 (the same)');
     expect(text).toMatch(/ganglion-onnx \/ pytorch, train step +0\.30x \[target <= 0\.5: met\]/);
@@ -115,10 +144,16 @@ describe('bench report on a GPT workload', () => {
   });
 
   test('the summary has a row per workload with both sides and both ratios', () => {
-    const run = (name: 'gpt-0.8m' | 'gpt-5m') => ({ workload: { ...GPT_WORKLOADS[name], tokensPerStep: 1024 }, contenders: gpt, ratios });
+    const run = (name: 'gpt-0.8m' | 'gpt-5m') => ({
+      workload: { ...GPT_WORKLOADS[name], tokensPerStep: 1024 },
+      contenders: gpt,
+      ratios,
+    });
     const lines = formatSummary([run('gpt-0.8m'), run('gpt-5m')]).split('\n');
     expect(lines).toHaveLength(6);
-    expect(lines[4]).toMatch(/^gpt-0\.8m +821,120 +300\.0 \/ 1,000\.0 +0\.30x \[target <= 0\.5: met\] +2\.5 \/ 2\.5 +900 \/ 1,000 +0\.90x \[target <= 1: met, aim <= 0\.8: NOT met\]$/);
+    expect(lines[4]).toMatch(
+      /^gpt-0\.8m +821,120 +300\.0 \/ 1,000\.0 +0\.30x \[target <= 0\.5: met\] +2\.5 \/ 2\.5 +900 \/ 1,000 +0\.90x \[target <= 1: met, aim <= 0\.8: NOT met\]$/,
+    );
     expect(lines[5]).toMatch(/^gpt-5m /);
   });
 });

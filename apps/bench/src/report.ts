@@ -28,26 +28,105 @@ export interface Target {
 const GANGLION_TRAINERS = ['ganglion-onnx', 'ganglion-tfjs-wasm', 'ganglion-tfjs'];
 
 const ONNX_VS_TORCH = { numerator: ['ganglion-onnx'], denominator: ['pytorch'] } as const;
-const ONNX_VS_TORCH_MEMORY: RatioSpec = { name: 'ganglion-onnx / pytorch, peak RSS', metric: 'peakRssMiB', ...ONNX_VS_TORCH, meaning: 'memory of the training process', target: { op: '<=', value: 1, aim: 0.8 } };
+const ONNX_VS_TORCH_MEMORY: RatioSpec = {
+  name: 'ganglion-onnx / pytorch, peak RSS',
+  metric: 'peakRssMiB',
+  ...ONNX_VS_TORCH,
+  meaning: 'memory of the training process',
+  target: { op: '<=', value: 1, aim: 0.8 },
+};
 
 /** The GPT workloads compare Ganglion's compiled step with PyTorch only. */
 const GPT_RATIOS: readonly RatioSpec[] = [
-  { name: 'ganglion-onnx / pytorch, train step', metric: 'trainStepMs', ...ONNX_VS_TORCH, meaning: 'below 1: Ganglion trains faster than PyTorch', target: { op: '<=', value: 0.5 } },
+  {
+    name: 'ganglion-onnx / pytorch, train step',
+    metric: 'trainStepMs',
+    ...ONNX_VS_TORCH,
+    meaning: 'below 1: Ganglion trains faster than PyTorch',
+    target: { op: '<=', value: 0.5 },
+  },
   ONNX_VS_TORCH_MEMORY,
 ];
 
 const CHAR_LSTM_RATIOS: readonly RatioSpec[] = [
-  { name: 'ganglion-onnx / pytorch, train step', metric: 'trainStepMs', ...ONNX_VS_TORCH, meaning: 'below 1: Ganglion trains faster than PyTorch', target: { op: '<=', value: 0.2 } },
-  { name: 'tfjs-layers-cpu / best ganglion, train step', metric: 'trainStepMs', numerator: ['tfjs-layers-cpu'], denominator: GANGLION_TRAINERS, meaning: "Ganglion's speedup over TF.js Layers on its cpu backend", target: { op: '>=', value: 20 } },
-  { name: 'ganglion-tfjs / tfjs-layers-cpu, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'Ganglion (message runtime, its LSTM and gradient formulation) against tfjs-layers on the same tfjs cpu kernels; 1 = parity', target: { op: '<=', value: 1.1 } },
-  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, train step', metric: 'trainStepMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'the same on tfjs wasm (tfjs-layers with one-hot input there)', target: { op: '<=', value: 1.1 } },
-  { name: 'ganglion-tfjs / tfjs-layers-cpu, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'forward on tfjs cpu' },
-  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, forward', metric: 'forwardMs', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'forward on tfjs wasm' },
-  { name: 'ganglion-onnx-export / ort-pytorch, forward', metric: 'forwardMs', numerator: ['ganglion-onnx-export'], denominator: ['ort-pytorch'], meaning: "Ganglion's ONNX export against PyTorch's, both in onnxruntime", target: { op: '<=', value: 1.1 } },
-  { name: 'ganglion-tfjs / tfjs-layers-cpu, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-tfjs'], denominator: ['tfjs-layers-cpu'], meaning: 'memory of the training process on tfjs cpu' },
-  { name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-tfjs-wasm'], denominator: ['tfjs-layers-wasm'], meaning: 'memory of the training process on tfjs wasm' },
+  {
+    name: 'ganglion-onnx / pytorch, train step',
+    metric: 'trainStepMs',
+    ...ONNX_VS_TORCH,
+    meaning: 'below 1: Ganglion trains faster than PyTorch',
+    target: { op: '<=', value: 0.2 },
+  },
+  {
+    name: 'tfjs-layers-cpu / best ganglion, train step',
+    metric: 'trainStepMs',
+    numerator: ['tfjs-layers-cpu'],
+    denominator: GANGLION_TRAINERS,
+    meaning: "Ganglion's speedup over TF.js Layers on its cpu backend",
+    target: { op: '>=', value: 20 },
+  },
+  {
+    name: 'ganglion-tfjs / tfjs-layers-cpu, train step',
+    metric: 'trainStepMs',
+    numerator: ['ganglion-tfjs'],
+    denominator: ['tfjs-layers-cpu'],
+    meaning:
+      'Ganglion (message runtime, its LSTM and gradient formulation) against tfjs-layers on the same tfjs cpu kernels; 1 = parity',
+    target: { op: '<=', value: 1.1 },
+  },
+  {
+    name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, train step',
+    metric: 'trainStepMs',
+    numerator: ['ganglion-tfjs-wasm'],
+    denominator: ['tfjs-layers-wasm'],
+    meaning: 'the same on tfjs wasm (tfjs-layers with one-hot input there)',
+    target: { op: '<=', value: 1.1 },
+  },
+  {
+    name: 'ganglion-tfjs / tfjs-layers-cpu, forward',
+    metric: 'forwardMs',
+    numerator: ['ganglion-tfjs'],
+    denominator: ['tfjs-layers-cpu'],
+    meaning: 'forward on tfjs cpu',
+  },
+  {
+    name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, forward',
+    metric: 'forwardMs',
+    numerator: ['ganglion-tfjs-wasm'],
+    denominator: ['tfjs-layers-wasm'],
+    meaning: 'forward on tfjs wasm',
+  },
+  {
+    name: 'ganglion-onnx-export / ort-pytorch, forward',
+    metric: 'forwardMs',
+    numerator: ['ganglion-onnx-export'],
+    denominator: ['ort-pytorch'],
+    meaning: "Ganglion's ONNX export against PyTorch's, both in onnxruntime",
+    target: { op: '<=', value: 1.1 },
+  },
+  {
+    name: 'ganglion-tfjs / tfjs-layers-cpu, peak RSS',
+    metric: 'peakRssMiB',
+    numerator: ['ganglion-tfjs'],
+    denominator: ['tfjs-layers-cpu'],
+    meaning: 'memory of the training process on tfjs cpu',
+  },
+  {
+    name: 'ganglion-tfjs-wasm / tfjs-layers-wasm, peak RSS',
+    metric: 'peakRssMiB',
+    numerator: ['ganglion-tfjs-wasm'],
+    denominator: ['tfjs-layers-wasm'],
+    meaning: 'memory of the training process on tfjs wasm',
+  },
   ONNX_VS_TORCH_MEMORY,
-  { name: 'ganglion-onnx-export / ort-pytorch, peak RSS', metric: 'peakRssMiB', numerator: ['ganglion-onnx-export'], denominator: ['ort-pytorch'], meaning: 'memory of a process running the exported model', processes: 'inference', target: { op: '<=', value: 1.5 } },
+  {
+    name: 'ganglion-onnx-export / ort-pytorch, peak RSS',
+    metric: 'peakRssMiB',
+    numerator: ['ganglion-onnx-export'],
+    denominator: ['ort-pytorch'],
+    meaning: 'memory of a process running the exported model',
+    processes: 'inference',
+    target: { op: '<=', value: 1.5 },
+  },
 ];
 
 export interface RatioResult {
@@ -94,7 +173,9 @@ export function computeRatios(results: readonly ContenderResult[], kind: Workloa
     const num = best(spec.numerator, spec);
     const den = best(spec.denominator, spec);
     const value = num && den ? num.value / den.value : null;
-    const lacking = [num ? undefined : spec.numerator, den ? undefined : spec.denominator].filter((s) => s !== undefined).map((s) => s.join(' or '));
+    const lacking = [num ? undefined : spec.numerator, den ? undefined : spec.denominator]
+      .filter((s) => s !== undefined)
+      .map((s) => s.join(' or '));
     return {
       name: spec.name,
       metric: spec.metric,
@@ -102,7 +183,9 @@ export function computeRatios(results: readonly ContenderResult[], kind: Workloa
       numerator: num?.name ?? null,
       denominator: den?.name ?? null,
       value,
-      missing: lacking.length ? `no ${spec.metric === 'peakRssMiB' ? `${spec.processes ?? 'training'} ` : ''}measurement of ${lacking.join(', nor of ')}` : null,
+      missing: lacking.length
+        ? `no ${spec.metric === 'peakRssMiB' ? `${spec.processes ?? 'training'} ` : ''}measurement of ${lacking.join(', nor of ')}`
+        : null,
       target: spec.target ?? null,
       meetsTarget: value === null || !spec.target ? null : meets(value, spec.target.op, spec.target.value),
       meetsAim: value === null || spec.target?.aim === undefined ? null : meets(value, spec.target.op, spec.target.aim),
@@ -114,7 +197,9 @@ const ms = (v: number | null) => (v === null ? '—' : v >= 100 ? Math.round(v).
 const int = (v: number | null) => (v === null ? '—' : Math.round(v).toLocaleString('en-US'));
 /** `3+10 / 3+10`: warm-up + measured training steps / forward passes, `—` for what it does not do. */
 export const formatSteps = ({ steps: s, trainStepMs, forwardMs }: ContenderResult): string =>
-  s ? `${trainStepMs === null ? '—' : `${s.warmup}+${s.measured}`} / ${forwardMs === null ? '—' : `${s.forwardWarmup}+${s.forwardMeasured}`}` : '—';
+  s
+    ? `${trainStepMs === null ? '—' : `${s.warmup}+${s.measured}`} / ${forwardMs === null ? '—' : `${s.forwardWarmup}+${s.forwardMeasured}`}`
+    : '—';
 
 export function formatWorkload(w: Workload): string {
   const tokens = `${tokensPerStep(w).toLocaleString('en-US')} tokens a step`;
@@ -150,13 +235,41 @@ function formatParamCounts(results: readonly ContenderResult[]): string | undefi
 
 /** A plain-text table: one row per contender that ran, then the ratios and the notes. */
 export function formatReport(results: readonly ContenderResult[], ratios: readonly RatioResult[], w: Workload): string {
-  const header = ['contender', 'runs on', 'steps (train / fwd)', 'train step ms', 'CPU ms', 'train tok/s', 'first step s', 'forward ms', 'CPU ms', 'peak RSS MiB', 'load'];
+  const header = [
+    'contender',
+    'runs on',
+    'steps (train / fwd)',
+    'train step ms',
+    'CPU ms',
+    'train tok/s',
+    'first step s',
+    'forward ms',
+    'CPU ms',
+    'peak RSS MiB',
+    'load',
+  ];
   const seconds = (v: number | null) => (v === null ? '—' : v.toFixed(1));
   const rows = results
     .filter((r) => r.status === 'ok')
-    .map((r) => [r.name, r.blas ? `${r.backend}, ${r.blas}` : r.backend, formatSteps(r), ms(r.trainStepMs), ms(r.trainStepCpuMs), int(r.trainTokensPerSecond), seconds(r.firstStepSeconds), ms(r.forwardMs), ms(r.forwardCpuMs), int(r.peakRssMiB), r.loadAverage === null ? '—' : r.loadAverage.toFixed(1)]);
+    .map((r) => [
+      r.name,
+      r.blas ? `${r.backend}, ${r.blas}` : r.backend,
+      formatSteps(r),
+      ms(r.trainStepMs),
+      ms(r.trainStepCpuMs),
+      int(r.trainTokensPerSecond),
+      seconds(r.firstStepSeconds),
+      ms(r.forwardMs),
+      ms(r.forwardCpuMs),
+      int(r.peakRssMiB),
+      r.loadAverage === null ? '—' : r.loadAverage.toFixed(1),
+    ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   const out = [formatWorkload(w), '', line(header), line(widths.map((n) => '-'.repeat(n))), ...rows.map(line)];
   const params = formatParamCounts(results);
   if (params) out.push('', params);

@@ -9,7 +9,14 @@ import { CONTENDERS } from './contenders.js';
 import { type RatioResult, computeRatios, formatReport, formatSteps, formatWorkload } from './report.js';
 import { type ContenderResult, runContender } from './run-contender.js';
 import { formatSummary } from './summary.js';
-import { FULL_WORKLOAD, GPT_WORKLOADS, GPT_WORKLOAD_NAMES, QUICK_WORKLOAD, type Workload, tokensPerStep } from './workload.js';
+import {
+  FULL_WORKLOAD,
+  GPT_WORKLOADS,
+  GPT_WORKLOAD_NAMES,
+  QUICK_WORKLOAD,
+  type Workload,
+  tokensPerStep,
+} from './workload.js';
 
 /** What `--workload` accepts: the char-LSTM, one GPT, or the four GPTs in sequence. */
 export const WORKLOAD_CHOICES = ['char-lstm', ...GPT_WORKLOAD_NAMES, 'all-gpt'] as const;
@@ -50,7 +57,10 @@ export async function runBench(o: BenchOptions, io: Io): Promise<void> {
   const log = (s: string) => io.stderr?.write(`${s}\n`);
   const started = new Date();
   const loadAtStart = loadavg()[0];
-  if (loadAtStart > 0.5) log(`note: the 1-minute load average is ${loadAtStart.toFixed(1)} before the first contender starts; other programs are using the cores and the times will suffer`);
+  if (loadAtStart > 0.5)
+    log(
+      `note: the 1-minute load average is ${loadAtStart.toFixed(1)} before the first contender starts; other programs are using the cores and the times will suffer`,
+    );
 
   const runs: WorkloadRun[] = [];
   for (const w of workloads) {
@@ -61,13 +71,28 @@ export async function runBench(o: BenchOptions, io: Io): Promise<void> {
       log(`[${i + 1}/${chosen.length}] ${c.name} (${c.backend}) ...`);
       const r = await runContender(c, w, { timeoutMs });
       results.push(r);
-      log(r.status === 'ok' ? `    steps (train / forward) ${formatSteps(r)}, ${r.wallSeconds!.toFixed(1)} s in all` : `    ${r.status === 'failed' ? 'FAILED' : 'not run'}: ${r.reason}`);
+      log(
+        r.status === 'ok'
+          ? `    steps (train / forward) ${formatSteps(r)}, ${r.wallSeconds!.toFixed(1)} s in all`
+          : `    ${r.status === 'failed' ? 'FAILED' : 'not run'}: ${r.reason}`,
+      );
     }
     const { steps: _steps, ...shape } = w;
-    runs.push({ workload: { ...shape, tokensPerStep: tokensPerStep(w) }, contenders: results, ratios: computeRatios(results, w.kind) });
+    runs.push({
+      workload: { ...shape, tokensPerStep: tokensPerStep(w) },
+      contenders: results,
+      ratios: computeRatios(results, w.kind),
+    });
   }
 
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), platform: `${process.platform} ${process.arch}`, node: process.version, loadAverageAtStart: loadAtStart };
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    platform: `${process.platform} ${process.arch}`,
+    node: process.version,
+    loadAverageAtStart: loadAtStart,
+  };
   const head = { command: o.command, date: started.toISOString(), machine };
   const report = runs.length === 1 ? { ...head, ...runs[0] } : { ...head, runs };
   if (o.save !== undefined) await writeFile(o.save, `${JSON.stringify(report, null, 2)}\n`);

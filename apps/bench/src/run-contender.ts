@@ -61,16 +61,44 @@ const TIME = '/usr/bin/time';
 
 export async function runContender(c: Contender, w: Workload, opts: { timeoutMs: number }): Promise<ContenderResult> {
   const base = { name: c.name, framework: c.framework, backend: c.backend, description: c.description };
-  const empty = { steps: null, trainStepMs: null, trainStepCpuMs: null, trainTokensPerSecond: null, firstStepSeconds: null, forwardMs: null, forwardCpuMs: null, forwardTokensPerSecond: null, peakRssMiB: null, trainStepSamplesMs: [], forwardSamplesMs: [], wallSeconds: null, loadAverage: null, blas: null, paramCount: null, notes: [] };
-  if (!(c.workloads ?? ['char-lstm']).includes(w.kind)) return { ...base, ...empty, status: 'unavailable', reason: `${(c.workloads ?? ['char-lstm']).join(', ')} only` };
-  if (c.quickOnly && w.name !== 'quick') return { ...base, ...empty, status: 'unavailable', reason: 'too slow for the full workload; runs with --quick' };
+  const empty = {
+    steps: null,
+    trainStepMs: null,
+    trainStepCpuMs: null,
+    trainTokensPerSecond: null,
+    firstStepSeconds: null,
+    forwardMs: null,
+    forwardCpuMs: null,
+    forwardTokensPerSecond: null,
+    peakRssMiB: null,
+    trainStepSamplesMs: [],
+    forwardSamplesMs: [],
+    wallSeconds: null,
+    loadAverage: null,
+    blas: null,
+    paramCount: null,
+    notes: [],
+  };
+  if (!(c.workloads ?? ['char-lstm']).includes(w.kind))
+    return { ...base, ...empty, status: 'unavailable', reason: `${(c.workloads ?? ['char-lstm']).join(', ')} only` };
+  if (c.quickOnly && w.name !== 'quick')
+    return { ...base, ...empty, status: 'unavailable', reason: 'too slow for the full workload; runs with --quick' };
   const available = await c.available(w).catch((e: unknown) => String((e as Error)?.message ?? e));
-  if (available !== true) return { ...base, ...empty, status: 'unavailable', reason: typeof available === 'string' ? available : 'not available on this machine' };
+  if (available !== true)
+    return {
+      ...base,
+      ...empty,
+      status: 'unavailable',
+      reason: typeof available === 'string' ? available : 'not available on this machine',
+    };
   const counts = w.steps[c.pace];
   const t0 = performance.now();
   const started = Date.now();
   try {
-    const output = c.kind === 'node' ? await runNodeChild(c.name, w, opts.timeoutMs) : await runProcess(c, w, counts, opts.timeoutMs);
+    const output =
+      c.kind === 'node'
+        ? await runNodeChild(c.name, w, opts.timeoutMs)
+        : await runProcess(c, w, counts, opts.timeoutMs);
     const trainStepMs = median(output.trainStepSamplesMs);
     const forwardMs = median(output.forwardSamplesMs);
     const tokens = tokensPerStep(w);
@@ -96,13 +124,22 @@ export async function runContender(c: Contender, w: Workload, opts: { timeoutMs:
       notes: output.notes ?? [],
     };
   } catch (e) {
-    return { ...base, ...empty, status: 'failed', reason: (e as Error).message, wallSeconds: (performance.now() - t0) / 1000 };
+    return {
+      ...base,
+      ...empty,
+      status: 'failed',
+      reason: (e as Error).message,
+      wallSeconds: (performance.now() - t0) / 1000,
+    };
   }
 }
 
 function runNodeChild(name: string, w: Workload, timeoutMs: number): Promise<ProcessOutput> {
   // --expose-gc: a contender may collect what it built its model from before it is timed.
-  const child = fork(CHILD, [name, w.name], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [...process.execArgv, '--expose-gc'] });
+  const child = fork(CHILD, [name, w.name], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    execArgv: [...process.execArgv, '--expose-gc'],
+  });
   let message: ChildMessage | undefined;
   child.on('message', (m) => (message = m as ChildMessage));
   return supervise(child, timeoutMs, (stderr) => {
@@ -135,7 +172,11 @@ function runProcess(c: ProcessContender, w: Workload, counts: StepCounts, timeou
 }
 
 /** Wait for a child to exit (killing it after timeoutMs), then read its result with `finish`. */
-function supervise(child: ChildProcess, timeoutMs: number, finish: (stderr: string, code: number | null) => ProcessOutput): Promise<ProcessOutput> {
+function supervise(
+  child: ChildProcess,
+  timeoutMs: number,
+  finish: (stderr: string, code: number | null) => ProcessOutput,
+): Promise<ProcessOutput> {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout?.resume();

@@ -4,10 +4,21 @@
 import { formatTarget } from './report.js';
 import type { WorkloadRun } from './run-bench.js';
 
-const fixed = (v: number | null | undefined, digits: number) => (v === null || v === undefined ? '—' : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const fixed = (v: number | null | undefined, digits: number) =>
+  v === null || v === undefined
+    ? '—'
+    : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function formatSummary(runs: readonly WorkloadRun[]): string {
-  const header = ['workload', 'params', 'step ms (ganglion-onnx / pytorch)', 'time ratio', 'first step s', 'peak RSS MiB', 'memory ratio'];
+  const header = [
+    'workload',
+    'params',
+    'step ms (ganglion-onnx / pytorch)',
+    'time ratio',
+    'first step s',
+    'peak RSS MiB',
+    'memory ratio',
+  ];
   const rows = runs.map((run) => {
     const get = (name: string) => run.contenders.find((c) => c.name === name && c.status === 'ok');
     const [g, p] = [get('ganglion-onnx'), get('pytorch')];
@@ -26,6 +37,16 @@ export function formatSummary(runs: readonly WorkloadRun[]): string {
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return ['summary: ganglion-onnx against pytorch (each cell: ganglion-onnx / pytorch)', '', line(header), line(widths.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [
+    'summary: ganglion-onnx against pytorch (each cell: ganglion-onnx / pytorch)',
+    '',
+    line(header),
+    line(widths.map((n) => '-'.repeat(n))),
+    ...rows.map(line),
+  ].join('\n');
 }

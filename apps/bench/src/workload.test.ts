@@ -12,7 +12,8 @@ import { describe, expect, test } from 'vitest';
 import { PYTHON, TORCH_GPT_SCRIPT, gptArgs, torchEnv } from './contenders/pytorch.js';
 import { GPT_WORKLOADS, gptParamCount, workloadGraph } from './workload.js';
 
-const countOf = (g: Graph) => g.params().reduce((n, p) => n + p.spec.shape.reduce((a: number, b) => a * (b as number), 1), 0);
+const countOf = (g: Graph) =>
+  g.params().reduce((n, p) => n + p.spec.shape.reduce((a: number, b) => a * (b as number), 1), 0);
 
 describe('GPT workloads', () => {
   test('the Ganglion graphs have the parameter counts of their shapes', async () => {
@@ -29,25 +30,61 @@ describe('GPT workloads', () => {
 
   test('the graph is a learned-position GPT with causal blocks and a tied head', async () => {
     const json = (await workloadGraph(GPT_WORKLOADS['gpt-0.8m'])).toJSON();
-    expect(json.nodes.map((n) => n.name)).toEqual(['embed', 'pos', 'block1', 'block2', 'block3', 'block4', 'ln_f', 'head', 'loss']);
-    expect(json.nodes.find((n) => n.name === 'pos')).toMatchObject({ kind: 'PositionEmbedding', config: { maxLen: 128, dim: 128 } });
-    expect(json.nodes.find((n) => n.name === 'block1')).toMatchObject({ kind: 'TransformerBlock', config: { heads: 4, causal: true } });
+    expect(json.nodes.map((n) => n.name)).toEqual([
+      'embed',
+      'pos',
+      'block1',
+      'block2',
+      'block3',
+      'block4',
+      'ln_f',
+      'head',
+      'loss',
+    ]);
+    expect(json.nodes.find((n) => n.name === 'pos')).toMatchObject({
+      kind: 'PositionEmbedding',
+      config: { maxLen: 128, dim: 128 },
+    });
+    expect(json.nodes.find((n) => n.name === 'block1')).toMatchObject({
+      kind: 'TransformerBlock',
+      config: { heads: 4, causal: true },
+    });
     expect(json.nodes.find((n) => n.name === 'block1')?.config).not.toHaveProperty('rope');
     expect(json.nodes.find((n) => n.name === 'block1')?.config).not.toHaveProperty('window');
-    expect(json.nodes.find((n) => n.name === 'head')).toMatchObject({ kind: 'TiedHead', inputs: { weight: 'embed.weight' } });
+    expect(json.nodes.find((n) => n.name === 'head')).toMatchObject({
+      kind: 'TiedHead',
+      inputs: { weight: 'embed.weight' },
+    });
   });
 
   /** Ganglion's parameter names as torch_gpt.py's state_dict() spells them. */
   const torchName = (key: string): string => {
-    const inBlock: Record<string, string> = { 'attn.in_proj_weight': 'qkv.weight', 'attn.in_proj_bias': 'qkv.bias', 'attn.out_proj_weight': 'proj.weight', 'attn.out_proj_bias': 'proj.bias', 'ff.in_weight': 'ff.0.weight', 'ff.in_bias': 'ff.0.bias', 'ff.out_weight': 'ff.2.weight', 'ff.out_bias': 'ff.2.bias' };
+    const inBlock: Record<string, string> = {
+      'attn.in_proj_weight': 'qkv.weight',
+      'attn.in_proj_bias': 'qkv.bias',
+      'attn.out_proj_weight': 'proj.weight',
+      'attn.out_proj_bias': 'proj.bias',
+      'ff.in_weight': 'ff.0.weight',
+      'ff.in_bias': 'ff.0.bias',
+      'ff.out_weight': 'ff.2.weight',
+      'ff.out_bias': 'ff.2.bias',
+    };
     const block = /^block(\d+)\.(.+)$/.exec(key);
     if (block) return `blocks.${Number(block[1]) - 1}.${inBlock[block[2]] ?? block[2]}`;
-    return { 'embed.weight': 'tok.weight', 'pos.weight': 'pos.weight', 'ln_f.weight': 'ln.weight', 'ln_f.bias': 'ln.bias' }[key] ?? key;
+    return (
+      { 'embed.weight': 'tok.weight', 'pos.weight': 'pos.weight', 'ln_f.weight': 'ln.weight', 'ln_f.bias': 'ln.bias' }[
+        key
+      ] ?? key
+    );
   };
 
   const torch = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000, env: torchEnv() });
-  const why = torch.error ? torch.error.message : torch.status !== 0 ? torch.stderr.trim().split('\n').at(-1) : undefined;
-  const title = 'gpt-0.8m: torch_gpt.py --count-params gives the Ganglion graph\'s count';
+  const why = torch.error
+    ? torch.error.message
+    : torch.status !== 0
+      ? torch.stderr.trim().split('\n').at(-1)
+      : undefined;
+  const title = "gpt-0.8m: torch_gpt.py --count-params gives the Ganglion graph's count";
   const sameLoss = 'a small GPT: torch_gpt.py --loss-of gives the loss Ganglion computes with the same weights';
   if (why !== undefined) {
     test.skip(`${title} (skipped: ${PYTHON} cannot import torch: ${why})`, () => {});
@@ -56,17 +93,42 @@ describe('GPT workloads', () => {
     test(sameLoss, { timeout: 60_000 }, () => {
       const [vocab, dim, heads, blocks, context, batch] = [11, 16, 2, 2, 8, 2];
       const backend = new ReferenceBackend();
-      const runtime = new Runtime(gpt({ dim, heads, blocks, context, position: 'learned' })(vocab), { seed: 3, backend });
+      const runtime = new Runtime(gpt({ dim, heads, blocks, context, position: 'learned' })(vocab), {
+        seed: 3,
+        backend,
+      });
       const ids = Array.from({ length: batch * context }, (_, i) => (i * 7 + 3) % vocab);
       const labels = Array.from({ length: batch * context }, (_, i) => (i * 5 + 1) % vocab);
-      const feeds = { ids: tensor(ids, [batch, context], 'int32', backend), labels: tensor(labels, [batch, context], 'int32', backend) };
+      const feeds = {
+        ids: tensor(ids, [batch, context], 'int32', backend),
+        labels: tensor(labels, [batch, context], 'int32', backend),
+      };
       const loss = runtime.forward(feeds).loss.dataSync()[0];
-      const weights = Object.fromEntries(runtime.params.keys().map((k) => [torchName(k), Array.from(runtime.params.get(k).dataSync())]));
+      const weights = Object.fromEntries(
+        runtime.params.keys().map((k) => [torchName(k), Array.from(runtime.params.get(k).dataSync())]),
+      );
       const dir = mkdtempSync(join(tmpdir(), 'ganglion-gpt-loss-'));
       try {
         writeFileSync(join(dir, 'given.json'), JSON.stringify({ weights, ids, labels }));
-        const args = ['--vocab', vocab, '--dim', dim, '--heads', heads, '--blocks', blocks, '--context', context, '--batch', batch].map(String);
-        const r = spawnSync(PYTHON, [TORCH_GPT_SCRIPT, ...args, '--loss-of', join(dir, 'given.json')], { encoding: 'utf8', timeout: 60_000, env: torchEnv() });
+        const args = [
+          '--vocab',
+          vocab,
+          '--dim',
+          dim,
+          '--heads',
+          heads,
+          '--blocks',
+          blocks,
+          '--context',
+          context,
+          '--batch',
+          batch,
+        ].map(String);
+        const r = spawnSync(PYTHON, [TORCH_GPT_SCRIPT, ...args, '--loss-of', join(dir, 'given.json')], {
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: torchEnv(),
+        });
         expect(r.status, r.stderr).toBe(0);
         // float32 in PyTorch, float64 here.
         expect(JSON.parse(r.stdout).loss).toBeCloseTo(loss, 5);
@@ -77,7 +139,11 @@ describe('GPT workloads', () => {
 
     test(title, { timeout: 60_000 }, async () => {
       const w = GPT_WORKLOADS['gpt-0.8m'];
-      const r = spawnSync(PYTHON, [TORCH_GPT_SCRIPT, ...gptArgs(w), '--count-params'], { encoding: 'utf8', timeout: 60_000, env: torchEnv() });
+      const r = spawnSync(PYTHON, [TORCH_GPT_SCRIPT, ...gptArgs(w), '--count-params'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: torchEnv(),
+      });
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual({ paramCount: countOf(await workloadGraph(w)) });
     });

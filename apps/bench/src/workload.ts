@@ -92,14 +92,36 @@ export const QUICK_WORKLOAD: LstmWorkload = {
  * A GPT workload. Only the training step is timed (no forward passes), with few steps on the big
  * ones, so that all four run in a few minutes on 2 cores.
  */
-function gptWorkload(name: GptWorkloadName, s: { dim: number; blocks: number; heads: number; seqLen: number; batch: number; warmup: number; measured: number }): GptWorkload {
+function gptWorkload(
+  name: GptWorkloadName,
+  s: { dim: number; blocks: number; heads: number; seqLen: number; batch: number; warmup: number; measured: number },
+): GptWorkload {
   const counts: StepCounts = { warmup: s.warmup, measured: s.measured, forwardWarmup: 0, forwardMeasured: 0 };
   const { warmup: _w, measured: _m, ...shape } = s;
-  return { kind: 'gpt', name, vocab: 89, optimizer: 'adamw', lr: 3e-4, weightDecay: 0.01, clipNorm: 1, threads: 2, ...shape, steps: { fast: counts, medium: counts, slow: counts } };
+  return {
+    kind: 'gpt',
+    name,
+    vocab: 89,
+    optimizer: 'adamw',
+    lr: 3e-4,
+    weightDecay: 0.01,
+    clipNorm: 1,
+    threads: 2,
+    ...shape,
+    steps: { fast: counts, medium: counts, slow: counts },
+  };
 }
 
 export const GPT_WORKLOADS: Readonly<Record<GptWorkloadName, GptWorkload>> = {
-  'gpt-0.8m': gptWorkload('gpt-0.8m', { dim: 128, blocks: 4, heads: 4, seqLen: 128, batch: 8, warmup: 2, measured: 10 }),
+  'gpt-0.8m': gptWorkload('gpt-0.8m', {
+    dim: 128,
+    blocks: 4,
+    heads: 4,
+    seqLen: 128,
+    batch: 8,
+    warmup: 2,
+    measured: 10,
+  }),
   'gpt-5m': gptWorkload('gpt-5m', { dim: 256, blocks: 6, heads: 4, seqLen: 256, batch: 8, warmup: 2, measured: 5 }),
   'gpt-25m': gptWorkload('gpt-25m', { dim: 512, blocks: 8, heads: 8, seqLen: 256, batch: 4, warmup: 1, measured: 4 }),
   'gpt-85m': gptWorkload('gpt-85m', { dim: 768, blocks: 12, heads: 12, seqLen: 256, batch: 2, warmup: 1, measured: 3 }),
@@ -116,7 +138,8 @@ export const tokensPerStep = (w: Workload): number => w.batch * w.seqLen;
 
 /** The workload, when it is the char-LSTM: what a char-LSTM-only contender's prepare takes. */
 export function charLstmOnly(w: Workload, contender: string): LstmWorkload {
-  if (w.kind !== 'char-lstm') throw new BenchError(`${contender} has a char-LSTM model only, not one for workload "${w.name}"`);
+  if (w.kind !== 'char-lstm')
+    throw new BenchError(`${contender} has a char-LSTM model only, not one for workload "${w.name}"`);
   return w;
 }
 

@@ -6,15 +6,29 @@ import { GanglionError } from '@ganglion/core';
 export class UsageError extends GanglionError {}
 
 /** `optionalValue`: a string flag that may stand alone (`--log-grad-norms` means `--log-grad-norms=1`). */
-export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean; optionalValue?: string }>;
+export type FlagSpec = Record<
+  string,
+  { type: 'string' | 'boolean'; short?: string; default?: string | boolean; optionalValue?: string }
+>;
 
-export function parse(argv: readonly string[], options: FlagSpec, command: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+export function parse(
+  argv: readonly string[],
+  options: FlagSpec,
+  command: string,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: attachDashValues(argv, options), options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: attachDashValues(argv, options),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (e) {
     // node's messages run over several sentences and lines; the first says what went wrong.
-    throw new UsageError(`${(e as Error).message.split(/\.\s/)[0].replace(/\.$/, '')} (see ganglion ${command} --help)`);
+    throw new UsageError(
+      `${(e as Error).message.split(/\.\s/)[0].replace(/\.$/, '')} (see ganglion ${command} --help)`,
+    );
   }
 }
 
@@ -24,7 +38,9 @@ export function parse(argv: readonly string[], options: FlagSpec, command: strin
  * flag takes the next argument as its value unless that argument is itself one of the flags.
  */
 function attachDashValues(argv: readonly string[], options: FlagSpec): string[] {
-  const flagNames = new Set(Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]));
+  const flagNames = new Set(
+    Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]),
+  );
   const isFlag = (a: string) => a === '--' || flagNames.has(a.split('=')[0]);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -34,11 +50,20 @@ function attachDashValues(argv: readonly string[], options: FlagSpec): string[] 
       break;
     }
     const next = argv[i + 1];
-    const name = a.startsWith('--') ? a.slice(2) : Object.keys(options).find((k) => options[k].short !== undefined && a === `-${options[k].short}`);
+    const name = a.startsWith('--')
+      ? a.slice(2)
+      : Object.keys(options).find((k) => options[k].short !== undefined && a === `-${options[k].short}`);
     const alone = options[name ?? '']?.optionalValue;
     if (alone !== undefined && a === `--${name}` && (next === undefined || isFlag(next))) {
       out.push(`--${name}=${alone}`);
-    } else if (name !== undefined && options[name]?.type === 'string' && next !== undefined && next.startsWith('-') && next !== '-' && !isFlag(next)) {
+    } else if (
+      name !== undefined &&
+      options[name]?.type === 'string' &&
+      next !== undefined &&
+      next.startsWith('-') &&
+      next !== '-' &&
+      !isFlag(next)
+    ) {
       out.push(`--${name}=${next}`);
       i++;
     } else {
@@ -48,20 +73,45 @@ function attachDashValues(argv: readonly string[], options: FlagSpec): string[] 
   return out;
 }
 
-export function num(flag: string, raw: string | boolean | undefined, fallback: number, check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number {
+export function num(
+  flag: string,
+  raw: string | boolean | undefined,
+  fallback: number,
+  check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {},
+): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
   const what = check.integer ? 'a whole number' : 'a number';
-  const bounds = [check.min !== undefined ? `${check.exclusiveMin ? '>' : '>='} ${check.min}` : '', check.max !== undefined ? `<= ${check.max}` : ''].filter(Boolean).join(' and ');
-  const outOfBounds = (check.min !== undefined && (check.exclusiveMin ? v <= check.min : v < check.min)) || (check.max !== undefined && v > check.max);
-  const bad = typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v) || (check.integer && !Number.isInteger(v)) || outOfBounds;
+  const bounds = [
+    check.min !== undefined ? `${check.exclusiveMin ? '>' : '>='} ${check.min}` : '',
+    check.max !== undefined ? `<= ${check.max}` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
+  const outOfBounds =
+    (check.min !== undefined && (check.exclusiveMin ? v <= check.min : v < check.min)) ||
+    (check.max !== undefined && v > check.max);
+  const bad =
+    typeof raw !== 'string' ||
+    raw.trim() === '' ||
+    !Number.isFinite(v) ||
+    (check.integer && !Number.isInteger(v)) ||
+    outOfBounds;
   if (bad) throw new UsageError(`--${flag}: expected ${what}${bounds ? ` ${bounds}` : ''}, got ${JSON.stringify(raw)}`);
   // A whole number past 2^53 - 1 has already been rounded to another one by Number().
-  if (check.integer && !Number.isSafeInteger(v)) throw new UsageError(`--${flag}: ${String(raw).trim()} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), the largest whole number held exactly`);
+  if (check.integer && !Number.isSafeInteger(v))
+    throw new UsageError(
+      `--${flag}: ${String(raw).trim()} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), the largest whole number held exactly`,
+    );
   return v;
 }
 
-export function oneOf<T extends string>(flag: string, raw: string | boolean | undefined, allowed: readonly T[], fallback: T): T {
+export function oneOf<T extends string>(
+  flag: string,
+  raw: string | boolean | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
   if (raw === undefined) return fallback;
   if (typeof raw !== 'string' || !(allowed as readonly string[]).includes(raw)) {
     throw new UsageError(`--${flag}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);

@@ -106,7 +106,9 @@ const GLYPHS: readonly string[] = [
   '..... ..... .#... #.#.# ...#. ..... .....', // ~
 ];
 
-const ROWS: readonly (readonly boolean[][])[] = GLYPHS.map((g) => g.split(' ').map((row) => [...row].map((c) => c === '#')));
+const ROWS: readonly (readonly boolean[][])[] = GLYPHS.map((g) =>
+  g.split(' ').map((row) => [...row].map((c) => c === '#')),
+);
 
 function glyph(ch: string): readonly boolean[][] {
   const code = ch.codePointAt(0) ?? 63;
@@ -134,7 +136,13 @@ export interface TextStyle {
  *
  *   drawText('loss 1.25', 64, 30, (x, y) => paint(x, y), { scale: 2, anchor: 'middle' });
  */
-export function drawText(text: string, x: number, y: number, set: (x: number, y: number) => void, style: TextStyle = {}): void {
+export function drawText(
+  text: string,
+  x: number,
+  y: number,
+  set: (x: number, y: number) => void,
+  style: TextStyle = {},
+): void {
   const scale = style.scale ?? 1;
   const width = textWidth(text, scale);
   const start = style.anchor === 'middle' ? Math.round(width / 2) : style.anchor === 'end' ? width : 0;

@@ -1,7 +1,15 @@
 // Loading a checkpoint for use (generate, inspect, export, resuming): the graph, params, tokenizer
 // and a runtime that computes logits from ids, with the tokenizer checked against the model.
 import { join, resolve } from 'node:path';
-import { type Backend, CharTokenizer, CheckpointError, type LoadedCheckpoint, Runtime, TOKENS, loadCheckpoint } from '@ganglion/core';
+import {
+  type Backend,
+  CharTokenizer,
+  CheckpointError,
+  type LoadedCheckpoint,
+  Runtime,
+  TOKENS,
+  loadCheckpoint,
+} from '@ganglion/core';
 import { buildContainer } from './container.js';
 
 export interface LoadedModel {
@@ -12,12 +20,19 @@ export interface LoadedModel {
 }
 
 /** Load checkpoint `dir` and its tokenizer, checked against each other. */
-export async function loadTokenizedCheckpoint(dir: string, backend: Backend): Promise<{ checkpoint: LoadedCheckpoint; tokenizer: CharTokenizer }> {
+export async function loadTokenizedCheckpoint(
+  dir: string,
+  backend: Backend,
+): Promise<{ checkpoint: LoadedCheckpoint; tokenizer: CharTokenizer }> {
   const container = buildContainer({ backend, lr: 1 });
   const checkpoint = await loadCheckpoint(resolve(dir), { resolve: container.get(TOKENS.LayerResolver), backend });
-  if (checkpoint.recovered) process.stderr.write(`ganglion: note: ${checkpoint.recovered}; read the last complete save instead, ${checkpoint.loadedFrom}\n`);
+  if (checkpoint.recovered)
+    process.stderr.write(
+      `ganglion: note: ${checkpoint.recovered}; read the last complete save instead, ${checkpoint.loadedFrom}\n`,
+    );
   const metaFile = join(checkpoint.loadedFrom, 'meta.json');
-  if (!checkpoint.meta.tokenizer) throw new CheckpointError(`${metaFile}: no tokenizer, so this checkpoint cannot read or write text`);
+  if (!checkpoint.meta.tokenizer)
+    throw new CheckpointError(`${metaFile}: no tokenizer, so this checkpoint cannot read or write text`);
   const tokenizer = CharTokenizer.fromJSON(checkpoint.meta.tokenizer);
   const { graph } = checkpoint;
   const graphFile = join(checkpoint.loadedFrom, 'graph.json');
@@ -25,13 +40,17 @@ export async function loadTokenizedCheckpoint(dir: string, backend: Backend): Pr
   // The ids the tokenizer makes must fit the Embedding, and the logits must score every id.
   const width = graph.spec(graph.outputs.logits).shape.at(-1);
   if (width !== tokenizer.vocabSize) {
-    throw new CheckpointError(`${metaFile}: the tokenizer has ${tokenizer.vocabSize} tokens, but the "logits" output of ${graphFile} has ${String(width)}`);
+    throw new CheckpointError(
+      `${metaFile}: the tokenizer has ${tokenizer.vocabSize} tokens, but the "logits" output of ${graphFile} has ${String(width)}`,
+    );
   }
   for (const consumer of graph.consumers({ node: 'ids', port: 'y' })) {
     const node = graph.node(consumer.node);
     const rows = node.layer.kind === 'Embedding' ? node.signature.params[0]?.shape[0] : undefined;
     if (rows !== undefined && rows !== tokenizer.vocabSize) {
-      throw new CheckpointError(`${metaFile}: the tokenizer has ${tokenizer.vocabSize} tokens, but Embedding "${node.name}" in ${graphFile} has ${String(rows)} rows`);
+      throw new CheckpointError(
+        `${metaFile}: the tokenizer has ${tokenizer.vocabSize} tokens, but Embedding "${node.name}" in ${graphFile} has ${String(rows)} rows`,
+      );
     }
   }
   return { checkpoint, tokenizer };

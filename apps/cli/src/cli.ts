@@ -36,7 +36,10 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<void
   run: runCommand,
 };
 
-export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     io.stdout.write(`${USAGE}\n`);
@@ -52,7 +55,8 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
     return 0;
   } catch (e) {
     io.stderr.write(`${errorLine(command, e)}\n`);
-    if (process.env.GANGLION_DEBUG === '1' && !(e instanceof UsageError)) io.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+    if (process.env.GANGLION_DEBUG === '1' && !(e instanceof UsageError))
+      io.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
     return e instanceof UsageError ? 2 : 1;
   }
 }
@@ -64,7 +68,12 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
  */
 export function errorLine(command: string, e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
-  const fold = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  const fold = (s: string) =>
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ');
   if (e instanceof UsageError) {
     const [first, ...rest] = message.split('\n');
     return `ganglion ${command}: ${rest.length > 0 && !first.includes('--help') ? `${first} (see ganglion ${command} --help)` : first}`;

@@ -123,7 +123,9 @@ export async function textFile(path: string, options: TextFileOptions = {}): Pro
   if (bytes === 0) throw new CorpusError(`corpus "${path}" is empty: a language model needs text to learn from`);
   const replacement = counts.count(0xfffd);
   if (nul >= 0 || replacement > counts.utf16Length / 100) {
-    throw new CorpusError(`corpus "${path}" looks binary (${nul >= 0 ? `a NUL byte at offset ${nul}` : `${replacement} invalid UTF-8 sequences`}); give a UTF-8 text file`);
+    throw new CorpusError(
+      `corpus "${path}" looks binary (${nul >= 0 ? `a NUL byte at offset ${nul}` : `${replacement} invalid UTF-8 sequences`}); give a UTF-8 text file`,
+    );
   }
   const chars = counts.characters;
   if (chars < 200) throw new CorpusError(`corpus "${path}" has only ${chars} characters; give at least a few hundred`);
@@ -149,7 +151,8 @@ export async function textFile(path: string, options: TextFileOptions = {}): Pro
 /** The NUL-byte check looks at the first 64 KiB, as `file` and git do. */
 const SNIFF_BYTES = 65536;
 
-const changed = (path: string) => new CorpusError(`corpus "${path}" changed while it was being read; train again once the file is complete`);
+const changed = (path: string) =>
+  new CorpusError(`corpus "${path}" changed while it was being read; train again once the file is complete`);
 
 /**
  * The file's text in pieces. A multi-byte character cut by a chunk boundary is held back until
@@ -199,9 +202,11 @@ function corpus(parts: CorpusParts): Corpus {
     vocabulary: (maxVocab = DEFAULT_MAX_VOCAB) => CharTokenizer.fromCounts(counts, maxVocab),
     async encode(tokenizer, options = {}) {
       const coverage = vocabularyCoverage(counts, tokenizer.vocab);
-      if (coverage.outside.length > 0 && tokenizer.unknownId === undefined) throw TokenizerError.notInVocabulary(coverage.outside);
+      if (coverage.outside.length > 0 && tokenizer.unknownId === undefined)
+        throw TokenizerError.notInVocabulary(coverage.outside);
       const dtype = tokenDType(tokenizer.vocabSize);
-      const changedError = parts.changed ?? (() => new CorpusError(`corpus "${parts.name}" changed while it was being read`));
+      const changedError =
+        parts.changed ?? (() => new CorpusError(`corpus "${parts.name}" changed while it was being read`));
       let sinks: { train: { write(ids: Int32Array): void }; validation: { write(ids: Int32Array): void } };
       let finish: () => CorpusTokens | Promise<CorpusTokens>;
       let abort = () => {};
@@ -227,7 +232,11 @@ function corpus(parts: CorpusParts): Corpus {
         const train = arraySink(allocateTokens(dtype, trainCharacters));
         const validation = arraySink(allocateTokens(dtype, total - trainCharacters));
         sinks = { train, validation };
-        finish = () => ({ train: arrayTokenSource(train.array), validation: arrayTokenSource(validation.array), close: () => {} });
+        finish = () => ({
+          train: arrayTokenSource(train.array),
+          validation: arrayTokenSource(validation.array),
+          close: () => {},
+        });
       }
       try {
         let ids = new Int32Array(0);

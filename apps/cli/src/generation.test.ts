@@ -10,7 +10,15 @@ import { CharTokenizer, type Graph, ParamStore, ReferenceBackend, Runtime, unifo
 import { writeOnnxFile } from '@ganglion/backend-onnx';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { PREFILL_CHUNK, type TokenModel, generate, prefill, runtimeModel, sample, tokenProbabilities } from './generation.js';
+import {
+  PREFILL_CHUNK,
+  type TokenModel,
+  generate,
+  prefill,
+  runtimeModel,
+  sample,
+  tokenProbabilities,
+} from './generation.js';
 import { VOCAB_METADATA_KEY, loadOnnxFile, runnerModel } from './onnx-models.js';
 import { PRESETS } from './presets.js';
 
@@ -21,8 +29,16 @@ const S3 = Math.sqrt(3);
 
 const CASES: { name: string; opts: { temperature: number; topK?: number; topP?: number }; expected: number[] }[] = [
   { name: 'temperature 1: the softmax', opts: { temperature: 1 }, expected: [0.1, 0.4, 0.2, 0.3] },
-  { name: 'temperature 0.5 sharpens (weights squared)', opts: { temperature: 0.5 }, expected: [1 / 30, 16 / 30, 4 / 30, 9 / 30] },
-  { name: 'temperature 2 flattens (square roots)', opts: { temperature: 2 }, expected: [1, 2, S2, S3].map((w) => w / (3 + S2 + S3)) },
+  {
+    name: 'temperature 0.5 sharpens (weights squared)',
+    opts: { temperature: 0.5 },
+    expected: [1 / 30, 16 / 30, 4 / 30, 9 / 30],
+  },
+  {
+    name: 'temperature 2 flattens (square roots)',
+    opts: { temperature: 2 },
+    expected: [1, 2, S2, S3].map((w) => w / (3 + S2 + S3)),
+  },
   { name: 'top-k 1 keeps the most likely', opts: { temperature: 1, topK: 1 }, expected: [0, 1, 0, 0] },
   { name: 'top-k 2 keeps the two most likely', opts: { temperature: 1, topK: 2 }, expected: [0, 4 / 7, 0, 3 / 7] },
   { name: 'top-k 3', opts: { temperature: 1, topK: 3 }, expected: [0, 4 / 9, 2 / 9, 3 / 9] },
@@ -32,9 +48,17 @@ const CASES: { name: string; opts: { temperature: number; topK?: number; topP?: 
   { name: 'top-p 0.75: 0.4 + 0.3 + 0.2', opts: { temperature: 1, topP: 0.75 }, expected: [0, 4 / 9, 2 / 9, 3 / 9] },
   { name: 'top-p 0.95 keeps all', opts: { temperature: 1, topP: 0.95 }, expected: [0.1, 0.4, 0.2, 0.3] },
   // T 0.5: 1, 16, 4, 9 (/30); top-k 3: 16, 9, 4 (/29); top-p 0.6: 16/29 < 0.6 <= 25/29, so 16, 9 (/25).
-  { name: 'temperature, top-k and top-p together', opts: { temperature: 0.5, topK: 3, topP: 0.6 }, expected: [0, 16 / 25, 0, 9 / 25] },
+  {
+    name: 'temperature, top-k and top-p together',
+    opts: { temperature: 0.5, topK: 3, topP: 0.6 },
+    expected: [0, 16 / 25, 0, 9 / 25],
+  },
   // T 2: 1, 2, 1.41, 1.73 (/6.15); top-p 0.5: 2/6.15 = 0.33 < 0.5 <= (2 + 1.73)/6.15 = 0.61.
-  { name: 'temperature 2 with top-p 0.5', opts: { temperature: 2, topP: 0.5 }, expected: [0, 2 / (2 + S3), 0, S3 / (2 + S3)] },
+  {
+    name: 'temperature 2 with top-p 0.5',
+    opts: { temperature: 2, topP: 0.5 },
+    expected: [0, 2 / (2 + S3), 0, S3 / (2 + S3)],
+  },
   { name: 'temperature 0 is greedy', opts: { temperature: 0, topK: 3, topP: 0.5 }, expected: [0, 1, 0, 0] },
 ];
 
@@ -53,7 +77,10 @@ describe('tokenProbabilities', () => {
 
 /** The id whose interval holds u, the intervals of `p` laid end to end from the most likely id (ties: lower id). */
 function invertCdf(p: readonly number[], u: number): number {
-  const order = p.map((_, i) => i).filter((i) => p[i] > 0).sort((a, b) => p[b] - p[a] || a - b);
+  const order = p
+    .map((_, i) => i)
+    .filter((i) => p[i] > 0)
+    .sort((a, b) => p[b] - p[a] || a - b);
   let acc = 0;
   for (const i of order) {
     acc += p[i];
@@ -71,12 +98,14 @@ describe('sample', () => {
     for (let d = 0; d < DRAWS; d++) {
       const id = sample(LOGITS, { ...opts, seed }, d);
       const u = uniformAt(seed, d);
-      if (opts.temperature > 0 && id !== invertCdf(expected, u)) wrong.push(`draw ${d}: u ${u} gave ${id}, expected ${invertCdf(expected, u)}`);
+      if (opts.temperature > 0 && id !== invertCdf(expected, u))
+        wrong.push(`draw ${d}: u ${u} gave ${id}, expected ${invertCdf(expected, u)}`);
       counts[id]++;
     }
     expect(wrong.slice(0, 3)).toEqual([]);
     // The frequencies follow the distribution (4 standard deviations of a binomial at 4000 draws).
-    for (let i = 0; i < 4; i++) expect(Math.abs(counts[i] / DRAWS - expected[i])).toBeLessThan(4 * Math.sqrt(0.25 / DRAWS));
+    for (let i = 0; i < 4; i++)
+      expect(Math.abs(counts[i] / DRAWS - expected[i])).toBeLessThan(4 * Math.sqrt(0.25 / DRAWS));
   });
 
   test('the same seed and draw give the same id; another seed another sequence', () => {
@@ -122,7 +151,8 @@ describe('generate', () => {
   });
 });
 
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 const VOCAB = 20;
 
 describe('chunked prefill equals one unchunked call', () => {
@@ -146,7 +176,11 @@ describe('chunked prefill equals one unchunked call', () => {
       const path = join(dir, `${preset}.onnx`);
       const tokenizer = CharTokenizer.fromText('abcdefghijklmnopqrst');
       expect(tokenizer.vocabSize).toBe(VOCAB);
-      writeOnnxFile(path, graph, params, { inputs: { ids: ['batch', 'time'] }, stateful: true, metadata: { [VOCAB_METADATA_KEY]: JSON.stringify(tokenizer.toJSON()) } });
+      writeOnnxFile(path, graph, params, {
+        inputs: { ids: ['batch', 'time'] },
+        stateful: true,
+        metadata: { [VOCAB_METADATA_KEY]: JSON.stringify(tokenizer.toJSON()) },
+      });
       return (await loadOnnxFile(path)).model;
     }
     const runtime = new Runtime(graph, { backend: tfjs, params });
@@ -163,22 +197,26 @@ describe('chunked prefill equals one unchunked call', () => {
     ['char-gpt', 'runtime'],
     ['char-gpt', 'onnxruntime'],
     ['char-gpt', 'onnx file'],
-  ] as const)('%s in %s: chunks shorter and longer than the window', async (preset, where) => {
-    const m = await model(preset, where);
-    m.reset();
-    const whole = await prefill(m, ids, 0, ids.length);
-    // The last token alone gives other logits: the state carried between chunks matters.
-    m.reset();
-    expect(maxAbsDiff(await prefill(m, ids.slice(299), 0), whole)).toBeGreaterThan(1e-3);
-    // 7 and 299 leave a last chunk of 6 and 1 tokens; 50 < 128 (the window) < 129 < 256.
-    for (const chunk of [1, 7, 50, 128, 129, 256, 299]) {
-      if (chunk === 1 && where === 'runtime') continue; // 300 one-token waves: covered by onnxruntime
+  ] as const)(
+    '%s in %s: chunks shorter and longer than the window',
+    async (preset, where) => {
+      const m = await model(preset, where);
       m.reset();
-      expect(maxAbsDiff(await prefill(m, ids, 0, chunk), whole), `chunk ${chunk}`).toBeLessThan(1e-5);
-    }
-    // And the rest of the prompt in one more call after a chunked start.
-    m.reset();
-    await prefill(m, ids.subarray(0, 297), 0, 100);
-    expect(maxAbsDiff(await m.next(ids.slice(297), 297), whole)).toBeLessThan(1e-5);
-  }, 120_000);
+      const whole = await prefill(m, ids, 0, ids.length);
+      // The last token alone gives other logits: the state carried between chunks matters.
+      m.reset();
+      expect(maxAbsDiff(await prefill(m, ids.slice(299), 0), whole)).toBeGreaterThan(1e-3);
+      // 7 and 299 leave a last chunk of 6 and 1 tokens; 50 < 128 (the window) < 129 < 256.
+      for (const chunk of [1, 7, 50, 128, 129, 256, 299]) {
+        if (chunk === 1 && where === 'runtime') continue; // 300 one-token waves: covered by onnxruntime
+        m.reset();
+        expect(maxAbsDiff(await prefill(m, ids, 0, chunk), whole), `chunk ${chunk}`).toBeLessThan(1e-5);
+      }
+      // And the rest of the prompt in one more call after a chunked start.
+      m.reset();
+      await prefill(m, ids.subarray(0, 297), 0, 100);
+      expect(maxAbsDiff(await m.next(ids.slice(297), 297), whole)).toBeLessThan(1e-5);
+    },
+    120_000,
+  );
 });

@@ -104,7 +104,10 @@ export function runtimeModel(runtime: Runtime): TokenModel {
     reset: () => runtime.resetState(),
     next: async (ids, position) =>
       tidy(() => {
-        const { logits } = runtime.forward({ ids: tensor(ids, [1, ids.length], 'int32', runtime.backend) }, { stream: true, position });
+        const { logits } = runtime.forward(
+          { ids: tensor(ids, [1, ids.length], 'int32', runtime.backend) },
+          { stream: true, position },
+        );
         return lastRow(logits.dataSync() as Float32Array | Float64Array, logits.shape[2] as number);
       }),
   };
@@ -114,9 +117,15 @@ export function runtimeModel(runtime: Runtime): TokenModel {
  * Feed `ids` from stream position `position` on, at most `chunk` tokens a call; the logits after
  * the last one. The model carries its state from call to call.
  */
-export async function prefill(model: TokenModel, ids: Int32Array, position: number, chunk = PREFILL_CHUNK): Promise<Float32Array | Float64Array> {
+export async function prefill(
+  model: TokenModel,
+  ids: Int32Array,
+  position: number,
+  chunk = PREFILL_CHUNK,
+): Promise<Float32Array | Float64Array> {
   if (ids.length === 0) throw new RangeError('prefill: no tokens to feed');
-  if (!(Number.isInteger(chunk) && chunk >= 1)) throw new RangeError(`prefill: chunk must be a positive integer, got ${chunk}`);
+  if (!(Number.isInteger(chunk) && chunk >= 1))
+    throw new RangeError(`prefill: chunk must be a positive integer, got ${chunk}`);
   let logits: Float32Array | Float64Array | undefined;
   for (let at = 0; at < ids.length; at += chunk) logits = await model.next(ids.slice(at, at + chunk), position + at);
   return logits!;
@@ -126,7 +135,14 @@ export async function prefill(model: TokenModel, ids: Int32Array, position: numb
  * Generate `maxTokens` characters after `prompt`, calling `onToken` as each is produced. The prompt
  * is fed once, in chunks (`prefill`); then one token per step, the model carrying its state.
  */
-export async function generate(model: TokenModel, tokenizer: CharTokenizer, prompt: string, maxTokens: number, opts: SamplingOptions, onToken: (text: string) => void = () => {}): Promise<string> {
+export async function generate(
+  model: TokenModel,
+  tokenizer: CharTokenizer,
+  prompt: string,
+  maxTokens: number,
+  opts: SamplingOptions,
+  onToken: (text: string) => void = () => {},
+): Promise<string> {
   model.reset();
   const promptIds = tokenizer.encode(prompt);
   let out = '';

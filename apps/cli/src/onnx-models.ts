@@ -2,7 +2,13 @@
 // onnx`), and a stateful .onnx file on its own (`ganglion run`), its vocabulary and state bindings
 // read from the file's metadata_props.
 import { type CharTokenizer, type Graph, type ParamStore, ShapeError } from '@ganglion/core';
-import { OnnxRuntimeRunner, type OrtValue, PAST_SEQUENCE_LENGTH, POSITION_IDS, runSession } from '@ganglion/backend-onnx';
+import {
+  OnnxRuntimeRunner,
+  type OrtValue,
+  PAST_SEQUENCE_LENGTH,
+  POSITION_IDS,
+  runSession,
+} from '@ganglion/backend-onnx';
 import { type TokenModel, lastRow } from './generation.js';
 import { type OpenOnnxFileOptions, openOnnxFile } from './onnx-file.js';
 
@@ -17,7 +23,10 @@ export function runnerModel(graph: Graph, params: ParamStore): TokenModel {
   return {
     reset: () => runner.resetState(),
     next: async (ids) => {
-      const { logits } = await runner.run({ ids: { data: ids, shape: [1, ids.length], dtype: 'int32' } }, { stream: true });
+      const { logits } = await runner.run(
+        { ids: { data: ids, shape: [1, ids.length], dtype: 'int32' } },
+        { stream: true },
+      );
       return lastRow(logits.data as Float32Array, logits.shape[2]);
     },
   };
@@ -43,15 +52,26 @@ export async function loadOnnxFile(path: string, options: OpenOnnxFileOptions = 
     },
     next: async (ids, position) => {
       if (position + ids.length > maxPositions) {
-        throw new ShapeError(`"${path}" covers stream positions 0..${maxPositions - 1}, but this step needs up to ${position + ids.length - 1}: export with a larger --max-positions`);
+        throw new ShapeError(
+          `"${path}" covers stream positions 0..${maxPositions - 1}, but this step needs up to ${position + ids.length - 1}: export with a larger --max-positions`,
+        );
       }
       const feeds: Record<string, OrtValue> = { ids: { data: ids, shape: [1, ids.length], dtype: 'int32' } };
       // Position-dependent models (RoPE, position embeddings) take the tokens' stream positions.
-      if (positioned) feeds[POSITION_IDS] = { data: Int32Array.from(ids, (_, k) => position + k), shape: [1, ids.length], dtype: 'int32' };
+      if (positioned)
+        feeds[POSITION_IDS] = {
+          data: Int32Array.from(ids, (_, k) => position + k),
+          shape: [1, ids.length],
+          dtype: 'int32',
+        };
       for (const b of bindings) {
         // Batch 1; an attention cache starts empty.
         const shape = b.shape.map((d) => (typeof d === 'number' ? d : d === PAST_SEQUENCE_LENGTH ? 0 : 1));
-        feeds[b.input] = state?.[b.output] ?? { data: new Float32Array(shape.reduce((x, y) => x * y, 1)), shape, dtype: 'float32' };
+        feeds[b.input] = state?.[b.output] ?? {
+          data: new Float32Array(shape.reduce((x, y) => x * y, 1)),
+          shape,
+          dtype: 'float32',
+        };
       }
       const out = await runSession(session, feeds);
       state = out;

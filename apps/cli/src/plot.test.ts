@@ -34,8 +34,19 @@ function decodePng(png: Buffer): { width: number; height: number; rgb: (x: numbe
 
 const { width: W, height: H, margin: M } = PLOT_LAYOUT;
 const series: Series[] = [
-  { name: 'train loss', color: '#1f77b4', points: Array.from({ length: 100 }, (_, i) => [i + 1, 4 - (2.5 * i) / 99] as const) },
-  { name: 'validation loss', color: '#d62728', points: [[50, 3], [100, 2]] },
+  {
+    name: 'train loss',
+    color: '#1f77b4',
+    points: Array.from({ length: 100 }, (_, i) => [i + 1, 4 - (2.5 * i) / 99] as const),
+  },
+  {
+    name: 'validation loss',
+    color: '#d62728',
+    points: [
+      [50, 3],
+      [100, 2],
+    ],
+  },
 ];
 
 describe('lossCurvePng', () => {
@@ -44,7 +55,8 @@ describe('lossCurvePng', () => {
   /** Text pixels in the box [x0, x1) x [y0, y1). */
   const inkIn = (x0: number, x1: number, y0: number, y1: number) => {
     const hits: [number, number][] = [];
-    for (let y = Math.max(0, Math.floor(y0)); y < Math.min(H, y1); y++) for (let x = Math.max(0, Math.floor(x0)); x < Math.min(W, x1); x++) if (isText(x, y)) hits.push([x, y]);
+    for (let y = Math.max(0, Math.floor(y0)); y < Math.min(H, y1); y++)
+      for (let x = Math.max(0, Math.floor(x0)); x < Math.min(W, x1); x++) if (isText(x, y)) hits.push([x, y]);
     return hits;
   };
   const plotTop = M.top;
@@ -66,7 +78,8 @@ describe('lossCurvePng', () => {
   });
 
   test('x tick numbers sit below the axis, under each tick', () => {
-    for (const col of xTickCols) expect(inkIn(col - 12, col + 12, plotBottom + 2, plotBottom + 22).length).toBeGreaterThan(5);
+    for (const col of xTickCols)
+      expect(inkIn(col - 12, col + 12, plotBottom + 2, plotBottom + 22).length).toBeGreaterThan(5);
   });
 
   test('the axis labels, the title and the legend are drawn', () => {
@@ -80,7 +93,8 @@ describe('lossCurvePng', () => {
     expect(span(yLabel.map(([, y]) => y))).toBeGreaterThan(4 * span(yLabel.map(([x]) => x)));
     expect(title.length).toBeGreaterThan(100);
     // Legend: one line of text per series, right of its colour swatch, in the top right corner.
-    for (let i = 0; i < series.length; i++) expect(inkIn(W - M.right - 134, W, plotTop + 2 + i * 18, plotTop + 14 + i * 18).length).toBeGreaterThan(20);
+    for (let i = 0; i < series.length; i++)
+      expect(inkIn(W - M.right - 134, W, plotTop + 2 + i * 18, plotTop + 14 + i * 18).length).toBeGreaterThan(20);
     expect(img.rgb(W - M.right - 144, plotTop + 7)).toEqual([0x1f, 0x77, 0xb4]);
     expect(img.rgb(W - M.right - 144, plotTop + 7 + 18)).toEqual([0xd6, 0x27, 0x28]);
   });
@@ -92,7 +106,16 @@ describe('lossCurvePng', () => {
 
   test('the SVG has the same texts', () => {
     const svg = lossCurveSvg(series, 'char-lstm on Moby-Dick');
-    for (const t of ['char-lstm on Moby-Dick', 'step', 'loss (nats/char)', 'train loss', 'validation loss', '>0<', '>100<']) expect(svg).toContain(t);
+    for (const t of [
+      'char-lstm on Moby-Dick',
+      'step',
+      'loss (nats/char)',
+      'train loss',
+      'validation loss',
+      '>0<',
+      '>100<',
+    ])
+      expect(svg).toContain(t);
   });
 });
 
@@ -104,7 +127,8 @@ describe('drawText', () => {
   };
   // "1" of a 5x7 font, drawn by hand (top row first).
   const ONE = ['..#..', '.##..', '..#..', '..#..', '..#..', '..#..', '.###.'];
-  const pixels = (rows: string[], at: (r: number, c: number) => [number, number]) => new Set(rows.flatMap((row, r) => [...row].flatMap((ch, c) => (ch === '#' ? [at(r, c).join(',')] : []))));
+  const pixels = (rows: string[], at: (r: number, c: number) => [number, number]) =>
+    new Set(rows.flatMap((row, r) => [...row].flatMap((ch, c) => (ch === '#' ? [at(r, c).join(',')] : []))));
 
   test('upright: the glyph bottom row on the baseline y, starting at x', () => {
     expect(draw('1')).toEqual(pixels(ONE, (r, c) => [10 + c, 20 - 6 + r]));

@@ -52,11 +52,32 @@ interface Label {
 function labels(series: readonly Series[], title: string, s: ReturnType<typeof scales>): Label[] {
   return [
     { text: title, x: W / 2, y: 22, anchor: 'middle', size: 14, scale: 2 },
-    ...s.ticks.map((t): Label => ({ text: t.toFixed(2), x: M.left - 6, y: s.y(t) + 4, anchor: 'end', size: 11, scale: 1 })),
-    ...s.xticks.map((t): Label => ({ text: stepLabel(t, s.xticks[4] - s.xticks[0]), x: s.x(t), y: H - M.bottom + 16, anchor: 'middle', size: 11, scale: 1 })),
+    ...s.ticks.map((t): Label => ({
+      text: t.toFixed(2),
+      x: M.left - 6,
+      y: s.y(t) + 4,
+      anchor: 'end',
+      size: 11,
+      scale: 1,
+    })),
+    ...s.xticks.map((t): Label => ({
+      text: stepLabel(t, s.xticks[4] - s.xticks[0]),
+      x: s.x(t),
+      y: H - M.bottom + 16,
+      anchor: 'middle',
+      size: 11,
+      scale: 1,
+    })),
     { text: 'step', x: W / 2, y: H - 10, anchor: 'middle', size: 12, scale: 2 },
     { text: 'loss (nats/char)', x: 16, y: H / 2, anchor: 'middle', size: 12, scale: 2, vertical: true },
-    ...series.map((ser, i): Label => ({ text: ser.name, x: W - M.right - 132, y: M.top + 11 + i * 18, anchor: 'start', size: 12, scale: 1 })),
+    ...series.map((ser, i): Label => ({
+      text: ser.name,
+      x: W - M.right - 132,
+      y: M.top + 11 + i * 18,
+      anchor: 'start',
+      size: 12,
+      scale: 1,
+    })),
   ];
 }
 
@@ -71,8 +92,21 @@ export function lossCurveSvg(series: readonly Series[], title: string): string {
   const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const lines = series
     .filter((ser) => ser.points.length > 0)
-    .map((ser) => `<polyline fill="none" stroke="${ser.color}" stroke-width="${ser.points.length > 1 ? 1.5 : 0}" points="${ser.points.map(([x, y]) => `${s.x(x).toFixed(1)},${s.y(y).toFixed(1)}`).join(' ')}"/>` + ser.points.map(([x, y]) => (ser.points.length < 30 ? `<circle cx="${s.x(x).toFixed(1)}" cy="${s.y(y).toFixed(1)}" r="3" fill="${ser.color}"/>` : '')).join(''));
-  const grid = s.ticks.map((t) => `<line x1="${M.left}" x2="${W - M.right}" y1="${s.y(t).toFixed(1)}" y2="${s.y(t).toFixed(1)}" stroke="#e5e5e5"/>`);
+    .map(
+      (ser) =>
+        `<polyline fill="none" stroke="${ser.color}" stroke-width="${ser.points.length > 1 ? 1.5 : 0}" points="${ser.points.map(([x, y]) => `${s.x(x).toFixed(1)},${s.y(y).toFixed(1)}`).join(' ')}"/>` +
+        ser.points
+          .map(([x, y]) =>
+            ser.points.length < 30
+              ? `<circle cx="${s.x(x).toFixed(1)}" cy="${s.y(y).toFixed(1)}" r="3" fill="${ser.color}"/>`
+              : '',
+          )
+          .join(''),
+    );
+  const grid = s.ticks.map(
+    (t) =>
+      `<line x1="${M.left}" x2="${W - M.right}" y1="${s.y(t).toFixed(1)}" y2="${s.y(t).toFixed(1)}" stroke="#e5e5e5"/>`,
+  );
   const texts = labels(series, title, s).map((l) => {
     const [x, y] = [+l.x.toFixed(1), +l.y.toFixed(1)];
     return `<text x="${x}" y="${y}" text-anchor="${l.anchor}" font-size="${l.size}"${l.vertical ? ` transform="rotate(-90 ${x} ${y})"` : ''}>${esc(l.text)}</text>`;
@@ -147,14 +181,16 @@ export function lossCurvePng(series: readonly Series[], title = 'loss'): Buffer 
     const c = rgb(ser.color);
     const pts = ser.points.map(([x, y]) => [s.x(x), s.y(y)] as const);
     for (let i = 1; i < pts.length; i++) line(pts[i - 1][0], pts[i - 1][1], pts[i][0], pts[i][1], c, 2);
-    if (pts.length < 30) for (const [x, y] of pts) for (let dx = -2; dx <= 2; dx++) line(x + dx, y - 2, x + dx, y + 2, c);
+    if (pts.length < 30)
+      for (const [x, y] of pts) for (let dx = -2; dx <= 2; dx++) line(x + dx, y - 2, x + dx, y + 2, c);
   }
   series.forEach((ser, i) => {
     const r = swatch(i);
     for (let dy = 0; dy < r.height; dy++) line(r.x, r.y + dy, r.x + r.width, r.y + dy, rgb(ser.color));
   });
   const ink = [...PNG_TEXT_COLOR];
-  for (const l of labels(series, title, s)) drawText(l.text, l.x, l.y, (x, y) => set(x, y, ink), { scale: l.scale, anchor: l.anchor, vertical: l.vertical });
+  for (const l of labels(series, title, s))
+    drawText(l.text, l.x, l.y, (x, y) => set(x, y, ink), { scale: l.scale, anchor: l.anchor, vertical: l.vertical });
   const raw = new Uint8Array((W * 3 + 1) * H);
   for (let y = 0; y < H; y++) raw.set(px.subarray(y * W * 3, (y + 1) * W * 3), y * (W * 3 + 1) + 1);
   const ihdr = Buffer.alloc(13);
@@ -162,5 +198,10 @@ export function lossCurvePng(series: readonly Series[], title = 'loss'): Buffer 
   ihdr.writeUInt32BE(H, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // truecolor RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }

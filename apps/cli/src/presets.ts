@@ -37,7 +37,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   },
   'char-gpt': {
     name: 'char-gpt',
-    description: 'GPT: tied Embedding 128 -> 4 TransformerBlocks (4 heads, RoPE, causal, context 128) -> LayerNorm -> tied head',
+    description:
+      'GPT: tied Embedding 128 -> 4 TransformerBlocks (4 heads, RoPE, causal, context 128) -> LayerNorm -> tied head',
     seqLen: 128,
     batchSize: 8,
     lr: 2e-3,

@@ -3,7 +3,16 @@ import { describe, expect, test } from 'vitest';
 import type { TrainEvent } from '@ganglion/core';
 import { JsonProgress, TextProgress } from './progress.js';
 
-const batch = (step: number, elapsed: number): TrainEvent => ({ type: 'batch', epoch: 0, step, loss: 2 - step / 10, gradNorm: 1, lr: 1e-3, tokensPerSecond: 1000, elapsed });
+const batch = (step: number, elapsed: number): TrainEvent => ({
+  type: 'batch',
+  epoch: 0,
+  step,
+  loss: 2 - step / 10,
+  gradNorm: 1,
+  lr: 1e-3,
+  tokensPerSecond: 1000,
+  elapsed,
+});
 
 function sink(isTTY: boolean) {
   const writes: string[] = [];

@@ -37,16 +37,40 @@ export class JsonProgress implements ProgressSink {
   event(e: TrainEvent): void {
     switch (e.type) {
       case 'batch':
-        this.write(JSON.stringify({ event: 'batch', step: e.step, loss: e.loss, gradNorm: e.gradNorm, lr: e.lr, tokensPerSecond: Math.round(e.tokensPerSecond) }));
+        this.write(
+          JSON.stringify({
+            event: 'batch',
+            step: e.step,
+            loss: e.loss,
+            gradNorm: e.gradNorm,
+            lr: e.lr,
+            tokensPerSecond: Math.round(e.tokensPerSecond),
+          }),
+        );
         break;
       case 'epoch':
-        this.write(JSON.stringify({ event: 'epoch', epoch: e.epoch, valLoss: e.valLoss ?? null, valBitsPerChar: e.valLoss === undefined ? null : bpc(e.valLoss) }));
+        this.write(
+          JSON.stringify({
+            event: 'epoch',
+            epoch: e.epoch,
+            valLoss: e.valLoss ?? null,
+            valBitsPerChar: e.valLoss === undefined ? null : bpc(e.valLoss),
+          }),
+        );
         break;
       case 'checkpoint':
         this.write(JSON.stringify({ event: 'checkpoint', step: e.step, path: e.path }));
         break;
       case 'done':
-        this.write(JSON.stringify({ event: 'done', steps: e.steps, reason: e.reason, seconds: Number(e.seconds.toFixed(2)), valBitsPerChar: e.valLoss === undefined ? null : bpc(e.valLoss) }));
+        this.write(
+          JSON.stringify({
+            event: 'done',
+            steps: e.steps,
+            reason: e.reason,
+            seconds: Number(e.seconds.toFixed(2)),
+            valBitsPerChar: e.valLoss === undefined ? null : bpc(e.valLoss),
+          }),
+        );
         break;
     }
   }
@@ -84,7 +108,8 @@ export class TextProgress implements ProgressSink {
   event(e: TrainEvent): void {
     if (e.type === 'batch') {
       if (this.startStep < 0) this.startStep = e.step - 1;
-      this.tokensPerSecond = this.tokensPerSecond === 0 ? e.tokensPerSecond : 0.9 * this.tokensPerSecond + 0.1 * e.tokensPerSecond;
+      this.tokensPerSecond =
+        this.tokensPerSecond === 0 ? e.tokensPerSecond : 0.9 * this.tokensPerSecond + 0.1 * e.tokensPerSecond;
       if (this.stream.isTTY) {
         const line = this.bar(e);
         const cols = this.stream.columns ?? 120;
@@ -98,10 +123,14 @@ export class TextProgress implements ProgressSink {
     }
     const text =
       e.type === 'epoch'
-        ? `${e.partial ? 'end of run' : `epoch ${e.epoch + 1}`}: train loss ${e.trainLoss.toFixed(4)}` + (e.valLoss === undefined ? '' : ` | validation loss ${e.valLoss.toFixed(4)} nats = ${bpc(e.valLoss).toFixed(3)} bits/char`)
+        ? `${e.partial ? 'end of run' : `epoch ${e.epoch + 1}`}: train loss ${e.trainLoss.toFixed(4)}` +
+          (e.valLoss === undefined
+            ? ''
+            : ` | validation loss ${e.valLoss.toFixed(4)} nats = ${bpc(e.valLoss).toFixed(3)} bits/char`)
         : e.type === 'checkpoint'
           ? `checkpoint saved: ${e.path}`
-          : `done: ${e.steps} steps in ${formatDuration(e.seconds)}` + (e.valLoss === undefined ? '' : `, validation ${bpc(e.valLoss).toFixed(3)} bits/char`);
+          : `done: ${e.steps} steps in ${formatDuration(e.seconds)}` +
+            (e.valLoss === undefined ? '' : `, validation ${bpc(e.valLoss).toFixed(3)} bits/char`);
     this.note(text);
   }
 
@@ -114,7 +143,11 @@ export class TextProgress implements ProgressSink {
   }
 
   gradNorms(step: number, norms: Readonly<Record<string, number>>): void {
-    this.note(`step ${step} gradient norms: ${Object.entries(norms).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}`);
+    this.note(
+      `step ${step} gradient norms: ${Object.entries(norms)
+        .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+        .join(', ')}`,
+    );
   }
 
   close(): void {

@@ -7,7 +7,12 @@ export function checkPrompt(tokenizer: CharTokenizer, prompt: string): void {
   if (prompt.length === 0) throw new UsageError('--prompt: the prompt must have at least one character');
   const unknown = tokenizer.unknown(prompt);
   if (unknown.length > 0) {
-    const list = unknown.map((c) => `${JSON.stringify(c)} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`).join(', ');
-    throw new TokenizerError(`the prompt has characters that are not in the model's vocabulary: ${list}. Nothing was generated; remove them or rephrase the prompt (the vocabulary is the ${tokenizer.vocabSize} characters of the training corpus)`, unknown);
+    const list = unknown
+      .map((c) => `${JSON.stringify(c)} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`)
+      .join(', ');
+    throw new TokenizerError(
+      `the prompt has characters that are not in the model's vocabulary: ${list}. Nothing was generated; remove them or rephrase the prompt (the vocabulary is the ${tokenizer.vocabSize} characters of the training corpus)`,
+      unknown,
+    );
   }
 }

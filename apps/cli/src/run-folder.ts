@@ -3,7 +3,15 @@
 // (continued with --resume, replaced with --overwrite); resuming refuses settings that disagree
 // with the checkpoint instead of silently training something else.
 import { resolve } from 'node:path';
-import { CheckpointError, type CheckpointLock, type CheckpointMeta, checkpointDirStatus, lockCheckpointDir, makeDirs, recoverableDirectory } from '@ganglion/core';
+import {
+  CheckpointError,
+  type CheckpointLock,
+  type CheckpointMeta,
+  checkpointDirStatus,
+  lockCheckpointDir,
+  makeDirs,
+  recoverableDirectory,
+} from '@ganglion/core';
 import { UsageError } from './args.js';
 
 export interface RunFolder {
@@ -29,7 +37,8 @@ const fsMessage = (e: unknown) => {
  */
 export async function openRunFolder(out: string, opts: { resume: boolean; overwrite: boolean }): Promise<RunFolder> {
   const path = resolve(out);
-  if (opts.resume && opts.overwrite) throw new UsageError('--resume and --overwrite: choose one (continue the checkpoint, or replace it)');
+  if (opts.resume && opts.overwrite)
+    throw new UsageError('--resume and --overwrite: choose one (continue the checkpoint, or replace it)');
   let status;
   try {
     status = await checkpointDirStatus(path);
@@ -37,12 +46,17 @@ export async function openRunFolder(out: string, opts: { resume: boolean; overwr
     throw new UsageError(`--out ${path}: ${(e as Error).message.replace(`${path}: `, '')}`);
   }
   if (status.kind === 'foreign') {
-    throw new UsageError(`--out ${path}: the folder is not a Ganglion checkpoint (${status.reason}); refusing to write into it. Choose a new or empty folder`);
+    throw new UsageError(
+      `--out ${path}: the folder is not a Ganglion checkpoint (${status.reason}); refusing to write into it. Choose a new or empty folder`,
+    );
   }
   // A format-1 save interrupted between its renames left `<out>.old-*` and no `out`: loading recovers it.
-  if (opts.resume && status.kind !== 'checkpoint' && [undefined, path].includes(await recoverableDirectory(path))) throw new UsageError(`--resume: ${path} holds no checkpoint to resume; train without --resume to start one`);
+  if (opts.resume && status.kind !== 'checkpoint' && [undefined, path].includes(await recoverableDirectory(path)))
+    throw new UsageError(`--resume: ${path} holds no checkpoint to resume; train without --resume to start one`);
   if (!opts.resume && !opts.overwrite && status.kind === 'checkpoint') {
-    throw new UsageError(`--out ${path} already holds a checkpoint; pass --resume to continue it, or --overwrite to replace it`);
+    throw new UsageError(
+      `--out ${path} already holds a checkpoint; pass --resume to continue it, or --overwrite to replace it`,
+    );
   }
   try {
     await makeDirs(path);
@@ -54,7 +68,9 @@ export async function openRunFolder(out: string, opts: { resume: boolean; overwr
     lock = await lockCheckpointDir(path);
   } catch (e) {
     if (e instanceof CheckpointError && /is in use/.test(e.message)) throw new UsageError(`--out ${e.message}`);
-    throw new UsageError(`--out ${path}: ${fsMessage((e as { cause?: unknown }).cause ?? e).replace(/^cannot lock [^:]*: /, '')}`);
+    throw new UsageError(
+      `--out ${path}: ${fsMessage((e as { cause?: unknown }).cause ?? e).replace(/^cannot lock [^:]*: /, '')}`,
+    );
   }
   return { path, resume: opts.resume, lock };
 }
@@ -69,14 +85,25 @@ export interface RunSettings {
   readonly corpusFingerprint: string;
 }
 
-const FLAG_OF: Record<keyof RunSettings, string> = { preset: '--preset', batchSize: '--batch', seqLen: '--seq-len', seed: '--seed', corpus: '--corpus', corpusFingerprint: '--corpus' };
+const FLAG_OF: Record<keyof RunSettings, string> = {
+  preset: '--preset',
+  batchSize: '--batch',
+  seqLen: '--seq-len',
+  seed: '--seed',
+  corpus: '--corpus',
+  corpusFingerprint: '--corpus',
+};
 
 /**
  * The settings a resumed run continues with: the checkpoint's, where a flag does not say otherwise;
  * a flag that disagrees is refused, naming the field and both values (changing any of them would
  * silently train a different run).
  */
-export function resumeSettings(meta: CheckpointMeta, given: Partial<Record<keyof RunSettings, string | number>>, dir: string): Partial<RunSettings> {
+export function resumeSettings(
+  meta: CheckpointMeta,
+  given: Partial<Record<keyof RunSettings, string | number>>,
+  dir: string,
+): Partial<RunSettings> {
   const saved = meta as unknown as Partial<Record<keyof RunSettings, unknown>>;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(FLAG_OF) as (keyof RunSettings)[]) {
@@ -84,8 +111,13 @@ export function resumeSettings(meta: CheckpointMeta, given: Partial<Record<keyof
     const now = given[key];
     // Paths may be spelled differently: the corpus is compared by its fingerprint.
     if (key !== 'corpus' && now !== undefined && was !== undefined && now !== was) {
-      const what = key === 'corpusFingerprint' ? 'the corpus text differs from the one the checkpoint was trained on' : `${FLAG_OF[key]} ${JSON.stringify(now)} differs from the checkpoint's ${key} ${JSON.stringify(was)}`;
-      throw new UsageError(`--resume: ${what} (${dir}/meta.json); resume with the same settings, or train a new run in another --out`);
+      const what =
+        key === 'corpusFingerprint'
+          ? 'the corpus text differs from the one the checkpoint was trained on'
+          : `${FLAG_OF[key]} ${JSON.stringify(now)} differs from the checkpoint's ${key} ${JSON.stringify(was)}`;
+      throw new UsageError(
+        `--resume: ${what} (${dir}/meta.json); resume with the same settings, or train a new run in another --out`,
+      );
     }
     out[key] = now ?? was;
   }

@@ -6,7 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { type CharTokenizerJSON, GanglionError, type TokenArray, type TokenDType, type TokenSource, allocateTokens, tokenBytes, writeFileAtomically } from '@ganglion/core';
+import {
+  type CharTokenizerJSON,
+  GanglionError,
+  type TokenArray,
+  type TokenDType,
+  type TokenSource,
+  allocateTokens,
+  tokenBytes,
+  writeFileAtomically,
+} from '@ganglion/core';
 
 class TokenFileError extends GanglionError {}
 
@@ -25,7 +34,8 @@ export interface TokenFilesMeta {
 const TOKEN_FILES = { train: 'train.bin', validation: 'val.bin', meta: 'tokens.json' } as const;
 
 /** A hidden name beside `path` for the file while it is written (the form checkpoints use). */
-const tempName = (path: string) => join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+const tempName = (path: string) =>
+  join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 
 /** Appends ids to a temporary file through a buffer; `finish` renames it to `path`. */
 export class TokenFileWriter {
@@ -90,7 +100,11 @@ export class TokenFileWriter {
   }
 
   private flush(): void {
-    const bytes = new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.filled * this.buffer.BYTES_PER_ELEMENT);
+    const bytes = new Uint8Array(
+      this.buffer.buffer,
+      this.buffer.byteOffset,
+      this.filled * this.buffer.BYTES_PER_ELEMENT,
+    );
     let off = 0;
     while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
     this.filled = 0;
@@ -110,7 +124,8 @@ export class TokenFile implements TokenSource {
     try {
       this.fd = openSync(path, 'r');
       const size = fstatSync(this.fd).size;
-      if (size % tokenBytes(dtype) !== 0) throw new Error(`its ${size} bytes are not a whole number of ${dtype} tokens`);
+      if (size % tokenBytes(dtype) !== 0)
+        throw new Error(`its ${size} bytes are not a whole number of ${dtype} tokens`);
       this.length = size / tokenBytes(dtype);
     } catch (e) {
       if (this.fd !== undefined) closeSync(this.fd);
@@ -122,7 +137,9 @@ export class TokenFile implements TokenSource {
   read(start: number, out: Int32Array): void {
     if (this.fd === undefined) throw new TokenFileError(`token file "${this.path}" is closed`);
     if (!(Number.isInteger(start) && start >= 0 && start + out.length <= this.length)) {
-      throw new TokenFileError(`token file "${this.path}": tokens [${start}, ${start + out.length}) are outside 0..${this.length}`);
+      throw new TokenFileError(
+        `token file "${this.path}": tokens [${start}, ${start + out.length}) are outside 0..${this.length}`,
+      );
     }
     if (this.scratch.length < out.length) this.scratch = allocateTokens(this.dtype, out.length);
     const width = tokenBytes(this.dtype);
@@ -130,7 +147,10 @@ export class TokenFile implements TokenSource {
     let off = 0;
     while (off < bytes.length) {
       const n = readSync(this.fd, bytes, off, bytes.length - off, start * width + off);
-      if (n === 0) throw new TokenFileError(`token file "${this.path}" ended at byte ${start * width + off}, expected ${this.length * width} bytes`);
+      if (n === 0)
+        throw new TokenFileError(
+          `token file "${this.path}" ended at byte ${start * width + off}, expected ${this.length * width} bytes`,
+        );
       off += n;
     }
     out.set(this.scratch.subarray(0, out.length));
@@ -146,7 +166,12 @@ export class TokenFile implements TokenSource {
 export function tokenFileWriters(
   dir: string,
   dtype: TokenDType,
-): { train: TokenFileWriter; validation: TokenFileWriter; commit(meta: Pick<TokenFilesMeta, 'fingerprint' | 'tokenizer'>): Promise<void>; abort(): void } {
+): {
+  train: TokenFileWriter;
+  validation: TokenFileWriter;
+  commit(meta: Pick<TokenFilesMeta, 'fingerprint' | 'tokenizer'>): Promise<void>;
+  abort(): void;
+} {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {

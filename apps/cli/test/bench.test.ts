@@ -6,13 +6,24 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/ganglion.js', import.meta.url));
-const JS_CONTENDERS = ['ganglion-tfjs', 'ganglion-tfjs-wasm', 'ganglion-reference', 'tfjs-layers-cpu', 'tfjs-layers-wasm'];
+const JS_CONTENDERS = [
+  'ganglion-tfjs',
+  'ganglion-tfjs-wasm',
+  'ganglion-reference',
+  'tfjs-layers-cpu',
+  'tfjs-layers-wasm',
+];
 
 function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'bench', ...args], { timeout: 150_000, maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, 'bench', ...args],
+      { timeout: 150_000, maxBuffer: 16 * 2 ** 20 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -22,7 +33,11 @@ describe('ganglion bench', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(Object.keys(report).sort()).toEqual(['command', 'contenders', 'date', 'machine', 'ratios', 'workload']);
-    expect(report.workload).toMatchObject({ name: 'quick', vocab: 65, tokensPerStep: report.workload.batch * report.workload.seqLen });
+    expect(report.workload).toMatchObject({
+      name: 'quick',
+      vocab: 65,
+      tokensPerStep: report.workload.batch * report.workload.seqLen,
+    });
     expect(report.machine.cores).toBeGreaterThan(0);
     expect(report.contenders.map((c: { name: string }) => c.name)).toEqual(JS_CONTENDERS);
     for (const c of report.contenders) {
@@ -30,7 +45,15 @@ describe('ganglion bench', () => {
       expect(c.steps).toEqual({ warmup: 1, measured: 3, forwardWarmup: 1, forwardMeasured: 3 });
       expect(c.trainStepSamplesMs).toHaveLength(3);
       expect(c.forwardSamplesMs).toHaveLength(3);
-      for (const v of [c.trainStepMs, c.trainTokensPerSecond, c.forwardMs, c.forwardTokensPerSecond, c.peakRssMiB, ...c.trainStepSamplesMs, ...c.forwardSamplesMs]) {
+      for (const v of [
+        c.trainStepMs,
+        c.trainTokensPerSecond,
+        c.forwardMs,
+        c.forwardTokensPerSecond,
+        c.peakRssMiB,
+        ...c.trainStepSamplesMs,
+        ...c.forwardSamplesMs,
+      ]) {
         expect(v).toBeGreaterThan(0);
       }
       expect(c.trainTokensPerSecond).toBeCloseTo((report.workload.tokensPerStep * 1000) / c.trainStepMs, 6);
@@ -40,14 +63,19 @@ describe('ganglion bench', () => {
     expect(ratio('ganglion-tfjs-wasm / tfjs-layers-wasm, peak RSS').value).toBeGreaterThan(0);
     expect(ratio('tfjs-layers-cpu / best ganglion, train step').denominator).toMatch(/^ganglion-tfjs/);
     // Not asked for: no measurement, and the reason says which contender is missing.
-    expect(ratio('ganglion-onnx / pytorch, train step')).toMatchObject({ value: null, missing: expect.stringContaining('ganglion-onnx') });
+    expect(ratio('ganglion-onnx / pytorch, train step')).toMatchObject({
+      value: null,
+      missing: expect.stringContaining('ganglion-onnx'),
+    });
   });
 
   test('an unknown workload is a one-line usage error naming the known ones', async () => {
     const r = await bench(['--workload', 'gpt-1b']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--workload: unknown workload "gpt-1b" \(workloads: char-lstm, gpt-0\.8m, gpt-5m, gpt-25m, gpt-85m, all-gpt\)/);
+    expect(r.stderr).toMatch(
+      /--workload: unknown workload "gpt-1b" \(workloads: char-lstm, gpt-0\.8m, gpt-5m, gpt-25m, gpt-85m, all-gpt\)/,
+    );
   });
 
   test('--quick with a GPT workload is a usage error', async () => {

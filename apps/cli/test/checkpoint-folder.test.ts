@@ -12,12 +12,26 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BIN, expectOneLineError, folderWithCorpus, runCli, snapshot } from './run-cli.js';
 
 let dir: string;
-const TINY = ['--preset', 'char-lstm-small', '--corpus', 'corpus.txt', '--backend', 'reference', '--batch', '4', '--seq-len', '12', '--seed', '1'];
+const TINY = [
+  '--preset',
+  'char-lstm-small',
+  '--corpus',
+  'corpus.txt',
+  '--backend',
+  'reference',
+  '--batch',
+  '4',
+  '--seq-len',
+  '12',
+  '--seed',
+  '1',
+];
 const train = (args: string[]) => runCli(['train', ...TINY, ...args], dir);
-const exists = (p: string) => stat(join(dir, p)).then(
-  () => true,
-  () => false,
-);
+const exists = (p: string) =>
+  stat(join(dir, p)).then(
+    () => true,
+    () => false,
+  );
 
 /** A trained checkpoint at `out` (2 steps), made once and copied where a test needs one. */
 const seedCheckpoint = async (out: string) => {
@@ -43,23 +57,37 @@ describe('ganglion train writes only where it may', () => {
     const before = await snapshot(join(dir, 'proj'));
     for (const extra of [[], ['--overwrite'], ['--resume']]) {
       const r = await train(['--steps', '2', '--out', 'proj', ...extra]);
-      expectOneLineError(r, 2, new RegExp(`${join(dir, 'proj')}: the folder is not a Ganglion checkpoint \\(its meta\\.json was not written by Ganglion\\); refusing to write into it`));
+      expectOneLineError(
+        r,
+        2,
+        new RegExp(
+          `${join(dir, 'proj')}: the folder is not a Ganglion checkpoint \\(its meta\\.json was not written by Ganglion\\); refusing to write into it`,
+        ),
+      );
       expect(r.stdout).toBe('');
       expect(await snapshot(join(dir, 'proj'))).toEqual(before);
     }
     // Files but no meta.json: also not ours.
     await mkdir(join(dir, 'docs'));
     await writeFile(join(dir, 'docs/a.txt'), 'a');
-    expectOneLineError(await train(['--steps', '2', '--out', 'docs']), 2, /docs: the folder is not a Ganglion checkpoint \(it holds files \("a\.txt"\) but no Ganglion meta\.json\)/);
+    expectOneLineError(
+      await train(['--steps', '2', '--out', 'docs']),
+      2,
+      /docs: the folder is not a Ganglion checkpoint \(it holds files \("a\.txt"\) but no Ganglion meta\.json\)/,
+    );
     expect(await readdir(join(dir, 'docs'))).toEqual(['a.txt']);
   });
 
-  test('an existing checkpoint needs --resume or --overwrite; a save keeps every file that is not the checkpoint\'s', async () => {
+  test("an existing checkpoint needs --resume or --overwrite; a save keeps every file that is not the checkpoint's", async () => {
     await seedCheckpoint('keep');
     await writeFile(join(dir, 'keep/NOTES.txt'), 'my notes');
     await writeFile(join(dir, 'keep/model.onnx'), Buffer.from([8, 7, 0, 1]));
     const before = await snapshot(join(dir, 'keep'));
-    expectOneLineError(await train(['--steps', '2', '--out', 'keep']), 2, /keep already holds a checkpoint; pass --resume to continue it, or --overwrite to replace it/);
+    expectOneLineError(
+      await train(['--steps', '2', '--out', 'keep']),
+      2,
+      /keep already holds a checkpoint; pass --resume to continue it, or --overwrite to replace it/,
+    );
     expect(await snapshot(join(dir, 'keep'))).toEqual(before);
 
     const resumed = await train(['--steps', '4', '--out', 'keep', '--resume', '--json']);
@@ -72,7 +100,17 @@ describe('ganglion train writes only where it may', () => {
     const after = await snapshot(join(dir, 'keep'));
     expect(after['NOTES.txt']).toBe(before['NOTES.txt']);
     expect(after['model.onnx']).toBe(before['model.onnx']);
-    expect((await readdir(join(dir, 'keep'))).sort()).toEqual(['.ganglion', 'NOTES.txt', 'graph.json', 'loss.png', 'loss.svg', 'meta.json', 'model.onnx', 'optimizer.safetensors', 'weights.safetensors']);
+    expect((await readdir(join(dir, 'keep'))).sort()).toEqual([
+      '.ganglion',
+      'NOTES.txt',
+      'graph.json',
+      'loss.png',
+      'loss.svg',
+      'meta.json',
+      'model.onnx',
+      'optimizer.safetensors',
+      'weights.safetensors',
+    ]);
   });
 
   test('resume after a save torn mid-way continues from the newest complete save, which nothing deletes', async () => {
@@ -90,7 +128,9 @@ describe('ganglion train writes only where it may', () => {
     const inspect = await runCli(['inspect', 'torn'], dir);
     expect(inspect.code).toBe(0);
     expect(inspect.stdout).toMatch(/step 4, epoch/);
-    expect(inspect.stderr).toMatch(/^ganglion: note: .*weights\.safetensors: its sha256 does not match meta\.json .*read the last complete save instead, .*\.ganglion\/g\d+\n$/);
+    expect(inspect.stderr).toMatch(
+      /^ganglion: note: .*weights\.safetensors: its sha256 does not match meta\.json .*read the last complete save instead, .*\.ganglion\/g\d+\n$/,
+    );
 
     const r = await train(['--steps', '6', '--out', 'torn', '--resume', '--json']);
     expect(r.code).toBe(0);
@@ -119,14 +159,25 @@ describe('ganglion train writes only where it may', () => {
     expect(await snapshot(join(dir, 'legacy.old-4242-abcdef01'))).toEqual(old);
   });
 
-  test('two trainings on one folder: the second is refused while the first runs; a dead one\'s lock is taken over', async () => {
-    const first = spawn(process.execPath, [BIN, 'train', ...TINY, '--steps', '100000', '--time-budget', '60', '--out', 'busy'], { cwd: dir, stdio: 'ignore' });
+  test("two trainings on one folder: the second is refused while the first runs; a dead one's lock is taken over", async () => {
+    const first = spawn(
+      process.execPath,
+      [BIN, 'train', ...TINY, '--steps', '100000', '--time-budget', '60', '--out', 'busy'],
+      { cwd: dir, stdio: 'ignore' },
+    );
     try {
       const lock = join(dir, 'busy/.ganglion/lock');
-      for (let i = 0; i < 200 && !(await exists('busy/.ganglion/lock')); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 200 && !(await exists('busy/.ganglion/lock')); i++)
+        await new Promise((r) => setTimeout(r, 100));
       expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: first.pid, host: hostname() });
       const second = await train(['--steps', '2', '--out', 'busy', '--overwrite']);
-      expectOneLineError(second, 2, new RegExp(`busy is in use: process ${first.pid} has been writing there since .*; wait for it, or choose another --out`));
+      expectOneLineError(
+        second,
+        2,
+        new RegExp(
+          `busy is in use: process ${first.pid} has been writing there since .*; wait for it, or choose another --out`,
+        ),
+      );
     } finally {
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
@@ -142,13 +193,24 @@ describe('ganglion train writes only where it may', () => {
 
 describe('resume refuses what would silently train something else', () => {
   test.each([
-    ['a different --preset', ['--preset', 'char-gpt'], /--preset "char-gpt" differs from the checkpoint's preset "char-lstm-small"/],
+    [
+      'a different --preset',
+      ['--preset', 'char-gpt'],
+      /--preset "char-gpt" differs from the checkpoint's preset "char-lstm-small"/,
+    ],
     ['a different --batch', ['--batch', '8'], /--batch 8 differs from the checkpoint's batchSize 4/],
     ['a different --seq-len', ['--seq-len', '16'], /--seq-len 16 differs from the checkpoint's seqLen 12/],
     ['a different --seed', ['--seed', '9'], /--seed 9 differs from the checkpoint's seed 1/],
-    ['a different corpus', ['--corpus', 'other.txt'], /the corpus text differs from the one the checkpoint was trained on/],
+    [
+      'a different corpus',
+      ['--corpus', 'other.txt'],
+      /the corpus text differs from the one the checkpoint was trained on/,
+    ],
   ])('%s', async (_, flags, message) => {
-    await writeFile(join(dir, 'other.txt'), 'A completely different text, about whales and the sea and the men who hunt them. '.repeat(6));
+    await writeFile(
+      join(dir, 'other.txt'),
+      'A completely different text, about whales and the sea and the men who hunt them. '.repeat(6),
+    );
     await seedCheckpoint('mismatch');
     const before = await snapshot(join(dir, 'mismatch'));
     const args = [...TINY];
@@ -159,17 +221,36 @@ describe('resume refuses what would silently train something else', () => {
     await rm(join(dir, 'mismatch'), { recursive: true });
   });
 
-  test('without flags, resume continues with the checkpoint\'s own settings', async () => {
+  test("without flags, resume continues with the checkpoint's own settings", async () => {
     await seedCheckpoint('bare');
-    const r = await runCli(['train', '--backend', 'reference', '--corpus', 'corpus.txt', '--steps', '3', '--out', 'bare', '--resume', '--json'], dir);
+    const r = await runCli(
+      [
+        'train',
+        '--backend',
+        'reference',
+        '--corpus',
+        'corpus.txt',
+        '--steps',
+        '3',
+        '--out',
+        'bare',
+        '--resume',
+        '--json',
+      ],
+      dir,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const meta = JSON.parse(await readFile(join(dir, 'bare/meta.json'), 'utf8'));
     expect(meta).toMatchObject({ step: 3, preset: 'char-lstm-small', batchSize: 4, seqLen: 12, seed: 1 });
   });
 
-  test('--resume without a checkpoint is refused and creates nothing; --steps at or below the checkpoint\'s step has nothing to do', async () => {
-    expectOneLineError(await train(['--steps', '2', '--out', 'nothing-here', '--resume']), 2, /--resume: .*nothing-here holds no checkpoint to resume; train without --resume to start one/);
+  test("--resume without a checkpoint is refused and creates nothing; --steps at or below the checkpoint's step has nothing to do", async () => {
+    expectOneLineError(
+      await train(['--steps', '2', '--out', 'nothing-here', '--resume']),
+      2,
+      /--resume: .*nothing-here holds no checkpoint to resume; train without --resume to start one/,
+    );
     expect(await exists('nothing-here')).toBe(false);
     await seedCheckpoint('done');
     const before = await snapshot(join(dir, 'done'));
@@ -190,9 +271,19 @@ describe('loading checks the tokenizer against the model', () => {
     const size = meta.tokenizer.vocab.length;
     meta.tokenizer.vocab.push('§');
     await writeFile(metaPath, JSON.stringify(meta));
-    for (const command of [['generate', 'vocab', '--backend', 'reference'], ['inspect', 'vocab'], ['export', 'vocab', '--out', 'v.onnx']]) {
+    for (const command of [
+      ['generate', 'vocab', '--backend', 'reference'],
+      ['inspect', 'vocab'],
+      ['export', 'vocab', '--out', 'v.onnx'],
+    ]) {
       const r = await runCli(command, dir);
-      expectOneLineError(r, 1, new RegExp(`CheckpointError: .*vocab/meta\\.json: the tokenizer has ${size + 1} tokens, but the "logits" output of .*graph\\.json has ${size}`));
+      expectOneLineError(
+        r,
+        1,
+        new RegExp(
+          `CheckpointError: .*vocab/meta\\.json: the tokenizer has ${size + 1} tokens, but the "logits" output of .*graph\\.json has ${size}`,
+        ),
+      );
     }
     expect(await exists('v.onnx')).toBe(false);
   });

@@ -22,20 +22,28 @@ afterAll(async () => {
 
 describe('ganglion CLI', () => {
   test('train --json: event lines, a checkpoint and loss images', async () => {
-    const r = await run(['train', '--preset', 'char-lstm-small', '--corpus', corpus, ...TINY, '--out', 'model', '--json'], dir);
+    const r = await run(
+      ['train', '--preset', 'char-lstm-small', '--corpus', corpus, ...TINY, '--out', 'model', '--json'],
+      dir,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const batches = events.filter((e) => e.event === 'batch');
     expect(batches.map((e) => e.step)).toEqual([1, 2, 3]);
-    for (const b of batches) expect(Object.keys(b).sort()).toEqual(['event', 'gradNorm', 'loss', 'lr', 'step', 'tokensPerSecond']);
+    for (const b of batches)
+      expect(Object.keys(b).sort()).toEqual(['event', 'gradNorm', 'loss', 'lr', 'step', 'tokensPerSecond']);
     const epoch = events.find((e) => e.event === 'epoch');
     expect(epoch.valBitsPerChar).toBeCloseTo(epoch.valLoss / Math.LN2, 10);
     expect(events.find((e) => e.event === 'checkpoint').path).toBe(join(dir, 'model'));
     const done = events.find((e) => e.event === 'done');
     expect(done.steps).toBe(3);
     expect(done.valBitsPerChar).toBeGreaterThan(0);
-    for (const f of ['graph.json', 'weights.safetensors', 'optimizer.safetensors', 'meta.json', 'loss.svg', 'loss.png']) expect((await stat(join(dir, 'model', f))).size).toBeGreaterThan(0);
+    for (const f of ['graph.json', 'weights.safetensors', 'optimizer.safetensors', 'meta.json', 'loss.svg', 'loss.png'])
+      expect((await stat(join(dir, 'model', f))).size).toBeGreaterThan(0);
     expect((await readFile(join(dir, 'model', 'loss.png'))).subarray(1, 4).toString()).toBe('PNG');
     expect(await readFile(join(dir, 'model', 'loss.svg'), 'utf8')).toMatch(/^<svg /);
   });
@@ -50,7 +58,18 @@ describe('ganglion CLI', () => {
   });
 
   test('generate is deterministic for the same checkpoint, prompt and seed', async () => {
-    const args = ['generate', 'model', '--prompt', 'it was', '--max-tokens', '30', '--seed', '7', '--backend', 'reference'];
+    const args = [
+      'generate',
+      'model',
+      '--prompt',
+      'it was',
+      '--max-tokens',
+      '30',
+      '--seed',
+      '7',
+      '--backend',
+      'reference',
+    ];
     const a = await run(args, dir);
     const b = await run(args, dir);
     expect(a.code).toBe(0);
@@ -65,9 +84,27 @@ describe('ganglion CLI', () => {
     const r = await run(['train', '--preset', 'char-gpt', '--corpus', corpus, ...TINY, '--out', 'gpt', '--json'], dir);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').find((l) => l.includes('"done"'))!).steps).toBe(3);
+    expect(
+      JSON.parse(
+        r.stdout
+          .trim()
+          .split('\n')
+          .find((l) => l.includes('"done"'))!,
+      ).steps,
+    ).toBe(3);
     // 140 tokens after a 6-token prompt: the sliding window (128) drops the oldest cached keys.
-    const args = ['generate', 'gpt', '--prompt', 'it was', '--max-tokens', '140', '--seed', '7', '--backend', 'reference'];
+    const args = [
+      'generate',
+      'gpt',
+      '--prompt',
+      'it was',
+      '--max-tokens',
+      '140',
+      '--seed',
+      '7',
+      '--backend',
+      'reference',
+    ];
     const a = await run(args, dir);
     const b = await run(args, dir);
     expect(a.stderr).toBe('');
@@ -81,7 +118,9 @@ describe('ganglion CLI', () => {
     const exp = await run(['export', 'gpt', '--out', 'gpt.onnx', '--stateful'], dir);
     expect(exp.stderr).toBe('');
     expect(exp.code).toBe(0);
-    expect(exp.stdout).toMatch(/inputs: {2}ids \[batch, time\] int32, position_ids \[batch, time\] int32, past_key_values\.0\.key \[batch, 4, past_sequence_length, 32\] float32/);
+    expect(exp.stdout).toMatch(
+      /inputs: {2}ids \[batch, time\] int32, position_ids \[batch, time\] int32, past_key_values\.0\.key \[batch, 4, past_sequence_length, 32\] float32/,
+    );
     expect(exp.stdout).toMatch(/present\.3\.value \[batch, 4, present_sequence_length, 32\] float32/);
     // 200 tokens, as the demo checks: past the 128-token window, so present.N drops the oldest keys.
     const greedy = ['--prompt', 'it was', '--max-tokens', '200', '--temperature', '0'];
@@ -94,10 +133,14 @@ describe('ganglion CLI', () => {
     expect(fromFile.stdout).toBe(framework.stdout);
     expect(onnxBackend.stdout).toBe(framework.stdout);
     // A file exported for fewer positions says so instead of failing inside onnxruntime.
-    expect((await run(['export', 'gpt', '--out', 'gpt-short.onnx', '--stateful', '--max-positions', '50'], dir)).code).toBe(0);
+    expect(
+      (await run(['export', 'gpt', '--out', 'gpt-short.onnx', '--stateful', '--max-positions', '50'], dir)).code,
+    ).toBe(0);
     const short = await run(['run', 'gpt-short.onnx', ...greedy], dir);
     expect(short.code).toBe(1);
-    expect(short.stderr).toMatch(/ShapeError: ".*gpt-short\.onnx" covers stream positions 0\.\.49, but this step needs up to 50: export with a larger --max-positions/);
+    expect(short.stderr).toMatch(
+      /ShapeError: ".*gpt-short\.onnx" covers stream positions 0\.\.49, but this step needs up to 50: export with a larger --max-positions/,
+    );
   });
 
   test('inspect prints the summary table and the Mermaid graph', async () => {
@@ -111,7 +154,9 @@ describe('ganglion CLI', () => {
   test('export --stateful, then run from the file alone: greedy text equals the framework and onnx backends', async () => {
     const exp = await run(['export', 'model', '--out', 'model.onnx', '--stateful', '--opset', '18'], dir);
     expect(exp.code).toBe(0);
-    expect(exp.stdout).toMatch(/inputs: {2}ids \[batch, time\] int32, state_in\.lstm1\.h \[batch, 128\] float32, state_in\.lstm1\.c/);
+    expect(exp.stdout).toMatch(
+      /inputs: {2}ids \[batch, time\] int32, state_in\.lstm1\.h \[batch, 128\] float32, state_in\.lstm1\.c/,
+    );
     const greedy = ['--prompt', 'it was', '--max-tokens', '40', '--temperature', '0'];
     const fromFile = await run(['run', 'model.onnx', ...greedy], dir);
     const framework = await run(['generate', 'model', ...greedy, '--backend', 'tfjs'], dir);
@@ -128,20 +173,60 @@ describe('ganglion CLI', () => {
   });
 
   test.each([
-    ['a missing checkpoint', ['generate', 'no-such-dir'], 1, /CheckpointError: .*no-such-dir: checkpoint directory does not exist/],
-    ['a prompt outside the vocabulary', ['generate', 'model', '--prompt', 'Zebra Ω', '--backend', 'reference'], 1, /characters that are not in the model's vocabulary: "Z" \(U\+005A\), "Ω" \(U\+03A9\)\. Nothing was generated/],
+    [
+      'a missing checkpoint',
+      ['generate', 'no-such-dir'],
+      1,
+      /CheckpointError: .*no-such-dir: checkpoint directory does not exist/,
+    ],
+    [
+      'a prompt outside the vocabulary',
+      ['generate', 'model', '--prompt', 'Zebra Ω', '--backend', 'reference'],
+      1,
+      /characters that are not in the model's vocabulary: "Z" \(U\+005A\), "Ω" \(U\+03A9\)\. Nothing was generated/,
+    ],
     ['an empty corpus', ['train', '--corpus', 'empty.txt', ...TINY], 1, /CorpusError: corpus "empty.txt" is empty/],
-    ['a binary corpus', ['train', '--corpus', 'binary.bin', ...TINY], 1, /CorpusError: corpus "binary.bin" looks binary \(a NUL byte at offset 2\)/],
+    [
+      'a binary corpus',
+      ['train', '--corpus', 'binary.bin', ...TINY],
+      1,
+      /CorpusError: corpus "binary.bin" looks binary \(a NUL byte at offset 2\)/,
+    ],
     ['a missing corpus', ['train', '--corpus', 'nope.txt', ...TINY], 1, /cannot read corpus "nope.txt"/],
     ['a bad learning rate', ['train', '--lr', 'abc'], 2, /--lr: expected a number > 0, got "abc"/],
-    ['a bad clip', ['train', '--clip', 'global-norm:-1'], 2, /--clip global-norm:-1: clipping policy "global-norm" option maxNorm expects a number > 0, got "-1"/],
-    ['a bad optimizer', ['train', '--optimizer', 'adamax'], 2, /--optimizer: expected one of adam, adamw, sgd, rmsprop, adagrad, got "adamax"/],
-    ['a bad temperature', ['generate', 'model', '--temperature=-1'], 2, /--temperature: expected a number >= 0, got "-1"/],
+    [
+      'a bad clip',
+      ['train', '--clip', 'global-norm:-1'],
+      2,
+      /--clip global-norm:-1: clipping policy "global-norm" option maxNorm expects a number > 0, got "-1"/,
+    ],
+    [
+      'a bad optimizer',
+      ['train', '--optimizer', 'adamax'],
+      2,
+      /--optimizer: expected one of adam, adamw, sgd, rmsprop, adagrad, got "adamax"/,
+    ],
+    [
+      'a bad temperature',
+      ['generate', 'model', '--temperature=-1'],
+      2,
+      /--temperature: expected a number >= 0, got "-1"/,
+    ],
     ['an unknown flag', ['train', '--epochz', '3'], 2, /Unknown option '--epochz'/],
     ['an unknown command', ['trian'], 2, /unknown command "trian"/],
     ['export without --out', ['export', 'model'], 2, /--out: the path of the \.onnx file to write is required/],
-    ['export with a bad opset', ['export', 'model', '--out', 'x.onnx', '--opset', '12'], 2, /--opset: expected a whole number >= 17 and <= 26, got "12"/],
-    ['export with a bad --max-positions', ['export', 'model', '--out', 'x.onnx', '--max-positions', '0'], 2, /--max-positions: expected a whole number >= 1, got "0"/],
+    [
+      'export with a bad opset',
+      ['export', 'model', '--out', 'x.onnx', '--opset', '12'],
+      2,
+      /--opset: expected a whole number >= 17 and <= 26, got "12"/,
+    ],
+    [
+      'export with a bad --max-positions',
+      ['export', 'model', '--out', 'x.onnx', '--max-positions', '0'],
+      2,
+      /--max-positions: expected a whole number >= 1, got "0"/,
+    ],
     ['run on a missing file', ['run', 'missing.onnx'], 1, /ExportError: cannot read ONNX model "missing\.onnx"/],
   ])('%s', async (_, args, code, message) => {
     await writeFile(join(dir, 'empty.txt'), '');

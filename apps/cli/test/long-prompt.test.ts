@@ -32,18 +32,36 @@ function run(args: string[]): Promise<Result> {
     execFile(
       process.execPath,
       ['--import', RSS_PRELOAD, BIN, ...args],
-      { cwd: dir, timeout: 120_000, maxBuffer: 16 * 2 ** 20, env: { ...process.env, FORCE_COLOR: '0', GANGLION_TEST_RSS: rssFile } },
+      {
+        cwd: dir,
+        timeout: 120_000,
+        maxBuffer: 16 * 2 ** 20,
+        env: { ...process.env, FORCE_COLOR: '0', GANGLION_TEST_RSS: rssFile },
+      },
       (error, stdout, stderr) => {
         readFile(rssFile, 'utf8').then(
-          (kb) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, rssMb: Number(kb) / 1024 }),
-          () => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, rssMb: Number.NaN }),
+          (kb) =>
+            resolve({
+              code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+              stdout,
+              stderr,
+              rssMb: Number(kb) / 1024,
+            }),
+          () =>
+            resolve({
+              code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+              stdout,
+              stderr,
+              rssMb: Number.NaN,
+            }),
         );
       },
     );
   });
 }
 
-const CORPUS = 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. ';
+const CORPUS =
+  'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. ';
 /** A prompt of `n` characters of the corpus's vocabulary, not a repetition of the corpus. */
 function promptOf(n: number): string {
   let x = 12345;
@@ -77,7 +95,26 @@ const RSS_MARGIN_MB = 80;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ganglion-long-prompt-'));
   await writeFile(join(dir, 'corpus.txt'), CORPUS.repeat(8));
-  const train = (preset: string, out: string) => run(['train', '--preset', preset, '--corpus', 'corpus.txt', '--backend', 'reference', '--batch', '4', '--seq-len', '12', '--steps', '2', '--seed', '1', '--out', out]);
+  const train = (preset: string, out: string) =>
+    run([
+      'train',
+      '--preset',
+      preset,
+      '--corpus',
+      'corpus.txt',
+      '--backend',
+      'reference',
+      '--batch',
+      '4',
+      '--seq-len',
+      '12',
+      '--steps',
+      '2',
+      '--seed',
+      '1',
+      '--out',
+      out,
+    ]);
   const trained = await Promise.all([train('char-lstm-small', 'lstm'), train('char-gpt', 'gpt')]);
   for (const t of trained) expect(t.code, t.stderr).toBe(0);
   // The GPT's RoPE tables must cover the whole prompt.

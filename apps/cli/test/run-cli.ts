@@ -18,12 +18,26 @@ export interface CliResult {
 }
 
 /** `ganglion ...args` in `cwd`; a run past `timeoutMs` is killed and fails with code 124. */
-export function runCli(args: readonly string[], cwd: string, opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  cwd: string,
+  opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL', env: { ...process.env, FORCE_COLOR: '0', ...opts.env } }, (error, stdout, stderr) => {
-      const killed = error && (error as { killed?: boolean }).killed;
-      resolve({ code: killed ? 124 : error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        cwd,
+        timeout: opts.timeoutMs ?? 120_000,
+        killSignal: 'SIGKILL',
+        env: { ...process.env, FORCE_COLOR: '0', ...opts.env },
+      },
+      (error, stdout, stderr) => {
+        const killed = error && (error as { killed?: boolean }).killed;
+        resolve({ code: killed ? 124 : error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -34,7 +48,10 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
     for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
       const path = join(rel, e.name);
       if (e.isDirectory()) await walk(path);
-      else out[path] = createHash('sha256').update(await readFile(join(dir, path))).digest('hex');
+      else
+        out[path] = createHash('sha256')
+          .update(await readFile(join(dir, path)))
+          .digest('hex');
     }
   };
   await walk('');
@@ -51,7 +68,10 @@ export function expectOneLineError(r: CliResult, code: number, message: RegExp):
 }
 
 /** The small text the CLI tests train on. */
-const TINY_CORPUS = 'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(8);
+const TINY_CORPUS =
+  'It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. '.repeat(
+    8,
+  );
 
 /** A fresh temporary folder holding `corpus.txt` (TINY_CORPUS); the caller removes it. */
 export async function folderWithCorpus(prefix: string): Promise<string> {

@@ -22,7 +22,25 @@ const GEN = ['--prompt', 'it was', '--max-tokens', '40'];
 
 beforeAll(async () => {
   dir = await folderWithCorpus('ganglion-sampling-');
-  const t = await run(['train', '--preset', 'char-lstm-small', '--corpus', 'corpus.txt', '--backend', 'reference', '--batch', '4', '--seq-len', '12', '--steps', '3', '--seed', '1', '--out', 'model']);
+  const t = await run([
+    'train',
+    '--preset',
+    'char-lstm-small',
+    '--corpus',
+    'corpus.txt',
+    '--backend',
+    'reference',
+    '--batch',
+    '4',
+    '--seq-len',
+    '12',
+    '--steps',
+    '3',
+    '--seed',
+    '1',
+    '--out',
+    'model',
+  ]);
   expect(t.code, t.stderr).toBe(0);
   const e = await run(['export', 'model', '--out', 'model.onnx', '--stateful']);
   expect(e.code, e.stderr).toBe(0);
@@ -36,7 +54,10 @@ describe('--top-k and --top-p', () => {
   test('--top-k 1 and --top-p 1e-9 at temperature 1 are greedy (generate and run)', async () => {
     const greedy = await text(['generate', 'model', ...GEN, '--temperature', '0']);
     expect(greedy).toBe(await text(['run', 'model.onnx', ...GEN, '--temperature', '0']));
-    for (const cut of [['--top-k', '1'], ['--top-p', '1e-9']]) {
+    for (const cut of [
+      ['--top-k', '1'],
+      ['--top-p', '1e-9'],
+    ]) {
       expect(await text(['generate', 'model', ...GEN, '--temperature', '1', '--seed', '5', ...cut])).toBe(greedy);
       expect(await text(['run', 'model.onnx', ...GEN, '--temperature', '1', '--seed', '5', ...cut])).toBe(greedy);
     }

@@ -8,7 +8,16 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { folderWithCorpus, runCli } from './run-cli.js';
-import { CharTokenizer, ReferenceBackend, Runtime, TOKENS, decodeSafetensors, lmDataset, lmWindowCount, loadCheckpoint } from '@ganglion/core';
+import {
+  CharTokenizer,
+  ReferenceBackend,
+  Runtime,
+  TOKENS,
+  decodeSafetensors,
+  lmDataset,
+  lmWindowCount,
+  loadCheckpoint,
+} from '@ganglion/core';
 import { buildContainer } from '../src/container.js';
 import { textFile } from '../src/corpus.js';
 
@@ -18,7 +27,24 @@ type Event = Record<string, unknown> & { event: string };
 
 /** Run `train --json` and return its events; fails the test (with stderr) unless it exits 0. */
 async function train(args: string[]): Promise<Event[]> {
-  const r = await run(['train', '--preset', 'char-lstm-small', '--corpus', corpus, '--batch', '4', '--seq-len', '12', '--seed', '1', '--json', ...args], dir);
+  const r = await run(
+    [
+      'train',
+      '--preset',
+      'char-lstm-small',
+      '--corpus',
+      corpus,
+      '--batch',
+      '4',
+      '--seq-len',
+      '12',
+      '--seed',
+      '1',
+      '--json',
+      ...args,
+    ],
+    dir,
+  );
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return r.stdout
@@ -71,7 +97,9 @@ describe('ganglion train on the default backend (onnx)', () => {
     const events = await train(['--steps', '5', '--checkpoint-every', '2', '--out', 'every']);
     expect(steps(events, 'checkpoint')).toEqual([2, 4, 5]);
     // Each periodic save follows its step's batch, before the next one.
-    const order = events.filter((e) => e.event === 'batch' || e.event === 'checkpoint').map((e) => `${e.event[0]}${String(e.step)}`);
+    const order = events
+      .filter((e) => e.event === 'batch' || e.event === 'checkpoint')
+      .map((e) => `${e.event[0]}${String(e.step)}`);
     expect(order).toEqual(['b1', 'b2', 'c2', 'b3', 'b4', 'c4', 'b5', 'c5']);
     const path = events.find((e) => e.event === 'checkpoint')!.path as string;
     expect(JSON.parse(await readFile(join(path, 'meta.json'), 'utf8')).step).toBe(5);
@@ -128,7 +156,8 @@ describe('ganglion train --resume', () => {
       const tb = decodeSafetensors(await bytes(b, file), file).tensors;
       expect([...tb.keys()].sort()).toEqual([...ta.keys()].sort());
       let worst = 0;
-      for (const [name, t] of ta) for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - tb.get(name)!.data[i]));
+      for (const [name, t] of ta)
+        for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - tb.get(name)!.data[i]));
       expect(worst, file).toBeLessThan(1e-6);
     }
   });
@@ -140,22 +169,40 @@ describe('ganglion train --log-grad-norms', () => {
   test('prints every parameter’s gradient norm every N steps, the same on onnx and reference', async () => {
     const byBackend: Record<string, Event[]> = {};
     for (const backend of ['onnx', 'reference']) {
-      const events = await train(['--backend', backend, '--steps', '4', '--out', `norms-${backend}`, '--log-grad-norms', '2']);
+      const events = await train([
+        '--backend',
+        backend,
+        '--steps',
+        '4',
+        '--out',
+        `norms-${backend}`,
+        '--log-grad-norms',
+        '2',
+      ]);
       const logged = events.filter((e) => e.event === 'grad-norms');
       expect(logged.map((e) => e.step)).toEqual([2, 4]);
       for (const e of logged) {
         const norms = e.norms as Record<string, number>;
         const batch = events.find((b) => b.event === 'batch' && b.step === e.step)!;
         const total = Math.sqrt(Object.values(norms).reduce((a, n) => a + n * n, 0));
-        expect(Math.abs(total - (batch.gradNorm as number)) / (batch.gradNorm as number), `${backend} step ${e.step}`).toBeLessThan(1e-5);
+        expect(
+          Math.abs(total - (batch.gradNorm as number)) / (batch.gradNorm as number),
+          `${backend} step ${e.step}`,
+        ).toBeLessThan(1e-5);
       }
-      const weights = decodeSafetensors(await readFile(join(dir, `norms-${backend}`, 'weights.safetensors')), 'weights').tensors;
+      const weights = decodeSafetensors(
+        await readFile(join(dir, `norms-${backend}`, 'weights.safetensors')),
+        'weights',
+      ).tensors;
       expect(Object.keys(logged[0].norms as object).sort()).toEqual([...weights.keys()].sort());
       byBackend[backend] = logged;
     }
     for (const [i, e] of byBackend.onnx.entries()) {
       for (const [k, v] of Object.entries(e.norms as Record<string, number>)) {
-        expect(Math.abs(v - (byBackend.reference[i].norms as Record<string, number>)[k]) / Math.max(v, 1e-6), k).toBeLessThan(1e-4);
+        expect(
+          Math.abs(v - (byBackend.reference[i].norms as Record<string, number>)[k]) / Math.max(v, 1e-6),
+          k,
+        ).toBeLessThan(1e-4);
       }
     }
   });
@@ -178,20 +225,40 @@ describe('ganglion train --grad-accum', () => {
     const accum = await train(['--steps', '3', '--out', 'accum-2', '--grad-accum', '2']);
     const losses = (events: Event[]) => events.filter((e) => e.event === 'batch').map((e) => e.loss as number);
     expect(losses(accum)).toHaveLength(3);
-    for (const [i, l] of losses(whole).entries()) expect(Math.abs(losses(accum)[i] - l), `step ${i + 1}`).toBeLessThan(1e-5);
+    for (const [i, l] of losses(whole).entries())
+      expect(Math.abs(losses(accum)[i] - l), `step ${i + 1}`).toBeLessThan(1e-5);
     const a = decodeSafetensors(await readFile(join(dir, 'accum-1', 'weights.safetensors')), 'a').tensors;
     const b = decodeSafetensors(await readFile(join(dir, 'accum-2', 'weights.safetensors')), 'b').tensors;
     let worst = 0;
-    for (const [name, t] of a) for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - b.get(name)!.data[i]));
+    for (const [name, t] of a)
+      for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - b.get(name)!.data[i]));
     expect(worst).toBeLessThan(1e-5);
   });
 
   test('a batch that does not split, or an eager backend, is one line and exit 2', async () => {
-    const odd = await run(['train', '--preset', 'char-lstm-small', '--corpus', corpus, '--batch', '4', '--grad-accum', '3', '--out', 'accum-odd'], dir);
+    const odd = await run(
+      [
+        'train',
+        '--preset',
+        'char-lstm-small',
+        '--corpus',
+        corpus,
+        '--batch',
+        '4',
+        '--grad-accum',
+        '3',
+        '--out',
+        'accum-odd',
+      ],
+      dir,
+    );
     expect(odd.code).toBe(2);
     expect(odd.stderr).toMatch(/--grad-accum: the batch of 4 does not split into 3 equal micro-batches/);
     expect(odd.stderr.trim().split('\n')).toHaveLength(1);
-    const eager = await run(['train', '--backend', 'reference', '--corpus', corpus, '--grad-accum', '2', '--out', 'accum-eager'], dir);
+    const eager = await run(
+      ['train', '--backend', 'reference', '--corpus', corpus, '--grad-accum', '2', '--out', 'accum-eager'],
+      dir,
+    );
     expect(eager.code).toBe(2);
     expect(eager.stderr).toMatch(/--grad-accum: .*use --backend onnx/);
   });

@@ -36,7 +36,10 @@ class HostScale extends Layer<Record<string, never>> {
   static override readonly kind = 'HostScale';
   readonly inputs = [{ name: 'x' }];
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
-    return { outputs: [{ name: 'y', dtype: 'float32', shape: expectPort('x', inputs.x, 'float32').shape }], params: [] };
+    return {
+      outputs: [{ name: 'y', dtype: 'float32', shape: expectPort('x', inputs.x, 'float32').shape }],
+      params: [],
+    };
   }
   forward({ x }: Readonly<Record<string, Tensor>>): Tensor {
     const s = x.toArray().reduce((a, b) => a + b, 0);
@@ -49,7 +52,10 @@ class Mystery extends Layer<Record<string, never>> {
   static override readonly kind = 'Mystery';
   readonly inputs = [{ name: 'x' }];
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
-    return { outputs: [{ name: 'y', dtype: 'float32', shape: expectPort('x', inputs.x, 'float32').shape }], params: [] };
+    return {
+      outputs: [{ name: 'y', dtype: 'float32', shape: expectPort('x', inputs.x, 'float32').shape }],
+      params: [],
+    };
   }
   forward({ x }: Readonly<Record<string, Tensor>>): Tensor {
     return add(x, reduceSum(expand(scalar(0, 'float32', x.backend), ['other', 1, 4]), 0));
@@ -80,28 +86,43 @@ describe('exportOnnx options', () => {
 
   it('writes producer, doc string and caller metadata (a vocabulary as JSON)', () => {
     const vocab = JSON.stringify(['a', 'b', 'c']);
-    const model = onnx.ModelProto.decode(exportOnnx(c.graph, params, { metadata: { vocab, author: 'test' }, docString: 'char model' }));
+    const model = onnx.ModelProto.decode(
+      exportOnnx(c.graph, params, { metadata: { vocab, author: 'test' }, docString: 'char model' }),
+    );
     expect(model.producerName).toBe('ganglion');
     expect(model.docString).toBe('char model');
     const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
     expect(meta.vocab).toBe(vocab);
     expect(meta.author).toBe('test');
-    expect(JSON.parse(meta['ganglion.graph']!).nodes.map((n: { kind: string }) => n.kind)).toEqual(['Embedding', 'LSTM', 'LSTM', 'Dense']);
+    expect(JSON.parse(meta['ganglion.graph']!).nodes.map((n: { kind: string }) => n.kind)).toEqual([
+      'Embedding',
+      'LSTM',
+      'LSTM',
+      'Dense',
+    ]);
   });
 
   it('names parameters <node>.<param> and nodes after their Ganglion node', () => {
     const graph = onnx.ModelProto.decode(exportOnnx(c.graph, params)).graph!;
     const inits = graph.initializer!.map((i) => i.name);
     for (const key of params.keys()) expect(inits).toContain(key);
-    expect(graph.node!.map((n) => n.name)).toEqual(expect.arrayContaining(['embed/Gather', 'lstm1/LSTM', 'lstm2/LSTM', 'head/MatMul']));
-    expect(graph.input!.map((i) => [i.name, i.type!.tensorType!.shape!.dim!.map((d) => d.dimParam)])).toEqual([['ids', ['batch', 'time']]]);
+    expect(graph.node!.map((n) => n.name)).toEqual(
+      expect.arrayContaining(['embed/Gather', 'lstm1/LSTM', 'lstm2/LSTM', 'head/MatMul']),
+    );
+    expect(graph.input!.map((i) => [i.name, i.type!.tensorType!.shape!.dim!.map((d) => d.dimParam)])).toEqual([
+      ['ids', ['batch', 'time']],
+    ]);
   });
 
   it('exports a subset of outputs and drops the inputs only the others need', async () => {
     const g = new GraphBuilder();
     const ids = g.input('ids', ['batch', 'time'], 'int32');
     const labels = g.input('labels', ['batch', 'time'], 'int32');
-    const logits = g.node('head', new Dense({ units: 5 }), g.node('embed', new Embedding({ vocabSize: 5, dim: 3 }), ids));
+    const logits = g.node(
+      'head',
+      new Dense({ units: 5 }),
+      g.node('embed', new Embedding({ vocabSize: 5, dim: 3 }), ids),
+    );
     g.output('logits', logits);
     g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), logits, labels));
     const graph = g.build();
@@ -120,7 +141,11 @@ describe('exportOnnx options', () => {
     const g = new GraphBuilder();
     const labels = g.input('labels', ['batch', 'time'], 'int32');
     const ids = g.input('ids', ['batch', 'time'], 'int32');
-    const logits = g.node('head', new Dense({ units: 5 }), g.node('lstm', new LSTM({ units: 4 }), g.node('embed', new Embedding({ vocabSize: 5, dim: 3 }), ids)));
+    const logits = g.node(
+      'head',
+      new Dense({ units: 5 }),
+      g.node('lstm', new LSTM({ units: 4 }), g.node('embed', new Embedding({ vocabSize: 5, dim: 3 }), ids)),
+    );
     g.output('logits', logits);
     g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), logits, labels));
     const graph = g.build();
@@ -149,7 +174,13 @@ describe('exportOnnx options', () => {
     const trace = (random: 'constant' | 'onnx') => {
       const tb = new TraceBackend({ random });
       const x = tb.input('x', { shape: [3, 4], dtype: 'float32' });
-      tb.output('y', add(x, withBackend(tb, () => randomUniform([3, 4], 42, 2, 3))));
+      tb.output(
+        'y',
+        add(
+          x,
+          withBackend(tb, () => randomUniform([3, 4], 42, 2, 3)),
+        ),
+      );
       return tb.toModel();
     };
     const x = { data: new Float32Array(12), shape: [3, 4] };
@@ -177,44 +208,87 @@ describe('what cannot be exported raises ExportError', () => {
 
   it('a layer that reads tensor values (data-dependent computation), naming the node', () => {
     const graph = oneLayer(new HostScale({}));
-    expectExportError(() => exportOnnx(graph, new ParamStore(graph)), /^cannot export node "odd" \(HostScale\): it reads the values of \[batch, time, 4\] float32 tensor "x" while tracing: data-dependent/);
+    expectExportError(
+      () => exportOnnx(graph, new ParamStore(graph)),
+      /^cannot export node "odd" \(HostScale\): it reads the values of \[batch, time, 4\] float32 tensor "x" while tracing: data-dependent/,
+    );
   });
 
   it('a symbolic dim no input determines, naming the node and the dim', () => {
     const graph = oneLayer(new Mystery({}));
-    expectExportError(() => exportOnnx(graph, new ParamStore(graph)), /cannot export node "odd" \(Mystery\): .*"other" does not appear in any graph input/);
+    expectExportError(
+      () => exportOnnx(graph, new ParamStore(graph)),
+      /cannot export node "odd" \(Mystery\): .*"other" does not appear in any graph input/,
+    );
   });
 
   it('a recurrence over a symbolic time dim without its native lowering', () => {
     const c = charModel('gru', 4);
     const params = ParamStore.initialize(c.graph, 1, reference);
-    expectExportError(() => exportOnnx(c.graph, params, { native: false }), /cannot export node "gru1" \(GRU\): .*time dim must be concrete.*options\.inputs.*native: true/);
+    expectExportError(
+      () => exportOnnx(c.graph, params, { native: false }),
+      /cannot export node "gru1" \(GRU\): .*time dim must be concrete.*options\.inputs.*native: true/,
+    );
   });
 
   it.each([16, 27, 17.5, '17'])('opset %s', (opset) => {
     const c = charModel('lstm', 4);
-    expectExportError(() => exportOnnx(c.graph, new ParamStore(c.graph), { opset: opset as number }), /opset .* is not supported: expected an integer from 17 to 26/);
+    expectExportError(
+      () => exportOnnx(c.graph, new ParamStore(c.graph), { opset: opset as number }),
+      /opset .* is not supported: expected an integer from 17 to 26/,
+    );
   });
 
   it('bad options: unknown output, unknown input, unfit input shape, non-string metadata, missing parameters', () => {
     const c = charModel('lstm', 4);
     const params = ParamStore.initialize(c.graph, 1, reference);
-    expectExportError(() => exportOnnx(c.graph, params, { outputs: ['nope'] }), /"nope", which is not a graph output \(outputs: logits\)/);
-    expectExportError(() => exportOnnx(c.graph, params, { inputs: { x: ['batch'] } }), /"x", which is not a graph input \(inputs: ids\)/);
-    expectExportError(() => exportOnnx(c.graph, params, { inputs: { ids: ['batch'] } }), /input "ids" is declared \[batch, time\]; it cannot be traced as \[batch\]/);
-    expectExportError(() => exportOnnx(c.graph, params, { metadata: { vocab: ['a'] as unknown as string } }), /metadata "vocab" must be a string/);
+    expectExportError(
+      () => exportOnnx(c.graph, params, { outputs: ['nope'] }),
+      /"nope", which is not a graph output \(outputs: logits\)/,
+    );
+    expectExportError(
+      () => exportOnnx(c.graph, params, { inputs: { x: ['batch'] } }),
+      /"x", which is not a graph input \(inputs: ids\)/,
+    );
+    expectExportError(
+      () => exportOnnx(c.graph, params, { inputs: { ids: ['batch'] } }),
+      /input "ids" is declared \[batch, time\]; it cannot be traced as \[batch\]/,
+    );
+    expectExportError(
+      () => exportOnnx(c.graph, params, { metadata: { vocab: ['a'] as unknown as string } }),
+      /metadata "vocab" must be a string/,
+    );
     expectExportError(() => exportOnnx(c.graph, new ParamStore(c.graph)), /parameter "embed.weight" is missing/);
   });
 });
 
 describe('a primitive without an ONNX lowering', () => {
   it('raises ExportError naming the primitive and the node', async () => {
-    const { GraphBuilder, Layer, ParamStore, apply, definePrimitive, expectPort, ExportError: EE } = await import('@ganglion/core');
-    const cube = definePrimitive({ name: 'Cube', inputs: ['x'], dtype: ([x]) => x.dtype, shape: ([x]) => x.shape, vjp: null });
+    const {
+      GraphBuilder,
+      Layer,
+      ParamStore,
+      apply,
+      definePrimitive,
+      expectPort,
+      ExportError: EE,
+    } = await import('@ganglion/core');
+    const cube = definePrimitive({
+      name: 'Cube',
+      inputs: ['x'],
+      dtype: ([x]) => x.dtype,
+      shape: ([x]) => x.shape,
+      vjp: null,
+    });
     class CubeLayer extends Layer<Record<string, never>> {
       static override readonly kind = 'CubeLayer';
       readonly inputs = [{ name: 'x' }];
-      signature(inputs: Record<string, { shape: readonly (number | string)[]; dtype: 'float32' | 'int32' | 'bool' } | undefined>) {
+      signature(
+        inputs: Record<
+          string,
+          { shape: readonly (number | string)[]; dtype: 'float32' | 'int32' | 'bool' } | undefined
+        >,
+      ) {
         return { outputs: [{ name: 'y', ...expectPort('x', inputs.x, 'float32') }], params: [] };
       }
       forward({ x }: Record<string, import('@ganglion/core').Tensor>) {
@@ -225,6 +299,8 @@ describe('a primitive without an ONNX lowering', () => {
     g.output('y', g.node('cuber', new CubeLayer({}), g.input('x', ['batch', 3])));
     const graph = g.build();
     expect(() => exportOnnx(graph, new ParamStore(graph))).toThrow(EE);
-    expect(() => exportOnnx(graph, new ParamStore(graph))).toThrow(/primitive "Cube" in node "cuber.*" has no ONNX lowering/);
+    expect(() => exportOnnx(graph, new ParamStore(graph))).toThrow(
+      /primitive "Cube" in node "cuber.*" has no ONNX lowering/,
+    );
   });
 });

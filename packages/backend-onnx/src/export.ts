@@ -103,7 +103,12 @@ export function exportOnnx(graph: Graph, params: ParamStore, options: ExportOpti
  * either its old self or the whole new model. Any failure removes the temporary file and throws an
  * ExportError naming `path`.
  */
-export function writeOnnxFile(path: string, graph: Graph, params: ParamStore, options: ExportOptions = {}): ExportedModel {
+export function writeOnnxFile(
+  path: string,
+  graph: Graph,
+  params: ParamStore,
+  options: ExportOptions = {},
+): ExportedModel {
   const model = traceModel(graph, params, options);
   writeFileAtomically(path, model.bytes);
   return model;
@@ -117,7 +122,7 @@ function writeFileAtomically(path: string, bytes: Uint8Array): void {
     const fd = openSync(tmp, 'wx');
     created = true;
     try {
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -126,7 +131,9 @@ function writeFileAtomically(path: string, bytes: Uint8Array): void {
   } catch (e) {
     if (created) rmSync(tmp, { force: true });
     const inTheWay = !created && (e as NodeJS.ErrnoException)?.code === 'EEXIST';
-    throw new ExportError(`cannot write the ONNX model "${path}": ${inTheWay ? `"${tmp}" is in the way; remove it` : fsReason(e, path)}`);
+    throw new ExportError(
+      `cannot write the ONNX model "${path}": ${inTheWay ? `"${tmp}" is in the way; remove it` : fsReason(e, path)}`,
+    );
   }
 }
 
@@ -184,7 +191,10 @@ export function traceModel(graph: Graph, params: ParamStore, options: ExportOpti
     const produced = pass.stateOut.get(node) ?? {};
     for (const [key, binding] of Object.entries(bindings)) {
       const t = produced[key];
-      if (!t) throw new ExportError(`stateful export: node "${node}" returned state "${key}" on the first trace but not on the second`);
+      if (!t)
+        throw new ExportError(
+          `stateful export: node "${node}" returned state "${key}" on the first trace but not on the second`,
+        );
       tb.output(binding.output, t);
       described.push({ name: binding.output, shape: t.shape, dtype: t.dtype });
       state.push(binding);
@@ -195,12 +205,16 @@ export function traceModel(graph: Graph, params: ParamStore, options: ExportOpti
   if (tb.usesPositions) allMetadata[MAX_POSITIONS_METADATA_KEY] = String(tb.maxPositions);
   const bytes = tb.toModel({
     graphName: options.graphName ?? 'ganglion',
-    docString: options.docString ?? `Ganglion graph (${graph.nodes.map((n) => `${n.name}: ${n.layer.kind}`).join(', ')}), exported by tracing`,
+    docString:
+      options.docString ??
+      `Ganglion graph (${graph.nodes.map((n) => `${n.name}: ${n.layer.kind}`).join(', ')}), exported by tracing`,
     metadata: allMetadata,
   });
   const kept = new Set(tb.graph.inputNames());
   const inputs: ValueDescription[] = [
-    ...graph.inputs.filter((i) => kept.has(i.name)).map((i) => ({ name: i.name, shape: options.inputs?.[i.name] ?? i.spec.shape, dtype: i.spec.dtype })),
+    ...graph.inputs
+      .filter((i) => kept.has(i.name))
+      .map((i) => ({ name: i.name, shape: options.inputs?.[i.name] ?? i.spec.shape, dtype: i.spec.dtype })),
     ...(kept.has(POSITION_IDS) ? [{ name: POSITION_IDS, ...tb.positionsSpec() }] : []),
     ...state.filter((s) => kept.has(s.input)).map((s) => ({ name: s.input, shape: s.shape, dtype: s.dtype })),
   ];
@@ -220,7 +234,10 @@ interface Pass {
  * or for attention caches (`onnxState: 'kv-cache'`) `past_key_values.N.<key>` / `present.N.<key>`
  * with a free `past_sequence_length` along the cache's time axis.
  */
-function stateBindings(graph: Graph, probed: Map<string, Readonly<Record<string, Tensor>>>): Map<string, Record<string, StateBinding>> {
+function stateBindings(
+  graph: Graph,
+  probed: Map<string, Readonly<Record<string, Tensor>>>,
+): Map<string, Record<string, StateBinding>> {
   const out = new Map<string, Record<string, StateBinding>>();
   let layer = 0;
   for (const n of graph.nodes) {
@@ -230,9 +247,14 @@ function stateBindings(graph: Graph, probed: Map<string, Readonly<Record<string,
     const index = kv ? layer++ : -1;
     const bindings: Record<string, StateBinding> = {};
     for (const [key, t] of Object.entries(s)) {
-      if (kv && t.rank !== 4) throw new ExportError(`stateful export: node "${n.name}" returned a ${t.rank}-D "${key}" cache; a KV cache is [batch, heads, time, headDim]`);
+      if (kv && t.rank !== 4)
+        throw new ExportError(
+          `stateful export: node "${n.name}" returned a ${t.rank}-D "${key}" cache; a KV cache is [batch, heads, time, headDim]`,
+        );
       const shape = kv ? t.shape.map((d, k) => (k === 2 ? PAST_SEQUENCE_LENGTH : d)) : t.shape;
-      const [input, output] = kv ? [`past_key_values.${index}.${key}`, `present.${index}.${key}`] : [`state_in.${n.name}.${key}`, `state_out.${n.name}.${key}`];
+      const [input, output] = kv
+        ? [`past_key_values.${index}.${key}`, `present.${index}.${key}`]
+        : [`state_in.${n.name}.${key}`, `state_out.${n.name}.${key}`];
       bindings[key] = { node: n.name, key, input, output, shape, dtype: t.dtype };
     }
     out.set(n.name, bindings);
@@ -240,14 +262,26 @@ function stateBindings(graph: Graph, probed: Map<string, Readonly<Record<string,
   return out;
 }
 
-function tracePass(graph: Graph, params: ParamStore, options: ExportOptions, outputs: readonly string[], stateSpecs: Map<string, Record<string, StateBinding>> | undefined): Pass {
+function tracePass(
+  graph: Graph,
+  params: ParamStore,
+  options: ExportOptions,
+  outputs: readonly string[],
+  stateSpecs: Map<string, Record<string, StateBinding>> | undefined,
+): Pass {
   const tb = new TraceBackend(options);
   tb.stateful = options.stateful === true;
   const feeds: Record<string, Tensor> = {};
-  for (const i of graph.inputs) feeds[i.name] = tb.input(i.name, { shape: options.inputs?.[i.name] ?? i.spec.shape, dtype: i.spec.dtype });
+  for (const i of graph.inputs)
+    feeds[i.name] = tb.input(i.name, { shape: options.inputs?.[i.name] ?? i.spec.shape, dtype: i.spec.dtype });
   const stateIn = new Map<string, Record<string, Tensor>>();
   for (const [node, bindings] of stateSpecs ?? []) {
-    stateIn.set(node, Object.fromEntries(Object.entries(bindings).map(([key, b]) => [key, tb.input(b.input, { shape: b.shape, dtype: b.dtype })])));
+    stateIn.set(
+      node,
+      Object.fromEntries(
+        Object.entries(bindings).map(([key, b]) => [key, tb.input(b.input, { shape: b.shape, dtype: b.dtype })]),
+      ),
+    );
   }
   const store = new ParamStore(graph);
   for (const key of store.keys()) {
@@ -308,7 +342,10 @@ function nodeError(node: GraphNode, e: unknown, native: boolean): ExportError {
   const message = e instanceof Error ? e.message : String(e);
   let hint = '';
   if (/symbolic|concrete/.test(message)) {
-    hint = hasOnnxLowering(node.layer) && !native ? ' (trace it with concrete dims via options.inputs, or export with native: true)' : ' (trace it with concrete dims via options.inputs)';
+    hint =
+      hasOnnxLowering(node.layer) && !native
+        ? ' (trace it with concrete dims via options.inputs, or export with native: true)'
+        : ' (trace it with concrete dims via options.inputs)';
   }
   const err = new ExportError(`cannot export node "${node.name}" (${node.layer.kind}): ${message}${hint}`);
   (err as { cause?: unknown }).cause = e;
@@ -327,7 +364,8 @@ function checkOutputs(graph: Graph, wanted: readonly string[] | undefined): stri
   const list = wanted ?? all;
   if (list.length === 0) throw new ExportError('options.outputs is empty: export at least one graph output');
   for (const o of list) {
-    if (!all.includes(o)) throw new ExportError(`options.outputs names "${o}", which is not a graph output (outputs: ${all.join(', ')})`);
+    if (!all.includes(o))
+      throw new ExportError(`options.outputs names "${o}", which is not a graph output (outputs: ${all.join(', ')})`);
   }
   return [...list];
 }
@@ -335,17 +373,25 @@ function checkOutputs(graph: Graph, wanted: readonly string[] | undefined): stri
 function checkInputs(graph: Graph, shapes: Readonly<Record<string, Shape>> | undefined): void {
   for (const [name, shape] of Object.entries(shapes ?? {})) {
     const input = graph.inputs.find((i) => i.name === name);
-    if (!input) throw new ExportError(`options.inputs names "${name}", which is not a graph input (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
+    if (!input)
+      throw new ExportError(
+        `options.inputs names "${name}", which is not a graph input (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`,
+      );
     const declared = input.spec.shape;
-    const fits = shape.length === declared.length && shape.every((d, k) => typeof declared[k] !== 'number' || d === declared[k]);
-    if (!fits) throw new ExportError(`options.inputs: input "${name}" is declared ${formatShape(declared)}; it cannot be traced as ${formatShape(shape)}`);
+    const fits =
+      shape.length === declared.length && shape.every((d, k) => typeof declared[k] !== 'number' || d === declared[k]);
+    if (!fits)
+      throw new ExportError(
+        `options.inputs: input "${name}" is declared ${formatShape(declared)}; it cannot be traced as ${formatShape(shape)}`,
+      );
   }
 }
 
 function checkMetadata(metadata: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(metadata ?? {})) {
-    if (typeof v !== 'string') throw new ExportError(`metadata "${k}" must be a string, got ${typeof v} (serialize it, e.g. JSON.stringify)`);
+    if (typeof v !== 'string')
+      throw new ExportError(`metadata "${k}" must be a string, got ${typeof v} (serialize it, e.g. JSON.stringify)`);
     out[k] = v;
   }
   return out;

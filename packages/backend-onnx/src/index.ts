@@ -5,7 +5,14 @@ export { POSITION_IDS, TraceBackend, MAX_OPSET, MIN_OPSET, irVersionFor } from '
 export type { ModelOptions, TraceOptions, TraceValue } from './trace-backend.js';
 export { onnxLowerings } from './lowerings.js';
 export type { OnnxLowering } from './lowerings.js';
-export { MAX_POSITIONS_METADATA_KEY, PAST_SEQUENCE_LENGTH, STATE_METADATA_KEY, exportOnnx, traceModel, writeOnnxFile } from './export.js';
+export {
+  MAX_POSITIONS_METADATA_KEY,
+  PAST_SEQUENCE_LENGTH,
+  STATE_METADATA_KEY,
+  exportOnnx,
+  traceModel,
+  writeOnnxFile,
+} from './export.js';
 export type { ExportOptions, ExportedModel, StateBinding, ValueDescription } from './export.js';
 export { OnnxRuntimeRunner } from './runner.js';
 export type { RunOptions, RunnerOptions } from './runner.js';
@@ -17,14 +24,40 @@ export { OnnxModel, portName } from './import/onnx-model.js';
 export type { OnnxModelConfig } from './import/onnx-model.js';
 export { OnnxProgram, readOnnxMetadata } from './import/onnx-program.js';
 export type { ProgramPort } from './import/onnx-program.js';
-export { CompiledTrainer, DEFAULT_SESSION_OPTIONS, SPLIT_ABOVE_PARAMS, compileTrainStep, defaultStepMode } from './training/compiled-trainer.js';
-export type { CompileOptions, CompiledGradients, CompiledStepResult, StepMode, TrainingSetup } from './training/compiled-trainer.js';
+export {
+  CompiledTrainer,
+  DEFAULT_SESSION_OPTIONS,
+  SPLIT_ABOVE_PARAMS,
+  SPLIT_SESSION_OPTIONS,
+  compileTrainStep,
+  defaultStepMode,
+} from './training/compiled-trainer.js';
+export type {
+  CompileOptions,
+  CompiledGradients,
+  CompiledStepResult,
+  StepMode,
+  TrainingSetup,
+} from './training/compiled-trainer.js';
 export { evaluateOnnx } from './training/evaluate-onnx.js';
 export { compiledStepper } from './training/stepper.js';
 export type { CompiledStepper } from './training/stepper.js';
 export type { EvaluateOnnxOptions } from './training/evaluate-onnx.js';
-export { TRAIN_STEP_NAMES, traceApply, traceGradNorm, traceGradients, traceTrainStep } from './training/trace-train-step.js';
-export type { FeedSignature, StepPart, TraceApplyOptions, TraceGradientsOptions, TraceTrainStepOptions, TrainStepModel } from './training/trace-train-step.js';
+export {
+  TRAIN_STEP_NAMES,
+  traceApply,
+  traceGradNorm,
+  traceGradients,
+  traceTrainStep,
+} from './training/trace-train-step.js';
+export type {
+  FeedSignature,
+  StepPart,
+  TraceApplyOptions,
+  TraceGradientsOptions,
+  TraceTrainStepOptions,
+  TrainStepModel,
+} from './training/trace-train-step.js';
 export { rewriteGradientSums } from './training/gradient-sums.js';
 export type { RewriteStats } from './training/gradient-sums.js';
 export { benchCompiledTraining, compiledTrainingSession } from './training/bench.js';

@@ -25,7 +25,11 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  console.log(`max |onnxruntime - tfjs| per graph over ${PAIRS.map((p) => `(${p})`).join(' ')}:\n${Object.entries(worst).map(([k, v]) => `  ${k}: ${v.toExponential(2)}`).join('\n')}`);
+  console.log(
+    `max |onnxruntime - tfjs| per graph over ${PAIRS.map((p) => `(${p})`).join(' ')}:\n${Object.entries(worst)
+      .map(([k, v]) => `  ${k}: ${v.toExponential(2)}`)
+      .join('\n')}`,
+  );
 });
 
 it('every built-in layer has an export case (a new layer fails here until it gets one)', () => {
@@ -34,7 +38,9 @@ it('every built-in layer has an export case (a new layer fails here until it get
   expect(missing).toEqual([]);
 });
 
-describe.each([...layerCases(), charModel('lstm'), charModel('gru'), gptModel({ window: 4 })].map((c) => [c.name, c] as const))('%s: onnxruntime equals tfjs', (name, c: GraphCase) => {
+describe.each(
+  [...layerCases(), charModel('lstm'), charModel('gru'), gptModel({ window: 4 })].map((c) => [c.name, c] as const),
+)('%s: onnxruntime equals tfjs', (name, c: GraphCase) => {
   it('one file, three (batch, time) pairs', async () => {
     const params = ParamStore.initialize(c.graph, SEED, new ReferenceBackend());
     const bytes = exportOnnx(c.graph, params);

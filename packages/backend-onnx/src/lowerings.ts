@@ -33,7 +33,10 @@ const names = (xs: readonly Op[]) => xs.map((x) => x.handle.name);
 
 export function onnxLowerings(t: TraceBackend): LoweringTable<TraceValue, OnnxLowering> {
   /** An op whose ONNX node takes the same inputs and no attributes. */
-  const same = (opType: string) => ({ onnx: [opType], run: ((ins: readonly Op[]) => t.node(opType, names(ins))) as Run });
+  const same = (opType: string) => ({
+    onnx: [opType],
+    run: ((ins: readonly Op[]) => t.node(opType, names(ins))) as Run,
+  });
 
   function reduce(opType: string, [x]: readonly Op[], attrs: ReduceAttrs): TraceValue {
     const keepdims = int(attrs.keepdims ? 1 : 0);
@@ -42,12 +45,19 @@ export function onnxLowerings(t: TraceBackend): LoweringTable<TraceValue, OnnxLo
     if (attrs.axes.length === 0) return t.node('Identity', [x.handle.name]);
     const axes = attrs.axes.map((a) => normalizeAxis(opType, a, x.shape.length));
     // ReduceSum takes axes as an input since opset 13, ReduceMean/ReduceMax since opset 18.
-    if (opType === 'ReduceSum' || t.opset >= 18) return t.node(opType, [x.handle.name, t.graph.int64(axes)], { keepdims });
+    if (opType === 'ReduceSum' || t.opset >= 18)
+      return t.node(opType, [x.handle.name, t.graph.int64(axes)], { keepdims });
     return t.node(opType, [x.handle.name], { axes: ints(axes), keepdims });
   }
 
-  function random(opType: 'RandomUniform' | 'RandomNormal', attrs: Record<string, OnnxAttribute>, values: () => Float64Array, out: TensorSpec): TraceValue {
-    if (t.random === 'constant') return t.constantValue(values(), out, opType === 'RandomUniform' ? 'random_uniform' : 'random_normal');
+  function random(
+    opType: 'RandomUniform' | 'RandomNormal',
+    attrs: Record<string, OnnxAttribute>,
+    values: () => Float64Array,
+    out: TensorSpec,
+  ): TraceValue {
+    if (t.random === 'constant')
+      return t.constantValue(values(), out, opType === 'RandomUniform' ? 'random_uniform' : 'random_normal');
     return t.node(opType, [], { ...attrs, dtype: int(ElemType.FLOAT), shape: ints(out.shape as number[]) });
   }
 
@@ -61,7 +71,11 @@ export function onnxLowerings(t: TraceBackend): LoweringTable<TraceValue, OnnxLo
         // Bounds are inputs of x's dtype; on int32 fractional bounds round inward, as in core.
         const isInt = x.dtype === 'int32';
         const et = elemTypeOf(x.dtype);
-        return t.node('Clip', [x.handle.name, t.scalar(isInt ? Math.ceil(min) : min, et), t.scalar(isInt ? Math.floor(max) : max, et)]);
+        return t.node('Clip', [
+          x.handle.name,
+          t.scalar(isInt ? Math.ceil(min) : min, et),
+          t.scalar(isInt ? Math.floor(max) : max, et),
+        ]);
       },
     },
     Concat: { onnx: ['Concat'], run: (ins, { axis }) => t.node('Concat', names(ins), { axis: int(axis) }) },
@@ -70,11 +84,18 @@ export function onnxLowerings(t: TraceBackend): LoweringTable<TraceValue, OnnxLo
     Erf: same('Erf'),
     Exp: same('Exp'),
     Expand: { onnx: ['Expand'], run: ([x], _a, out) => t.node('Expand', [x.handle.name, t.shapes.shape(out.shape)]) },
-    Gather: { onnx: ['Gather'], run: ([data, indices], { axis }) => t.node('Gather', [data.handle.name, indices.handle.name], { axis: int(axis) }) },
+    Gather: {
+      onnx: ['Gather'],
+      run: ([data, indices], { axis }) =>
+        t.node('Gather', [data.handle.name, indices.handle.name], { axis: int(axis) }),
+    },
     Greater: same('Greater'),
     Less: same('Less'),
     Log: same('Log'),
-    LogSoftmax: { onnx: ['LogSoftmax'], run: ([x], { axis }) => t.node('LogSoftmax', [x.handle.name], { axis: int(axis) }) },
+    LogSoftmax: {
+      onnx: ['LogSoftmax'],
+      run: ([x], { axis }) => t.node('LogSoftmax', [x.handle.name], { axis: int(axis) }),
+    },
     MatMul: same('MatMul'),
     Max: same('Max'),
     Min: same('Min'),
@@ -82,16 +103,31 @@ export function onnxLowerings(t: TraceBackend): LoweringTable<TraceValue, OnnxLo
     Neg: same('Neg'),
     Pad: {
       onnx: ['Pad'],
-      run: ([x], { pads, value }) => t.node('Pad', [x.handle.name, t.graph.int64(pads), t.scalar(value, elemTypeOf(x.dtype))], { mode: string('constant') }),
+      run: ([x], { pads, value }) =>
+        t.node('Pad', [x.handle.name, t.graph.int64(pads), t.scalar(value, elemTypeOf(x.dtype))], {
+          mode: string('constant'),
+        }),
     },
     Pow: same('Pow'),
     RandomNormal: {
       onnx: ['RandomNormal'],
-      run: (_, a, out) => random('RandomNormal', { mean: float(a.mean), scale: float(a.scale), seed: float(a.seed) }, () => normalValues(a.seed, staticSize(out.shape), a.mean, a.scale), out),
+      run: (_, a, out) =>
+        random(
+          'RandomNormal',
+          { mean: float(a.mean), scale: float(a.scale), seed: float(a.seed) },
+          () => normalValues(a.seed, staticSize(out.shape), a.mean, a.scale),
+          out,
+        ),
     },
     RandomUniform: {
       onnx: ['RandomUniform'],
-      run: (_, a, out) => random('RandomUniform', { low: float(a.low), high: float(a.high), seed: float(a.seed) }, () => uniformValues(a.seed, staticSize(out.shape), a.low, a.high), out),
+      run: (_, a, out) =>
+        random(
+          'RandomUniform',
+          { low: float(a.low), high: float(a.high), seed: float(a.seed) },
+          () => uniformValues(a.seed, staticSize(out.shape), a.low, a.high),
+          out,
+        ),
     },
     ReduceMax: { onnx: ['ReduceMax'], run: (ins, attrs) => reduce('ReduceMax', ins, attrs) },
     ReduceMean: { onnx: ['ReduceMean'], run: (ins, attrs) => reduce('ReduceMean', ins, attrs) },
@@ -103,7 +139,11 @@ export function onnxLowerings(t: TraceBackend): LoweringTable<TraceValue, OnnxLo
         // The resolved output shape, not the attribute: no -1 left but the one we choose, and a 0
         // means an empty dim (allowzero), never "copy the input dim".
         const hasZero = out.shape.some((d) => d === 0);
-        return t.node('Reshape', [x.handle.name, t.shapes.reshapeTarget(out.shape)], hasZero ? { allowzero: int(1) } : {});
+        return t.node(
+          'Reshape',
+          [x.handle.name, t.shapes.reshapeTarget(out.shape)],
+          hasZero ? { allowzero: int(1) } : {},
+        );
       },
     },
     ScatterAdd: {
@@ -115,7 +155,8 @@ export function onnxLowerings(t: TraceBackend): LoweringTable<TraceValue, OnnxLo
         const rank = updates.shape.length;
         const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
         const moved = [...range(axis, axis + k), ...range(0, axis), ...range(axis + k, rank)];
-        const upd = axis === 0 ? updates.handle.name : t.node('Transpose', [updates.handle.name], { perm: ints(moved) }).name;
+        const upd =
+          axis === 0 ? updates.handle.name : t.node('Transpose', [updates.handle.name], { perm: ints(moved) }).name;
         const idx64 = t.node('Cast', [indices.handle.name], { to: int(ElemType.INT64) }).name;
         const idx = t.node('Unsqueeze', [idx64, t.graph.int64([-1])]).name;
         const outRank = out.shape.length;
@@ -145,7 +186,10 @@ export function onnxLowerings(t: TraceBackend): LoweringTable<TraceValue, OnnxLo
     Sqrt: same('Sqrt'),
     Sub: same('Sub'),
     Tanh: same('Tanh'),
-    Transpose: { onnx: ['Transpose'], run: ([x], { perm }) => t.node('Transpose', [x.handle.name], { perm: ints(perm) }) },
+    Transpose: {
+      onnx: ['Transpose'],
+      run: ([x], { perm }) => t.node('Transpose', [x.handle.name], { perm: ints(perm) }),
+    },
     Where: {
       onnx: ['Where', 'Cast'],
       run: ([c, x, y], _a, out) => {

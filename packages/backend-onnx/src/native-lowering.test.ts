@@ -31,15 +31,25 @@ const MARKERS: Readonly<Record<string, string | undefined>> = {
   sinusoidal_position_embedding: 'Range',
   rotary_embedding: 'Range',
 };
-const natives = [...layerCases(), charModel('lstm', 16), charModel('gru', 16), gptModel({ window: 4 })].filter((c) => c.name in MARKERS);
+const natives = [...layerCases(), charModel('lstm', 16), charModel('gru', 16), gptModel({ window: 4 })].filter(
+  (c) => c.name in MARKERS,
+);
 
 const worst: Record<string, [number, number]> = {};
-afterAll(() => console.log(`native lowering, max |native - decomposed| and max |native - reference|:\n${Object.entries(worst).map(([k, [a, b]]) => `  ${k}: ${a.toExponential(2)}, ${b.toExponential(2)}`).join('\n')}`));
+afterAll(() =>
+  console.log(
+    `native lowering, max |native - decomposed| and max |native - reference|:\n${Object.entries(worst)
+      .map(([k, [a, b]]) => `  ${k}: ${a.toExponential(2)}, ${b.toExponential(2)}`)
+      .join('\n')}`,
+  ),
+);
 
 const opTypes = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph?.node?.map((n) => n.opType) ?? [];
 
 it('every layer with a native lowering is in the table', () => {
-  const lowered = new Set(layerCases().flatMap((c) => c.graph.nodes.filter((n) => hasOnnxLowering(n.layer)).map((n) => n.layer.kind)));
+  const lowered = new Set(
+    layerCases().flatMap((c) => c.graph.nodes.filter((n) => hasOnnxLowering(n.layer)).map((n) => n.layer.kind)),
+  );
   const covered = new Set(natives.flatMap((c) => c.graph.nodes.map((n) => n.layer.kind)));
   expect([...lowered].filter((k) => !covered.has(k))).toEqual([]);
 });
@@ -47,7 +57,9 @@ it('every layer with a native lowering is in the table', () => {
 describe.each(natives.map((c) => [c.name, c] as const))('%s: native lowering', (_, c: GraphCase) => {
   it('equals the decomposed export and the reference forward within 1e-5', async () => {
     const params = ParamStore.initialize(c.graph, 3, reference);
-    const concreteTime = Object.fromEntries(c.inputs.map((i) => [i.name, i.shape.map((d) => (d === 'time' ? TIME : d))]));
+    const concreteTime = Object.fromEntries(
+      c.inputs.map((i) => [i.name, i.shape.map((d) => (d === 'time' ? TIME : d))]),
+    );
     const nativeBytes = exportOnnx(c.graph, params);
     const decomposedBytes = exportOnnx(c.graph, params, { native: false, inputs: concreteTime });
     const marker = MARKERS[c.name];
@@ -63,7 +75,11 @@ describe.each(natives.map((c) => [c.name, c] as const))('%s: native lowering', (
       const feeds = feedData(c.inputs, batch, TIME, 40 + batch);
       const a = await runSession(native, feeds);
       const b = await runSession(decomposed, feeds);
-      const ref = tidy(() => Object.fromEntries(Object.entries(runtime.forward(toTensors(feeds, reference))).map(([k, v]) => [k, v.toArray()])));
+      const ref = tidy(() =>
+        Object.fromEntries(
+          Object.entries(runtime.forward(toTensors(feeds, reference))).map(([k, v]) => [k, v.toArray()]),
+        ),
+      );
       for (const k of Object.keys(ref)) {
         const [d, r] = worst[c.name] ?? [0, 0];
         worst[c.name] = [Math.max(d, maxAbsDiff(a[k].data, b[k].data)), Math.max(r, maxAbsDiff(a[k].data, ref[k]))];
@@ -80,5 +96,7 @@ describe.each(natives.map((c) => [c.name, c] as const))('%s: native lowering', (
 it('the decomposed export needs a concrete time dim, and says so', () => {
   const c = layerCases().find((l) => l.name === 'lstm')!;
   const params = ParamStore.initialize(c.graph, 3, reference);
-  expect(() => exportOnnx(c.graph, params, { native: false })).toThrow(/node "lstm" \(LSTM\).*time dim must be concrete.*native: true/);
+  expect(() => exportOnnx(c.graph, params, { native: false })).toThrow(
+    /node "lstm" \(LSTM\).*time dim must be concrete.*native: true/,
+  );
 });

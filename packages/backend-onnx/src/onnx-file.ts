@@ -5,7 +5,7 @@
 // graphs. onnxruntime resolves external data against the folder it was told the model lives in (the
 // current directory when it gets bytes), so a caller decides from this list whether to load at all.
 import { GraphError, type Shape } from '@ganglion/core';
-import onnxProto from 'onnx-proto';
+import type onnxProto from 'onnx-proto';
 import { type IModelProto, type INodeProto, type ITensorProto, type IValueInfoProto, onnx, toNumber } from './proto.js';
 
 type IGraphProto = onnxProto.onnx.IGraphProto;
@@ -49,7 +49,8 @@ export function describeOnnxModel(bytes: Uint8Array, source: string): OnnxFileIn
     throw new GraphError(`${source} is not an ONNX model (${e instanceof Error ? e.message : String(e)})`);
   }
   const irVersion = toNumber(model.irVersion);
-  if (!model.graph || !(irVersion > 0)) throw new GraphError(`${source} is not an ONNX model (${model.graph ? 'no ir_version' : 'no graph'})`);
+  if (!model.graph || !(irVersion > 0))
+    throw new GraphError(`${source} is not an ONNX model (${model.graph ? 'no ir_version' : 'no graph'})`);
   return {
     irVersion,
     inputs: (model.graph.input ?? []).map(port),
@@ -63,7 +64,9 @@ function port(v: IValueInfoProto): OnnxPort {
   const dims = v.type?.tensorType?.shape?.dim ?? [];
   return {
     name: v.name ?? '',
-    shape: dims.map((d) => (d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : d.dimParam ? d.dimParam : '?')),
+    shape: dims.map((d) =>
+      d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : d.dimParam ? d.dimParam : '?',
+    ),
   };
 }
 

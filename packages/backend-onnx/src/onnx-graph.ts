@@ -2,7 +2,16 @@
 // (`lstm1/MatMul_3`), holds initializers (deduplicating small constants), graph inputs and
 // outputs, prunes what no output needs, and serializes a ModelProto.
 import { type OnnxAttribute, type Shape, ExportError } from '@ganglion/core';
-import { type ElemType, type INodeProto, type ITensorProto, type IValueInfoProto, ElemType as ET, attributeProto, onnx, tensorProto } from './proto.js';
+import {
+  type ElemType,
+  type INodeProto,
+  type ITensorProto,
+  type IValueInfoProto,
+  ElemType as ET,
+  attributeProto,
+  onnx,
+  tensorProto,
+} from './proto.js';
 
 /** The largest constant (in elements) that is deduplicated by value. */
 const DEDUP_LIMIT = 64;
@@ -11,7 +20,11 @@ const DEDUP_LIMIT = 64;
  * The values `outputs` need among `nodes`, and the nodes that make them, following every node's
  * inputs except those of the nodes named in `opaque` (whose outputs still count as needed).
  */
-export function neededValues(nodes: readonly INodeProto[], outputs: readonly string[], opaque: ReadonlySet<string> = new Set()): { values: Set<string>; nodes: Set<INodeProto> } {
+export function neededValues(
+  nodes: readonly INodeProto[],
+  outputs: readonly string[],
+  opaque: ReadonlySet<string> = new Set(),
+): { values: Set<string>; nodes: Set<INodeProto> } {
   const producer = new Map<string, INodeProto>();
   for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n);
   const live = new Set<INodeProto>();
@@ -41,7 +54,12 @@ export interface ModelInfo {
 function valueInfo(name: string, elemType: ElemType, shape: Shape): IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   };
 }
 
@@ -65,7 +83,13 @@ export class OnnxGraph {
   }
 
   /** Emit a node; returns the names of its outputs. */
-  node(opType: string, inputs: readonly (string | undefined)[], attrs: Readonly<Record<string, OnnxAttribute>> = {}, outputs = 1, scope = this.scope): string[] {
+  node(
+    opType: string,
+    inputs: readonly (string | undefined)[],
+    attrs: Readonly<Record<string, OnnxAttribute>> = {},
+    outputs = 1,
+    scope = this.scope,
+  ): string[] {
     const prefix = scope ? `${scope}/${opType}` : opType;
     const count = this.counters.get(prefix) ?? 0;
     this.counters.set(prefix, count + 1);
@@ -117,7 +141,8 @@ export class OnnxGraph {
 
   /** Expose `value` as graph output `name` (through an Identity, so the output has its own name). */
   addOutput(name: string, value: string, elemType: ElemType, shape: Shape): void {
-    if (this.used.has(name)) throw new ExportError(`output name "${name}" is used twice (or collides with an input or node name)`);
+    if (this.used.has(name))
+      throw new ExportError(`output name "${name}" is used twice (or collides with an input or node name)`);
     this.used.add(name);
     this.nodes.push({ name: `output/${name}`, opType: 'Identity', input: [value], output: [name] });
     this.outputs.push(valueInfo(name, elemType, shape));
@@ -137,7 +162,11 @@ export class OnnxGraph {
    * `opaque` (whose outputs still count as needed).
    */
   neededValues(opaque: ReadonlySet<string> = new Set()): { values: Set<string>; nodes: Set<INodeProto> } {
-    return neededValues(this.nodes, this.outputs.map((o) => o.name!), opaque);
+    return neededValues(
+      this.nodes,
+      this.outputs.map((o) => o.name!),
+      opaque,
+    );
   }
 
   /** Point a node's inputs and attributes elsewhere (before pruning). */
@@ -188,5 +217,8 @@ export class OnnxGraph {
 }
 
 function formatScalar(v: number): string {
-  return String(v).replace('-', 'm').replace('.', 'p').replace(/[^A-Za-z0-9]/g, '_');
+  return String(v)
+    .replace('-', 'm')
+    .replace('.', 'p')
+    .replace(/[^A-Za-z0-9]/g, '_');
 }

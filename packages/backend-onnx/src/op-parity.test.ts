@@ -22,21 +22,32 @@ import { TraceBackend } from './trace-backend.js';
 const TOLERANCE = 1e-5;
 const reference = new ReferenceBackend();
 
-const applyCase = (c: OpCase, xs: readonly Tensor[]) => apply(primitives[c.op] as unknown as Primitive<string, unknown>, xs, c.attrs);
+const applyCase = (c: OpCase, xs: readonly Tensor[]) =>
+  apply(primitives[c.op] as unknown as Primitive<string, unknown>, xs, c.attrs);
 const seedOf = (ci: number, i: number) => 1000 + 31 * ci + i;
 const floatInputs = (c: OpCase) => c.inputs.flatMap((s, i) => ((s.dtype ?? 'float32') === 'float32' ? [i] : []));
 
 function feedsOf(c: OpCase, ci: number): Record<string, FeedValue> {
-  return Object.fromEntries(c.inputs.map((s, i) => [`x${i}`, { data: inputValues(s, seedOf(ci, i)), shape: s.shape, dtype: s.dtype ?? 'float32' }]));
+  return Object.fromEntries(
+    c.inputs.map((s, i) => [
+      `x${i}`,
+      { data: inputValues(s, seedOf(ci, i)), shape: s.shape, dtype: s.dtype ?? 'float32' },
+    ]),
+  );
 }
 
 function traceInputs(tb: TraceBackend, c: OpCase): Tensor[] {
   return c.inputs.map((s, i) => tb.input(`x${i}`, { shape: s.shape, dtype: s.dtype ?? 'float32' }));
 }
 
-const ints = (lo: number, hi: number, ...shape: number[]): InputSpec => ({ shape, dtype: 'int32', fill: { ints: [lo, hi] } });
+const ints = (lo: number, hi: number, ...shape: number[]): InputSpec => ({
+  shape,
+  dtype: 'int32',
+  fill: { ints: [lo, hi] },
+});
 const bools = (...shape: number[]): InputSpec => ({ shape, dtype: 'bool' });
-const extra = (op: OpCase['op'], label: string, inputs: InputSpec[], attrs: object) => ({ op, label, inputs, attrs }) as OpCase;
+const extra = (op: OpCase['op'], label: string, inputs: InputSpec[], attrs: object) =>
+  ({ op, label, inputs, attrs }) as OpCase;
 
 /** int32 and bool operands the shared table leaves out, where onnxruntime's kernels differ by type. */
 const dtypeCases: readonly OpCase[] = [
@@ -71,31 +82,60 @@ const dtypeCases: readonly OpCase[] = [
 ];
 
 describe.each([17, 26])('every primitive exports and runs in onnxruntime (opset %i)', (opset) => {
-  it.each([...opCases, ...dtypeCases].map((c, ci) => [`${c.op} (${c.label})`, c, ci] as const))('%s', async (_, c, ci) => {
-    const tb = new TraceBackend({ opset });
-    tb.output('y', withBackend(tb, () => applyCase(c, traceInputs(tb, c))));
-    const session = await ort.InferenceSession.create(tb.toModel());
-    const { y } = await runSession(session, feedsOf(c, ci));
-    const expected = withBackend(reference, () => tidy(() => {
-      const out = applyCase(c, c.inputs.map((s, i) => makeInput(s, seedOf(ci, i), reference)));
-      return { shape: out.shape, dtype: out.dtype, values: out.toArray() };
-    }));
-    expect(y.shape).toEqual(expected.shape);
-    expect(y.dtype).toBe(expected.dtype);
-    expect(maxRelError(Array.from(y.data), expected.values)).toBeLessThan(TOLERANCE);
-    await session.release();
-  });
+  it.each([...opCases, ...dtypeCases].map((c, ci) => [`${c.op} (${c.label})`, c, ci] as const))(
+    '%s',
+    async (_, c, ci) => {
+      const tb = new TraceBackend({ opset });
+      tb.output(
+        'y',
+        withBackend(tb, () => applyCase(c, traceInputs(tb, c))),
+      );
+      const session = await ort.InferenceSession.create(tb.toModel());
+      const { y } = await runSession(session, feedsOf(c, ci));
+      const expected = withBackend(reference, () =>
+        tidy(() => {
+          const out = applyCase(
+            c,
+            c.inputs.map((s, i) => makeInput(s, seedOf(ci, i), reference)),
+          );
+          return { shape: out.shape, dtype: out.dtype, values: out.toArray() };
+        }),
+      );
+      expect(y.shape).toEqual(expected.shape);
+      expect(y.dtype).toBe(expected.dtype);
+      expect(maxRelError(Array.from(y.data), expected.values)).toBeLessThan(TOLERANCE);
+      await session.release();
+    },
+  );
 });
 
 describe('gradients export too (VJP of every differentiable case, opset 17)', () => {
-  const differentiable = opCases.map((c, ci) => [`${c.op} (${c.label})`, c, ci] as const).filter(([, c]) => primitives[c.op].vjp !== null && floatInputs(c).length > 0);
+  const differentiable = opCases
+    .map((c, ci) => [`${c.op} (${c.label})`, c, ci] as const)
+    .filter(([, c]) => primitives[c.op].vjp !== null && floatInputs(c).length > 0);
   it.each(differentiable)('%s', async (_, c, ci) => {
     const wrt = floatInputs(c);
     const grads = (xs: Tensor[], dy: Tensor) => {
-      const f = (...ws: Tensor[]) => applyCase(c, xs.map((x, i) => (wrt.includes(i) ? ws[wrt.indexOf(i)] : x)));
-      return vjp(f, wrt.map((i) => xs[i]), dy).grads;
+      const f = (...ws: Tensor[]) =>
+        applyCase(
+          c,
+          xs.map((x, i) => (wrt.includes(i) ? ws[wrt.indexOf(i)] : x)),
+        );
+      return vjp(
+        f,
+        wrt.map((i) => xs[i]),
+        dy,
+      ).grads;
     };
-    const outShape = withBackend(reference, () => tidy(() => applyCase(c, c.inputs.map((s, i) => makeInput(s, seedOf(ci, i), reference))).shape)) as number[];
+    const outShape = withBackend(reference, () =>
+      tidy(
+        () =>
+          applyCase(
+            c,
+            c.inputs.map((s, i) => makeInput(s, seedOf(ci, i), reference)),
+          ).shape,
+      ),
+    ) as number[];
     const n = outShape.reduce((a, b) => a * b, 1);
     const dyValues = uniformValues(7 + ci, n, -1, 1).map(Math.fround);
 
@@ -105,7 +145,14 @@ describe('gradients export too (VJP of every differentiable case, opset 17)', ()
     const session = await ort.InferenceSession.create(tb.toModel());
     const got = await runSession(session, { ...feedsOf(c, ci), dy: { data: dyValues, shape: outShape } });
 
-    const expected = withBackend(reference, () => tidy(() => grads(c.inputs.map((s, i) => makeInput(s, seedOf(ci, i), reference)), tensor(dyValues, outShape, 'float32', reference)).map((g) => g.toArray())));
+    const expected = withBackend(reference, () =>
+      tidy(() =>
+        grads(
+          c.inputs.map((s, i) => makeInput(s, seedOf(ci, i), reference)),
+          tensor(dyValues, outShape, 'float32', reference),
+        ).map((g) => g.toArray()),
+      ),
+    );
     expected.forEach((e, k) => expect(maxRelError(Array.from(got[`g${k}`].data), e)).toBeLessThan(TOLERANCE));
     await session.release();
   });

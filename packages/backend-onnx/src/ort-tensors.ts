@@ -6,7 +6,8 @@ import { type DType, BackendError, type Graph, GraphError, type TensorData, Tens
 import * as ort from 'onnxruntime-node';
 
 /** What a runner accepts as a feed: a Ganglion tensor, or values with a shape (and dtype). */
-export type FeedValue = Tensor | { readonly data: ArrayLike<number>; readonly shape: readonly number[]; readonly dtype?: DType };
+export type FeedValue =
+  Tensor | { readonly data: ArrayLike<number>; readonly shape: readonly number[]; readonly dtype?: DType };
 
 /** An output as onnxruntime returned it. */
 export interface OrtValue {
@@ -17,18 +18,28 @@ export interface OrtValue {
 
 export function feedSpec(v: FeedValue): { shape: readonly number[]; dtype: DType } {
   if (v instanceof Tensor) return { shape: v.shape as number[], dtype: v.dtype };
-  return { shape: v.shape, dtype: v.dtype ?? (v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? 'bool' : 'float32') };
+  return {
+    shape: v.shape,
+    dtype: v.dtype ?? (v.data instanceof Int32Array ? 'int32' : v.data instanceof Uint8Array ? 'bool' : 'float32'),
+  };
 }
 
 export function toOrtTensor(name: string, v: FeedValue): ort.Tensor {
   const { shape, dtype } = feedSpec(v);
   const data = v instanceof Tensor ? v.dataSync() : v.data;
   const n = shape.reduce((a, b) => a * b, 1);
-  if (data.length !== n) throw new BackendError(`feed "${name}": ${data.length} values do not fill shape ${formatShape(shape)}`);
+  if (data.length !== n)
+    throw new BackendError(`feed "${name}": ${data.length} values do not fill shape ${formatShape(shape)}`);
   const dims = [...shape];
-  if (dtype === 'float32') return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
-  if (dtype === 'int32') return new ort.Tensor('int32', data instanceof Int32Array ? data : Int32Array.from(data), dims);
-  return new ort.Tensor('bool', Uint8Array.from(data, (x) => (x !== 0 ? 1 : 0)), dims);
+  if (dtype === 'float32')
+    return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
+  if (dtype === 'int32')
+    return new ort.Tensor('int32', data instanceof Int32Array ? data : Int32Array.from(data), dims);
+  return new ort.Tensor(
+    'bool',
+    Uint8Array.from(data, (x) => (x !== 0 ? 1 : 0)),
+    dims,
+  );
 }
 
 export function fromOrtTensor(name: string, t: ort.Tensor): OrtValue {
@@ -53,21 +64,33 @@ const sessionNames = new WeakMap<ort.InferenceSession, string>();
 /** onnxruntime's message on one line, without its "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT :" prefix. */
 function ortMessage(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
-  return m.replace(/^\s*\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*/, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  return m
+    .replace(/^\s*\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*/, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
 }
 
 /**
  * An InferenceSession from a file path or model bytes; `name` (e.g. `"model.onnx"`) prefixes
  * onnxruntime's own errors, here and in `runSession`, as BackendErrors.
  */
-export async function createSession(model: string | Uint8Array, name: string, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+export async function createSession(
+  model: string | Uint8Array,
+  name: string,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<ort.InferenceSession> {
   // onnxruntime-node's telemetry, on by default, parses /proc/self/cmdline recursively when the
   // first session is created (a command line over ~28 kB, e.g. a long --prompt, overflows the
   // native stack) and writes under ~/.cache/Microsoft and /tmp. Off unless the user set it.
   process.env.ORT_DISABLE_TELEMETRY ??= '1';
   let session: ort.InferenceSession;
   try {
-    session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+    session =
+      typeof model === 'string'
+        ? await ort.InferenceSession.create(model, options)
+        : await ort.InferenceSession.create(model, options);
   } catch (e) {
     throw new BackendError(`${name}: onnxruntime cannot load the model: ${ortMessage(e)}`);
   }
@@ -76,18 +99,26 @@ export async function createSession(model: string | Uint8Array, name: string, op
 }
 
 /** Run a session once on Ganglion feeds. */
-export async function runSession(session: ort.InferenceSession, feeds: Readonly<Record<string, FeedValue>>): Promise<Record<string, OrtValue>> {
+export async function runSession(
+  session: ort.InferenceSession,
+  feeds: Readonly<Record<string, FeedValue>>,
+): Promise<Record<string, OrtValue>> {
   const input: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
     const v = feeds[name];
-    if (v === undefined) throw new BackendError(`onnx model input "${name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`);
+    if (v === undefined)
+      throw new BackendError(
+        `onnx model input "${name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`,
+      );
     input[name] = toOrtTensor(name, v);
   }
   let result: ort.InferenceSession.OnnxValueMapType;
   try {
     result = await session.run(input);
   } catch (e) {
-    throw new BackendError(`${sessionNames.get(session) ?? 'onnx model'}: onnxruntime failed to run the model: ${ortMessage(e)}`);
+    throw new BackendError(
+      `${sessionNames.get(session) ?? 'onnx model'}: onnxruntime failed to run the model: ${ortMessage(e)}`,
+    );
   }
   const out: Record<string, OrtValue> = {};
   for (const name of session.outputNames) out[name] = fromOrtTensor(name, result[name]);
@@ -98,18 +129,29 @@ export async function runSession(session: ort.InferenceSession, feeds: Readonly<
  * The shape and dtype of each of a graph's inputs as fed, checked against the graph: every input
  * fed, each fitting its declared dtype and concrete dims, and nothing else fed.
  */
-export function feedSignature(graph: Graph, feeds: Readonly<Record<string, FeedValue>>): Record<string, { shape: readonly number[]; dtype: DType }> {
+export function feedSignature(
+  graph: Graph,
+  feeds: Readonly<Record<string, FeedValue>>,
+): Record<string, { shape: readonly number[]; dtype: DType }> {
   const sig: Record<string, { shape: readonly number[]; dtype: DType }> = {};
   for (const i of graph.inputs) {
     const v = feeds[i.name];
-    if (v === undefined) throw new GraphError(`input "${i.name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`);
+    if (v === undefined)
+      throw new GraphError(`input "${i.name}" was not fed (feeds: ${Object.keys(feeds).join(', ') || 'none'})`);
     const spec = feedSpec(v);
-    const fits = spec.dtype === i.spec.dtype && spec.shape.length === i.spec.shape.length && i.spec.shape.every((d, k) => typeof d !== 'number' || d === spec.shape[k]);
-    if (!fits) throw new GraphError(`input "${i.name}": fed ${formatShape(spec.shape)} ${spec.dtype}, expected ${formatShape(i.spec.shape)} ${i.spec.dtype}`);
+    const fits =
+      spec.dtype === i.spec.dtype &&
+      spec.shape.length === i.spec.shape.length &&
+      i.spec.shape.every((d, k) => typeof d !== 'number' || d === spec.shape[k]);
+    if (!fits)
+      throw new GraphError(
+        `input "${i.name}": fed ${formatShape(spec.shape)} ${spec.dtype}, expected ${formatShape(i.spec.shape)} ${i.spec.dtype}`,
+      );
     sig[i.name] = { shape: [...spec.shape], dtype: spec.dtype };
   }
   for (const name of Object.keys(feeds)) {
-    if (!graph.isInput(name)) throw new GraphError(`"${name}" is not a graph input (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
+    if (!graph.isInput(name))
+      throw new GraphError(`"${name}" is not a graph input (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
   }
   return sig;
 }

@@ -59,12 +59,21 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
 }
 
-export function tensorProto(name: string, values: ArrayLike<number>, elemType: ElemType, dims: readonly number[]): ITensorProto {
+export function tensorProto(
+  name: string,
+  values: ArrayLike<number>,
+  elemType: ElemType,
+  dims: readonly number[],
+): ITensorProto {
   return { name, dataType: elemType, dims: [...dims], rawData: rawData(values, elemType) };
 }
 
 /** The values of a TensorProto as numbers (raw_data or the typed fields). */
-export function tensorValues(t: ITensorProto): { elemType: number; dims: number[]; values: Float64Array | Float32Array | Int32Array | Uint8Array } {
+export function tensorValues(t: ITensorProto): {
+  elemType: number;
+  dims: number[];
+  values: Float64Array | Float32Array | Int32Array | Uint8Array;
+} {
   const dims = (t.dims ?? []).map(toNumber);
   const elemType = t.dataType ?? 0;
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
@@ -77,9 +86,17 @@ export function tensorValues(t: ITensorProto): { elemType: number; dims: number[
   };
   switch (elemType) {
     case ElemType.FLOAT:
-      return { elemType, dims, values: raw ? (view(Float32Array) as Float32Array) : Float32Array.from(t.floatData ?? []) };
+      return {
+        elemType,
+        dims,
+        values: raw ? (view(Float32Array) as Float32Array) : Float32Array.from(t.floatData ?? []),
+      };
     case ElemType.DOUBLE:
-      return { elemType, dims, values: raw ? (view(Float64Array) as Float64Array) : Float64Array.from(t.doubleData ?? []) };
+      return {
+        elemType,
+        dims,
+        values: raw ? (view(Float64Array) as Float64Array) : Float64Array.from(t.doubleData ?? []),
+      };
     case ElemType.INT32:
       return { elemType, dims, values: raw ? (view(Int32Array) as Int32Array) : Int32Array.from(t.int32Data ?? []) };
     case ElemType.INT64: {
@@ -90,7 +107,9 @@ export function tensorValues(t: ITensorProto): { elemType: number; dims: number[
     case ElemType.UINT8:
       return { elemType, dims, values: raw ? raw.slice() : Uint8Array.from(t.int32Data ?? []) };
     default:
-      throw new ExportError(`tensor "${t.name}": ONNX element type ${elemType} is not supported (float, double, int32, int64, bool, uint8 are)`);
+      throw new ExportError(
+        `tensor "${t.name}": ONNX element type ${elemType} is not supported (float, double, int32, int64, bool, uint8 are)`,
+      );
   }
 }
 

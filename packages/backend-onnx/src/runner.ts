@@ -5,10 +5,29 @@
 //   const runner = new OnnxRuntimeRunner(graph, runtime.params);
 //   const { logits } = await runner.forward({ ids });                      // Tensors
 //   for (const id of prompt) await runner.forward({ ids: { data: [id], shape: [1, 1], dtype: 'int32' } }, { stream: true });
-import { type Backend, type DType, type Graph, GraphError, type ParamStore, type Shape, type Tensor, formatShape, getBackend, tensor } from '@ganglion/core';
+import {
+  type Backend,
+  type DType,
+  type Graph,
+  GraphError,
+  type ParamStore,
+  type Shape,
+  type Tensor,
+  formatShape,
+  getBackend,
+  tensor,
+} from '@ganglion/core';
 import { type ExportOptions, type ExportedModel, PAST_SEQUENCE_LENGTH, traceModel } from './export.js';
 import { POSITION_IDS } from './trace-backend.js';
-import { type FeedValue, type OrtValue, createSession, feedSignature, feedSpec, type ort, runSession } from './ort-tensors.js';
+import {
+  type FeedValue,
+  type OrtValue,
+  createSession,
+  feedSignature,
+  feedSpec,
+  type ort,
+  runSession,
+} from './ort-tensors.js';
 
 export interface RunnerOptions extends Omit<ExportOptions, 'inputs' | 'stateful'> {
   /**
@@ -70,7 +89,9 @@ export class OnnxRuntimeRunner {
       for (const s of entry.model.state) {
         const prev = this.state?.[s.output];
         if (prev && !prev.shape.every((d, k) => typeof s.shape[k] !== 'number' || d === s.shape[k])) {
-          throw new GraphError(`streaming: state "${s.output}" has shape ${formatShape(prev.shape)}, but this call needs ${formatShape(s.shape)}; call resetState() when the batch size changes`);
+          throw new GraphError(
+            `streaming: state "${s.output}" has shape ${formatShape(prev.shape)}, but this call needs ${formatShape(s.shape)}; call resetState() when the batch size changes`,
+          );
         }
         all[s.input] = prev ?? zeros(s.shape, s.dtype, feeds, this.graph, s.input);
       }
@@ -82,12 +103,20 @@ export class OnnxRuntimeRunner {
       // same in every row.
       const [batch, t] = resolveDims(positionsInput.shape, feeds, this.graph, POSITION_IDS);
       time = t;
-      all[POSITION_IDS] = { data: Int32Array.from({ length: batch * t }, (_, k) => this.position + (k % t)), shape: [batch, t], dtype: 'int32' };
+      all[POSITION_IDS] = {
+        data: Int32Array.from({ length: batch * t }, (_, k) => this.position + (k % t)),
+        shape: [batch, t],
+        dtype: 'int32',
+      };
     }
     for (const r of entry.model.positionRows) {
       // This wave's rows of a position table, for its stream positions (every row of the batch alike).
       const t = time || Number(resolveDims(r.shape, feeds, this.graph, r.input)[1]);
-      all[r.input] = { data: Float32Array.from(r.rows(stream ? this.position : 0, t)), shape: [1, t, r.width], dtype: 'float32' };
+      all[r.input] = {
+        data: Float32Array.from(r.rows(stream ? this.position : 0, t)),
+        shape: [1, t, r.width],
+        dtype: 'float32',
+      };
     }
     const out = await runSession(entry.session, all);
     const result: Record<string, OrtValue> = {};
@@ -119,11 +148,21 @@ export class OnnxRuntimeRunner {
     let entry = this.sessions.get(key);
     if (!entry) {
       const { shapes, backend: _backend, sessionOptions, name, ...exportOptions } = this.options;
-      const inputs = shapes === 'dynamic' ? undefined : Object.fromEntries(Object.entries(signature).map(([k, v]) => [k, v.shape]));
+      const inputs =
+        shapes === 'dynamic' ? undefined : Object.fromEntries(Object.entries(signature).map(([k, v]) => [k, v.shape]));
       entry = (async () => {
         // Position tables are fed per wave, so a long stream grows no table in the model.
-        const model = traceModel(this.graph, this.params, { positionRows: 'input', ...exportOptions, inputs, stateful: stream });
-        const session = await createSession(model.bytes, name ?? 'onnxruntime session of the graph', sessionOptions ?? {});
+        const model = traceModel(this.graph, this.params, {
+          positionRows: 'input',
+          ...exportOptions,
+          inputs,
+          stateful: stream,
+        });
+        const session = await createSession(
+          model.bytes,
+          name ?? 'onnxruntime session of the graph',
+          sessionOptions ?? {},
+        );
         return { model, session };
       })();
       // A failed trace is not cached: the next call retries (and reports the error again).
@@ -148,7 +187,13 @@ function resolveDims(shape: Shape, feeds: Readonly<Record<string, FeedValue>>, g
 }
 
 /** Zeros for a state input on the first streaming call (an empty KV cache). */
-function zeros(shape: Shape, dtype: DType, feeds: Readonly<Record<string, FeedValue>>, graph: Graph, name: string): FeedValue {
+function zeros(
+  shape: Shape,
+  dtype: DType,
+  feeds: Readonly<Record<string, FeedValue>>,
+  graph: Graph,
+  name: string,
+): FeedValue {
   const dims = resolveDims(shape, feeds, graph, name);
   const n = dims.reduce((a, b) => a * b, 1);
   return { data: dtype === 'int32' ? new Int32Array(n) : new Float32Array(n), shape: dims, dtype };

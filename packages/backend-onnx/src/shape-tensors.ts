@@ -39,7 +39,8 @@ export class ShapeTensors {
   /** Remember where each plain symbol of a graph input's shape can be read (first input first). */
   bindInput(value: string, shape: Shape): void {
     shape.forEach((d, axis) => {
-      if (typeof d === 'string' && /^[A-Za-z_][\w.]*$/.test(d)) this.sources.set(d, [...(this.sources.get(d) ?? []), { value, axis }]);
+      if (typeof d === 'string' && /^[A-Za-z_][\w.]*$/.test(d))
+        this.sources.set(d, [...(this.sources.get(d) ?? []), { value, axis }]);
     });
   }
 
@@ -64,7 +65,17 @@ export class ShapeTensors {
   /** A 1-D int64 tensor holding `shape`: a constant when static, computed from the inputs otherwise. */
   shape(shape: Shape): string {
     if (isStaticShape(shape)) return this.graph.int64(shape);
-    return this.cached(`shape:${formatShape(shape)}`, () => this.graph.node('Concat', shape.map((d) => this.dim(d)), { axis: { type: 'int', value: 0 } }, 1, 'shape')[0]);
+    return this.cached(
+      `shape:${formatShape(shape)}`,
+      () =>
+        this.graph.node(
+          'Concat',
+          shape.map((d) => this.dim(d)),
+          { axis: { type: 'int', value: 0 } },
+          1,
+          'shape',
+        )[0],
+    );
   }
 
   /**
@@ -76,7 +87,17 @@ export class ShapeTensors {
     if (first < 0) return this.graph.int64(shape as number[]);
     const rest = shape.map((d, i) => (i === first ? -1 : d));
     if (isStaticShape(rest)) return this.graph.int64(rest);
-    return this.cached(`reshape:${formatShape(rest)}`, () => this.graph.node('Concat', rest.map((d) => this.dim(d)), { axis: { type: 'int', value: 0 } }, 1, 'shape')[0]);
+    return this.cached(
+      `reshape:${formatShape(rest)}`,
+      () =>
+        this.graph.node(
+          'Concat',
+          rest.map((d) => this.dim(d)),
+          { axis: { type: 'int', value: 0 } },
+          1,
+          'shape',
+        )[0],
+    );
   }
 
   /** A 1-element int64 tensor holding one dim. */
@@ -97,7 +118,9 @@ export class ShapeTensors {
     return this.cached(`sym:${s}`, () => {
       const src = this.sources.get(s)?.[0];
       if (!src) {
-        throw new ExportError(`symbolic dim "${s}" does not appear in any graph input's shape, so the exported graph cannot compute it`);
+        throw new ExportError(
+          `symbolic dim "${s}" does not appear in any graph input's shape, so the exported graph cannot compute it`,
+        );
       }
       const node = this.graph.node('Shape', [src.value], shapeAttrs(src.axis), 1, `shape/${s}`)[0];
       this.symbolNodes.set(s, { node, source: src });

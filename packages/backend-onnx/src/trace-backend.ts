@@ -53,7 +53,9 @@ export function irVersionFor(opset: number): number {
 
 export function checkOpset(opset: unknown): number {
   if (typeof opset !== 'number' || !Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
-    throw new ExportError(`opset ${String(opset)} is not supported: expected an integer from ${MIN_OPSET} to ${MAX_OPSET}`);
+    throw new ExportError(
+      `opset ${String(opset)} is not supported: expected an integer from ${MIN_OPSET} to ${MAX_OPSET}`,
+    );
   }
   return opset;
 }
@@ -128,7 +130,8 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
     this.opset = checkOpset(options.opset ?? MIN_OPSET);
     this.random = options.random ?? 'constant';
     const maxPositions = options.maxPositions ?? 4096;
-    if (!Number.isInteger(maxPositions) || maxPositions < 1) throw new ExportError(`maxPositions must be a positive integer, got ${String(maxPositions)}`);
+    if (!Number.isInteger(maxPositions) || maxPositions < 1)
+      throw new ExportError(`maxPositions must be a positive integer, got ${String(maxPositions)}`);
     this.maxPositions = maxPositions;
     this.positionRowsMode = options.positionRows ?? 'table';
     this.lowerings = onnxLowerings(this);
@@ -156,12 +159,20 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
     // Trace values live in the ONNX graph; nothing to free.
   }
 
-  execute<K extends OpName>(op: K, inputs: readonly Operand<TraceValue>[], attrs: AttrsOf<K>, out: TensorSpec): TraceValue {
+  execute<K extends OpName>(
+    op: K,
+    inputs: readonly Operand<TraceValue>[],
+    attrs: AttrsOf<K>,
+    out: TensorSpec,
+  ): TraceValue {
     for (const x of inputs) this.checkHandle(x.handle, op);
-    const lowering = this.lowerings[op] as { run: (i: readonly Operand<TraceValue>[], a: unknown, o: TensorSpec) => TraceValue } | undefined;
+    const lowering = this.lowerings[op] as
+      { run: (i: readonly Operand<TraceValue>[], a: unknown, o: TensorSpec) => TraceValue } | undefined;
     if (!lowering) {
       // Only a primitive defined outside core's registry can get here (the table is exhaustive).
-      throw new ExportError(`primitive "${String(op)}"${this.graph.scope ? ` in node "${this.graph.scope}"` : ''} has no ONNX lowering; add one to the onnx backend's lowering table`);
+      throw new ExportError(
+        `primitive "${String(op)}"${this.graph.scope ? ` in node "${this.graph.scope}"` : ''} has no ONNX lowering; add one to the onnx backend's lowering table`,
+      );
     }
     return lowering.run(inputs, attrs, out);
   }
@@ -197,14 +208,18 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   /** Expose a trace tensor as graph output `name`. */
   output(name: string, t: Tensor): void {
     this.checkHandle(t.handle as TraceValue, `output "${name}"`);
-    if (t.backend !== this) throw new ExportError(`output "${name}" is a tensor of backend "${t.backend.name}", not of this trace`);
+    if (t.backend !== this)
+      throw new ExportError(`output "${name}" is a tensor of backend "${t.backend.name}", not of this trace`);
     this.graph.addOutput(name, (t.handle as TraceValue).name, elemTypeOf(t.dtype), t.shape);
   }
 
   /** Prune what no output needs and serialize the ModelProto. */
   toModel(options: ModelOptions = {}): Uint8Array {
     const { values } = this.graph.neededValues(this.shapes.symbolNodeNames());
-    this.shapes.rehome((v) => values.has(v), (node, value, axis) => this.graph.rewire(node, [value], shapeAttrs(axis)));
+    this.shapes.rehome(
+      (v) => values.has(v),
+      (node, value, axis) => this.graph.rewire(node, [value], shapeAttrs(axis)),
+    );
     this.graph.prune();
     return this.graph.toModel({
       opset: this.opset,
@@ -217,10 +232,16 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
 
   // ---- OnnxBuilder: native lowerings ----
 
-  op(opType: string, inputs: readonly (Tensor | undefined)[], attrs: Readonly<Record<string, OnnxAttribute>>, outputs: readonly TensorSpec[]): Tensor[] {
+  op(
+    opType: string,
+    inputs: readonly (Tensor | undefined)[],
+    attrs: Readonly<Record<string, OnnxAttribute>>,
+    outputs: readonly TensorSpec[],
+  ): Tensor[] {
     const names = inputs.map((t, i) => {
       if (t === undefined) return undefined;
-      if (t.backend !== this) throw new ExportError(`${opType}: input ${i} is a tensor of backend "${t.backend.name}", not of this trace`);
+      if (t.backend !== this)
+        throw new ExportError(`${opType}: input ${i} is a tensor of backend "${t.backend.name}", not of this trace`);
       t.assertLive();
       return (t.handle as TraceValue).name;
     });
@@ -243,7 +264,8 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   unsqueeze(x: Tensor, axes: readonly number[]): Tensor {
     const rank = x.rank + axes.length;
     const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
-    if (at.size !== axes.length || [...at].some((a) => a < 0 || a >= rank)) throw new ExportError(`Unsqueeze: axes [${axes.join(', ')}] are not distinct axes of a rank-${rank} output`);
+    if (at.size !== axes.length || [...at].some((a) => a < 0 || a >= rank))
+      throw new ExportError(`Unsqueeze: axes [${axes.join(', ')}] are not distinct axes of a rank-${rank} output`);
     const rest = [...x.shape];
     const shape = Array.from({ length: rank }, (_, i) => (at.has(i) ? 1 : rest.shift()!));
     return this.op('Unsqueeze', [x, this.int64(axes)], {}, [{ shape, dtype: x.dtype }])[0];
@@ -251,20 +273,28 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
 
   dim(x: Tensor, axis: number): Tensor {
     const d = x.shape[axis];
-    if (typeof d === 'number') return makeTensor(this.fromValues([d], { shape: [], dtype: 'int32' }), { shape: [], dtype: 'int32' }, this);
-    const [dim] = this.op('Shape', [x], { start: { type: 'int', value: axis }, end: { type: 'int', value: axis + 1 } }, [{ shape: [1], dtype: 'int32' }]);
+    if (typeof d === 'number')
+      return makeTensor(this.fromValues([d], { shape: [], dtype: 'int32' }), { shape: [], dtype: 'int32' }, this);
+    const [dim] = this.op(
+      'Shape',
+      [x],
+      { start: { type: 'int', value: axis }, end: { type: 'int', value: axis + 1 } },
+      [{ shape: [1], dtype: 'int32' }],
+    );
     // Shape gives int64: squeezed to a scalar and cast to the int32 the tensor says it is.
     return this.cast(this.op('Squeeze', [dim, this.int64([0])], {}, [{ shape: [], dtype: 'int32' }])[0], 'int32');
   }
 
   positions(like: Tensor): Tensor {
-    if (like.rank < 2) throw new ExportError(`positions: expected a [batch, time, ...] tensor, got shape ${formatShape(like.shape)}`);
+    if (like.rank < 2)
+      throw new ExportError(`positions: expected a [batch, time, ...] tensor, got shape ${formatShape(like.shape)}`);
     const [batch, time] = like.shape;
     const key = String(time);
     let p = this.positionsByTime.get(key);
     if (p) return p;
     if (this.stateful) {
-      if (this.graph.inputNames().includes(POSITION_IDS)) throw new ExportError(`positions: waves of different lengths (${String(time)}) in one stateful export`);
+      if (this.graph.inputNames().includes(POSITION_IDS))
+        throw new ExportError(`positions: waves of different lengths (${String(time)}) in one stateful export`);
       p = this.input(POSITION_IDS, { shape: [batch, time], dtype: 'int32' });
     } else {
       // Range(0, time) as [1, time]: the time dim read off the graph (a constant when concrete).
@@ -293,14 +323,24 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
     }
     let table = this.positionTables.get(key);
     if (!table) {
-      table = keep(makeTensor(this.fromValues(rows(0, this.maxPositions), { shape: [this.maxPositions, width], dtype: 'float32' }), { shape: [this.maxPositions, width], dtype: 'float32' }, this));
+      table = keep(
+        makeTensor(
+          this.fromValues(rows(0, this.maxPositions), { shape: [this.maxPositions, width], dtype: 'float32' }),
+          { shape: [this.maxPositions, width], dtype: 'float32' },
+          this,
+        ),
+      );
       this.positionTables.set(key, table);
     }
     return gather(table, positions, 0);
   }
 
   int64(values: readonly number[]): Tensor {
-    return makeTensor({ name: this.graph.int64(values) } satisfies TraceValue, { shape: [values.length], dtype: 'int32' }, this);
+    return makeTensor(
+      { name: this.graph.int64(values) } satisfies TraceValue,
+      { shape: [values.length], dtype: 'int32' },
+      this,
+    );
   }
 
   /** Whether a lowering asked for positions (the model then covers positions < maxPositions). */
@@ -318,7 +358,11 @@ export class TraceBackend implements Backend<TraceValue>, OnnxBuilder {
   // ---- helpers for the lowering table ----
 
   /** Emit a single-output node. */
-  node(opType: string, inputs: readonly (string | undefined)[], attrs: Readonly<Record<string, OnnxAttribute>> = {}): TraceValue {
+  node(
+    opType: string,
+    inputs: readonly (string | undefined)[],
+    attrs: Readonly<Record<string, OnnxAttribute>> = {},
+  ): TraceValue {
     return { name: this.graph.node(opType, inputs, attrs)[0] };
   }
 

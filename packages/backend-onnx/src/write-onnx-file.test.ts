@@ -40,14 +40,18 @@ describe('writeOnnxFile failures', () => {
     const path = join(dir, 'missing', 'm.onnx');
     const e = failure(path);
     expect(e).toBeInstanceOf(ExportError);
-    expect(e.message).toBe(`cannot write the ONNX model "${path}": the folder "${join(dir, 'missing')}" does not exist`);
+    expect(e.message).toBe(
+      `cannot write the ONNX model "${path}": the folder "${join(dir, 'missing')}" does not exist`,
+    );
   });
 
   it('a stale temporary file is left alone and named', () => {
     const path = join(dir, 'stale.onnx');
     writeFileSync(`${path}.tmp-${process.pid}`, 'not ours to delete');
     const e = failure(path);
-    expect(e.message).toBe(`cannot write the ONNX model "${path}": "${path}.tmp-${process.pid}" is in the way; remove it`);
+    expect(e.message).toBe(
+      `cannot write the ONNX model "${path}": "${path}.tmp-${process.pid}" is in the way; remove it`,
+    );
     expect(readFileSync(`${path}.tmp-${process.pid}`, 'utf8')).toBe('not ours to delete');
     rmSync(`${path}.tmp-${process.pid}`);
   });

@@ -12,7 +12,9 @@ beforeAll(async () => {
 
 function input(shape: number[], dtype: 'float32' | 'int32' | 'bool'): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  const values = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? (i * 7) % 3 === 0 : ((i * 37) % 101) - 50 + (dtype === 'float32' ? 0.25 : 0)));
+  const values = Array.from({ length: n }, (_, i) =>
+    dtype === 'bool' ? (i * 7) % 3 === 0 : ((i * 37) % 101) - 50 + (dtype === 'float32' ? 0.25 : 0),
+  );
   return tf.tensor(values as number[], shape, dtype);
 }
 

@@ -120,7 +120,8 @@ function transposeMatrices(values: Values, out: Values, rows: number, cols: numb
       for (let r0 = 0; r0 < rows; r0 += T) {
         const r1 = Math.min(r0 + T, rows);
         for (let c = c0; c < c1; c++) {
-          for (let r = r0, o = base + c * rows + r0, i = base + r0 * cols + c; r < r1; r++, o++, i += cols) out[o] = values[i];
+          for (let r = r0, o = base + c * rows + r0, i = base + r0 * cols + c; r < r1; r++, o++, i += cols)
+            out[o] = values[i];
         }
       }
     }

@@ -39,7 +39,9 @@ describe('index errors', () => {
     const ids = tensor([0, 7, 2], [3], 'int32', backend);
     const { error, leaked } = failure(() => gather(table, ids, 0));
     expect(error).toBeInstanceOf(IndexError);
-    expect((error as Error).message).toBe('Gather: index 7 at position 1 is out of range for axis 0 of size 5 (expected 0 <= index < 5)');
+    expect((error as Error).message).toBe(
+      'Gather: index 7 at position 1 is out of range for axis 0 of size 5 (expected 0 <= index < 5)',
+    );
     expect(leaked).toBe(0);
   });
 
@@ -76,7 +78,9 @@ describe('shape errors are raised in core, before tfjs runs anything', () => {
   it('Add with shapes that do not broadcast', () => {
     const execute = vi.spyOn(backend, 'execute');
     expect(() => add(zeros([2, 3], 'float32', backend), zeros([4], 'float32', backend))).toThrow(ShapeError);
-    expect(() => add(zeros([2, 3], 'float32', backend), zeros([4], 'float32', backend))).toThrow(/^Add: shapes \[2, 3\] and \[4\] do not broadcast/);
+    expect(() => add(zeros([2, 3], 'float32', backend), zeros([4], 'float32', backend))).toThrow(
+      /^Add: shapes \[2, 3\] and \[4\] do not broadcast/,
+    );
     expect(execute).not.toHaveBeenCalled();
     execute.mockRestore();
   });
@@ -87,7 +91,9 @@ describe('backend errors', () => {
     const onTfjs = zeros([2], 'float32', backend);
     const onReference = zeros([2], 'float32', new ReferenceBackend());
     expect(() => add(onTfjs, onReference)).toThrow(BackendError);
-    expect(() => add(onReference, onTfjs)).toThrow('Add: inputs live on different backends (reference and tfjs-cpu); move them to one backend first');
+    expect(() => add(onReference, onTfjs)).toThrow(
+      'Add: inputs live on different backends (reference and tfjs-cpu); move them to one backend first',
+    );
   });
 
   it('a result whose shape or dtype differs from the resolved output raises BackendError naming the op', () => {
@@ -107,7 +113,9 @@ describe('backend errors', () => {
     const translated = translateTfjsError('Erf', 'tfjs-wasm', 'wasm', tfjsError);
     expect(translated).toBeInstanceOf(UnsupportedOpError);
     expect((translated as UnsupportedOpError).op).toBe('Erf');
-    expect((translated as Error).message).toBe('Erf: not supported on backend "tfjs-wasm": tfjs kernel(s) Erf not registered for wasm');
+    expect((translated as Error).message).toBe(
+      'Erf: not supported on backend "tfjs-wasm": tfjs kernel(s) Erf not registered for wasm',
+    );
     const other = new Error('something else');
     expect(translateTfjsError('Erf', 'tfjs-wasm', 'wasm', other)).toBe(other);
   });

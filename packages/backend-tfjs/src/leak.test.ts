@@ -46,8 +46,18 @@ function step(x: Tensor, w: Tensor, b: Tensor, table: Tensor, ids: Tensor): Tens
   const picked = where(greater(mixed, 0), relu(mixed), mul(mixed, 0.01));
   const window = slice(pad(picked, [1, 0, 0, 2], 0), [1, 2], [5, 10], [0, 1]); // [4, 8]
   const energy = log(add(sqrt(add(mul(window, window), 1)), clip(probs, 0.01, 0.99)));
-  const terms = [reduceSum(energy), reduceMean(logp), reduceMax(mixed), reduceMean(mul(probs, transpose(logp, [1, 0])))];
-  return reduceSum(concat(terms.map((t) => reshape(t, [1])), 0));
+  const terms = [
+    reduceSum(energy),
+    reduceMean(logp),
+    reduceMax(mixed),
+    reduceMean(mul(probs, transpose(logp, [1, 0]))),
+  ];
+  return reduceSum(
+    concat(
+      terms.map((t) => reshape(t, [1])),
+      0,
+    ),
+  );
 }
 
 describe('tfjs-cpu memory', () => {
@@ -58,7 +68,17 @@ describe('tfjs-cpu memory', () => {
 
   it('valueAndGrad of a composite leaks no tfjs tensors over 200 iterations', () => {
     const rand = (seed: number, shape: number[]) =>
-      tensor(uniformValues(seed, shape.reduce((a, c) => a * c, 1), -1, 1).map(Math.fround), shape, 'float32', backend);
+      tensor(
+        uniformValues(
+          seed,
+          shape.reduce((a, c) => a * c, 1),
+          -1,
+          1,
+        ).map(Math.fround),
+        shape,
+        'float32',
+        backend,
+      );
     const x = rand(1, [4, 5]);
     const w = rand(2, [11, 8]);
     const b = rand(3, [8]);

@@ -134,7 +134,11 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
   Concat: {
     // A single input makes tfjs clone it, which runs Identity.
     kernels: ['Concat', 'Identity'],
-    run: (xs, { axis }) => tf.concat(xs.map((x) => x.handle), normalizeAxis('Concat', axis, xs[0].shape.length)),
+    run: (xs, { axis }) =>
+      tf.concat(
+        xs.map((x) => x.handle),
+        normalizeAxis('Concat', axis, xs[0].shape.length),
+      ),
   },
   Div: {
     kernels: ['RealDiv', 'FloorDiv', 'Multiply', 'Sub', 'Sign', 'Less', 'Add', 'Select', 'Identity'],
@@ -192,22 +196,41 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
     kernels: ['PadV2'],
     run: ([x], { pads, value }) => {
       const rank = x.shape.length;
-      return tf.pad(x.handle, range(0, rank).map((i) => [pads[i], pads[i + rank]] as [number, number]), value);
+      return tf.pad(
+        x.handle,
+        range(0, rank).map((i) => [pads[i], pads[i + rank]] as [number, number]),
+        value,
+      );
     },
   },
   Pow: binary('Pow', tf.pow),
   // Core's counter-based generator, not tfjs's, so every backend draws the same numbers.
   RandomNormal: {
     kernels: [],
-    run: (_, a, out) => tf.tensor(Float32Array.from(normalValues(a.seed, sizeOf(out.shape), a.mean, a.scale)), dims(out.shape), 'float32'),
+    run: (_, a, out) =>
+      tf.tensor(
+        Float32Array.from(normalValues(a.seed, sizeOf(out.shape), a.mean, a.scale)),
+        dims(out.shape),
+        'float32',
+      ),
   },
   RandomUniform: {
     kernels: [],
-    run: (_, a, out) => tf.tensor(Float32Array.from(uniformValues(a.seed, sizeOf(out.shape), a.low, a.high)), dims(out.shape), 'float32'),
+    run: (_, a, out) =>
+      tf.tensor(Float32Array.from(uniformValues(a.seed, sizeOf(out.shape), a.low, a.high)), dims(out.shape), 'float32'),
   },
-  ReduceMax: { kernels: ['Max', 'Reshape'], run: ([x], { axes, keepdims }) => tf.max(x.handle, reduceAxes(axes), keepdims) },
-  ReduceMean: { kernels: ['Mean', 'Reshape'], run: ([x], { axes, keepdims }) => tf.mean(x.handle, reduceAxes(axes), keepdims) },
-  ReduceSum: { kernels: ['Sum', 'Reshape'], run: ([x], { axes, keepdims }) => tf.sum(x.handle, reduceAxes(axes), keepdims) },
+  ReduceMax: {
+    kernels: ['Max', 'Reshape'],
+    run: ([x], { axes, keepdims }) => tf.max(x.handle, reduceAxes(axes), keepdims),
+  },
+  ReduceMean: {
+    kernels: ['Mean', 'Reshape'],
+    run: ([x], { axes, keepdims }) => tf.mean(x.handle, reduceAxes(axes), keepdims),
+  },
+  ReduceSum: {
+    kernels: ['Sum', 'Reshape'],
+    run: ([x], { axes, keepdims }) => tf.sum(x.handle, reduceAxes(axes), keepdims),
+  },
   Relu: unary('Relu', tf.relu),
   Reshape: { kernels: ['Reshape'], run: ([x], _, out) => tf.reshape(x.handle, dims(out.shape)) },
   ScatterAdd: {
@@ -222,11 +245,16 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
       // ScatterNd scatters along the leading axis: bring the index dims of `updates` to the front
       // and flatten them (one list of [n, 1] indices also covers a scalar index, which tfjs's
       // shape check rejects as is), scatter into [size, ...rest], then move `size` back to `axis`.
-      const front = axis === 0 ? updates.handle : tf.transpose(updates.handle, [...range(axis, axis + k), ...range(0, axis), ...range(axis + k, u.length)]);
+      const front =
+        axis === 0
+          ? updates.handle
+          : tf.transpose(updates.handle, [...range(axis, axis + k), ...range(0, axis), ...range(axis + k, u.length)]);
       const rest = [...u.slice(0, axis), ...u.slice(axis + k)];
       const n = sizeOf(indices.shape);
       const summed = tf.scatterND(tf.reshape(indices.handle, [n, 1]), tf.reshape(front, [n, ...rest]), [size, ...rest]);
-      return axis === 0 ? summed : tf.transpose(summed, [...range(1, axis + 1), 0, ...range(axis + 1, outShape.length)]);
+      return axis === 0
+        ? summed
+        : tf.transpose(summed, [...range(1, axis + 1), 0, ...range(axis + 1, outShape.length)]);
     },
   },
   Sigmoid: unary('Sigmoid', tf.sigmoid),
@@ -245,7 +273,10 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
       const shape = dims(x.shape);
       for (let axis = 0; axis < shape.length; axis++) {
         if (begin[axis] === 0 && size[axis] === shape[axis]) continue;
-        const idx = tf.tensor1d(Int32Array.from({ length: size[axis] }, (_, i) => begin[axis] + i), 'int32');
+        const idx = tf.tensor1d(
+          Int32Array.from({ length: size[axis] }, (_, i) => begin[axis] + i),
+          'int32',
+        );
         y = tf.gather(y, idx, axis);
       }
       return y === x.handle ? tf.clone(y) : y;
@@ -268,14 +299,16 @@ export const tfjsLowerings: LoweringTable<tf.Tensor, TfjsLowering> = {
   Transpose: {
     // tfjs clones rank <= 1 tensors instead of transposing, which runs Identity.
     kernels: ['Transpose', 'Identity'],
-    run: ([x], { perm }) => (tf.getBackend() === 'cpu' ? cpuTranspose(x.handle, perm) : tf.transpose(x.handle, [...perm])),
+    run: ([x], { perm }) =>
+      tf.getBackend() === 'cpu' ? cpuTranspose(x.handle, perm) : tf.transpose(x.handle, [...perm]),
   },
   Where: {
     kernels: ['Select', 'Reshape', 'Tile', 'Identity', 'LogicalAnd', 'LogicalOr', 'LogicalNot'],
     run: ([c, x, y], _, out) => {
       // wasm's Select copies 4-byte elements whatever the dtype, so on bool (1-byte) values it
       // returns garbage and writes past the output; pick bools with logic ops instead.
-      if (out.dtype === 'bool') return tf.logicalOr(tf.logicalAnd(c.handle, x.handle), tf.logicalAnd(tf.logicalNot(c.handle), y.handle));
+      if (out.dtype === 'bool')
+        return tf.logicalOr(tf.logicalAnd(c.handle, x.handle), tf.logicalAnd(tf.logicalNot(c.handle), y.handle));
       const shape = dims(out.shape);
       return tf.where(broadcast(c, shape), broadcast(x, shape), broadcast(y, shape));
     },

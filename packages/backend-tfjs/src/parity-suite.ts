@@ -72,16 +72,25 @@ function gradients(c: OpCase, caseIndex: number, backend: ReferenceBackend | Tfj
       const shape = tidy(() => applyCase(c, inputs).shape) as number[];
       const n = shape.reduce((a, b) => a * b, 1);
       const dy = tensor(uniformValues(7 + caseIndex, n, -1, 1).map(Math.fround), shape, 'float32', backend);
-      const { grads } = vjp(f, wrt.map((j) => inputs[j]), dy);
+      const { grads } = vjp(
+        f,
+        wrt.map((j) => inputs[j]),
+        dy,
+      );
       return grads.map((g) => g.toArray());
     }),
   );
 }
 
-const ints = (lo: number, hi: number, ...shape: number[]): InputSpec => ({ shape, dtype: 'int32', fill: { ints: [lo, hi] } });
+const ints = (lo: number, hi: number, ...shape: number[]): InputSpec => ({
+  shape,
+  dtype: 'int32',
+  fill: { ints: [lo, hi] },
+});
 const bools = (...shape: number[]): InputSpec => ({ shape, dtype: 'bool' });
 const none = {} as Record<string, never>;
-const extra = <K extends OpName>(op: K, label: string, inputs: readonly InputSpec[], attrs: AttrsOf<K>) => ({ op, label, inputs, attrs }) as OpCase;
+const extra = <K extends OpName>(op: K, label: string, inputs: readonly InputSpec[], attrs: AttrsOf<K>) =>
+  ({ op, label, inputs, attrs }) as OpCase;
 
 /**
  * Core's table is mostly float32 and ordinary shapes; these add the int32 and bool inputs the
@@ -93,7 +102,12 @@ const extraCases: readonly OpCase[] = [
   extra('Sign', 'int32', [ints(-3, 3, 7)], none),
   extra('Sub', 'int32', [ints(-9, 9, 2, 3), ints(-9, 9, 3)], none),
   extra('Mul', 'int32', [ints(-9, 9, 2, 3), ints(-9, 9, 2, 1)], none),
-  extra('Div', 'int32 negative divisors', [ints(-20, 20, 3, 4), { shape: [4], dtype: 'int32', fill: { values: [-3, -1, 2, 5] } }], none),
+  extra(
+    'Div',
+    'int32 negative divisors',
+    [ints(-20, 20, 3, 4), { shape: [4], dtype: 'int32', fill: { values: [-3, -1, 2, 5] } }],
+    none,
+  ),
   extra('Max', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 4)], none),
   extra('Min', 'int32', [ints(-9, 9, 3, 4), ints(-9, 9, 3, 1)], none),
   extra('Clip', 'int32', [ints(-9, 9, 3, 4)], { min: -2, max: 5 }),
@@ -121,14 +135,29 @@ const extraCases: readonly OpCase[] = [
   extra('Cast', 'int32 to bool', [ints(-2, 2, 6)], { to: 'bool' }),
   extra('Cast', 'bool to float', [bools(6)], { to: 'float32' }),
   extra('Cast', 'bool to int32', [bools(6)], { to: 'int32' }),
-  extra('ScatterAdd', 'scalar index', [{ shape: [], dtype: 'int32', fill: { values: [2] } }, { shape: [3] }], { axis: 0, size: 4 }),
-  extra('ScatterAdd', 'no indices', [{ shape: [0], dtype: 'int32', fill: { values: [] } }, { shape: [2, 0] }], { axis: 1, size: 3 }),
-  extra('Gather', 'scalar index', [{ shape: [4, 3] }, { shape: [], dtype: 'int32', fill: { values: [2] } }], { axis: 0 }),
+  extra('ScatterAdd', 'scalar index', [{ shape: [], dtype: 'int32', fill: { values: [2] } }, { shape: [3] }], {
+    axis: 0,
+    size: 4,
+  }),
+  extra('ScatterAdd', 'no indices', [{ shape: [0], dtype: 'int32', fill: { values: [] } }, { shape: [2, 0] }], {
+    axis: 1,
+    size: 3,
+  }),
+  extra('Gather', 'scalar index', [{ shape: [4, 3] }, { shape: [], dtype: 'int32', fill: { values: [2] } }], {
+    axis: 0,
+  }),
   extra('ReduceSum', 'no axes', [{ shape: [2, 3] }], { axes: [], keepdims: false }),
   extra('Concat', 'one input', [{ shape: [2, 3] }], { axis: 0 }),
   extra('Transpose', 'vector', [{ shape: [3] }], { perm: [0] }),
-  extra('Where', 'scalar condition', [{ shape: [], dtype: 'bool', fill: { values: [1] } }, { shape: [2] }, { shape: [] }], none),
-  extra('Cast', 'large float to int32', [{ shape: [4], fill: { values: [123456.75, -98765.5, 16777215, -0.25] } }], { to: 'int32' }),
+  extra(
+    'Where',
+    'scalar condition',
+    [{ shape: [], dtype: 'bool', fill: { values: [1] } }, { shape: [2] }, { shape: [] }],
+    none,
+  ),
+  extra('Cast', 'large float to int32', [{ shape: [4], fill: { values: [123456.75, -98765.5, 16777215, -0.25] } }], {
+    to: 'int32',
+  }),
 ];
 
 const hasGradient = (c: OpCase) => primitives[c.op].vjp !== null && gradInputs(c).length > 0;

@@ -30,7 +30,9 @@ describe('tfjs-wasm without a kernel', () => {
       );
       expect(error).toBeInstanceOf(UnsupportedOpError);
       expect((error as UnsupportedOpError).op).toBe('Erf');
-      expect((error as Error).message).toBe('Erf: not supported on backend "tfjs-wasm": tfjs kernel(s) Erf not registered for wasm');
+      expect((error as Error).message).toBe(
+        'Erf: not supported on backend "tfjs-wasm": tfjs kernel(s) Erf not registered for wasm',
+      );
     } finally {
       tf.registerKernel(config!);
     }

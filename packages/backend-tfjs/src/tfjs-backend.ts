@@ -46,13 +46,15 @@ export class TfjsBackend implements Backend<tf.Tensor> {
    * creating a backend of the other flavor makes this one refuse to run (see `assertActive`).
    */
   static async create(flavor: TfjsFlavor = 'cpu'): Promise<TfjsBackend> {
-    if (flavor !== 'cpu' && flavor !== 'wasm') throw new BackendError(`TfjsBackend.create: unknown flavor "${String(flavor)}" (expected cpu or wasm)`);
+    if (flavor !== 'cpu' && flavor !== 'wasm')
+      throw new BackendError(`TfjsBackend.create: unknown flavor "${String(flavor)}" (expected cpu or wasm)`);
     // Importing the package registers the wasm backend with tfjs; cpu users never load it.
     if (flavor === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
     // Production mode: no per-op debug checks, and no "install tfjs-node" banner on stderr (that
     // package needs a native download this project avoids on purpose). Ganglion checks shapes itself.
     tf.env().set('PROD', true);
-    if (!(await tf.setBackend(flavor))) throw new BackendError(`TfjsBackend.create: tfjs could not initialize its ${flavor} backend`);
+    if (!(await tf.setBackend(flavor)))
+      throw new BackendError(`TfjsBackend.create: tfjs could not initialize its ${flavor} backend`);
     await tf.ready();
     return new TfjsBackend(flavor);
   }
@@ -62,7 +64,11 @@ export class TfjsBackend implements Backend<tf.Tensor> {
     const shape = spec.shape as number[];
     if (spec.dtype === 'float32') return tf.tensor(Float32Array.from(values), shape, 'float32');
     if (spec.dtype === 'int32') return tf.tensor(Int32Array.from(values), shape, 'int32');
-    return tf.tensor(Uint8Array.from(values, (v) => (v !== 0 ? 1 : 0)), shape, 'bool');
+    return tf.tensor(
+      Uint8Array.from(values, (v) => (v !== 0 ? 1 : 0)),
+      shape,
+      'bool',
+    );
   }
 
   readSync(handle: tf.Tensor): TensorData {
@@ -82,11 +88,20 @@ export class TfjsBackend implements Backend<tf.Tensor> {
     return this.missingKernels(op).length === 0;
   }
 
-  execute<K extends OpName>(op: K, inputs: readonly Operand<tf.Tensor>[], attrs: AttrsOf<K>, out: TensorSpec): tf.Tensor {
+  execute<K extends OpName>(
+    op: K,
+    inputs: readonly Operand<tf.Tensor>[],
+    attrs: AttrsOf<K>,
+    out: TensorSpec,
+  ): tf.Tensor {
     this.assertActive(op);
     const missing = this.missingKernels(op);
     if (missing.length > 0) {
-      throw new UnsupportedOpError(op, this.name, `tfjs kernel(s) ${missing.join(', ')} not registered for ${this.flavor}`);
+      throw new UnsupportedOpError(
+        op,
+        this.name,
+        `tfjs kernel(s) ${missing.join(', ')} not registered for ${this.flavor}`,
+      );
     }
     const run = tfjsLowerings[op].run as Run;
     let result: tf.Tensor;
@@ -104,7 +119,9 @@ export class TfjsBackend implements Backend<tf.Tensor> {
     if (!shapeOk || result.dtype !== out.dtype) {
       const got = `${formatShape(result.shape)} ${result.dtype}`;
       result.dispose();
-      throw new BackendError(`${op}: backend "${this.name}" produced ${got}, expected ${formatShape(out.shape)} ${out.dtype}`);
+      throw new BackendError(
+        `${op}: backend "${this.name}" produced ${got}, expected ${formatShape(out.shape)} ${out.dtype}`,
+      );
     }
     return result;
   }

@@ -13,7 +13,8 @@ export type NestedArray = number | boolean | readonly NestedArray[];
 function flatten(values: NestedArray, out: number[], shape: number[], depth: number): void {
   if (Array.isArray(values)) {
     if (shape.length === depth) shape.push(values.length);
-    else if (shape[depth] !== values.length) throw new ShapeError(`tensor(): ragged nested array at depth ${depth}: ${values.length} vs ${shape[depth]}`);
+    else if (shape[depth] !== values.length)
+      throw new ShapeError(`tensor(): ragged nested array at depth ${depth}: ${values.length} vs ${shape[depth]}`);
     for (const v of values) flatten(v as NestedArray, out, shape, depth + 1);
   } else {
     if (depth !== shape.length) throw new ShapeError(`tensor(): ragged nested array at depth ${depth}`);
@@ -37,7 +38,12 @@ function checkValues(values: ArrayLike<number>, dtype: DType): void {
  *   tensor([[1, 2], [3, 4]])                    // float32 [2, 2]
  *   tensor([0, 2, 1], [3], 'int32')
  */
-export function tensor(values: NestedArray | ArrayLike<number>, shape?: Shape, dtype: DType = 'float32', backend?: Backend): Tensor {
+export function tensor(
+  values: NestedArray | ArrayLike<number>,
+  shape?: Shape,
+  dtype: DType = 'float32',
+  backend?: Backend,
+): Tensor {
   if (!isDType(dtype)) throw new DTypeError(`tensor(): unknown dtype ${String(dtype)}`);
   let flat: ArrayLike<number>;
   let inferred: number[];
@@ -53,7 +59,9 @@ export function tensor(values: NestedArray | ArrayLike<number>, shape?: Shape, d
   const finalShape = shape ?? inferred;
   const n = staticSize(finalShape, 'tensor()');
   if (n !== flat.length) {
-    throw new ShapeError(`tensor(): ${flat.length} values do not fill shape ${formatShape(finalShape)} (${n} elements)`);
+    throw new ShapeError(
+      `tensor(): ${flat.length} values do not fill shape ${formatShape(finalShape)} (${n} elements)`,
+    );
   }
   checkValues(flat, dtype);
   const b = backend ?? getBackend();

@@ -144,18 +144,24 @@ export function withoutRecording<T>(fn: () => T): T {
  */
 export function apply<K extends string, A>(prim: Primitive<K, A>, inputs: readonly Tensor[], attrs: A): Tensor {
   if (!prim.variadic && inputs.length !== prim.inputs.length) {
-    throw new AttributeError(`${prim.name}: expected ${prim.inputs.length} inputs (${prim.inputs.join(', ')}), got ${inputs.length}`);
+    throw new AttributeError(
+      `${prim.name}: expected ${prim.inputs.length} inputs (${prim.inputs.join(', ')}), got ${inputs.length}`,
+    );
   }
   if (prim.variadic && inputs.length === 0) throw new AttributeError(`${prim.name}: expected at least one input`);
   const backend = inputs.length > 0 ? inputs[0].backend : engine.getBackend();
   for (let i = 0; i < inputs.length; i++) {
     const t = inputs[i];
     if (!(t instanceof Tensor)) {
-      throw new AttributeError(`${prim.name}: input "${prim.inputs[i] ?? prim.inputs[0]}" is not a Tensor (got ${typeof t})`);
+      throw new AttributeError(
+        `${prim.name}: input "${prim.inputs[i] ?? prim.inputs[0]}" is not a Tensor (got ${typeof t})`,
+      );
     }
     t.assertLive();
     if (t.backend !== backend) {
-      throw new BackendError(`${prim.name}: inputs live on different backends (${backend.name} and ${t.backend.name}); move them to one backend first`);
+      throw new BackendError(
+        `${prim.name}: inputs live on different backends (${backend.name} and ${t.backend.name}); move them to one backend first`,
+      );
     }
   }
   prim.checkAttrs?.(attrs);
@@ -163,9 +169,16 @@ export function apply<K extends string, A>(prim: Primitive<K, A>, inputs: readon
   const shape = prim.shape(inputs, attrs);
   const out: TensorSpec = { shape, dtype };
   if (!isStaticShape(shape) && !backend.capabilities?.symbolicShapes) {
-    throw new ShapeError(`${prim.name}: output shape ${formatShape(shape)} is symbolic; backend "${backend.name}" needs concrete shapes`);
+    throw new ShapeError(
+      `${prim.name}: output shape ${formatShape(shape)} is symbolic; backend "${backend.name}" needs concrete shapes`,
+    );
   }
-  const handle = backend.execute(prim.name as never, inputs as unknown as readonly Operand<unknown>[], attrs as never, out);
+  const handle = backend.execute(
+    prim.name as never,
+    inputs as unknown as readonly Operand<unknown>[],
+    attrs as never,
+    out,
+  );
   const result = makeTensor(handle, out, backend);
   if (engine.recorders.length > 0 && engine.recordingPaused === 0) {
     const entry: TapeEntry = { prim, inputs, attrs, output: result };

@@ -4,7 +4,17 @@ export * from './dtype.js';
 export * from './shape/dim.js';
 export { Tensor } from './tensor.js';
 export type { Backend, BackendCapabilities, LoweringTable, Operand, TensorData, TensorSpec } from './backend.js';
-export { apply, dispose, getBackend, keep, makeTensor, setBackend, tidy, withBackend, withoutRecording } from './engine.js';
+export {
+  apply,
+  dispose,
+  getBackend,
+  keep,
+  makeTensor,
+  setBackend,
+  tidy,
+  withBackend,
+  withoutRecording,
+} from './engine.js';
 export type { Recorder, TapeEntry } from './engine.js';
 export { fill, ones, scalar, tensor, zeros } from './creation.js';
 export type { NestedArray } from './creation.js';
@@ -16,7 +26,14 @@ export type { Primitive, VjpContext, VjpRule } from './ops/primitive.js';
 export { gelu, geluTanh, silu, softplus, square } from './composites/activations.js';
 export { meanSquaredError, oneHot, softmaxCrossEntropy } from './composites/losses.js';
 export { flatten, squeeze, unsqueeze } from './composites/shape-ops.js';
-export { fromOnnxRecurrentWeights, gruCell, lstmCell, toOnnxRecurrentWeights, unrollGru, unrollLstm } from './composites/rnn-cells.js';
+export {
+  fromOnnxRecurrentWeights,
+  gruCell,
+  lstmCell,
+  toOnnxRecurrentWeights,
+  unrollGru,
+  unrollLstm,
+} from './composites/rnn-cells.js';
 export type { RecurrentCell, RecurrentWeights, UnrollOptions } from './composites/rnn-cells.js';
 export { Tape } from './autodiff/tape.js';
 export { grad, valueAndGrad, vjp } from './autodiff/grad.js';
@@ -25,7 +42,18 @@ export { checkIndices } from './reference/kernels/indexing.js';
 export { Rng, normalValues, uniformAt, uniformValues } from './random/prng.js';
 export * from './graph/messages.js';
 export { Layer, expectPort, lastDim } from './graph/layer.js';
-export type { InputPortDecl, LayerClass, LayerContext, LayerGradients, LayerResult, LayerSignature, NodeCall, NodeHook, ParamSpec, PortSpec } from './graph/layer.js';
+export type {
+  InputPortDecl,
+  LayerClass,
+  LayerContext,
+  LayerGradients,
+  LayerResult,
+  LayerSignature,
+  NodeCall,
+  NodeHook,
+  ParamSpec,
+  PortSpec,
+} from './graph/layer.js';
 export { fans, initialValues } from './graph/initializers.js';
 export type { Initializer } from './graph/initializers.js';
 export { Graph } from './graph/graph.js';
@@ -40,10 +68,39 @@ export { reshapePrimitive } from './ops/reshape.js';
 export { deriveSeed, hashString } from './random/prng.js';
 export { TOKENS } from './di/tokens.js';
 export type { ClippingOptions, OptimizerOptions, PluginOptions, ScheduleOptions, TrainerOptions } from './di/tokens.js';
-export { BUILTIN_PLUGINS, DEFAULT_PLUGINS, bindActivePlugins, builtinPlugins, pluginRegistry, pluginsModule, trainingModule } from './di/modules.js';
+export {
+  BUILTIN_PLUGINS,
+  DEFAULT_PLUGINS,
+  bindActivePlugins,
+  builtinPlugins,
+  pluginRegistry,
+  pluginsModule,
+  trainingModule,
+} from './di/modules.js';
 export type { PluginChoice } from './di/modules.js';
-export { KIND_NOUN, PLUGIN_KINDS, PluginRegistry, definePlugin, expectedText, isValidOption, parseOptions, pluginLabel } from './di/plugin-registry.js';
-export type { AnyPluginSpec, BooleanOption, NumberListOption, NumberOption, OptionSchema, OptionSpec, OptionValue, OptionsOf, PluginKind, PluginSpec, PluginTypes } from './di/plugin-registry.js';
+export {
+  KIND_NOUN,
+  PLUGIN_KINDS,
+  PluginRegistry,
+  definePlugin,
+  expectedText,
+  isValidOption,
+  parseOptions,
+  pluginLabel,
+} from './di/plugin-registry.js';
+export type {
+  AnyPluginSpec,
+  BooleanOption,
+  NumberListOption,
+  NumberOption,
+  OptionSchema,
+  OptionSpec,
+  OptionValue,
+  OptionsOf,
+  PluginKind,
+  PluginSpec,
+  PluginTypes,
+} from './di/plugin-registry.js';
 export { SlotOptimizer, updateAll } from './training/optimizer.js';
 export type { Optimizer, OptimizerState, ParamTarget, ParamUpdate, Slots, StepScalars } from './training/optimizer.js';
 export { SGD, sgdPlugin, type SGDOptions } from './training/optimizers/sgd.js';
@@ -72,10 +129,30 @@ export { seededPermutation } from './data/dataset.js';
 export { createTrainer, createTrainingContainer } from './training/create-trainer.js';
 export type { CreateTrainerOptions } from './training/create-trainer.js';
 export { SAFETENSORS_DTYPES, decodeSafetensors, encodeSafetensors } from './checkpoint/safetensors.js';
-export type { SafetensorsDType, SafetensorsData, SafetensorsFile, SafetensorsTensor } from './checkpoint/safetensors.js';
+export type {
+  SafetensorsDType,
+  SafetensorsData,
+  SafetensorsFile,
+  SafetensorsTensor,
+} from './checkpoint/safetensors.js';
 export { CHECKPOINT_FILES, isCheckpointFile, loadCheckpoint, saveCheckpoint } from './checkpoint/checkpoint.js';
-export { type CheckpointDirStatus, type CheckpointLock, checkpointDirStatus, isGanglionMeta, lockCheckpointDir, makeDirs, recoverableDirectory, writeFileAtomically } from './checkpoint/checkpoint-dir.js';
-export type { CheckpointOptimizerState, CheckpointState, LoadCheckpointOptions, LoadedCheckpoint, SaveCheckpointOptions } from './checkpoint/checkpoint.js';
+export {
+  type CheckpointDirStatus,
+  type CheckpointLock,
+  checkpointDirStatus,
+  isGanglionMeta,
+  lockCheckpointDir,
+  makeDirs,
+  recoverableDirectory,
+  writeFileAtomically,
+} from './checkpoint/checkpoint-dir.js';
+export type {
+  CheckpointOptimizerState,
+  CheckpointState,
+  LoadCheckpointOptions,
+  LoadedCheckpoint,
+  SaveCheckpointOptions,
+} from './checkpoint/checkpoint.js';
 export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION } from './checkpoint/checkpoint-meta.js';
 export type { CheckpointMeta, CheckpointMetaInput, OptimizerMetaValue } from './checkpoint/checkpoint-meta.js';
 export { DataError } from './data/dataset.js';

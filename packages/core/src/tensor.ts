@@ -48,7 +48,10 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new BackendError(`item(): tensor of shape ${formatShape(this.shape)} has ${this.size} elements, expected 1`);
+    if (this.size !== 1)
+      throw new BackendError(
+        `item(): tensor of shape ${formatShape(this.shape)} has ${this.size} elements, expected 1`,
+      );
     return this.dataSync()[0];
   }
 
@@ -59,7 +62,8 @@ export class Tensor {
   }
 
   assertLive(): void {
-    if (this.disposed) throw new BackendError(`tensor #${this.id} ${formatShape(this.shape)} ${this.dtype} was already disposed`);
+    if (this.disposed)
+      throw new BackendError(`tensor #${this.id} ${formatShape(this.shape)} ${this.dtype} was already disposed`);
   }
 
   toString(): string {

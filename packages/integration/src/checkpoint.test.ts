@@ -45,7 +45,8 @@ function charLM(vocabSize: number): Graph {
 
 /** Round every parameter to float32, the precision checkpoints store (the reference backend is float64). */
 function roundToFloat32(params: ParamStore): void {
-  for (const [key, t] of params.entries()) params.set(key, tensor(Float32Array.from(t.dataSync()), t.shape, 'float32', t.backend));
+  for (const [key, t] of params.entries())
+    params.set(key, tensor(Float32Array.from(t.dataSync()), t.shape, 'float32', t.backend));
 }
 
 /** Plain SGD on every parameter with a gradient. */
@@ -91,7 +92,11 @@ describe('checkpointing a character LSTM language model', () => {
     roundToFloat32(runtime.params);
 
     const dir = join(root, 'ckpt');
-    await saveCheckpoint(dir, { graph, params: runtime.params, meta: { step: 3, epoch: 0, rng: rng.state, tokenizer: tok.toJSON(), batchInEpoch: 3 } });
+    await saveCheckpoint(dir, {
+      graph,
+      params: runtime.params,
+      meta: { step: 3, epoch: 0, rng: rng.state, tokenizer: tok.toJSON(), batchInEpoch: 3 },
+    });
 
     const loaded = await loadCheckpoint(dir, { resolve, backend });
     expect(loaded.graph.toJSON()).toEqual(graph.toJSON());
@@ -131,21 +136,29 @@ describe('checkpointing a character LSTM language model', () => {
     const graph = charLM(tok.vocabSize);
     const dir = join(root, 'ckpt');
     await saveCheckpoint(dir, { graph, params: ParamStore.initialize(graph, 1), meta: { step: 0, epoch: 0 } });
-    await expect(loadCheckpoint(dir, { resolve: (kind) => (kind === 'LSTM' ? undefined : resolve(kind)) })).rejects.toThrow(
-      /graph\.json: cannot rebuild the graph: node "lstm": unknown layer kind "LSTM"/,
-    );
+    await expect(
+      loadCheckpoint(dir, { resolve: (kind) => (kind === 'LSTM' ? undefined : resolve(kind)) }),
+    ).rejects.toThrow(/graph\.json: cannot rebuild the graph: node "lstm": unknown layer kind "LSTM"/);
     // Another model's weights in this directory: the shapes disagree with the graph.
     const other = charLM(tok.vocabSize + 1);
     const otherDir = join(root, 'other');
-    await saveCheckpoint(otherDir, { graph: other, params: ParamStore.initialize(other, 1), meta: { step: 0, epoch: 0 } });
+    await saveCheckpoint(otherDir, {
+      graph: other,
+      params: ParamStore.initialize(other, 1),
+      meta: { step: 0, epoch: 0 },
+    });
     // Copied with its manifest entry, so the files are consistent and the graph check speaks.
     await copyFile(join(otherDir, 'weights.safetensors'), join(dir, 'weights.safetensors'));
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
-    meta.files['weights.safetensors'] = JSON.parse(await readFile(join(otherDir, 'meta.json'), 'utf8')).files['weights.safetensors'];
+    meta.files['weights.safetensors'] = JSON.parse(await readFile(join(otherDir, 'meta.json'), 'utf8')).files[
+      'weights.safetensors'
+    ];
     await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
     await rm(join(dir, '.ganglion'), { recursive: true });
     await expect(loadCheckpoint(dir, { resolve })).rejects.toThrow(
-      new RegExp(`weights\\.safetensors: tensor "embed\\.weight" has shape \\[${tok.vocabSize + 1}, 6\\], expected \\[${tok.vocabSize}, 6\\] \\(parameter "weight" of Embedding node "embed"\\)`),
+      new RegExp(
+        `weights\\.safetensors: tensor "embed\\.weight" has shape \\[${tok.vocabSize + 1}, 6\\], expected \\[${tok.vocabSize}, 6\\] \\(parameter "weight" of Embedding node "embed"\\)`,
+      ),
     );
   });
 });

@@ -10,7 +10,8 @@ const objects = ['the sea', 'a small boat', 'the harbour', 'her friend', 'the wh
 export function tinyCorpus(sentences: number, seed = 1): string {
   const pick = (list: string[], i: number) => list[Math.floor(uniformAt(seed, i) * list.length)];
   const out: string[] = [];
-  for (let s = 0; s < sentences; s++) out.push(`${pick(subjects, 3 * s)} ${pick(verbs, 3 * s + 1)} ${pick(objects, 3 * s + 2)}.`);
+  for (let s = 0; s < sentences; s++)
+    out.push(`${pick(subjects, 3 * s)} ${pick(verbs, 3 * s + 1)} ${pick(objects, 3 * s + 2)}.`);
   return out.join(' ');
 }
 

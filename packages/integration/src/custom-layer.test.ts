@@ -2,7 +2,25 @@
 //   t = σ(x W_t + b_t),  y = t ⊙ relu(x W_h + b_h) + (1 − t) ⊙ x.
 // It composes with built-in layers, trains, and its gradients are right without a backward.
 import { describe, expect, test } from 'vitest';
-import { GraphBuilder, Layer, type LayerSignature, ReferenceBackend, Runtime, type Tensor, type TensorSpec, add, expectPort, lastDim, matMul, mul, relu, sigmoid, sub, tidy, withBackend } from '@ganglion/core';
+import {
+  GraphBuilder,
+  Layer,
+  type LayerSignature,
+  ReferenceBackend,
+  Runtime,
+  type Tensor,
+  type TensorSpec,
+  add,
+  expectPort,
+  lastDim,
+  matMul,
+  mul,
+  relu,
+  sigmoid,
+  sub,
+  tidy,
+  withBackend,
+} from '@ganglion/core';
 import { makeInput } from '@ganglion/core/testing';
 import { Dense, MSE } from '@ganglion/layers';
 import { checkLayerGradients } from '@ganglion/layers/testing';
@@ -36,7 +54,13 @@ class Highway extends Layer<{ gateBias?: number }> {
 describe('a custom layer plugin', () => {
   test('has correct gradients through the backward wave without writing a backward', () => {
     const checks = checkLayerGradients(new Highway({ gateBias: 0.3 }), { x: { shape: [3, 4] } });
-    expect(checks.map((c) => c.what)).toEqual(['input x', 'param layer.w_h', 'param layer.b_h', 'param layer.w_t', 'param layer.b_t']);
+    expect(checks.map((c) => c.what)).toEqual([
+      'input x',
+      'param layer.w_h',
+      'param layer.b_h',
+      'param layer.w_t',
+      'param layer.b_t',
+    ]);
     for (const c of checks) expect(c.relError, c.what).toBeLessThan(1e-6);
   });
 
@@ -45,7 +69,11 @@ describe('a custom layer plugin', () => {
       const g = new GraphBuilder();
       const x = g.input('x', ['batch', 4]);
       const target = g.input('target', ['batch', 1]);
-      const h = g.node('highway2', new Highway({}), g.node('highway1', new Highway({}), g.node('in', new Dense({ units: 4, activation: 'tanh' }), x)));
+      const h = g.node(
+        'highway2',
+        new Highway({}),
+        g.node('highway1', new Highway({}), g.node('in', new Dense({ units: 4, activation: 'tanh' }), x)),
+      );
       const y = g.node('out', new Dense({ units: 1 }), h);
       g.output('loss', g.node('loss', new MSE(), { prediction: y, target }));
       const graph = g.build();

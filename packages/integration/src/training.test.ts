@@ -37,7 +37,15 @@ import {
   trainValidationSplit,
 } from '@ganglion/core';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
-import { Dense, Dropout, Embedding, LSTM, SoftmaxCrossEntropy, bindLayerResolver, layersModule } from '@ganglion/layers';
+import {
+  Dense,
+  Dropout,
+  Embedding,
+  LSTM,
+  SoftmaxCrossEntropy,
+  bindLayerResolver,
+  layersModule,
+} from '@ganglion/layers';
 import { tinyCorpus, unigramEntropy } from './corpus.js';
 
 let backend: Backend;
@@ -70,7 +78,9 @@ function container(choice: CreateTrainerOptions & { lr: number }, ...extra: Cont
 // ---- user-defined plugins (nothing in the packages knows them) ----
 
 /** Sign descent: p ← p − lr·sign(g)·scale, with a counter slot to show state handling. */
-const signDescentOptions = { scale: { type: 'number', default: 1, min: 0, description: 'step length in units of lr' } } as const;
+const signDescentOptions = {
+  scale: { type: 'number', default: 1, min: 0, description: 'step length in units of lr' },
+} as const;
 
 @injectable()
 class SignDescent extends SlotOptimizer {
@@ -89,7 +99,13 @@ class SignDescent extends SlotOptimizer {
   }
 }
 
-const signDescent = definePlugin({ kind: 'optimizer', name: 'sign-descent', description: 'p ← p − lr·scale·sign(g)', options: signDescentOptions, class: SignDescent });
+const signDescent = definePlugin({
+  kind: 'optimizer',
+  name: 'sign-descent',
+  description: 'p ← p − lr·scale·sign(g)',
+  options: signDescentOptions,
+  class: SignDescent,
+});
 
 /** Clips every gradient element to ±0.01 and counts calls. */
 @injectable()
@@ -114,7 +130,11 @@ describe('training through DI', () => {
     expect(trainer.clipping).toBeInstanceOf(TinyClip);
     const runtime = new Runtime(charLM(tokenizer.vocabSize), { seed: 1, backend });
     const before = runtime.params.get('head.kernel').toArray();
-    const events = await lastValueFrom(trainer.fit(runtime, lmDataset(tokens, { seqLen: 16, batchSize: 8, shuffle: true, seed: 1 }), { steps: 30 }).pipe(toArray()));
+    const events = await lastValueFrom(
+      trainer
+        .fit(runtime, lmDataset(tokens, { seqLen: 16, batchSize: 8, shuffle: true, seed: 1 }), { steps: 30 })
+        .pipe(toArray()),
+    );
     const losses = events.filter((e) => e.type === 'batch').map((e) => (e as { loss: number }).loss);
     expect(losses.length).toBe(30);
     expect((trainer.clipping as TinyClip).calls).toBe(30);
@@ -136,18 +156,30 @@ describe('resume', () => {
   });
 
   test('20 steps straight equal 10 steps, save, load in a fresh container, 10 more', async () => {
-    const choice = { lr: 0.01, optimizer: 'adam', clipping: 'global-norm', clippingOptions: { maxNorm: 1 }, schedule: 'cosine', scheduleOptions: { totalSteps: 20, warmupSteps: 3 } };
+    const choice = {
+      lr: 0.01,
+      optimizer: 'adam',
+      clipping: 'global-norm',
+      clippingOptions: { maxNorm: 1 },
+      schedule: 'cosine',
+      scheduleOptions: { totalSteps: 20, warmupSteps: 3 },
+    };
     const data = () => lmDataset(tokens, { seqLen: 16, batchSize: 8, shuffle: true, seed: 3 });
     const graph = charLM(tokenizer.vocabSize, 16, 0.2);
-    const batchLosses = (events: TrainEvent[]) => events.filter((e) => e.type === 'batch').map((e) => (e as { loss: number }).loss);
+    const batchLosses = (events: TrainEvent[]) =>
+      events.filter((e) => e.type === 'batch').map((e) => (e as { loss: number }).loss);
 
     const straight = new Runtime(graph, { seed: 7, backend });
     const t1 = container(choice).get(TOKENS.Trainer);
-    const lossesStraight = batchLosses(await lastValueFrom(t1.fit(straight, data(), { steps: 20, seed: 5 }).pipe(toArray())));
+    const lossesStraight = batchLosses(
+      await lastValueFrom(t1.fit(straight, data(), { steps: 20, seed: 5 }).pipe(toArray())),
+    );
 
     const first = new Runtime(graph, { seed: 7, backend });
     const t2 = container(choice).get(TOKENS.Trainer);
-    const lossesA = batchLosses(await lastValueFrom(t2.fit(first, data(), { steps: 10, seed: 5, checkpoint: { dir } }).pipe(toArray())));
+    const lossesA = batchLosses(
+      await lastValueFrom(t2.fit(first, data(), { steps: 10, seed: 5, checkpoint: { dir } }).pipe(toArray())),
+    );
 
     const fresh = container(choice);
     const loaded = await loadCheckpoint(dir, { resolve: fresh.get(TOKENS.LayerResolver), backend });
@@ -158,7 +190,8 @@ describe('resume', () => {
     const lossesB = batchLosses(await lastValueFrom(t3.fit(resumed, data(), { steps: 20, seed: 5 }).pipe(toArray())));
 
     expect([...lossesA, ...lossesB]).toEqual(lossesStraight);
-    for (const key of straight.params.keys()) expect(resumed.params.get(key).toArray(), key).toEqual(straight.params.get(key).toArray());
+    for (const key of straight.params.keys())
+      expect(resumed.params.get(key).toArray(), key).toEqual(straight.params.get(key).toArray());
   });
 });
 
@@ -171,8 +204,20 @@ describe('non-finite loss', () => {
     const y = g.node('dense', new Dense({ units: 1 }), x);
     g.output('loss', g.node('loss', new (await import('@ganglion/layers')).MSE(), { prediction: y, target: t }));
     const runtime = new Runtime(g.build(), { seed: 1, backend });
-    const good = { x: tensor([[1, 2], [3, 4]]), target: tensor([[1], [2]]) };
-    const bad = { x: tensor([[1, Number.NaN], [3, 4]]), target: tensor([[1], [2]]) };
+    const good = {
+      x: tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+      target: tensor([[1], [2]]),
+    };
+    const bad = {
+      x: tensor([
+        [1, Number.NaN],
+        [3, 4],
+      ]),
+      target: tensor([[1], [2]]),
+    };
     const batches = [good, good, bad, good];
     const snapshots: number[][] = [];
     const events: TrainEvent[] = [];
@@ -185,9 +230,15 @@ describe('non-finite loss', () => {
         }
       },
     };
-    const error = await new Promise<unknown>((resolve) => trainer.fit(runtime, data, { epochs: 1 }).subscribe({ next: (e) => events.push(e), error: resolve, complete: () => resolve(undefined) }));
+    const error = await new Promise<unknown>((resolve) =>
+      trainer
+        .fit(runtime, data, { epochs: 1 })
+        .subscribe({ next: (e) => events.push(e), error: resolve, complete: () => resolve(undefined) }),
+    );
     expect(error).toBeInstanceOf(TrainingError);
-    expect(String((error as Error).message)).toMatch(/step 3: the loss is NaN and the gradient norm NaN; training stopped and the weights of step 2 are kept/);
+    expect(String((error as Error).message)).toMatch(
+      /step 3: the loss is NaN and the gradient norm NaN; training stopped and the weights of step 2 are kept/,
+    );
     expect(events.filter((e) => e.type === 'batch').length).toBe(2);
     expect(runtime.params.get('dense.kernel').toArray()).toEqual(snapshots[2]);
     expect(trainer.step).toBe(2);
@@ -201,10 +252,18 @@ describe('learning', () => {
     const { train, validation } = trainValidationSplit(tok.encode(corpus), 0.1);
     const h = unigramEntropy(corpus);
     const runtime = new Runtime(charLM(tok.vocabSize, 32), { seed: 3, backend });
-    const trainer = createTrainer({ optimizer: 'adam', lr: 0.02, clipping: 'global-norm', clippingOptions: { maxNorm: 1 } });
+    const trainer = createTrainer({
+      optimizer: 'adam',
+      lr: 0.02,
+      clipping: 'global-norm',
+      clippingOptions: { maxNorm: 1 },
+    });
     const events = await lastValueFrom(
       trainer
-        .fit(runtime, lmDataset(train, { seqLen: 24, batchSize: 16, shuffle: true, seed: 1 }), { steps: 80, validation: lmDataset(validation, { seqLen: 24, batchSize: 8 }) })
+        .fit(runtime, lmDataset(train, { seqLen: 24, batchSize: 16, shuffle: true, seed: 1 }), {
+          steps: 80,
+          validation: lmDataset(validation, { seqLen: 24, batchSize: 8 }),
+        })
         .pipe(toArray()),
     );
     const done = events.at(-1)!;
@@ -220,7 +279,12 @@ describe('learning', () => {
     const trainer = createTrainer({ optimizer: 'sgd', lr: 1e-9 }); // too small to improve anything
     const runtime = new Runtime(charLM(tokenizer.vocabSize), { seed: 1, backend });
     const events = await lastValueFrom(
-      trainer.fit(runtime, lmDataset(tokens, { seqLen: 16, batchSize: 8 }), { epochs: 50, validation: lmDataset(tokens, { seqLen: 16, batchSize: 8 }) }).pipe(earlyStopping({ patience: 2, minDelta: 1e-3 }), toArray()),
+      trainer
+        .fit(runtime, lmDataset(tokens, { seqLen: 16, batchSize: 8 }), {
+          epochs: 50,
+          validation: lmDataset(tokens, { seqLen: 16, batchSize: 8 }),
+        })
+        .pipe(earlyStopping({ patience: 2, minDelta: 1e-3 }), toArray()),
     );
     const epochs = events.filter((e) => e.type === 'epoch');
     expect(epochs.length).toBe(3); // the first sets the best, two more without improvement stop it

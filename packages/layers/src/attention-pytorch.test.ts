@@ -35,7 +35,10 @@ function run(layer: Layer, c: Case, mask?: number[]): number[] {
     g.output('y', g.node('layer', layer, m ? { x, mask: m } : { x }));
     const runtime = new Runtime(g.build());
     for (const [k, v] of Object.entries(c.params)) runtime.params.set(`layer.${k}`, tensor(v.data, v.shape));
-    const feeds = { x: tensor(c.inputs.x.data, c.inputs.x.shape), ...(mask ? { mask: tensor(mask, c.inputs.key_padding_mask.shape) } : {}) };
+    const feeds = {
+      x: tensor(c.inputs.x.data, c.inputs.x.shape),
+      ...(mask ? { mask: tensor(mask, c.inputs.key_padding_mask.shape) } : {}),
+    };
     const { y } = runtime.forward(feeds);
     expect(y.shape).toEqual(c.outputs.y.shape);
     return [...y.dataSync()];
@@ -49,7 +52,9 @@ describe('MultiHeadAttention equals torch.nn.MultiheadAttention', () => {
     if (c.causal) {
       // The fixture's attn_mask is the strict upper triangle: exactly what `causal` masks.
       const s = c.inputs.attn_mask.shape[0];
-      expect(c.inputs.attn_mask.data).toEqual(Array.from({ length: s * s }, (__, k) => (k % s > Math.floor(k / s) ? 1 : 0)));
+      expect(c.inputs.attn_mask.data).toEqual(
+        Array.from({ length: s * s }, (__, k) => (k % s > Math.floor(k / s) ? 1 : 0)),
+      );
     }
     const y = run(new MultiHeadAttention({ dim: c.embed_dim!, heads: c.num_heads!, causal: c.causal }), c, mask);
     expect(maxRelError(y, c.outputs.y.data)).toBeLessThan(1e-5);

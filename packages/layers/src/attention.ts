@@ -12,7 +12,21 @@
 // that is the unmasked attention; in float32 the rounding of -1e9 + score decides). Exclude such
 // positions from the loss. Padded queries are not masked (their outputs are to be ignored by the
 // loss's own mask), as in PyTorch.
-import { ShapeError, type LayerContext, type Tensor, add, cast, greater, matMul, mul, reshape, softmax, sub, tensor, transpose } from '@ganglion/core';
+import {
+  ShapeError,
+  type LayerContext,
+  type Tensor,
+  add,
+  cast,
+  greater,
+  matMul,
+  mul,
+  reshape,
+  softmax,
+  sub,
+  tensor,
+  transpose,
+} from '@ganglion/core';
 import { Dropout } from './dropout.js';
 
 /** The score given to a masked (query, key) pair. */
@@ -57,13 +71,26 @@ export function visibility(queries: number, keys: number, causal: boolean, windo
  * attend, MASKED where not, from the causal/window visibility [queries, keys] and a padding mask
  * [batch, keys] (> 0.5 = keep, else pad). Undefined when nothing is masked.
  */
-export function attentionBias(queries: number, keys: number, opts: { causal: boolean; window?: number; padding?: Tensor; like: Tensor }): Tensor | undefined {
+export function attentionBias(
+  queries: number,
+  keys: number,
+  opts: { causal: boolean; window?: number; padding?: Tensor; like: Tensor },
+): Tensor | undefined {
   if ((opts.causal || opts.window !== undefined) && (typeof queries !== 'number' || typeof keys !== 'number')) {
     // A symbolic time (ONNX export with a free `time`) would otherwise build no mask at all.
-    throw new ShapeError(`causal or windowed attention needs a concrete time dim to build its mask, got ${String(queries)} queries and ${String(keys)} keys`);
+    throw new ShapeError(
+      `causal or windowed attention needs a concrete time dim to build its mask, got ${String(queries)} queries and ${String(keys)} keys`,
+    );
   }
   const vis = visibility(queries, keys, opts.causal, opts.window);
-  const bias = vis && tensor(vis.map((v) => (v ? 0 : MASKED)), [queries, keys], 'float32', opts.like.backend);
+  const bias =
+    vis &&
+    tensor(
+      vis.map((v) => (v ? 0 : MASKED)),
+      [queries, keys],
+      'float32',
+      opts.like.backend,
+    );
   if (!opts.padding) return bias;
   // Through a comparison, so the mask stays off the tape: no (1e9-sized) gradient to the mask port.
   const keep = cast(greater(reshape(opts.padding, [opts.padding.shape[0], 1, 1, keys]), 0.5), 'float32');
@@ -78,7 +105,13 @@ export function attentionBias(queries: number, keys: number, opts: { causal: boo
  * softmax(q kᵀ / √headDim, masked) v over [batch, heads, time, headDim] tensors, with dropout
  * on the attention weights in training (as torch.nn.MultiheadAttention's `dropout`).
  */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | undefined, opts: { dropout?: number; ctx?: LayerContext } = {}): Tensor {
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  bias: Tensor | undefined,
+  opts: { dropout?: number; ctx?: LayerContext } = {},
+): Tensor {
   const headDim = q.shape[q.rank - 1] as number;
   const scores = matMul(mul(q, 1 / Math.sqrt(headDim)), transpose(k, [0, 1, 3, 2]));
   let weights = softmax(bias ? add(scores, bias) : scores, -1);

@@ -22,6 +22,9 @@ export class Concat extends Layer<ConcatConfig> {
   }
 
   forward(inputs: Readonly<Record<string, Tensor>>): Tensor {
-    return concat(this.inputs.map((p) => inputs[p.name]), this.config.axis);
+    return concat(
+      this.inputs.map((p) => inputs[p.name]),
+      this.config.axis,
+    );
   }
 }

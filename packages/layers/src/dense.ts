@@ -1,6 +1,16 @@
 // Dense: y = activation(x @ kernel + bias) over the last axis.
 // Parameters: kernel [in, units] (PyTorch's Linear.weight transposed), bias [units].
-import { type Initializer, Layer, type LayerSignature, type Tensor, type TensorSpec, add, expectPort, lastDim, matMul } from '@ganglion/core';
+import {
+  type Initializer,
+  Layer,
+  type LayerSignature,
+  type Tensor,
+  type TensorSpec,
+  add,
+  expectPort,
+  lastDim,
+  matMul,
+} from '@ganglion/core';
 import { type ActivationName, activate } from './activation.js';
 
 export interface DenseConfig {
@@ -23,7 +33,9 @@ export class Dense extends Layer<DenseConfig> {
       outputs: [{ name: 'y', dtype: 'float32', shape: [...x.shape.slice(0, -1), units] }],
       params: [
         { name: 'kernel', shape: [inFeatures, units], init: this.config.kernelInit ?? { kind: 'glorot-uniform' } },
-        ...(this.config.useBias === false ? [] : [{ name: 'bias', shape: [units], init: this.config.biasInit ?? { kind: 'zeros' as const } }]),
+        ...(this.config.useBias === false
+          ? []
+          : [{ name: 'bias', shape: [units], init: this.config.biasInit ?? { kind: 'zeros' as const } }]),
       ],
     };
   }

@@ -1,7 +1,19 @@
 // Dropout: in training, zero each element with probability `rate` and scale the rest by
 // 1 / (1 - rate) (inverted dropout, as PyTorch); at inference, the identity. The mask is drawn from
 // the wave's seeded RNG stream, so a seeded run is reproducible.
-import { AttributeError, Layer, type LayerContext, type LayerSignature, type Tensor, type TensorSpec, cast, div, greater, mul, randomUniform } from '@ganglion/core';
+import {
+  AttributeError,
+  Layer,
+  type LayerContext,
+  type LayerSignature,
+  type Tensor,
+  type TensorSpec,
+  cast,
+  div,
+  greater,
+  mul,
+  randomUniform,
+} from '@ganglion/core';
 import { sameShapeSignature } from './elementwise.js';
 
 export interface DropoutConfig {
@@ -14,7 +26,8 @@ export class Dropout extends Layer<DropoutConfig> {
 
   constructor(config: DropoutConfig) {
     super(config);
-    if (!(config.rate >= 0 && config.rate < 1)) throw new AttributeError(`Dropout: rate must be in [0, 1), got ${config.rate}`);
+    if (!(config.rate >= 0 && config.rate < 1))
+      throw new AttributeError(`Dropout: rate must be in [0, 1), got ${config.rate}`);
   }
 
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {

@@ -3,7 +3,17 @@
 // With `outputWeight: true` the node also outputs its weight on a second port, `weight`, so a
 // TiedHead can reuse it as the output projection (tied embeddings); the gradients arriving on both
 // ports sum into the one parameter. Off by default: one output port, `y`, as before.
-import { type Initializer, Layer, type LayerResult, type LayerSignature, type Tensor, type TensorSpec, expectPort, gather, reshape } from '@ganglion/core';
+import {
+  type Initializer,
+  Layer,
+  type LayerResult,
+  type LayerSignature,
+  type Tensor,
+  type TensorSpec,
+  expectPort,
+  gather,
+  reshape,
+} from '@ganglion/core';
 
 export interface EmbeddingConfig {
   readonly vocabSize: number;

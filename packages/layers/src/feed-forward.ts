@@ -3,7 +3,19 @@
 //   in_weight [hidden, dim], in_bias [hidden], out_weight [dim, hidden], out_bias [dim];
 // initialized as torch.nn.Linear: U(±1/√fan_in) weights, zero biases.
 // Port x [..., dim] -> y [..., dim]. `hidden` defaults to 4·dim.
-import { AttributeError, Layer, type LayerContext, type LayerSignature, type ParamSpec, type Tensor, type TensorSpec, expectPort, gelu, geluTanh, lastDim } from '@ganglion/core';
+import {
+  AttributeError,
+  Layer,
+  type LayerContext,
+  type LayerSignature,
+  type ParamSpec,
+  type Tensor,
+  type TensorSpec,
+  expectPort,
+  gelu,
+  geluTanh,
+  lastDim,
+} from '@ganglion/core';
 import { dropout } from './attention.js';
 import { linear, linearInit } from './linear.js';
 
@@ -27,15 +39,22 @@ export function feedForwardParams(dim: number, hidden = 4 * dim): ParamSpec[] {
 }
 
 /** linear -> GELU -> linear -> dropout, with FeedForward's parameters. */
-export function feedForward(x: Tensor, p: Readonly<Record<string, Tensor>>, config: FeedForwardConfig, ctx: LayerContext): Tensor {
+export function feedForward(
+  x: Tensor,
+  p: Readonly<Record<string, Tensor>>,
+  config: FeedForwardConfig,
+  ctx: LayerContext,
+): Tensor {
   const h = linear(x, p.in_weight, p.in_bias);
   const a = config.activation === 'gelu-tanh' ? geluTanh(h) : gelu(h);
   return dropout(linear(a, p.out_weight, p.out_bias), config.dropout ?? 0, ctx);
 }
 
 export function checkFeedForwardConfig(who: string, c: FeedForwardConfig): void {
-  if (c.hidden !== undefined && !(Number.isInteger(c.hidden) && c.hidden >= 1)) throw new AttributeError(`${who}: hidden must be a positive integer, got ${c.hidden}`);
-  if (c.dropout !== undefined && !(c.dropout >= 0 && c.dropout < 1)) throw new AttributeError(`${who}: dropout must be in [0, 1), got ${c.dropout}`);
+  if (c.hidden !== undefined && !(Number.isInteger(c.hidden) && c.hidden >= 1))
+    throw new AttributeError(`${who}: hidden must be a positive integer, got ${c.hidden}`);
+  if (c.dropout !== undefined && !(c.dropout >= 0 && c.dropout < 1))
+    throw new AttributeError(`${who}: dropout must be in [0, 1), got ${c.dropout}`);
 }
 
 export class FeedForward extends Layer<FeedForwardConfig> {
@@ -49,10 +68,17 @@ export class FeedForward extends Layer<FeedForwardConfig> {
 
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
     const x = expectPort('x', inputs.x, 'float32', ['...', null]);
-    return { outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }], params: feedForwardParams(lastDim('x', x), this.config.hidden) };
+    return {
+      outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }],
+      params: feedForwardParams(lastDim('x', x), this.config.hidden),
+    };
   }
 
-  forward({ x }: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): Tensor {
+  forward(
+    { x }: Readonly<Record<string, Tensor>>,
+    params: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): Tensor {
     return feedForward(x, params, this.config, ctx);
   }
 }

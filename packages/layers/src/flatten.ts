@@ -1,5 +1,14 @@
 // Flatten: merge every axis from `startAxis` (default 1) on into one.
-import { Layer, type LayerSignature, type Tensor, type TensorSpec, expectPort, flatten, mulDims, normalizeAxis } from '@ganglion/core';
+import {
+  Layer,
+  type LayerSignature,
+  type Tensor,
+  type TensorSpec,
+  expectPort,
+  flatten,
+  mulDims,
+  normalizeAxis,
+} from '@ganglion/core';
 
 export interface FlattenConfig {
   readonly startAxis?: number;

@@ -3,8 +3,36 @@
 import { describe, expect, test } from 'vitest';
 import type { InputSpec } from '@ganglion/core/testing';
 import type { Layer } from '@ganglion/core';
-import { Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh, builtinLayers } from './index.js';
-import { FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding, RMSNorm, RotaryEmbedding, SinusoidalPositionEmbedding, TiedHead, TransformerBlock } from './index.js';
+import {
+  Add,
+  Concat,
+  Dense,
+  Dropout,
+  Embedding,
+  Flatten,
+  GELU,
+  GRU,
+  LSTM,
+  MSE,
+  ReLU,
+  Reshape,
+  Sigmoid,
+  Softmax,
+  SoftmaxCrossEntropy,
+  Tanh,
+  builtinLayers,
+} from './index.js';
+import {
+  FeedForward,
+  LayerNorm,
+  MultiHeadAttention,
+  PositionEmbedding,
+  RMSNorm,
+  RotaryEmbedding,
+  SinusoidalPositionEmbedding,
+  TiedHead,
+  TransformerBlock,
+} from './index.js';
 import { checkLayerGradients } from './testing/layer-gradcheck.js';
 
 const f = (...shape: number[]): InputSpec => ({ shape });
@@ -15,7 +43,11 @@ const keep = (shape: number[], values: number[]): InputSpec => ({ shape, fill: {
 
 const cases: [string, Layer, Record<string, InputSpec>, { probe?: string[]; training?: boolean }?][] = [
   ['Dense', new Dense({ units: 3 }), { x: f(2, 4) }],
-  ['Dense (relu, 3-d input)', new Dense({ units: 3, activation: 'relu', biasInit: { kind: 'constant', value: 0.5 } }), { x: f(2, 2, 4) }],
+  [
+    'Dense (relu, 3-d input)',
+    new Dense({ units: 3, activation: 'relu', biasInit: { kind: 'constant', value: 0.5 } }),
+    { x: f(2, 2, 4) },
+  ],
   ['Dense (no bias, tanh)', new Dense({ units: 2, activation: 'tanh', useBias: false }), { x: f(3, 4) }],
   ['Embedding', new Embedding({ vocabSize: 5, dim: 3 }), { ids: ids(5, 2, 4) }],
   ['LSTM', new LSTM({ units: 3 }), { x: f(2, 4, 2) }],
@@ -34,35 +66,93 @@ const cases: [string, Layer, Record<string, InputSpec>, { probe?: string[]; trai
   ['Reshape', new Reshape({ shape: [2, -1] }), { x: f(2, 3, 2) }],
   ['Flatten', new Flatten(), { x: f(2, 3, 2) }],
   ['SoftmaxCrossEntropy', new SoftmaxCrossEntropy(), { logits: f(2, 3, 5), labels: ids(5, 2, 3) }],
-  ['SoftmaxCrossEntropy (mask)', new SoftmaxCrossEntropy(), { logits: f(2, 3, 5), labels: ids(5, 2, 3), mask: { shape: [2, 3], fill: { values: [1, 1, 0, 1, 0, 1] } } }],
+  [
+    'SoftmaxCrossEntropy (mask)',
+    new SoftmaxCrossEntropy(),
+    { logits: f(2, 3, 5), labels: ids(5, 2, 3), mask: { shape: [2, 3], fill: { values: [1, 1, 0, 1, 0, 1] } } },
+  ],
   ['MSE', new MSE(), { prediction: f(3, 2), target: f(3, 2) }],
   ['Embedding (outputWeight)', new Embedding({ vocabSize: 5, dim: 3, outputWeight: true }), { ids: ids(5, 2, 4) }],
   ['LayerNorm', new LayerNorm(), { x: f(2, 3, 4) }],
   ['LayerNorm (no affine)', new LayerNorm({ affine: false, eps: 1e-3 }), { x: f(3, 5) }],
   ['RMSNorm', new RMSNorm(), { x: f(2, 3, 4) }],
   ['MultiHeadAttention', new MultiHeadAttention({ dim: 4, heads: 2 }), { x: f(2, 3, 4) }],
-  ['MultiHeadAttention (causal, 3 heads)', new MultiHeadAttention({ dim: 6, heads: 3, causal: true }), { x: f(2, 4, 6) }],
-  ['MultiHeadAttention (padding mask)', new MultiHeadAttention({ dim: 4, heads: 2 }), { x: f(2, 4, 4), mask: keep([2, 4], [1, 1, 1, 0, 1, 1, 0, 0]) }],
-  ['MultiHeadAttention (causal + padding mask)', new MultiHeadAttention({ dim: 4, heads: 1, causal: true }), { x: f(2, 4, 4), mask: keep([2, 4], [1, 1, 0, 1, 1, 1, 1, 0]) }],
-  ['MultiHeadAttention (cross-attention)', new MultiHeadAttention({ dim: 4, heads: 2 }), { x: f(2, 3, 4), kv: f(2, 5, 4) }],
-  ['MultiHeadAttention (cross-attention, padding mask)', new MultiHeadAttention({ dim: 4, heads: 2 }), { x: f(2, 2, 4), kv: f(2, 3, 4), mask: keep([2, 3], [1, 1, 0, 1, 0, 1]) }],
-  ['MultiHeadAttention (RoPE, causal)', new MultiHeadAttention({ dim: 8, heads: 2, causal: true, rope: true }), { x: f(2, 4, 8) }],
-  ['MultiHeadAttention (window 2, no bias)', new MultiHeadAttention({ dim: 4, heads: 2, causal: true, window: 2, bias: false }), { x: f(2, 4, 4) }],
-  ['MultiHeadAttention (dropout, training)', new MultiHeadAttention({ dim: 4, heads: 2, dropout: 0.3 }), { x: f(2, 3, 4) }, { training: true }],
+  [
+    'MultiHeadAttention (causal, 3 heads)',
+    new MultiHeadAttention({ dim: 6, heads: 3, causal: true }),
+    { x: f(2, 4, 6) },
+  ],
+  [
+    'MultiHeadAttention (padding mask)',
+    new MultiHeadAttention({ dim: 4, heads: 2 }),
+    { x: f(2, 4, 4), mask: keep([2, 4], [1, 1, 1, 0, 1, 1, 0, 0]) },
+  ],
+  [
+    'MultiHeadAttention (causal + padding mask)',
+    new MultiHeadAttention({ dim: 4, heads: 1, causal: true }),
+    { x: f(2, 4, 4), mask: keep([2, 4], [1, 1, 0, 1, 1, 1, 1, 0]) },
+  ],
+  [
+    'MultiHeadAttention (cross-attention)',
+    new MultiHeadAttention({ dim: 4, heads: 2 }),
+    { x: f(2, 3, 4), kv: f(2, 5, 4) },
+  ],
+  [
+    'MultiHeadAttention (cross-attention, padding mask)',
+    new MultiHeadAttention({ dim: 4, heads: 2 }),
+    { x: f(2, 2, 4), kv: f(2, 3, 4), mask: keep([2, 3], [1, 1, 0, 1, 0, 1]) },
+  ],
+  [
+    'MultiHeadAttention (RoPE, causal)',
+    new MultiHeadAttention({ dim: 8, heads: 2, causal: true, rope: true }),
+    { x: f(2, 4, 8) },
+  ],
+  [
+    'MultiHeadAttention (window 2, no bias)',
+    new MultiHeadAttention({ dim: 4, heads: 2, causal: true, window: 2, bias: false }),
+    { x: f(2, 4, 4) },
+  ],
+  [
+    'MultiHeadAttention (dropout, training)',
+    new MultiHeadAttention({ dim: 4, heads: 2, dropout: 0.3 }),
+    { x: f(2, 3, 4) },
+    { training: true },
+  ],
   ['RotaryEmbedding (2 heads)', new RotaryEmbedding({ heads: 2 }), { x: f(2, 3, 8) }],
   ['PositionEmbedding', new PositionEmbedding({ maxLen: 6, dim: 4 }), { x: f(2, 3, 4) }],
   ['SinusoidalPositionEmbedding', new SinusoidalPositionEmbedding(), { x: f(2, 3, 4) }],
   ['FeedForward', new FeedForward({ hidden: 6 }), { x: f(2, 3, 4) }],
-  ['FeedForward (gelu-tanh, dropout, training)', new FeedForward({ hidden: 5, activation: 'gelu-tanh', dropout: 0.25 }), { x: f(3, 4) }, { training: true }],
-  ['TransformerBlock (causal, RoPE)', new TransformerBlock({ heads: 2, causal: true, rope: true, hidden: 12 }), { x: f(2, 4, 8) }],
-  ['TransformerBlock (padding mask)', new TransformerBlock({ heads: 2, hidden: 6 }), { x: f(2, 3, 4), mask: keep([2, 3], [1, 1, 0, 1, 0, 1]) }],
+  [
+    'FeedForward (gelu-tanh, dropout, training)',
+    new FeedForward({ hidden: 5, activation: 'gelu-tanh', dropout: 0.25 }),
+    { x: f(3, 4) },
+    { training: true },
+  ],
+  [
+    'TransformerBlock (causal, RoPE)',
+    new TransformerBlock({ heads: 2, causal: true, rope: true, hidden: 12 }),
+    { x: f(2, 4, 8) },
+  ],
+  [
+    'TransformerBlock (padding mask)',
+    new TransformerBlock({ heads: 2, hidden: 6 }),
+    { x: f(2, 3, 4), mask: keep([2, 3], [1, 1, 0, 1, 0, 1]) },
+  ],
   ['TiedHead', new TiedHead(), { x: f(2, 3, 4), weight: f(5, 4) }],
   ['TiedHead (bias)', new TiedHead({ bias: true }), { x: f(2, 4), weight: f(3, 4) }],
   // Few rows (as when generating): linear computes (W xᵀ)ᵀ instead of x Wᵀ.
   ['TiedHead (one row)', new TiedHead({ bias: true }), { x: f(1, 1, 4), weight: f(9, 4) }],
   ['FeedForward (two rows)', new FeedForward({ hidden: 32 }), { x: f(2, 8) }],
-  ['MultiHeadAttention (few rows, causal, RoPE)', new MultiHeadAttention({ dim: 8, heads: 2, causal: true, rope: true }), { x: f(1, 3, 8) }],
-  ['MultiHeadAttention (few rows, cross-attention)', new MultiHeadAttention({ dim: 8, heads: 4 }), { x: f(1, 2, 8), kv: f(1, 3, 8) }],
+  [
+    'MultiHeadAttention (few rows, causal, RoPE)',
+    new MultiHeadAttention({ dim: 8, heads: 2, causal: true, rope: true }),
+    { x: f(1, 3, 8) },
+  ],
+  [
+    'MultiHeadAttention (few rows, cross-attention)',
+    new MultiHeadAttention({ dim: 8, heads: 4 }),
+    { x: f(1, 2, 8), kv: f(1, 3, 8) },
+  ],
 ];
 
 describe('layer gradients through the backward wave (reference backend, float64)', () => {

@@ -6,7 +6,18 @@
 // bias_ih [3H], bias_hh [3H], gate blocks r, z, n. Initialized U(-1/√H, 1/√H).
 // Ports: x [batch, time, I]; optional h0 [batch, H]. Outputs y [batch, time, H], h [batch, H].
 // The cell itself is core's gruCell (shared with the ONNX importer).
-import { Layer, type LayerContext, type LayerResult, type LayerSignature, type OnnxBuilder, type OnnxLowerable, type Tensor, type TensorSpec, onnxAttr, unrollGru } from '@ganglion/core';
+import {
+  Layer,
+  type LayerContext,
+  type LayerResult,
+  type LayerSignature,
+  type OnnxBuilder,
+  type OnnxLowerable,
+  type Tensor,
+  type TensorSpec,
+  onnxAttr,
+  unrollGru,
+} from '@ganglion/core';
 import { initialState, lowerRecurrent, recurrentSignature, stackSteps } from './recurrent.js';
 
 export interface GRUConfig {
@@ -21,9 +32,17 @@ export class GRU extends Layer<GRUConfig> implements OnnxLowerable {
     return recurrentSignature(inputs, this.config.units, 3, ['h']);
   }
 
-  forward(inputs: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
+  forward(
+    inputs: Readonly<Record<string, Tensor>>,
+    p: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult {
     const h0 = initialState('h', inputs, ctx, inputs.x.shape[0], this.config.units);
-    const { steps, h } = unrollGru(inputs.x, { weight_ih: p.weight_ih, weight_hh: p.weight_hh, bias_ih: p.bias_ih, bias_hh: p.bias_hh }, h0);
+    const { steps, h } = unrollGru(
+      inputs.x,
+      { weight_ih: p.weight_ih, weight_hh: p.weight_hh, bias_ih: p.bias_ih, bias_hh: p.bias_hh },
+      h0,
+    );
     return { outputs: { y: stackSteps(steps), h }, state: { h } };
   }
 
@@ -32,7 +51,12 @@ export class GRU extends Layer<GRUConfig> implements OnnxLowerable {
    * toOnnxRecurrentWeights); `linear_before_reset = 1` applies the reset gate after the recurrent
    * matmul, as PyTorch does.
    */
-  lowerOnnx(b: OnnxBuilder, inputs: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
+  lowerOnnx(
+    b: OnnxBuilder,
+    inputs: Readonly<Record<string, Tensor>>,
+    p: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult {
     const { y, states } = lowerRecurrent(b, 'gru', inputs, p, ctx, ['h'], { linear_before_reset: onnxAttr.int(1) });
     return { outputs: { y, h: states.h }, state: states };
   }

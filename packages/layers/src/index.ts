@@ -26,7 +26,24 @@ import { SinusoidalPositionEmbedding } from './sinusoidal-position-embedding.js'
 import { TiedHead } from './tied-head.js';
 import { TransformerBlock } from './transformer-block.js';
 
-export { Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh };
+export {
+  Add,
+  Concat,
+  Dense,
+  Dropout,
+  Embedding,
+  Flatten,
+  GELU,
+  GRU,
+  LSTM,
+  MSE,
+  ReLU,
+  Reshape,
+  Sigmoid,
+  Softmax,
+  SoftmaxCrossEntropy,
+  Tanh,
+};
 export type { DenseConfig } from './dense.js';
 export type { EmbeddingConfig } from './embedding.js';
 export type { LSTMConfig } from './lstm.js';
@@ -38,7 +55,17 @@ export type { FlattenConfig } from './flatten.js';
 export type { GELUConfig } from './gelu.js';
 export type { SoftmaxConfig } from './softmax.js';
 export { type ActivationName, activate } from './activation.js';
-export { FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding, RMSNorm, RotaryEmbedding, SinusoidalPositionEmbedding, TiedHead, TransformerBlock };
+export {
+  FeedForward,
+  LayerNorm,
+  MultiHeadAttention,
+  PositionEmbedding,
+  RMSNorm,
+  RotaryEmbedding,
+  SinusoidalPositionEmbedding,
+  TiedHead,
+  TransformerBlock,
+};
 export type { FeedForwardConfig } from './feed-forward.js';
 export type { LayerNormConfig } from './layer-norm.js';
 export type { AttentionOptions, KVCache, MultiHeadAttentionConfig } from './multi-head-attention.js';
@@ -60,6 +87,31 @@ export { type GptOptions, charLstm, gpt } from './models.js';
 
 /** Every built-in layer class, for registries. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- classes with different config types; a constructor's parameter type makes LayerClass<object> too narrow
-export const builtinLayers: readonly LayerClass<any>[] = [Add, Concat, Dense, Dropout, Embedding, Flatten, GELU, GRU, LSTM, MSE, ReLU, Reshape, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh,
-  FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding, RMSNorm, RotaryEmbedding, SinusoidalPositionEmbedding, TiedHead, TransformerBlock];
+export const builtinLayers: readonly LayerClass<any>[] = [
+  Add,
+  Concat,
+  Dense,
+  Dropout,
+  Embedding,
+  Flatten,
+  GELU,
+  GRU,
+  LSTM,
+  MSE,
+  ReLU,
+  Reshape,
+  Sigmoid,
+  Softmax,
+  SoftmaxCrossEntropy,
+  Tanh,
+  FeedForward,
+  LayerNorm,
+  MultiHeadAttention,
+  PositionEmbedding,
+  RMSNorm,
+  RotaryEmbedding,
+  SinusoidalPositionEmbedding,
+  TiedHead,
+  TransformerBlock,
+];
 export { bindLayerResolver, layersModule } from './module.js';

@@ -22,17 +22,36 @@ function numericInputGrad(runtime: Runtime, feeds: Record<string, Tensor>, name:
   });
 }
 
-const cases: [string, (g: GraphBuilder, x: ReturnType<GraphBuilder['input']>) => ReturnType<GraphBuilder['input']>][] = [
-  // x -> dense, x -> tanh -> dense2, then added.
-  ['two nodes', (g, x) => g.node('sum', new Add(), g.node('dense', new Dense({ units: 2 }), x), g.node('dense2', new Dense({ units: 2 }), g.node('act', new Tanh(), x)))],
-  // concat(x, x) -> dense: each port gets a different slice of the gradient.
-  ['both ports of one node', (g, x) => g.node('dense', new Dense({ units: 2 }), g.node('pair', new Concat({ axis: 1 }), x, x))],
-  // Three edges: both ports of concat, and a dense.
+const cases: [string, (g: GraphBuilder, x: ReturnType<GraphBuilder['input']>) => ReturnType<GraphBuilder['input']>][] =
   [
-    'one node twice and another once',
-    (g, x) => g.node('sum', new Add(), g.node('dense', new Dense({ units: 2 }), g.node('pair', new Concat({ axis: 1 }), x, x)), g.node('dense2', new Dense({ units: 2 }), x)),
-  ],
-];
+    // x -> dense, x -> tanh -> dense2, then added.
+    [
+      'two nodes',
+      (g, x) =>
+        g.node(
+          'sum',
+          new Add(),
+          g.node('dense', new Dense({ units: 2 }), x),
+          g.node('dense2', new Dense({ units: 2 }), g.node('act', new Tanh(), x)),
+        ),
+    ],
+    // concat(x, x) -> dense: each port gets a different slice of the gradient.
+    [
+      'both ports of one node',
+      (g, x) => g.node('dense', new Dense({ units: 2 }), g.node('pair', new Concat({ axis: 1 }), x, x)),
+    ],
+    // Three edges: both ports of concat, and a dense.
+    [
+      'one node twice and another once',
+      (g, x) =>
+        g.node(
+          'sum',
+          new Add(),
+          g.node('dense', new Dense({ units: 2 }), g.node('pair', new Concat({ axis: 1 }), x, x)),
+          g.node('dense2', new Dense({ units: 2 }), x),
+        ),
+    ],
+  ];
 
 function build(body: (typeof cases)[number][1]): Graph {
   const g = new GraphBuilder();
@@ -52,6 +71,8 @@ describe('a graph input feeding several ports', () => {
     expect(Math.max(...numeric.map(Math.abs))).toBeGreaterThan(1e-3);
     expect(maxRelError(analytic, numeric)).toBeLessThan(1e-7);
     // The target feeds one port: its gradient is checked the same way.
-    expect(maxRelError(r.inputGrads.get('target')!.toArray(), numericInputGrad(runtime, feeds, 'target'))).toBeLessThan(1e-7);
+    expect(maxRelError(r.inputGrads.get('target')!.toArray(), numericInputGrad(runtime, feeds, 'target'))).toBeLessThan(
+      1e-7,
+    );
   });
 });

@@ -2,7 +2,22 @@
 // the variance biased (divided by n), as PyTorch's.
 // Parameters (torch's names and layouts): weight [dim] (ones), bias [dim] (zeros); none when
 // `affine` is false. Port x [..., dim] -> y of the same shape.
-import { Layer, type OnnxBuilder, type LayerSignature, type ParamSpec, type Tensor, type TensorSpec, add, div, expectPort, lastDim, mul, reduceMean, sqrt, sub } from '@ganglion/core';
+import {
+  Layer,
+  type OnnxBuilder,
+  type LayerSignature,
+  type ParamSpec,
+  type Tensor,
+  type TensorSpec,
+  add,
+  div,
+  expectPort,
+  lastDim,
+  mul,
+  reduceMean,
+  sqrt,
+  sub,
+} from '@ganglion/core';
 import { onnxLayerNorm } from './attention-onnx.js';
 
 export interface LayerNormConfig {
@@ -44,7 +59,10 @@ export class LayerNorm extends Layer<LayerNormConfig> {
 
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
     const x = expectPort('x', inputs.x, 'float32', ['...', null]);
-    return { outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }], params: layerNormParams(lastDim('x', x), this.config.affine !== false) };
+    return {
+      outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }],
+      params: layerNormParams(lastDim('x', x), this.config.affine !== false),
+    };
   }
 
   forward({ x }: Readonly<Record<string, Tensor>>, { weight, bias }: Readonly<Record<string, Tensor>>): Tensor {
@@ -52,7 +70,11 @@ export class LayerNorm extends Layer<LayerNormConfig> {
   }
 
   /** Native export: one ONNX LayerNormalization (opset 17) over the last axis. */
-  lowerOnnx(b: OnnxBuilder, { x }: Readonly<Record<string, Tensor>>, { weight, bias }: Readonly<Record<string, Tensor>>): Tensor {
+  lowerOnnx(
+    b: OnnxBuilder,
+    { x }: Readonly<Record<string, Tensor>>,
+    { weight, bias }: Readonly<Record<string, Tensor>>,
+  ): Tensor {
     return onnxLayerNorm(b, x, weight, bias, this.config.eps ?? 1e-5);
   }
 }

@@ -17,7 +17,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   // which on tfjs-cpu is most of a generation step. Where transposes fold into the product
   // (onnxruntime), x @ Wᵀ moves nothing, and the backward keeps x instead of a transposed copy.
   const weightTransposeIsCheaper = typeof rows !== 'number' || rows * (inFeatures + out) >= out * inFeatures;
-  if (weightTransposeIsCheaper || x.backend.capabilities?.foldsTranspose) return rowsTimes(x, transpose(weight, [1, 0]), bias);
+  if (weightTransposeIsCheaper || x.backend.capabilities?.foldsTranspose)
+    return rowsTimes(x, transpose(weight, [1, 0]), bias);
   const flip = (t: Tensor) => (rows === 1 ? reshape(t, [t.shape[1], t.shape[0]]) : transpose(t, [1, 0]));
   const y = flip(matMul(weight, flip(reshape(x, [rows, inFeatures]))));
   return reshape(bias ? add(y, bias) : y, [...x.shape.slice(0, -1), out]);

@@ -8,7 +8,17 @@
 // Ports: x [batch, time, I]; optional h0, c0 [batch, H]. Outputs y [batch, time, H], h, c [batch, H].
 // Streaming: when h0/c0 are not wired, the state carried from the previous wave is used.
 // The cell itself is core's lstmCell (shared with the ONNX importer).
-import { Layer, type LayerContext, type LayerResult, type LayerSignature, type OnnxBuilder, type OnnxLowerable, type Tensor, type TensorSpec, unrollLstm } from '@ganglion/core';
+import {
+  Layer,
+  type LayerContext,
+  type LayerResult,
+  type LayerSignature,
+  type OnnxBuilder,
+  type OnnxLowerable,
+  type Tensor,
+  type TensorSpec,
+  unrollLstm,
+} from '@ganglion/core';
 import { initialState, lowerRecurrent, recurrentSignature, stackSteps } from './recurrent.js';
 
 export interface LSTMConfig {
@@ -23,16 +33,29 @@ export class LSTM extends Layer<LSTMConfig> implements OnnxLowerable {
     return recurrentSignature(inputs, this.config.units, 4, ['h', 'c']);
   }
 
-  forward(inputs: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
+  forward(
+    inputs: Readonly<Record<string, Tensor>>,
+    p: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult {
     const H = this.config.units;
     const batch = inputs.x.shape[0];
     const state = { h: initialState('h', inputs, ctx, batch, H), c: initialState('c', inputs, ctx, batch, H) };
-    const { steps, h, c } = unrollLstm(inputs.x, { weight_ih: p.weight_ih, weight_hh: p.weight_hh, bias_ih: p.bias_ih, bias_hh: p.bias_hh }, state);
+    const { steps, h, c } = unrollLstm(
+      inputs.x,
+      { weight_ih: p.weight_ih, weight_hh: p.weight_hh, bias_ih: p.bias_ih, bias_hh: p.bias_hh },
+      state,
+    );
     return { outputs: { y: stackSteps(steps), h, c }, state: { h, c } };
   }
 
   /** Native export: one ONNX `LSTM` node (gate blocks reordered to ONNX's i, o, f, c by core's toOnnxRecurrentWeights). */
-  lowerOnnx(b: OnnxBuilder, inputs: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
+  lowerOnnx(
+    b: OnnxBuilder,
+    inputs: Readonly<Record<string, Tensor>>,
+    p: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult {
     const { y, states } = lowerRecurrent(b, 'lstm', inputs, p, ctx, ['h', 'c']);
     return { outputs: { y, ...states }, state: states };
   }

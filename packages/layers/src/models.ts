@@ -68,11 +68,23 @@ export function gpt(o: GptOptions): (vocabSize: number) => Graph {
     const ids = g.input('ids', ['batch', 'time'], 'int32');
     const labels = g.input('labels', ['batch', 'time'], 'int32');
     // Rows of norm ~1: the tied head's initial logits are ~N(0, 1) (LayerNorm output · row).
-    const embed = g.node('embed', new Embedding({ vocabSize, dim: o.dim, outputWeight: true, init: { kind: 'normal', std: 1 / Math.sqrt(o.dim) } }), ids);
+    const embed = g.node(
+      'embed',
+      new Embedding({ vocabSize, dim: o.dim, outputWeight: true, init: { kind: 'normal', std: 1 / Math.sqrt(o.dim) } }),
+      ids,
+    );
     let h = rope ? embed : g.node('pos', new PositionEmbedding({ maxLen: o.context, dim: o.dim }), embed);
-    const attention = { heads: o.heads, causal: true, ...(rope ? { rope: true } : {}), ...(window === undefined ? {} : { window }) };
+    const attention = {
+      heads: o.heads,
+      causal: true,
+      ...(rope ? { rope: true } : {}),
+      ...(window === undefined ? {} : { window }),
+    };
     for (let i = 1; i <= o.blocks; i++) h = g.node(`block${i}`, new TransformerBlock(attention), h);
-    const logits = g.node('head', new TiedHead(), { x: g.node('ln_f', new LayerNorm(), h), weight: embed.out('weight') });
+    const logits = g.node('head', new TiedHead(), {
+      x: g.node('ln_f', new LayerNorm(), h),
+      weight: embed.out('weight'),
+    });
     g.output('logits', logits);
     g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
     return g.build();

@@ -1,7 +1,15 @@
 // MultiHeadAttention's mask semantics: a padded key carries no information, the mask port gets no
 // gradient (it only selects), and a query whose keys are all padded stays finite.
 import { describe, expect, test } from 'vitest';
-import { GraphBuilder, ReferenceBackend, Runtime, type Tensor, tensor, uniformValues, withBackend } from '@ganglion/core';
+import {
+  GraphBuilder,
+  ReferenceBackend,
+  Runtime,
+  type Tensor,
+  tensor,
+  uniformValues,
+  withBackend,
+} from '@ganglion/core';
 import { MultiHeadAttention, visibility } from './index.js';
 import { WeightedSum } from './testing/layer-gradcheck.js';
 
@@ -17,7 +25,8 @@ function attentionLoss(layer: MultiHeadAttention): Runtime {
 }
 
 const xs = uniformValues(1, 2 * 3 * 4, -1, 1);
-const rows = (t: Tensor, batch: number, times: number[]) => times.flatMap((s) => [...t.dataSync().slice((batch * 3 + s) * 4, (batch * 3 + s + 1) * 4)]);
+const rows = (t: Tensor, batch: number, times: number[]) =>
+  times.flatMap((s) => [...t.dataSync().slice((batch * 3 + s) * 4, (batch * 3 + s + 1) * 4)]);
 
 describe('MultiHeadAttention masks', () => {
   test('a padded key carries no information to the other positions', () => {
@@ -36,7 +45,10 @@ describe('MultiHeadAttention masks', () => {
   test('the mask port gets a zero gradient, though it is a float input', () => {
     withBackend(new ReferenceBackend(), () => {
       const runtime = attentionLoss(new MultiHeadAttention({ dim: 4, heads: 2, causal: true }));
-      const r = runtime.trainStep({ x: tensor(xs, [2, 3, 4]), mask: tensor([1, 1, 0, 1, 0, 1], [2, 3]) }, { loss: 'loss' });
+      const r = runtime.trainStep(
+        { x: tensor(xs, [2, 3, 4]), mask: tensor([1, 1, 0, 1, 0, 1], [2, 3]) },
+        { loss: 'loss' },
+      );
       expect([...r.inputGrads.get('mask')!.dataSync()]).toEqual([0, 0, 0, 0, 0, 0]);
       expect(Math.max(...[...r.inputGrads.get('x')!.dataSync()].map(Math.abs))).toBeGreaterThan(1e-3);
     });
@@ -45,7 +57,10 @@ describe('MultiHeadAttention masks', () => {
   test('a query whose keys are all padded gets a finite output (no NaN), in outputs and gradients', () => {
     withBackend(new ReferenceBackend(), () => {
       const runtime = attentionLoss(new MultiHeadAttention({ dim: 4, heads: 2 }));
-      const r = runtime.trainStep({ x: tensor(xs, [2, 3, 4]), mask: tensor([0, 0, 0, 1, 1, 1], [2, 3]) }, { loss: 'loss' });
+      const r = runtime.trainStep(
+        { x: tensor(xs, [2, 3, 4]), mask: tensor([0, 0, 0, 1, 1, 1], [2, 3]) },
+        { loss: 'loss' },
+      );
       expect([...r.outputs.y.dataSync()].every(Number.isFinite)).toBe(true);
       for (const g of r.paramGrads.values()) expect([...g.dataSync()].every(Number.isFinite)).toBe(true);
     });

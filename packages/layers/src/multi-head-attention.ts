@@ -90,15 +90,22 @@ export function attentionParams(dim: number, bias = true): ParamSpec[] {
 
 /** Config checks shared by MultiHeadAttention and TransformerBlock. */
 export function checkAttentionOptions(who: string, o: AttentionOptions): void {
-  if (!Number.isInteger(o.heads) || o.heads < 1) throw new AttributeError(`${who}: heads must be a positive integer, got ${o.heads}`);
-  if (o.dropout !== undefined && !(o.dropout >= 0 && o.dropout < 1)) throw new AttributeError(`${who}: dropout must be in [0, 1), got ${o.dropout}`);
-  if (o.window !== undefined && !(Number.isInteger(o.window) && o.window >= 1)) throw new AttributeError(`${who}: window must be a positive integer, got ${o.window}`);
+  if (!Number.isInteger(o.heads) || o.heads < 1)
+    throw new AttributeError(`${who}: heads must be a positive integer, got ${o.heads}`);
+  if (o.dropout !== undefined && !(o.dropout >= 0 && o.dropout < 1))
+    throw new AttributeError(`${who}: dropout must be in [0, 1), got ${o.dropout}`);
+  if (o.window !== undefined && !(Number.isInteger(o.window) && o.window >= 1))
+    throw new AttributeError(`${who}: window must be a positive integer, got ${o.window}`);
 }
 
 /** Shape checks shared by MultiHeadAttention and TransformerBlock: `dim` splits into heads. */
 export function checkHeads(dim: number, o: AttentionOptions): void {
-  if (dim % o.heads !== 0) throw new ShapeError(`input "x" has ${dim} features, which do not split into ${o.heads} heads`);
-  if (o.rope && (dim / o.heads) % 2 !== 0) throw new ShapeError(`input "x": rope needs an even head size, got ${dim} features / ${o.heads} heads = ${dim / o.heads}`);
+  if (dim % o.heads !== 0)
+    throw new ShapeError(`input "x" has ${dim} features, which do not split into ${o.heads} heads`);
+  if (o.rope && (dim / o.heads) % 2 !== 0)
+    throw new ShapeError(
+      `input "x": rope needs an even head size, got ${dim} features / ${o.heads} heads = ${dim / o.heads}`,
+    );
 }
 
 /**
@@ -106,15 +113,24 @@ export function checkHeads(dim: number, o: AttentionOptions): void {
  * (0: Wq, 1: Wk, 2: Wv). NOTE: slices whichever is smaller — the weights, or (with fewer rows than
  * features, as when generating one token per wave) the output of one product with all the blocks.
  */
-function projections(x: Tensor, p: Readonly<Record<string, Tensor>>, first: number, count: number, dim: number): Tensor[] {
+function projections(
+  x: Tensor,
+  p: Readonly<Record<string, Tensor>>,
+  first: number,
+  count: number,
+  dim: number,
+): Tensor[] {
   const rows = sizeOf(x.shape.slice(0, -1));
-  const blocks = (t: Tensor, from: number, n: number, axis: number) => (from === 0 && n * dim === t.shape[axis] ? t : slice(t, [from * dim], [(from + n) * dim], [axis]));
+  const blocks = (t: Tensor, from: number, n: number, axis: number) =>
+    from === 0 && n * dim === t.shape[axis] ? t : slice(t, [from * dim], [(from + n) * dim], [axis]);
   const bias = (from: number, n: number) => p.in_proj_bias && blocks(p.in_proj_bias, from, n, 0);
   if (typeof rows === 'number' && rows < dim) {
     const y = linear(x, blocks(p.in_proj_weight, first, count, 0), bias(first, count));
     return Array.from({ length: count }, (_, i) => blocks(y, i, 1, y.rank - 1));
   }
-  return Array.from({ length: count }, (_, i) => linear(x, blocks(p.in_proj_weight, first + i, 1, 0), bias(first + i, 1)));
+  return Array.from({ length: count }, (_, i) =>
+    linear(x, blocks(p.in_proj_weight, first + i, 1, 0), bias(first + i, 1)),
+  );
 }
 
 /**
@@ -132,7 +148,9 @@ export function multiHeadAttention(
 ): { y: Tensor; cache?: KVCache } {
   const [batch, time, dim] = x.shape as number[];
   const start = ctx.context.position;
-  const [q0, k0, v0] = extra.kv ? [...projections(x, p, 0, 1, dim), ...projections(extra.kv, p, 1, 2, dim)] : projections(x, p, 0, 3, dim);
+  const [q0, k0, v0] = extra.kv
+    ? [...projections(x, p, 0, 1, dim), ...projections(extra.kv, p, 1, 2, dim)]
+    : projections(x, p, 0, 3, dim);
   let q = splitHeads(q0, o.heads);
   let k = splitHeads(k0, o.heads);
   let v = splitHeads(v0, o.heads);
@@ -144,13 +162,22 @@ export function multiHeadAttention(
   const cache = selfAttention ? extra.cache : undefined;
   let padding = extra.mask;
   if (cache?.key) {
-    if (cache.key.shape[0] !== batch) throw new ShapeError(`cached keys have batch ${cache.key.shape[0]}, but input "x" has batch ${batch}; call resetState() when the batch size changes`);
+    if (cache.key.shape[0] !== batch)
+      throw new ShapeError(
+        `cached keys have batch ${cache.key.shape[0]}, but input "x" has batch ${batch}; call resetState() when the batch size changes`,
+      );
     const end = cache.end?.dataSync()[0];
     if (end !== undefined && end !== start) {
-      throw new ShapeError(`this wave starts at stream position ${start}, but the cached keys end at position ${end}: pass forward(..., { stream: true, position: ${end} }) to continue the stream, or call resetState() to start a new one`);
+      throw new ShapeError(
+        `this wave starts at stream position ${start}, but the cached keys end at position ${end}: pass forward(..., { stream: true, position: ${end} }) to continue the stream, or call resetState() to start a new one`,
+      );
     }
     const past = cache.key.shape[2] as number;
-    if (padding || cache.mask) padding = concat([cache.mask ?? ones([batch, past], 'float32', x.backend), padding ?? ones([batch, time], 'float32', x.backend)], 1);
+    if (padding || cache.mask)
+      padding = concat(
+        [cache.mask ?? ones([batch, past], 'float32', x.backend), padding ?? ones([batch, time], 'float32', x.backend)],
+        1,
+      );
     k = concat([cache.key, k], 2);
     v = concat([cache.value, v], 2);
   }
@@ -180,7 +207,10 @@ export function multiHeadAttentionOnnx(
   o: AttentionOptions,
   extra: { mask?: Tensor; cache?: Readonly<Record<string, Tensor>> } = {},
 ): { y: Tensor; cache: { key: Tensor; value: Tensor } } {
-  if (extra.mask && b.stateful) throw new ExportError('a padding mask cannot be exported statefully (the cached keys\' flags are not carried); export without stateful, or without the mask');
+  if (extra.mask && b.stateful)
+    throw new ExportError(
+      "a padding mask cannot be exported statefully (the cached keys' flags are not carried); export without stateful, or without the mask",
+    );
   const dim = x.shape[2] as number;
   const [q0, k0, v0] = projections(x, p, 0, 3, dim);
   let q = splitHeads(q0, o.heads);
@@ -196,9 +226,14 @@ export function multiHeadAttentionOnnx(
     k = onnxConcatTime(b, past, k, 'total_sequence_length');
     v = onnxConcatTime(b, extra.cache.value, v, 'total_sequence_length');
   }
-  const bias = onnxAttentionBias(b, positions, k, past, { causal: o.causal === true, window: o.window, padding: extra.mask });
+  const bias = onnxAttentionBias(b, positions, k, past, {
+    causal: o.causal === true,
+    window: o.window,
+    padding: extra.mask,
+  });
   const y = linear(mergeHeads(scaledDotProductAttention(q, k, v, bias)), p.out_proj_weight, p.out_proj_bias);
-  const recent = (t: Tensor) => (o.window !== undefined ? onnxLastAlongTime(b, t, o.window, 'present_sequence_length') : t);
+  const recent = (t: Tensor) =>
+    o.window !== undefined ? onnxLastAlongTime(b, t, o.window, 'present_sequence_length') : t;
   return { y, cache: { key: recent(k), value: recent(v) } };
 }
 
@@ -222,21 +257,43 @@ export class MultiHeadAttention extends Layer<MultiHeadAttentionConfig> {
       const kv = expectPort('kv', inputs.kv, 'float32', [x.shape[0], null, dim]);
       keyTime = kv.shape[1];
       const selfOnly = (['causal', 'rope', 'window'] as const).filter((k) => this.config[k]);
-      if (selfOnly.length) throw new ShapeError(`input "kv" is wired (cross-attention), but ${selfOnly.join(', ')} only apply to self-attention`);
+      if (selfOnly.length)
+        throw new ShapeError(
+          `input "kv" is wired (cross-attention), but ${selfOnly.join(', ')} only apply to self-attention`,
+        );
     }
     if (inputs.mask) expectPort('mask', inputs.mask, 'float32', [x.shape[0], keyTime]);
-    return { outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }], params: attentionParams(dim, this.config.bias !== false) };
+    return {
+      outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }],
+      params: attentionParams(dim, this.config.bias !== false),
+    };
   }
 
-  forward(inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
-    const { y, cache } = multiHeadAttention(inputs.x, params, this.config, ctx, { kv: inputs.kv, mask: inputs.mask, cache: ctx.state });
+  forward(
+    inputs: Readonly<Record<string, Tensor>>,
+    params: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult {
+    const { y, cache } = multiHeadAttention(inputs.x, params, this.config, ctx, {
+      kv: inputs.kv,
+      mask: inputs.mask,
+      cache: ctx.state,
+    });
     return cache ? { outputs: { y }, state: { ...cache } } : y;
   }
 
   /** Native export: self-attention with in-graph positions and masks; cross-attention traces `forward`. */
-  lowerOnnx(b: OnnxBuilder, inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
+  lowerOnnx(
+    b: OnnxBuilder,
+    inputs: Readonly<Record<string, Tensor>>,
+    params: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult {
     if (inputs.kv) return this.forward(inputs, params, ctx);
-    const { y, cache } = multiHeadAttentionOnnx(b, inputs.x, params, this.config, { mask: inputs.mask, cache: ctx.state });
+    const { y, cache } = multiHeadAttentionOnnx(b, inputs.x, params, this.config, {
+      mask: inputs.mask,
+      cache: ctx.state,
+    });
     return { outputs: { y }, state: cache };
   }
 }

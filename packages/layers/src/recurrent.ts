@@ -27,7 +27,12 @@ import {
  * optional `<state>0` [batch, H]; outputs y [batch, time, H] and each state [batch, H]; PyTorch's
  * parameters, initialized U(-1/√H, 1/√H) as PyTorch does.
  */
-export function recurrentSignature(inputs: Readonly<Record<string, TensorSpec | undefined>>, H: number, gates: number, states: readonly string[]): LayerSignature {
+export function recurrentSignature(
+  inputs: Readonly<Record<string, TensorSpec | undefined>>,
+  H: number,
+  gates: number,
+  states: readonly string[],
+): LayerSignature {
   const x = expectPort('x', inputs.x, 'float32', [null, null, null]);
   const [batch, time] = x.shape;
   for (const s of states) if (inputs[`${s}0`]) expectPort(`${s}0`, inputs[`${s}0`], 'float32', [batch, H]);
@@ -35,7 +40,10 @@ export function recurrentSignature(inputs: Readonly<Record<string, TensorSpec | 
   const k = 1 / Math.sqrt(H);
   const init = { kind: 'uniform', low: -k, high: k } as const;
   return {
-    outputs: [{ name: 'y', dtype: 'float32', shape: [batch, time, H] }, ...states.map((name) => ({ name, dtype: 'float32' as const, shape: [batch, H] }))],
+    outputs: [
+      { name: 'y', dtype: 'float32', shape: [batch, time, H] },
+      ...states.map((name) => ({ name, dtype: 'float32' as const, shape: [batch, H] })),
+    ],
     params: [
       { name: 'weight_ih', shape: [gates * H, inputSize], init },
       { name: 'weight_hh', shape: [gates * H, H], init },
@@ -46,10 +54,19 @@ export function recurrentSignature(inputs: Readonly<Record<string, TensorSpec | 
 }
 
 /** The initial value of state `name`: its input port, else the carried state, else zeros. */
-export function initialState(name: string, inputs: Readonly<Record<string, Tensor>>, ctx: LayerContext, batch: Dim, units: number): Tensor {
+export function initialState(
+  name: string,
+  inputs: Readonly<Record<string, Tensor>>,
+  ctx: LayerContext,
+  batch: Dim,
+  units: number,
+): Tensor {
   const given = inputs[`${name}0`] ?? ctx.state?.[name];
   if (given) {
-    if (given.shape[0] !== batch) throw new ShapeError(`state "${name}" has batch ${given.shape[0]}, but input "x" has batch ${batch}; call resetState() when the batch size changes`);
+    if (given.shape[0] !== batch)
+      throw new ShapeError(
+        `state "${name}" has batch ${given.shape[0]}, but input "x" has batch ${batch}; call resetState() when the batch size changes`,
+      );
     return given;
   }
   // Expand of a scalar, not a filled buffer: it stays valid when the batch dim is symbolic (export).
@@ -58,7 +75,10 @@ export function initialState(name: string, inputs: Readonly<Record<string, Tenso
 
 /** Stack per-step [batch, units] outputs into [batch, time, units]. */
 export function stackSteps(hs: readonly Tensor[]): Tensor {
-  return concat(hs.map((h) => reshape(h, [h.shape[0], 1, h.shape[1]])), 1);
+  return concat(
+    hs.map((h) => reshape(h, [h.shape[0], 1, h.shape[1]])),
+    1,
+  );
 }
 
 /**
@@ -79,16 +99,23 @@ export function lowerRecurrent(
   const x = inputs.x;
   const [batch, time] = x.shape;
   const H = p.weight_hh.shape[1] as number;
-  const { W, R, B } = toOnnxRecurrentWeights(cell, { weight_ih: p.weight_ih, weight_hh: p.weight_hh, bias_ih: p.bias_ih, bias_hh: p.bias_hh });
+  const { W, R, B } = toOnnxRecurrentWeights(cell, {
+    weight_ih: p.weight_ih,
+    weight_hh: p.weight_hh,
+    bias_ih: p.bias_ih,
+    bias_hh: p.bias_hh,
+  });
   const initial = states.map((name) => {
     const s = inputs[`${name}0`] ?? ctx.state?.[name];
     return s && reshape(s, [1, batch, H]);
   });
   const f32 = 'float32' as const;
-  const [yAll, ...finals] = b.op(cell === 'lstm' ? 'LSTM' : 'GRU', [transpose(x, [1, 0, 2]), W, R, B, undefined, ...initial], { hidden_size: onnxAttr.int(H), ...attrs }, [
-    { shape: [time, 1, batch, H], dtype: f32 },
-    ...states.map(() => ({ shape: [1, batch, H], dtype: f32 })),
-  ]);
+  const [yAll, ...finals] = b.op(
+    cell === 'lstm' ? 'LSTM' : 'GRU',
+    [transpose(x, [1, 0, 2]), W, R, B, undefined, ...initial],
+    { hidden_size: onnxAttr.int(H), ...attrs },
+    [{ shape: [time, 1, batch, H], dtype: f32 }, ...states.map(() => ({ shape: [1, batch, H], dtype: f32 }))],
+  );
   return {
     y: transpose(reshape(yAll, [time, batch, H]), [1, 0, 2]),
     states: Object.fromEntries(states.map((name, i) => [name, reshape(finals[i], [batch, H])])),

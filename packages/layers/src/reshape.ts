@@ -1,5 +1,14 @@
 // Reshape to a target shape; dims may be numbers, -1 (inferred) or symbolic names ('batch').
-import { Layer, type LayerSignature, type Shape, type Tensor, type TensorSpec, expectPort, reshape, reshapePrimitive } from '@ganglion/core';
+import {
+  Layer,
+  type LayerSignature,
+  type Shape,
+  type Tensor,
+  type TensorSpec,
+  expectPort,
+  reshape,
+  reshapePrimitive,
+} from '@ganglion/core';
 
 export interface ReshapeConfig {
   readonly shape: Shape;
@@ -11,7 +20,10 @@ export class Reshape extends Layer<ReshapeConfig> {
 
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
     const x = expectPort('x', inputs.x, ['float32', 'int32']);
-    return { outputs: [{ name: 'y', dtype: x.dtype, shape: reshapePrimitive.shape([x], { shape: this.config.shape }) }], params: [] };
+    return {
+      outputs: [{ name: 'y', dtype: x.dtype, shape: reshapePrimitive.shape([x], { shape: this.config.shape }) }],
+      params: [],
+    };
   }
 
   forward({ x }: Readonly<Record<string, Tensor>>): Tensor {

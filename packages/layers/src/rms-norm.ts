@@ -1,7 +1,19 @@
 // RMSNorm over the last dim (Zhang & Sennrich 2019; torch.nn.RMSNorm):
 //   y = x / √(mean(x², -1) + eps) · weight
 // Parameter: weight [dim] (ones). Port x [..., dim] -> y of the same shape.
-import { Layer, type LayerSignature, type Tensor, type TensorSpec, add, div, expectPort, lastDim, mul, reduceMean, sqrt } from '@ganglion/core';
+import {
+  Layer,
+  type LayerSignature,
+  type Tensor,
+  type TensorSpec,
+  add,
+  div,
+  expectPort,
+  lastDim,
+  mul,
+  reduceMean,
+  sqrt,
+} from '@ganglion/core';
 
 export interface RMSNormConfig {
   /** Default 1e-6. */
@@ -24,7 +36,10 @@ export class RMSNorm extends Layer<RMSNormConfig> {
 
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
     const x = expectPort('x', inputs.x, 'float32', ['...', null]);
-    return { outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }], params: [{ name: 'weight', shape: [lastDim('x', x)], init: { kind: 'ones' } }] };
+    return {
+      outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }],
+      params: [{ name: 'weight', shape: [lastDim('x', x)], init: { kind: 'ones' } }],
+    };
   }
 
   forward({ x }: Readonly<Record<string, Tensor>>, { weight }: Readonly<Record<string, Tensor>>): Tensor {

@@ -20,7 +20,8 @@ interface RnnCase {
   outputs_zero_state: Record<string, T>;
 }
 
-const load = (file: string): RnnCase[] => JSON.parse(readFileSync(new URL(`../fixtures/${file}`, import.meta.url), 'utf8')).cases;
+const load = (file: string): RnnCase[] =>
+  JSON.parse(readFileSync(new URL(`../fixtures/${file}`, import.meta.url), 'utf8')).cases;
 
 describe.each([
   ['LSTM', 'lstm.json', (h: number) => new LSTM({ units: h }), ['h0', 'c0'], ['y', 'h', 'c']],
@@ -42,7 +43,10 @@ describe.each([
         const want = wired ? c.outputs : c.outputs_zero_state;
         for (const o of outputs) {
           expect(got[o].shape).toEqual(want[o].shape);
-          expect(maxRelError(got[o].dataSync(), want[o].data), `${o} (${wired ? 'given' : 'zero'} initial state)`).toBeLessThan(1e-5);
+          expect(
+            maxRelError(got[o].dataSync(), want[o].data),
+            `${o} (${wired ? 'given' : 'zero'} initial state)`,
+          ).toBeLessThan(1e-5);
         }
       }
     });

@@ -6,12 +6,33 @@
 // why attention caches stay correct in streaming: keys are rotated once, at their absolute position.
 // MultiHeadAttention applies it to queries and keys with `rope: true`; the RotaryEmbedding layer
 // applies it to any [batch, time, heads * headDim] input. No parameters.
-import { AttributeError, Layer, type LayerContext, type OnnxBuilder, type LayerSignature, ShapeError, type Tensor, type TensorSpec, add, expectPort, lastDim, mul, reshape, tensor, transpose } from '@ganglion/core';
+import {
+  AttributeError,
+  Layer,
+  type LayerContext,
+  type OnnxBuilder,
+  type LayerSignature,
+  ShapeError,
+  type Tensor,
+  type TensorSpec,
+  add,
+  expectPort,
+  lastDim,
+  mul,
+  reshape,
+  tensor,
+  transpose,
+} from '@ganglion/core';
 import { onnxRotary } from './attention-onnx.js';
 import { rowsTimes } from './linear.js';
 
 /** cos and sin values [time, headDim], in float64, for positions start .. start + time - 1. */
-export function rotaryValues(start: number, time: number, headDim: number, base: number): { cos: Float64Array; sin: Float64Array } {
+export function rotaryValues(
+  start: number,
+  time: number,
+  headDim: number,
+  base: number,
+): { cos: Float64Array; sin: Float64Array } {
   const half = headDim / 2;
   const cos = new Float64Array(time * headDim);
   const sin = new Float64Array(time * headDim);
@@ -26,9 +47,18 @@ export function rotaryValues(start: number, time: number, headDim: number, base:
 }
 
 /** cos and sin tables [time, headDim] for positions start .. start + time - 1. */
-function rotaryTables(start: number, time: number, headDim: number, base: number, like: Tensor): { cos: Tensor; sin: Tensor } {
+function rotaryTables(
+  start: number,
+  time: number,
+  headDim: number,
+  base: number,
+  like: Tensor,
+): { cos: Tensor; sin: Tensor } {
   const { cos, sin } = rotaryValues(start, time, headDim, base);
-  return { cos: tensor(cos, [time, headDim], 'float32', like.backend), sin: tensor(sin, [time, headDim], 'float32', like.backend) };
+  return {
+    cos: tensor(cos, [time, headDim], 'float32', like.backend),
+    sin: tensor(sin, [time, headDim], 'float32', like.backend),
+  };
 }
 
 /** rotateHalf as a constant [headDim, headDim] matrix: x @ R = [-x2, x1] (one MatMul, no slices). */
@@ -50,7 +80,8 @@ export function rotateHalfMatrix(headDim: number, like: Tensor): Tensor {
 export function rotary(x: Tensor, start: number, base = 10000): Tensor {
   const time = x.shape[x.rank - 2];
   const headDim = x.shape[x.rank - 1];
-  if (typeof time !== 'number' || typeof headDim !== 'number') throw new ShapeError(`rotary: the time and feature dims must be concrete, got ${x.shape.join(', ')}`);
+  if (typeof time !== 'number' || typeof headDim !== 'number')
+    throw new ShapeError(`rotary: the time and feature dims must be concrete, got ${x.shape.join(', ')}`);
   if (headDim % 2 !== 0) throw new ShapeError(`rotary: the head dim must be even to pair features, got ${headDim}`);
   const { cos, sin } = rotaryTables(start, time, headDim, base, x);
   return add(mul(x, cos), mul(rowsTimes(x, rotateHalfMatrix(headDim, x)), sin));
@@ -70,14 +101,16 @@ export class RotaryEmbedding extends Layer<RotaryEmbeddingConfig> {
   constructor(config: RotaryEmbeddingConfig = {}) {
     super(config);
     const heads = config.heads ?? 1;
-    if (!Number.isInteger(heads) || heads < 1) throw new AttributeError(`RotaryEmbedding: heads must be a positive integer, got ${heads}`);
+    if (!Number.isInteger(heads) || heads < 1)
+      throw new AttributeError(`RotaryEmbedding: heads must be a positive integer, got ${heads}`);
   }
 
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
     const x = expectPort('x', inputs.x, 'float32', [null, null, null]);
     const dim = lastDim('x', x);
     const heads = this.config.heads ?? 1;
-    if (dim % (2 * heads) !== 0) throw new ShapeError(`input "x" has ${dim} features, which do not split into ${heads} heads of an even size`);
+    if (dim % (2 * heads) !== 0)
+      throw new ShapeError(`input "x" has ${dim} features, which do not split into ${heads} heads of an even size`);
     return { outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }], params: [] };
   }
 

@@ -1,7 +1,28 @@
 // The message runtime with real layers: the exact message sequence of one training step, stateful
 // streaming vs whole-sequence processing, dropout at inference, and feed errors.
 import { describe, expect, test } from 'vitest';
-import { GraphBuilder, GraphError, type Message, ReferenceBackend, Runtime, type Tensor, add, concat, forNode, forPort, formatPortRef, keep, matMul, ofKind, reshape, slice, tensor, tidy, transpose, withBackend } from '@ganglion/core';
+import {
+  GraphBuilder,
+  GraphError,
+  type Message,
+  ReferenceBackend,
+  Runtime,
+  type Tensor,
+  add,
+  concat,
+  forNode,
+  forPort,
+  formatPortRef,
+  keep,
+  matMul,
+  ofKind,
+  reshape,
+  slice,
+  tensor,
+  tidy,
+  transpose,
+  withBackend,
+} from '@ganglion/core';
 import { makeInput, maxRelError } from '@ganglion/core/testing';
 import { Add, Dense, Dropout, GRU, LSTM, MSE, Tanh } from './index.js';
 
@@ -39,7 +60,10 @@ describe('runtime', () => {
         seen.push(describeMessage(m));
         steps.add(m.step);
       });
-      runtime.trainStep({ x: makeInput({ shape: [2, 3] }, 1), target: makeInput({ shape: [2, 2] }, 2) }, { loss: 'loss' });
+      runtime.trainStep(
+        { x: makeInput({ shape: [2, 3] }, 1), target: makeInput({ shape: [2, 2] }, 2) },
+        { loss: 'loss' },
+      );
       sub.unsubscribe();
       expect(seen).toEqual([
         'activation x.y',
@@ -71,7 +95,10 @@ describe('runtime', () => {
         const g = Array.from(m.grad.dataSync());
         norms.push(`${m.param}:${Math.sqrt(g.reduce((s, v) => s + v * v, 0)) > 0}`);
       });
-      runtime.trainStep({ x: makeInput({ shape: [2, 3] }, 1), target: makeInput({ shape: [2, 2] }, 2) }, { loss: 'loss' });
+      runtime.trainStep(
+        { x: makeInput({ shape: [2, 3] }, 1), target: makeInput({ shape: [2, 2] }, 2) },
+        { loss: 'loss' },
+      );
       sub.unsubscribe();
       expect(norms).toEqual(['kernel:true', 'bias:true']);
     });
@@ -89,8 +116,13 @@ describe('runtime', () => {
       g.output('loss', g.node('loss', new MSE(), { prediction: y, target }));
       const runtime = new Runtime(g.build(), { seed: 2 });
       const toShared: Tensor[] = [];
-      runtime.messages$.pipe(ofKind('gradient'), forPort('shared.y')).subscribe((m) => toShared.push(keep(reshape(m.grad, m.grad.shape))));
-      const r = runtime.trainStep({ x: makeInput({ shape: [2, 3] }, 3), target: makeInput({ shape: [2, 3] }, 4) }, { loss: 'loss' });
+      runtime.messages$
+        .pipe(ofKind('gradient'), forPort('shared.y'))
+        .subscribe((m) => toShared.push(keep(reshape(m.grad, m.grad.shape))));
+      const r = runtime.trainStep(
+        { x: makeInput({ shape: [2, 3] }, 3), target: makeInput({ shape: [2, 3] }, 4) },
+        { loss: 'loss' },
+      );
       expect(toShared.length).toBe(2);
       // dL/dx = (g_a + g_b) @ kernelᵀ: the node summed both consumers' gradients before sending its own.
       const expected = matMul(add(toShared[0], toShared[1]), transpose(runtime.params.get('shared.kernel')));
@@ -110,7 +142,8 @@ describe('runtime', () => {
           const whole = runtime.forward({ x }).y;
           const steps: Tensor[] = [];
           runtime.resetState();
-          for (let t = 0; t < 7; t++) steps.push(runtime.forward({ x: slice(x, [t], [t + 1], [1]) }, { stream: true, position: t }).y);
+          for (let t = 0; t < 7; t++)
+            steps.push(runtime.forward({ x: slice(x, [t], [t + 1], [1]) }, { stream: true, position: t }).y);
           const streamed = concat(steps, 1);
           expect(streamed.shape).toEqual(whole.shape);
           expect(maxRelError(streamed.dataSync(), whole.dataSync())).toBeLessThan(1e-6);
@@ -128,7 +161,9 @@ describe('runtime', () => {
       g.output('y', g.node('lstm', new LSTM({ units: 2 }), g.input('x', [1, 1, 2])));
       const runtime = new Runtime(g.build(), { seed: 5 });
       const states: string[][] = [];
-      runtime.messages$.pipe(ofKind('activation'), forNode('lstm')).subscribe((m) => states.push(Object.keys(m.state ?? {})));
+      runtime.messages$
+        .pipe(ofKind('activation'), forNode('lstm'))
+        .subscribe((m) => states.push(Object.keys(m.state ?? {})));
       runtime.forward({ x: tensor([[[1, 2]]]) }, { stream: true });
       expect(states[0]).toEqual(['h', 'c']);
     });
@@ -155,11 +190,15 @@ describe('runtime', () => {
       const runtime = new Runtime(threeLayerGraph());
       const x = makeInput({ shape: [2, 3] }, 1);
       const t = makeInput({ shape: [2, 2] }, 2);
-      expect(() => runtime.forward({ x: makeInput({ shape: [2, 4] }, 1), target: t })).toThrow(new GraphError('input "x": fed [2, 4] float32, expected [batch, 3] float32'));
+      expect(() => runtime.forward({ x: makeInput({ shape: [2, 4] }, 1), target: t })).toThrow(
+        new GraphError('input "x": fed [2, 4] float32, expected [batch, 3] float32'),
+      );
       expect(() => runtime.forward({ x })).toThrow(/input "target" was not fed/);
       expect(() => runtime.forward({ x, target: t, extra: t })).toThrow(/"extra" is not a graph input/);
       expect(() => runtime.trainStep({ x, target: t }, { loss: 'nope' })).toThrow(/no graph output "nope"/);
-      expect(() => runtime.trainStep({ x, target: t }, { loss: 'y' })).toThrow(/loss output "y" has shape \[2, 2\], expected one element/);
+      expect(() => runtime.trainStep({ x, target: t }, { loss: 'y' })).toThrow(
+        /loss output "y" has shape \[2, 2\], expected one element/,
+      );
       // The runtime still works after errors.
       expect(runtime.forward({ x, target: t }).y.shape).toEqual([2, 2]);
     });

@@ -1,7 +1,14 @@
 // SoftmaxCrossEntropy loss: logits [..., C], int32 labels [...], optional float mask [...] (1 for
 // positions that count). Output y: the mean negative log-likelihood over counted positions, a
 // scalar (PyTorch's F.cross_entropy with reduction 'mean').
-import { Layer, type LayerSignature, type Tensor, type TensorSpec, expectPort, softmaxCrossEntropy } from '@ganglion/core';
+import {
+  Layer,
+  type LayerSignature,
+  type Tensor,
+  type TensorSpec,
+  expectPort,
+  softmaxCrossEntropy,
+} from '@ganglion/core';
 
 export class SoftmaxCrossEntropy extends Layer<Record<string, never>> {
   static override readonly kind = 'SoftmaxCrossEntropy';

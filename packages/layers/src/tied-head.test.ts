@@ -31,7 +31,9 @@ describe('tied embeddings', () => {
         const ids = g.input('ids', [2, 3], 'int32');
         const labels = g.input('labels', [2, 3], 'int32');
         const embed = g.node('embed', new Embedding({ vocabSize: 5, dim: 4, outputWeight: true }), ids);
-        const out = tied ? embed.out('weight') : g.node('out', new Embedding({ vocabSize: 5, dim: 4, outputWeight: true }), ids).out('weight');
+        const out = tied
+          ? embed.out('weight')
+          : g.node('out', new Embedding({ vocabSize: 5, dim: 4, outputWeight: true }), ids).out('weight');
         const logits = g.node('head', new TiedHead(), { x: g.node('norm', new LayerNorm(), embed), weight: out });
         g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
         return g.build();
@@ -40,7 +42,10 @@ describe('tied embeddings', () => {
       const untied = new Runtime(build(false), { seed: 1 });
       untied.params.set('embed.weight', tied.params.get('embed.weight'), false);
       untied.params.set('out.weight', tied.params.get('embed.weight'), false);
-      const feeds = { ids: tensor([0, 1, 2, 3, 4, 1], [2, 3], 'int32'), labels: tensor([1, 2, 3, 4, 0, 0], [2, 3], 'int32') };
+      const feeds = {
+        ids: tensor([0, 1, 2, 3, 4, 1], [2, 3], 'int32'),
+        labels: tensor([1, 2, 3, 4, 0, 0], [2, 3], 'int32'),
+      };
       const t = tied.trainStep(feeds, { loss: 'loss' });
       const u = untied.trainStep(feeds, { loss: 'loss' });
       expect(t.loss).toBeCloseTo(u.loss, 12);
@@ -54,7 +59,9 @@ describe('tied embeddings', () => {
   });
 
   test('Embedding without outputWeight keeps its one output port', () => {
-    const sig = new Embedding({ vocabSize: 5, dim: 3 }).signature({ ids: { shape: ['batch', 'time'], dtype: 'int32' } });
+    const sig = new Embedding({ vocabSize: 5, dim: 3 }).signature({
+      ids: { shape: ['batch', 'time'], dtype: 'int32' },
+    });
     expect(sig.outputs.map((o) => o.name)).toEqual(['y']);
   });
 

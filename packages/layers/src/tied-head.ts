@@ -9,7 +9,15 @@
 // and its tape sums both into the one parameter.
 // Ports: x [..., dim], weight [vocab, dim]. Output y [..., vocab].
 // Parameter: bias [vocab] (zeros) only when `bias` is true (default false, as GPT-2's lm_head).
-import { Layer, type LayerSignature, ShapeError, type Tensor, type TensorSpec, expectPort, lastDim } from '@ganglion/core';
+import {
+  Layer,
+  type LayerSignature,
+  ShapeError,
+  type Tensor,
+  type TensorSpec,
+  expectPort,
+  lastDim,
+} from '@ganglion/core';
 import { linear } from './linear.js';
 
 export interface TiedHeadConfig {
@@ -29,8 +37,12 @@ export class TiedHead extends Layer<TiedHeadConfig> {
     const x = expectPort('x', inputs.x, 'float32', ['...', null]);
     const weight = expectPort('weight', inputs.weight, 'float32', [null, null]);
     const [vocab, dim] = weight.shape;
-    if (typeof vocab !== 'number') throw new ShapeError(`input "weight" has shape [${weight.shape.join(', ')}]; its vocabulary dim must be concrete`);
-    if (dim !== lastDim('x', x)) throw new ShapeError(`input "x" has ${lastDim('x', x)} features, but input "weight" rows have ${String(dim)}`);
+    if (typeof vocab !== 'number')
+      throw new ShapeError(
+        `input "weight" has shape [${weight.shape.join(', ')}]; its vocabulary dim must be concrete`,
+      );
+    if (dim !== lastDim('x', x))
+      throw new ShapeError(`input "x" has ${lastDim('x', x)} features, but input "weight" rows have ${String(dim)}`);
     return {
       outputs: [{ name: 'y', dtype: 'float32', shape: [...x.shape.slice(0, -1), vocab] }],
       params: this.config.bias ? [{ name: 'bias', shape: [vocab], init: { kind: 'zeros' } }] : [],

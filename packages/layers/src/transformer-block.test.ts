@@ -11,11 +11,31 @@ describe('TransformerBlock', () => {
     withBackend(new ReferenceBackend(), () => {
       const opts = { heads: 2, causal: true, rope: true } as const;
       const blockGraph = new GraphBuilder();
-      blockGraph.output('y', blockGraph.node('block', new TransformerBlock({ ...opts, hidden: 10 }), blockGraph.input('x', ['batch', 'time', 8])));
+      blockGraph.output(
+        'y',
+        blockGraph.node(
+          'block',
+          new TransformerBlock({ ...opts, hidden: 10 }),
+          blockGraph.input('x', ['batch', 'time', 8]),
+        ),
+      );
       const parts = new GraphBuilder();
       const x = parts.input('x', ['batch', 'time', 8]);
-      const h = parts.node('res1', new Add(), x, parts.node('attn', new MultiHeadAttention({ dim: 8, ...opts }), parts.node('ln1', new LayerNorm(), x)));
-      parts.output('y', parts.node('res2', new Add(), h, parts.node('ff', new FeedForward({ hidden: 10 }), parts.node('ln2', new LayerNorm(), h))));
+      const h = parts.node(
+        'res1',
+        new Add(),
+        x,
+        parts.node('attn', new MultiHeadAttention({ dim: 8, ...opts }), parts.node('ln1', new LayerNorm(), x)),
+      );
+      parts.output(
+        'y',
+        parts.node(
+          'res2',
+          new Add(),
+          h,
+          parts.node('ff', new FeedForward({ hidden: 10 }), parts.node('ln2', new LayerNorm(), h)),
+        ),
+      );
       const block = new Runtime(blockGraph.build(), { seed: 1 });
       const composed = new Runtime(parts.build(), { seed: 2 });
       for (const key of block.params.keys()) {
@@ -25,8 +45,13 @@ describe('TransformerBlock', () => {
         composed.params.set(key.replace(/^block\./, ''), block.params.get(key), false);
       }
       const xs = tensor(uniformValues(7, 2 * 5 * 8, -2, 2), [2, 5, 8]);
-      expect(maxRelError(block.forward({ x: xs }).y.dataSync(), composed.forward({ x: xs }).y.dataSync())).toBeLessThan(1e-12);
-      const chunks = [tensor(uniformValues(8, 2 * 3 * 8, -2, 2), [2, 3, 8]), tensor(uniformValues(9, 2 * 8, -2, 2), [2, 1, 8])];
+      expect(maxRelError(block.forward({ x: xs }).y.dataSync(), composed.forward({ x: xs }).y.dataSync())).toBeLessThan(
+        1e-12,
+      );
+      const chunks = [
+        tensor(uniformValues(8, 2 * 3 * 8, -2, 2), [2, 3, 8]),
+        tensor(uniformValues(9, 2 * 8, -2, 2), [2, 1, 8]),
+      ];
       chunks.forEach((c, i) => {
         const a = block.forward({ x: c }, { stream: true, position: 3 * i }).y;
         const b = composed.forward({ x: c }, { stream: true, position: 3 * i }).y;
@@ -36,9 +61,21 @@ describe('TransformerBlock', () => {
   });
 
   test.each([
-    ['heads that do not divide the width', () => new TransformerBlock({ heads: 3 }), /TransformerBlock "b": input "x" has 8 features, which do not split into 3 heads/],
-    ['an odd head size with RoPE', () => new TransformerBlock({ heads: 8, rope: true }), /rope needs an even head size, got 8 features \/ 8 heads = 1/],
-    ['causal cross-attention', () => new MultiHeadAttention({ dim: 8, heads: 2, causal: true }), /input "kv" is wired \(cross-attention\), but causal only apply to self-attention/],
+    [
+      'heads that do not divide the width',
+      () => new TransformerBlock({ heads: 3 }),
+      /TransformerBlock "b": input "x" has 8 features, which do not split into 3 heads/,
+    ],
+    [
+      'an odd head size with RoPE',
+      () => new TransformerBlock({ heads: 8, rope: true }),
+      /rope needs an even head size, got 8 features \/ 8 heads = 1/,
+    ],
+    [
+      'causal cross-attention',
+      () => new MultiHeadAttention({ dim: 8, heads: 2, causal: true }),
+      /input "kv" is wired \(cross-attention\), but causal only apply to self-attention/,
+    ],
   ])('a clear error for %s', (_, make, message) => {
     const g = new GraphBuilder();
     const x = g.input('x', ['batch', 'time', 8]);

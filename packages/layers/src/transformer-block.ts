@@ -9,13 +9,31 @@
 // Ports: x [batch, time, dim]; optional mask [batch, time] (1 = keep, 0 = padding).
 // Streaming: the attention's KV cache is this node's state, exactly as for MultiHeadAttention.
 // Native ONNX export: LayerNormalization nodes, and the attention of multiHeadAttentionOnnx.
-import { Layer, type LayerContext, type OnnxBuilder, type LayerResult, type LayerSignature, type Tensor, type TensorSpec, add, expectPort, lastDim } from '@ganglion/core';
+import {
+  Layer,
+  type LayerContext,
+  type OnnxBuilder,
+  type LayerResult,
+  type LayerSignature,
+  type Tensor,
+  type TensorSpec,
+  add,
+  expectPort,
+  lastDim,
+} from '@ganglion/core';
 import { dropout } from './attention.js';
 import { checkFeedForwardConfig, feedForward, feedForwardParams } from './feed-forward.js';
 import { onnxLayerNorm } from './attention-onnx.js';
 import { layerNorm, layerNormParams } from './layer-norm.js';
 import { prefixParams, subParams } from './linear.js';
-import { type AttentionOptions, attentionParams, checkAttentionOptions, checkHeads, multiHeadAttention, multiHeadAttentionOnnx } from './multi-head-attention.js';
+import {
+  type AttentionOptions,
+  attentionParams,
+  checkAttentionOptions,
+  checkHeads,
+  multiHeadAttention,
+  multiHeadAttentionOnnx,
+} from './multi-head-attention.js';
 
 export interface TransformerBlockConfig extends AttentionOptions {
   /** FeedForward hidden width. Default 4 · dim. */
@@ -54,14 +72,28 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
     };
   }
 
-  forward({ x, mask }: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
-    return this.block(x, p, ctx, layerNorm, (normed) => multiHeadAttention(normed, subParams('attn', p), this.config, ctx, { mask, cache: ctx.state }));
+  forward(
+    { x, mask }: Readonly<Record<string, Tensor>>,
+    p: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult {
+    return this.block(x, p, ctx, layerNorm, (normed) =>
+      multiHeadAttention(normed, subParams('attn', p), this.config, ctx, { mask, cache: ctx.state }),
+    );
   }
 
   /** Native export: LayerNorms as ONNX LayerNormalization, attention with in-graph positions and masks. */
-  lowerOnnx(b: OnnxBuilder, { x, mask }: Readonly<Record<string, Tensor>>, p: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult {
-    const norm = (t: Tensor, w: Tensor | undefined, bias: Tensor | undefined, eps: number) => onnxLayerNorm(b, t, w, bias, eps);
-    return this.block(x, p, ctx, norm, (normed) => multiHeadAttentionOnnx(b, normed, subParams('attn', p), this.config, { mask, cache: ctx.state }));
+  lowerOnnx(
+    b: OnnxBuilder,
+    { x, mask }: Readonly<Record<string, Tensor>>,
+    p: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult {
+    const norm = (t: Tensor, w: Tensor | undefined, bias: Tensor | undefined, eps: number) =>
+      onnxLayerNorm(b, t, w, bias, eps);
+    return this.block(x, p, ctx, norm, (normed) =>
+      multiHeadAttentionOnnx(b, normed, subParams('attn', p), this.config, { mask, cache: ctx.state }),
+    );
   }
 
   private block(

@@ -2,7 +2,21 @@
 // ½‖y − y'‖². The backward wave's gradients must equal the closed-form formulas, computed here by
 // hand in float64 with plain arrays.
 import { describe, expect, test } from 'vitest';
-import { GraphBuilder, Layer, type LayerSignature, ReferenceBackend, Runtime, type Tensor, type TensorSpec, expectPort, mul, reduceSum, sub, tensor, withBackend } from '@ganglion/core';
+import {
+  GraphBuilder,
+  Layer,
+  type LayerSignature,
+  ReferenceBackend,
+  Runtime,
+  type Tensor,
+  type TensorSpec,
+  expectPort,
+  mul,
+  reduceSum,
+  sub,
+  tensor,
+  withBackend,
+} from '@ganglion/core';
 import { Dense, ReLU, Softmax } from './index.js';
 
 /** ½‖y − y'‖², summed over the batch. */
@@ -26,7 +40,8 @@ const addRow = (a: M, b: number[]): M => a.map((r) => r.map((v, j) => v + b[j]))
 const relu = (a: M): M => a.map((r) => r.map((v) => Math.max(v, 0)));
 const mask = (d: M, z: M): M => d.map((r, i) => r.map((v, j) => (z[i][j] > 0 ? v : 0)));
 const colSum = (a: M): number[] => a[0].map((_, j) => a.reduce((s, r) => s + r[j], 0));
-const reshape2 = (flat: ArrayLike<number>, rows: number, cols: number): M => Array.from({ length: rows }, (_, i) => Array.from(flat).slice(i * cols, (i + 1) * cols));
+const reshape2 = (flat: ArrayLike<number>, rows: number, cols: number): M =>
+  Array.from({ length: rows }, (_, i) => Array.from(flat).slice(i * cols, (i + 1) * cols));
 
 describe('a two-layer ReLU network, by hand', () => {
   test('backward-wave gradients equal the closed-form formulas', () => {
@@ -35,22 +50,37 @@ describe('a two-layer ReLU network, by hand', () => {
       const x = g.input('x', ['batch', 4]);
       const target = g.input('target', ['batch', 3]);
       const h1 = g.node('relu1', new ReLU(), g.node('dense1', new Dense({ units: 5 }), x));
-      const h2 = g.node('relu2', new ReLU(), g.node('dense2', new Dense({ units: 5, biasInit: { kind: 'constant', value: 0.1 } }), h1));
+      const h2 = g.node(
+        'relu2',
+        new ReLU(),
+        g.node('dense2', new Dense({ units: 5, biasInit: { kind: 'constant', value: 0.1 } }), h1),
+      );
       const y = g.node('softmax', new Softmax(), g.node('dense3', new Dense({ units: 3 }), h2));
       g.output('loss', g.node('loss', new HalfSquaredError({}), { y, target }));
       const runtime = new Runtime(g.build(), { seed: 11 });
 
-      const X = [[0.5, -1.2, 0.3, 2.0], [1.5, 0.2, -0.7, 0.1]];
-      const Y = [[0, 1, 0], [1, 0, 0]];
+      const X = [
+        [0.5, -1.2, 0.3, 2.0],
+        [1.5, 0.2, -0.7, 0.1],
+      ];
+      const Y = [
+        [0, 1, 0],
+        [1, 0, 0],
+      ];
       const r = runtime.trainStep({ x: tensor(X), target: tensor(Y) }, { loss: 'loss' });
 
       const P = (k: string, rows: number, cols: number) => reshape2(runtime.params.get(k).dataSync(), rows, cols);
-      const W1 = P('dense1.kernel', 4, 5), b1 = P('dense1.bias', 1, 5)[0];
-      const W2 = P('dense2.kernel', 5, 5), b2 = P('dense2.bias', 1, 5)[0];
-      const W3 = P('dense3.kernel', 5, 3), b3 = P('dense3.bias', 1, 3)[0];
+      const W1 = P('dense1.kernel', 4, 5),
+        b1 = P('dense1.bias', 1, 5)[0];
+      const W2 = P('dense2.kernel', 5, 5),
+        b2 = P('dense2.bias', 1, 5)[0];
+      const W3 = P('dense3.kernel', 5, 3),
+        b3 = P('dense3.bias', 1, 3)[0];
       // Forward by hand.
-      const z1 = addRow(matmul(X, W1), b1), a1 = relu(z1);
-      const z2 = addRow(matmul(a1, W2), b2), a2 = relu(z2);
+      const z1 = addRow(matmul(X, W1), b1),
+        a1 = relu(z1);
+      const z2 = addRow(matmul(a1, W2), b2),
+        a2 = relu(z2);
       const z3 = addRow(matmul(a2, W3), b3);
       const yv = z3.map((row) => {
         const m = Math.max(...row);
@@ -83,7 +113,9 @@ describe('a two-layer ReLU network, by hand', () => {
       const dx = matmul(d1, T(W1)).flat();
       Array.from(r.inputGrads.get('x')!.dataSync()).forEach((g2, i) => expect(g2).toBeCloseTo(dx[i], 13));
       // Gradient w.r.t. the target: −(y − y').
-      Array.from(r.inputGrads.get('target')!.dataSync()).forEach((g2, i) => expect(g2).toBeCloseTo(-(yv.flat()[i] - Y.flat()[i]), 13));
+      Array.from(r.inputGrads.get('target')!.dataSync()).forEach((g2, i) =>
+        expect(g2).toBeCloseTo(-(yv.flat()[i] - Y.flat()[i]), 13),
+      );
       // And something nonzero was checked.
       expect(Math.max(...expected['dense1.kernel'].map(Math.abs))).toBeGreaterThan(1e-4);
     });

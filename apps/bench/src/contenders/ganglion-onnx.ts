@@ -17,7 +17,8 @@ type BackendOnnx = typeof import('@ganglion/backend-onnx');
 
 const EXPORT_CHILD = fileURLToPath(new URL('../export-child.js', import.meta.url));
 
-const loadBackendOnnx = () => optionalImport<BackendOnnx>('@ganglion/backend-onnx', () => import('@ganglion/backend-onnx'));
+const loadBackendOnnx = () =>
+  optionalImport<BackendOnnx>('@ganglion/backend-onnx', () => import('@ganglion/backend-onnx'));
 
 /** Whether backend-onnx (with `feature`) and onnxruntime-node load here. */
 async function availableWith(feature: 'compileTrainStep' | 'exportOnnx'): Promise<true | string> {
@@ -48,23 +49,37 @@ export const ganglionOnnxContender: NodeContender = {
     const { ParamStore, ReferenceBackend, createTrainer } = await import('@ganglion/core');
     const graph = await workloadGraph(w);
     const optimizerOptions = w.kind === 'gpt' ? { weightDecay: w.weightDecay } : {};
-    const trainer = createTrainer({ optimizer: w.optimizer, optimizerOptions, lr: w.lr, clipping: 'global-norm', clippingOptions: { maxNorm: w.clipNorm } });
+    const trainer = createTrainer({
+      optimizer: w.optimizer,
+      optimizerOptions,
+      lr: w.lr,
+      clipping: 'global-norm',
+      clippingOptions: { maxNorm: w.clipNorm },
+    });
     // The initial weights only need a home to be copied from: the compiled step keeps its own
     // float32 copies, and the float64 store is collected before the first step (the child runs
     // with --expose-gc), so it does not add to the training peak.
     const params = ParamStore.initialize(graph, 0, new ReferenceBackend());
     const paramCount = params.keys().reduce((n, k) => n + params.get(k).size, 0);
-    const compiled = compileTrainStep({ graph, params }, { optimizer: trainer.optimizer, clipping: trainer.clipping, schedule: trainer.schedule, lr: w.lr });
+    const compiled = compileTrainStep(
+      { graph, params },
+      { optimizer: trainer.optimizer, clipping: trainer.clipping, schedule: trainer.schedule, lr: w.lr },
+    );
     params.dispose();
     (globalThis as { gc?: () => void }).gc?.();
     const { ids, labels } = syntheticBatch(w);
     const shape = [w.batch, w.seqLen];
-    const feeds = { ids: { data: ids, shape, dtype: 'int32' as const }, labels: { data: labels, shape, dtype: 'int32' as const } };
+    const feeds = {
+      ids: { data: ids, shape, dtype: 'int32' as const },
+      labels: { data: labels, shape, dtype: 'int32' as const },
+    };
     // Trace and load the first step's session and the steady-state one now, as a training run
     // would before its first step (the first-step time, from the process start, includes them).
     await compiled.prepare(feeds);
     const optimizer = w.optimizer === 'adam' ? 'Adam' : 'AdamW';
-    const notes = [`forward, backward, clipping and ${optimizer} compiled to onnxruntime graphs; ${w.kind === 'char-lstm' ? 'its forward is ganglion-onnx-export' : 'training only'}`];
+    const notes = [
+      `forward, backward, clipping and ${optimizer} compiled to onnxruntime graphs; ${w.kind === 'char-lstm' ? 'its forward is ganglion-onnx-export' : 'training only'}`,
+    ];
     let steps = 0;
     return {
       async trainStep() {

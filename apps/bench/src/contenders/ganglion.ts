@@ -13,7 +13,11 @@ const DESCRIPTIONS: Record<EagerBackendName, string> = {
 };
 
 /** Ganglion on one of its eager backends (`ganglion train --backend NAME`). */
-export function ganglionContender(backendName: EagerBackendName, pace: Pace, opts: { quickOnly?: boolean } = {}): NodeContender {
+export function ganglionContender(
+  backendName: EagerBackendName,
+  pace: Pace,
+  opts: { quickOnly?: boolean } = {},
+): NodeContender {
   return {
     kind: 'node',
     name: `ganglion-${backendName}`,
@@ -37,7 +41,13 @@ async function prepareGanglion(backendName: EagerBackendName, w: Workload): Prom
   const { Runtime, createTrainer, keep, setBackend, tensor, tidy } = await import('@ganglion/core');
   const backend = await createBackend(backendName);
   setBackend(backend);
-  const trainer = createTrainer({ backend, optimizer: w.optimizer, lr: w.lr, clipping: 'global-norm', clippingOptions: { maxNorm: w.clipNorm } });
+  const trainer = createTrainer({
+    backend,
+    optimizer: w.optimizer,
+    lr: w.lr,
+    clipping: 'global-norm',
+    clippingOptions: { maxNorm: w.clipNorm },
+  });
   const runtime = new Runtime(await workloadGraph(w), { seed: 0, backend });
   const data = syntheticBatch(w);
   const feeds = {

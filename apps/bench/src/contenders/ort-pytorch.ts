@@ -25,7 +25,11 @@ export const ortPytorchContender: NodeContender = {
     const { ids } = syntheticBatch(w);
     return ortFileSession(w, {
       file: 'torch_lstm.onnx',
-      write: (path) => void execFileSync(PYTHON, [TORCH_SCRIPT, ...workloadArgs(w), '--export', path], { stdio: ['ignore', 'ignore', 'pipe'], env: torchEnv() }),
+      write: (path) =>
+        void execFileSync(PYTHON, [TORCH_SCRIPT, ...workloadArgs(w), '--export', path], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: torchEnv(),
+        }),
       feeds: (ort) => ({ tokens: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [w.batch, w.seqLen]) }),
       notes: ['forward only: onnxruntime runs inference'],
     });

@@ -37,7 +37,8 @@ export function torchAvailable(): Promise<true | string> {
   torchCheck ??= Promise.resolve().then(() => {
     const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000, env: torchEnv() });
     if (r.error) return `${PYTHON} cannot run (${r.error.message})`;
-    if (r.status !== 0) return `${PYTHON} -c "import torch" failed: ${r.stderr.trim().split('\n').at(-1) ?? `exit status ${r.status}`}`;
+    if (r.status !== 0)
+      return `${PYTHON} -c "import torch" failed: ${r.stderr.trim().split('\n').at(-1) ?? `exit status ${r.status}`}`;
     return true;
   });
   return torchCheck;
@@ -45,14 +46,64 @@ export function torchAvailable(): Promise<true | string> {
 
 /** The workload as torch_lstm.py's arguments. */
 export function workloadArgs(w: LstmWorkload, counts?: StepCounts): string[] {
-  const args = ['--vocab', w.vocab, '--embed', w.embed, '--units', w.units, '--layers', w.layers, '--seq', w.seqLen, '--batch', w.batch, '--threads', w.threads, '--lr', w.lr, '--clip', w.clipNorm];
-  if (counts) args.push('--warmup', counts.warmup, '--steps', counts.measured, '--forward-warmup', counts.forwardWarmup, '--forward-steps', counts.forwardMeasured);
+  const args = [
+    '--vocab',
+    w.vocab,
+    '--embed',
+    w.embed,
+    '--units',
+    w.units,
+    '--layers',
+    w.layers,
+    '--seq',
+    w.seqLen,
+    '--batch',
+    w.batch,
+    '--threads',
+    w.threads,
+    '--lr',
+    w.lr,
+    '--clip',
+    w.clipNorm,
+  ];
+  if (counts)
+    args.push(
+      '--warmup',
+      counts.warmup,
+      '--steps',
+      counts.measured,
+      '--forward-warmup',
+      counts.forwardWarmup,
+      '--forward-steps',
+      counts.forwardMeasured,
+    );
   return args.map(String);
 }
 
 /** The GPT workload as torch_gpt.py's arguments (training steps only). */
 export function gptArgs(w: GptWorkload, counts?: StepCounts): string[] {
-  const args = ['--vocab', w.vocab, '--dim', w.dim, '--blocks', w.blocks, '--heads', w.heads, '--context', w.seqLen, '--batch', w.batch, '--threads', w.threads, '--lr', w.lr, '--weight-decay', w.weightDecay, '--clip', w.clipNorm];
+  const args = [
+    '--vocab',
+    w.vocab,
+    '--dim',
+    w.dim,
+    '--blocks',
+    w.blocks,
+    '--heads',
+    w.heads,
+    '--context',
+    w.seqLen,
+    '--batch',
+    w.batch,
+    '--threads',
+    w.threads,
+    '--lr',
+    w.lr,
+    '--weight-decay',
+    w.weightDecay,
+    '--clip',
+    w.clipNorm,
+  ];
   if (counts) args.push('--warmup', counts.warmup, '--steps', counts.measured);
   return args.map(String);
 }
@@ -62,13 +113,15 @@ export const pytorchContender: ProcessContender = {
   name: 'pytorch',
   framework: 'pytorch',
   backend: 'torch cpu, 2 threads',
-  description: 'PyTorch: nn.Embedding/nn.LSTM/nn.Linear with Adam (python/torch_lstm.py), or the GPT with AdamW (python/torch_gpt.py); clip_grad_norm_',
+  description:
+    'PyTorch: nn.Embedding/nn.LSTM/nn.Linear with Adam (python/torch_lstm.py), or the GPT with AdamW (python/torch_gpt.py); clip_grad_norm_',
   pace: 'fast',
   workloads: ['char-lstm', 'gpt'],
   available: () => torchAvailable(),
   command: (w, counts) => ({
     file: PYTHON,
-    args: w.kind === 'char-lstm' ? [TORCH_SCRIPT, ...workloadArgs(w, counts)] : [TORCH_GPT_SCRIPT, ...gptArgs(w, counts)],
+    args:
+      w.kind === 'char-lstm' ? [TORCH_SCRIPT, ...workloadArgs(w, counts)] : [TORCH_GPT_SCRIPT, ...gptArgs(w, counts)],
     env: torchEnv(),
   }),
 };

@@ -34,15 +34,24 @@ async function prepareTfjsLayers(flavor: TfjsFlavor, workload: Workload): Promis
     : tf.layers.embedding({ inputDim: w.vocab, outputDim: w.embed, inputLength: w.seqLen });
   // Not the default orthogonal recurrent initializer: its QR takes minutes on tfjs cpu at 256
   // units, and initial values do not change the timings (PyTorch draws uniform values too).
-  const lstms = Array.from({ length: w.layers }, () => tf.layers.lstm({ units: w.units, returnSequences: true, recurrentInitializer: 'glorotUniform' }));
+  const lstms = Array.from({ length: w.layers }, () =>
+    tf.layers.lstm({ units: w.units, returnSequences: true, recurrentInitializer: 'glorotUniform' }),
+  );
   const model = tf.sequential({ layers: [first, ...lstms, tf.layers.dense({ units: w.vocab })] });
-  model.compile({ optimizer: tf.train.adam(w.lr), loss: (y: import('@tensorflow/tfjs').Tensor, p: import('@tensorflow/tfjs').Tensor) => tf.losses.softmaxCrossEntropy(y, p) });
+  model.compile({
+    optimizer: tf.train.adam(w.lr),
+    loss: (y: import('@tensorflow/tfjs').Tensor, p: import('@tensorflow/tfjs').Tensor) =>
+      tf.losses.softmaxCrossEntropy(y, p),
+  });
   const data = syntheticBatch(w);
   const ids = tf.tensor2d(data.ids, [w.batch, w.seqLen], 'int32');
   const x = oneHotInput ? tf.oneHot(ids, w.vocab).toFloat() : ids;
   const y = tf.oneHot(tf.tensor2d(data.labels, [w.batch, w.seqLen], 'int32'), w.vocab).toFloat();
   const notes = ['no gradient clipping (tf.train.adam has none); the other contenders clip at global norm 1.0'];
-  if (oneHotInput) notes.push(`one-hot input and Dense(${w.embed}, no bias) in place of Embedding: tfjs wasm lacks the Embedding gradient kernel`);
+  if (oneHotInput)
+    notes.push(
+      `one-hot input and Dense(${w.embed}, no bias) in place of Embedding: tfjs wasm lacks the Embedding gradient kernel`,
+    );
   return {
     trainStep: () => model.trainOnBatch(x, y),
     forward: () => tf.tidy(() => (model.predict(x) as import('@tensorflow/tfjs').Tensor).dataSync()),

@@ -5,7 +5,14 @@
 import { CONTENDER_NAMES, WORKLOAD_CHOICES, type WorkloadChoice, runBench } from '@ganglion/bench';
 import { type FlagSpec, UsageError, parse } from '../args.js';
 
-const FLAGS: FlagSpec = { workload: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, only: { type: 'string' }, save: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+const FLAGS: FlagSpec = {
+  workload: { type: 'string' },
+  quick: { type: 'boolean' },
+  json: { type: 'boolean' },
+  only: { type: 'string' },
+  save: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
 
 const BENCH_HELP = `usage: ganglion bench [--workload NAME] [--quick] [--json] [--only NAME,...] [--save FILE]
 Times a training step (and, on the char-LSTM, a forward pass) for every contender that can run
@@ -30,15 +37,39 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<voi
   }
   if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const workload = String(values.workload ?? 'char-lstm');
-  if (!isWorkload(workload)) throw new UsageError(`--workload: unknown workload ${JSON.stringify(workload)} (workloads: ${WORKLOAD_CHOICES.join(', ')})`);
-  if (values.quick && workload !== 'char-lstm') throw new UsageError(`--quick applies to --workload char-lstm only, not ${workload}`);
-  const only = values.only === undefined ? undefined : String(values.only).split(',').map((s) => s.trim()).filter(Boolean);
+  if (!isWorkload(workload))
+    throw new UsageError(
+      `--workload: unknown workload ${JSON.stringify(workload)} (workloads: ${WORKLOAD_CHOICES.join(', ')})`,
+    );
+  if (values.quick && workload !== 'char-lstm')
+    throw new UsageError(`--quick applies to --workload char-lstm only, not ${workload}`);
+  const only =
+    values.only === undefined
+      ? undefined
+      : String(values.only)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   for (const name of only ?? []) {
-    if (!CONTENDER_NAMES.includes(name)) throw new UsageError(`--only: unknown contender ${JSON.stringify(name)} (contenders: ${CONTENDER_NAMES.join(', ')})`);
+    if (!CONTENDER_NAMES.includes(name))
+      throw new UsageError(
+        `--only: unknown contender ${JSON.stringify(name)} (contenders: ${CONTENDER_NAMES.join(', ')})`,
+      );
   }
-  if (only?.length === 0) throw new UsageError(`--only: expected a comma-separated list of contenders (${CONTENDER_NAMES.join(', ')})`);
+  if (only?.length === 0)
+    throw new UsageError(`--only: expected a comma-separated list of contenders (${CONTENDER_NAMES.join(', ')})`);
   const save = typeof values.save === 'string' ? values.save : undefined;
-  await runBench({ workload, quick: values.quick === true, only, json: values.json === true, save, command: ['ganglion', 'bench', ...argv].join(' ') }, io);
+  await runBench(
+    {
+      workload,
+      quick: values.quick === true,
+      only,
+      json: values.json === true,
+      save,
+      command: ['ganglion', 'bench', ...argv].join(' '),
+    },
+    io,
+  );
 }
 
 function isWorkload(name: string): name is WorkloadChoice {

@@ -12,7 +12,16 @@ import { runExport } from './export.js';
 import { runGenerate } from './generate.js';
 import { runTrain, trainSettings } from './train.js';
 
-const FLAGS: FlagSpec = { 'time-budget': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, overwrite: { type: 'boolean' }, preset: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+const FLAGS: FlagSpec = {
+  'time-budget': { type: 'string' },
+  json: { type: 'boolean' },
+  out: { type: 'string' },
+  overwrite: { type: 'boolean' },
+  preset: { type: 'string' },
+  backend: { type: 'string' },
+  seed: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
 const DEMO_HELP = `usage: ganglion demo [--time-budget SECONDS] [--preset NAME] [--out DIR [--overwrite]] [--backend NAME] [--seed N] [--json]
 Trains the char-lstm preset (or --preset char-gpt, ...) on Moby-Dick for --time-budget seconds
 (default 210; the training step compiled to ONNX and run in onnxruntime), saves the checkpoint in
@@ -20,24 +29,38 @@ Trains the char-lstm preset (or --preset char-gpt, ...) on Moby-Dick for --time-
 (stateful) and checks that onnxruntime's greedy generation from the file equals the framework's.
 It replaces its own earlier run in runs/demo; an --out that holds a checkpoint needs --overwrite.`;
 
-export async function demoCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown; isTTY?: boolean } }): Promise<void> {
+export async function demoCommand(
+  argv: readonly string[],
+  io: { stdout: { write(s: string): unknown; isTTY?: boolean } },
+): Promise<void> {
   const { values } = parse(argv, FLAGS, 'demo');
   if (values.help) {
     io.stdout.write(`${DEMO_HELP}\n`);
     return;
   }
   const budget = num('time-budget', values['time-budget'], 210, { min: 0, exclusiveMin: true });
-  const passThrough = argv.filter((a, i) => !['--json'].includes(a) && !(a === '--time-budget' || argv[i - 1] === '--time-budget'));
+  const passThrough = argv.filter(
+    (a, i) => !['--json'].includes(a) && !(a === '--time-budget' || argv[i - 1] === '--time-budget'),
+  );
   // The demo replaces its own earlier run in runs/demo; a folder the user names is theirs to protect.
-  const s = trainSettings(passThrough, { preset: 'char-lstm', out: 'runs/demo', timeBudget: budget, seed: 0, overwrite: values.out === undefined });
+  const s = trainSettings(passThrough, {
+    preset: 'char-lstm',
+    out: 'runs/demo',
+    timeBudget: budget,
+    seed: 0,
+    overwrite: values.out === undefined,
+  });
   if (s === 'help') return;
   const json = Boolean(values.json);
-  const sink: ProgressSink = json ? new JsonProgress((l) => io.stdout.write(`${l}\n`)) : new TextProgress(io.stdout, { seconds: budget });
+  const sink: ProgressSink = json
+    ? new JsonProgress((l) => io.stdout.write(`${l}\n`))
+    : new TextProgress(io.stdout, { seconds: budget });
   sink.note(`Ganglion demo: training the ${s.preset} preset on Moby-Dick for ${budget} s`);
   const r = await runTrain(s, sink);
   sink.note(`checkpoint: ${r.out}`);
   sink.note(`loss curve: ${r.images.join(', ')}`);
-  if (r.valBitsPerChar !== undefined) sink.note(`validation (held-out chapters): ${r.valBitsPerChar.toFixed(3)} bits per character`);
+  if (r.valBitsPerChar !== undefined)
+    sink.note(`validation (held-out chapters): ${r.valBitsPerChar.toFixed(3)} bits per character`);
   const prompt = 'Call me Ishmael. ';
   const seed = s.seed ?? 0;
   sink.note(`generated text (prompt ${JSON.stringify(prompt)}, temperature 0.7, seed ${seed}):`);
@@ -62,8 +85,12 @@ export async function demoCommand(argv: readonly string[], io: { stdout: { write
   const actual = await generate(exported.model, exported.tokenizer, prompt, checkTokens, greedy);
   const firstDiff = [...expected].findIndex((c, i) => c !== [...actual][i]);
   if (firstDiff >= 0) {
-    throw new ExportError(`ONNX check failed: onnxruntime's greedy generation differs from the framework's at character ${firstDiff}: ${JSON.stringify(actual.slice(0, firstDiff + 20))} vs ${JSON.stringify(expected.slice(0, firstDiff + 20))}`);
+    throw new ExportError(
+      `ONNX check failed: onnxruntime's greedy generation differs from the framework's at character ${firstDiff}: ${JSON.stringify(actual.slice(0, firstDiff + 20))} vs ${JSON.stringify(expected.slice(0, firstDiff + 20))}`,
+    );
   }
-  sink.note(`ONNX check: greedy generation of ${checkTokens} characters in onnxruntime (from the .onnx file alone) equals the framework's`);
+  sink.note(
+    `ONNX check: greedy generation of ${checkTokens} characters in onnxruntime (from the .onnx file alone) equals the framework's`,
+  );
   sink.note(`try: npx ganglion run ${onnxPath} --prompt "Call me Ishmael. "`);
 }

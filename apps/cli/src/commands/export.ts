@@ -9,7 +9,13 @@ import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';
 import { VOCAB_METADATA_KEY } from '../onnx-models.js';
 
-export const EXPORT_FLAGS: FlagSpec = { out: { type: 'string' }, opset: { type: 'string' }, stateful: { type: 'boolean' }, 'max-positions': { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+export const EXPORT_FLAGS: FlagSpec = {
+  out: { type: 'string' },
+  opset: { type: 'string' },
+  stateful: { type: 'boolean' },
+  'max-positions': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
 const EXPORT_HELP = `usage: ganglion export DIR --out model.onnx [--opset N] [--stateful] [--max-positions N]
 Exports the checkpoint in DIR to ONNX (opset 17..26, default 17). The vocabulary travels in the
 model's metadata_props; --stateful adds the recurrent state as inputs/outputs (for a GPT:
@@ -35,7 +41,8 @@ async function checkExportTarget(out: string): Promise<void> {
   const refuse = (problem: string): never => {
     throw new UsageError(`--out ${JSON.stringify(out)}: ${problem}`);
   };
-  if (path.split(sep).includes('.ganglion')) refuse('is inside a .ganglion folder, which belongs to a checkpoint; export to another file');
+  if (path.split(sep).includes('.ganglion'))
+    refuse('is inside a .ganglion folder, which belongs to a checkpoint; export to another file');
   const target = statOrUndefined(path, refuse);
   if (target?.isDirectory()) refuse('is a folder; give the path of the .onnx file to write (e.g. model.onnx)');
   if (target && !target.isFile()) refuse('is not a regular file (a device, FIFO or socket); refusing to replace it');
@@ -45,11 +52,18 @@ async function checkExportTarget(out: string): Promise<void> {
   // Kernel file systems: /proc and /sys take no new files (and their entries stream without end);
   // a file in /dev would sit among the devices.
   const real = realpathSync(folder);
-  if (['/proc', '/sys', '/dev'].some((d) => real === d || real.startsWith(`${d}/`))) refuse(`"${real}" is a system folder, not a place for a model`);
+  if (['/proc', '/sys', '/dev'].some((d) => real === d || real.startsWith(`${d}/`)))
+    refuse(`"${real}" is a system folder, not a place for a model`);
   // A meta.json that is not a regular file (a FIFO would block the read) makes no checkpoint.
   const meta = statOrUndefined(join(folder, CHECKPOINT_FILES.meta), refuse);
-  if (isCheckpointFile(basename(path)) && (!meta || meta.isFile()) && (await checkpointDirStatus(folder)).kind === 'checkpoint') {
-    refuse(`is the checkpoint's own ${basename(path)} in "${folder}"; export to another file (e.g. ${join(folder, 'model.onnx')})`);
+  if (
+    isCheckpointFile(basename(path)) &&
+    (!meta || meta.isFile()) &&
+    (await checkpointDirStatus(folder)).kind === 'checkpoint'
+  ) {
+    refuse(
+      `is the checkpoint's own ${basename(path)} in "${folder}"; export to another file (e.g. ${join(folder, 'model.onnx')})`,
+    );
   }
 }
 
@@ -73,26 +87,41 @@ export async function runExport(s: ExportSettings): Promise<{ path: string; inpu
     inputs: { ids: ['batch', 'time'] },
     stateful: s.stateful,
     maxPositions: s.maxPositions,
-    metadata: { [VOCAB_METADATA_KEY]: JSON.stringify(tokenizer.toJSON()), 'ganglion.preset': String(checkpoint.meta.preset ?? ''), 'ganglion.step': String(checkpoint.meta.step) },
+    metadata: {
+      [VOCAB_METADATA_KEY]: JSON.stringify(tokenizer.toJSON()),
+      'ganglion.preset': String(checkpoint.meta.preset ?? ''),
+      'ganglion.step': String(checkpoint.meta.step),
+    },
   });
-  const describe = (v: { name: string; shape: readonly (number | string)[]; dtype: string }) => `${v.name} [${v.shape.join(', ')}] ${v.dtype}`;
+  const describe = (v: { name: string; shape: readonly (number | string)[]; dtype: string }) =>
+    `${v.name} [${v.shape.join(', ')}] ${v.dtype}`;
   return { path: resolve(s.out), inputs: model.inputs.map(describe), outputs: model.outputs.map(describe) };
 }
 
-export async function exportCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown } }): Promise<void> {
+export async function exportCommand(
+  argv: readonly string[],
+  io: { stdout: { write(s: string): unknown } },
+): Promise<void> {
   const { values, positionals } = parse(argv, EXPORT_FLAGS, 'export');
   if (values.help) {
     io.stdout.write(`${EXPORT_HELP}\n`);
     return;
   }
-  if (positionals.length !== 1) throw new UsageError(`expected one checkpoint directory, got ${positionals.length} arguments (see ganglion export --help)`);
-  if (typeof values.out !== 'string') throw new UsageError('--out: the path of the .onnx file to write is required (see ganglion export --help)');
+  if (positionals.length !== 1)
+    throw new UsageError(
+      `expected one checkpoint directory, got ${positionals.length} arguments (see ganglion export --help)`,
+    );
+  if (typeof values.out !== 'string')
+    throw new UsageError('--out: the path of the .onnx file to write is required (see ganglion export --help)');
   const settings = {
     dir: positionals[0],
     out: values.out,
     opset: num('opset', values.opset, 17, { min: 17, max: 26, integer: true }),
     stateful: Boolean(values.stateful),
-    maxPositions: values['max-positions'] === undefined ? undefined : num('max-positions', values['max-positions'], 4096, { min: 1, integer: true }),
+    maxPositions:
+      values['max-positions'] === undefined
+        ? undefined
+        : num('max-positions', values['max-positions'], 4096, { min: 1, integer: true }),
   };
   const r = await runExport(settings);
   io.stdout.write(`wrote ${r.path}\n  inputs:  ${r.inputs.join(', ')}\n  outputs: ${r.outputs.join(', ')}\n`);

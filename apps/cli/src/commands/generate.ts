@@ -42,14 +42,18 @@ export interface GenerateSettings {
 function generateSettings(argv: readonly string[]): GenerateSettings | 'help' {
   const { values, positionals } = parse(argv, GENERATE_FLAGS, 'generate');
   if (values.help) return 'help';
-  if (positionals.length !== 1) throw new UsageError(`expected one checkpoint directory, got ${positionals.length} arguments\n${GENERATE_HELP}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`expected one checkpoint directory, got ${positionals.length} arguments\n${GENERATE_HELP}`);
   return {
     dir: positionals[0],
     prompt: (values.prompt as string | undefined) ?? 'The ',
     maxTokens: num('max-tokens', values['max-tokens'], 200, { min: 1, integer: true }),
     temperature: num('temperature', values.temperature, 0.8, { min: 0 }),
     topK: values['top-k'] === undefined ? undefined : num('top-k', values['top-k'], 0, { min: 1, integer: true }),
-    topP: values['top-p'] === undefined ? undefined : num('top-p', values['top-p'], 1, { min: 0, max: 1, exclusiveMin: true }),
+    topP:
+      values['top-p'] === undefined
+        ? undefined
+        : num('top-p', values['top-p'], 1, { min: 0, max: 1, exclusiveMin: true }),
     seed: num('seed', values.seed, 0, { integer: true }),
     backend: oneOf('backend', values.backend, GENERATE_BACKENDS, 'onnx'),
   };
@@ -60,11 +64,22 @@ export async function runGenerate(s: GenerateSettings, write: (text: string) => 
   const model = await loadModel(s.dir, await createBackend(s.backend === 'onnx' ? 'reference' : s.backend));
   checkPrompt(model.tokenizer, s.prompt);
   write(s.prompt);
-  const tokens = s.backend === 'onnx' ? runnerModel(model.checkpoint.graph, model.checkpoint.params) : runtimeModel(model.runtime);
-  return generate(tokens, model.tokenizer, s.prompt, s.maxTokens, { temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }, write);
+  const tokens =
+    s.backend === 'onnx' ? runnerModel(model.checkpoint.graph, model.checkpoint.params) : runtimeModel(model.runtime);
+  return generate(
+    tokens,
+    model.tokenizer,
+    s.prompt,
+    s.maxTokens,
+    { temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed },
+    write,
+  );
 }
 
-export async function generateCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown } }): Promise<void> {
+export async function generateCommand(
+  argv: readonly string[],
+  io: { stdout: { write(s: string): unknown } },
+): Promise<void> {
   const s = generateSettings(argv);
   if (s === 'help') {
     io.stdout.write(`${GENERATE_HELP}\n`);

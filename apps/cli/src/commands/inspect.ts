@@ -5,15 +5,20 @@ import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';
 
 const FLAGS: FlagSpec = { help: { type: 'boolean', short: 'h' } };
-const INSPECT_HELP = 'usage: ganglion inspect DIR\nPrints the summary table and the Mermaid graph of the checkpoint in DIR.';
+const INSPECT_HELP =
+  'usage: ganglion inspect DIR\nPrints the summary table and the Mermaid graph of the checkpoint in DIR.';
 
-export async function inspectCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown } }): Promise<void> {
+export async function inspectCommand(
+  argv: readonly string[],
+  io: { stdout: { write(s: string): unknown } },
+): Promise<void> {
   const { values, positionals } = parse(argv, FLAGS, 'inspect');
   if (values.help) {
     io.stdout.write(`${INSPECT_HELP}\n`);
     return;
   }
-  if (positionals.length !== 1) throw new UsageError(`expected one checkpoint directory, got ${positionals.length} arguments\n${INSPECT_HELP}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`expected one checkpoint directory, got ${positionals.length} arguments\n${INSPECT_HELP}`);
   const { checkpoint, tokenizer } = await loadModel(positionals[0], await createBackend('reference'));
   const m = checkpoint.meta;
   const lines = [

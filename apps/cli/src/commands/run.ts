@@ -14,22 +14,31 @@ Generates text from a stateful ONNX export (\`ganglion export DIR --out model.on
 onnxruntime, with nothing but the file. A model whose tensors live in external files is refused
 unless --allow-external-data is given, and then they are read only from the model's own folder.`;
 
-export async function runCommand(argv: readonly string[], io: { stdout: { write(s: string): unknown } }): Promise<void> {
+export async function runCommand(
+  argv: readonly string[],
+  io: { stdout: { write(s: string): unknown } },
+): Promise<void> {
   const { values, positionals } = parse(argv, RUN_FLAGS, 'run');
   if (values.help) {
     io.stdout.write(`${RUN_HELP}\n`);
     return;
   }
-  if (positionals.length !== 1) throw new UsageError(`expected one .onnx file, got ${positionals.length} arguments (see ganglion run --help)`);
+  if (positionals.length !== 1)
+    throw new UsageError(`expected one .onnx file, got ${positionals.length} arguments (see ganglion run --help)`);
   const opts = {
     temperature: num('temperature', values.temperature, 0.8, { min: 0 }),
     topK: values['top-k'] === undefined ? undefined : num('top-k', values['top-k'], 0, { min: 1, integer: true }),
-    topP: values['top-p'] === undefined ? undefined : num('top-p', values['top-p'], 1, { min: 0, max: 1, exclusiveMin: true }),
+    topP:
+      values['top-p'] === undefined
+        ? undefined
+        : num('top-p', values['top-p'], 1, { min: 0, max: 1, exclusiveMin: true }),
     seed: num('seed', values.seed, 0, { integer: true }),
   };
   const maxTokens = num('max-tokens', values['max-tokens'], 200, { min: 1, integer: true });
   const prompt = (values.prompt as string | undefined) ?? 'The ';
-  const { tokenizer, model } = await loadOnnxFile(positionals[0], { allowExternalData: Boolean(values['allow-external-data']) });
+  const { tokenizer, model } = await loadOnnxFile(positionals[0], {
+    allowExternalData: Boolean(values['allow-external-data']),
+  });
   checkPrompt(tokenizer, prompt);
   io.stdout.write(prompt);
   await generate(model, tokenizer, prompt, maxTokens, opts, (t) => io.stdout.write(t));

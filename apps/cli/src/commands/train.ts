@@ -2,7 +2,16 @@
 // validation in bits per character and a loss-curve image.
 import { join, resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
-import { type CharTokenizer, type Graph, Runtime, TOKENS, type TrainEvent, type Trainer, lmDataset, writeFileAtomically } from '@ganglion/core';
+import {
+  type CharTokenizer,
+  type Graph,
+  Runtime,
+  TOKENS,
+  type TrainEvent,
+  type Trainer,
+  lmDataset,
+  writeFileAtomically,
+} from '@ganglion/core';
 import { compiledStepper } from '@ganglion/backend-onnx';
 import { loadTokenizedCheckpoint } from '../checkpoint-io.js';
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
@@ -93,43 +102,69 @@ export function trainSettings(argv: readonly string[], defaults: Partial<TrainSe
   const { values, positionals } = parse(argv, TRAIN_FLAGS, 'train');
   if (values.help) return 'help';
   if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const preset = values.preset === undefined ? defaults.preset : oneOf('preset', values.preset, PRESET_NAMES, 'char-lstm');
+  const preset =
+    values.preset === undefined ? defaults.preset : oneOf('preset', values.preset, PRESET_NAMES, 'char-lstm');
   return {
     preset,
     corpus: values.corpus as string | undefined,
     backend: oneOf('backend', values.backend, BACKENDS, defaults.backend ?? 'onnx'),
     steps: values.steps === undefined ? defaults.steps : num('steps', values.steps, 0, { min: 1, integer: true }),
-    timeBudget: values['time-budget'] === undefined ? defaults.timeBudget : num('time-budget', values['time-budget'], 0, { min: 0, exclusiveMin: true }),
+    timeBudget:
+      values['time-budget'] === undefined
+        ? defaults.timeBudget
+        : num('time-budget', values['time-budget'], 0, { min: 0, exclusiveMin: true }),
     batch: values.batch === undefined ? undefined : num('batch', values.batch, 0, { min: 1, integer: true }),
-    seqLen: values['seq-len'] === undefined ? undefined : num('seq-len', values['seq-len'], 0, { min: 1, integer: true }),
+    seqLen:
+      values['seq-len'] === undefined ? undefined : num('seq-len', values['seq-len'], 0, { min: 1, integer: true }),
     lr: values.lr === undefined ? undefined : num('lr', values.lr, 0, { min: 0, exclusiveMin: true }),
     plugins: checkedPluginFlags(values, preset ?? (values.resume ? undefined : 'char-lstm')),
     seed: values.seed === undefined ? defaults.seed : num('seed', values.seed, 0, { integer: true }),
     out: (values.out as string | undefined) ?? defaults.out ?? join('runs', preset ?? 'char-lstm'),
-    checkpointEvery: values['checkpoint-every'] === undefined ? undefined : num('checkpoint-every', values['checkpoint-every'], 0, { min: 1, integer: true }),
+    checkpointEvery:
+      values['checkpoint-every'] === undefined
+        ? undefined
+        : num('checkpoint-every', values['checkpoint-every'], 0, { min: 1, integer: true }),
     maxVocab: num('max-vocab', values['max-vocab'], defaults.maxVocab ?? DEFAULT_MAX_VOCAB, { min: 2, integer: true }),
     resume: Boolean(values.resume),
     overwrite: Boolean(values.overwrite ?? defaults.overwrite),
-    logGradNorms: values['log-grad-norms'] === undefined ? undefined : num('log-grad-norms', values['log-grad-norms'], 1, { min: 1, integer: true }),
-    gradAccum: gradAccum(values['grad-accum'], values.backend, values.batch === undefined ? (preset ? PRESETS[preset]?.batchSize : undefined) : Number(values.batch)),
+    logGradNorms:
+      values['log-grad-norms'] === undefined
+        ? undefined
+        : num('log-grad-norms', values['log-grad-norms'], 1, { min: 1, integer: true }),
+    gradAccum: gradAccum(
+      values['grad-accum'],
+      values.backend,
+      values.batch === undefined ? (preset ? PRESETS[preset]?.batchSize : undefined) : Number(values.batch),
+    ),
   };
 }
 
 /** --grad-accum K, checked against the backend and (when known before a resume) the batch size. */
-function gradAccum(raw: string | boolean | undefined, backend: string | boolean | undefined, batch: number | undefined): number | undefined {
+function gradAccum(
+  raw: string | boolean | undefined,
+  backend: string | boolean | undefined,
+  batch: number | undefined,
+): number | undefined {
   if (raw === undefined) return undefined;
   const k = num('grad-accum', raw, 1, { min: 1, integer: true });
-  if (k > 1 && backend !== undefined && backend !== 'onnx') throw new UsageError(`--grad-accum: micro-batches run through the compiled gradients graph; use --backend onnx (got --backend ${String(backend)})`);
+  if (k > 1 && backend !== undefined && backend !== 'onnx')
+    throw new UsageError(
+      `--grad-accum: micro-batches run through the compiled gradients graph; use --backend onnx (got --backend ${String(backend)})`,
+    );
   if (batch !== undefined) checkMicroBatches(batch, k);
   return k;
 }
 
 function checkMicroBatches(batch: number, k: number): void {
-  if (batch % k !== 0) throw new UsageError(`--grad-accum: the batch of ${batch} does not split into ${k} equal micro-batches`);
+  if (batch % k !== 0)
+    throw new UsageError(`--grad-accum: the batch of ${batch} does not split into ${k} equal micro-batches`);
 }
 
 /** The plugin flags, checked now (against the preset's choices when it is known) so a bad one stops before any work. */
-function checkedPluginFlags(values: Readonly<Record<string, string | boolean | undefined>>, presetName: string | undefined): PluginFlagValues {
+function checkedPluginFlags(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  presetName: string | undefined,
+): PluginFlagValues {
   const plugins = pluginFlagValues(values);
   // Resuming without --preset: the checkpoint names the preset, so the check waits for it.
   const preset = presetName === undefined ? undefined : PRESETS[presetName];
@@ -152,12 +187,26 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   // The checkpoint to continue, and the settings it was trained with, before any corpus is read.
   const resumed = folder.resume ? await loadTokenizedCheckpoint(out, backend) : undefined;
   const loaded = resumed?.checkpoint;
-  const saved = loaded ? resumeSettings(loaded.meta, { preset: s.preset, batchSize: s.batch, seqLen: s.seqLen, seed: s.seed }, loaded.loadedFrom) : {};
+  const saved = loaded
+    ? resumeSettings(
+        loaded.meta,
+        { preset: s.preset, batchSize: s.batch, seqLen: s.seqLen, seed: s.seed },
+        loaded.loadedFrom,
+      )
+    : {};
   const presetName = s.preset ?? saved.preset ?? 'char-lstm';
   const preset = PRESETS[presetName];
-  if (!preset) throw new UsageError(`--resume: ${loaded?.loadedFrom}/meta.json names preset ${JSON.stringify(presetName)}, which this version does not have; pass --preset`);
+  if (!preset)
+    throw new UsageError(
+      `--resume: ${loaded?.loadedFrom}/meta.json names preset ${JSON.stringify(presetName)}, which this version does not have; pass --preset`,
+    );
   if (loaded && s.steps !== undefined && s.steps <= loaded.meta.step) {
-    return { out, steps: loaded.meta.step, images: [], nothingToDo: `nothing to do: ${out} is at step ${loaded.meta.step} and --steps is ${s.steps}` };
+    return {
+      out,
+      steps: loaded.meta.step,
+      images: [],
+      nothingToDo: `nothing to do: ${out} is at step ${loaded.meta.step} and --steps is ${s.steps}`,
+    };
   }
   const seed = saved.seed ?? s.seed ?? 0;
   // Resuming without --corpus reads the checkpoint's own corpus; either way it must be the same text.
@@ -165,7 +214,11 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   const corpusPath = s.corpus === undefined ? savedPath : resolve(s.corpus);
   const corpus: Corpus = corpusPath ? await textFile(s.corpus ?? corpusPath) : mobyDick();
   if (loaded) resumeSettings(loaded.meta, { corpusFingerprint: corpus.fingerprint }, loaded.loadedFrom);
-  const container = buildContainer({ backend, lr: s.lr ?? preset.lr, ...pluginChoice(s.plugins, { optimizer: preset.optimizer, clipping: preset.clip }) });
+  const container = buildContainer({
+    backend,
+    lr: s.lr ?? preset.lr,
+    ...pluginChoice(s.plugins, { optimizer: preset.optimizer, clipping: preset.clip }),
+  });
   const trainer: Trainer = container.get(TOKENS.Trainer);
 
   let graph: Graph;
@@ -191,12 +244,19 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   // tfjs-wasm does validation, checkpoints and generation, synced from it when needed.
   if (s.gradAccum) checkMicroBatches(batchSize, s.gradAccum);
   const stepper = s.backend === 'onnx' ? compiledStepper(runtime, trainer, { gradAccum: s.gradAccum }) : undefined;
-  sink.note(`${preset.name}: ${graph.paramCount().toLocaleString('en-US')} parameters, vocabulary ${tokenizer.vocabSize}, ${stepper ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`);
-  sink.note(`corpus: ${corpus.name}: ${trainTokens.length.toLocaleString('en-US')} training and ${valTokens.length.toLocaleString('en-US')} validation characters`);
+  sink.note(
+    `${preset.name}: ${graph.paramCount().toLocaleString('en-US')} parameters, vocabulary ${tokenizer.vocabSize}, ${stepper ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`,
+  );
+  sink.note(
+    `corpus: ${corpus.name}: ${trainTokens.length.toLocaleString('en-US')} training and ${valTokens.length.toLocaleString('en-US')} validation characters`,
+  );
   if (tokens.note) sink.note(tokens.note);
 
   const trainData = lmDataset(trainTokens, { seqLen, batchSize, shuffle: true, seed });
-  const valData = lmDataset(valTokens, { seqLen, batchSize: Math.max(1, Math.min(batchSize, Math.floor((valTokens.length - 1) / seqLen))) });
+  const valData = lmDataset(valTokens, {
+    seqLen,
+    batchSize: Math.max(1, Math.min(batchSize, Math.floor((valTokens.length - 1) / seqLen))),
+  });
   const trainLoss: [number, number][] = [];
   const valLoss: [number, number][] = [];
   let done: Extract<TrainEvent, { type: 'done' }> | undefined;
@@ -210,7 +270,16 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
         norms.set(m.step, { ...norms.get(m.step), [`${m.node}.${m.param}`]: Math.sqrt(sq) });
       })
     : undefined;
-  const meta = () => ({ tokenizer: tokenizer.toJSON(), preset: preset.name, corpus: corpus.name, corpusPath, corpusFingerprint: corpus.fingerprint, seed, seqLen, batchSize });
+  const meta = () => ({
+    tokenizer: tokenizer.toJSON(),
+    preset: preset.name,
+    corpus: corpus.name,
+    corpusPath,
+    corpusFingerprint: corpus.fingerprint,
+    seed,
+    seqLen,
+    batchSize,
+  });
   try {
     await lastValueFrom(
       trainer
@@ -250,7 +319,12 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   const png = join(out, 'loss.png');
   await writeFileAtomically(svg, lossCurveSvg(series, `${preset.name} on ${corpus.name.split(' (')[0]}`));
   await writeFileAtomically(png, lossCurvePng(series, `${preset.name} on ${corpus.name.split(' (')[0]}`));
-  return { out, steps: done?.steps ?? trainer.step, valBitsPerChar: done?.valLoss === undefined ? undefined : done.valLoss / Math.LN2, images: [svg, png] };
+  return {
+    out,
+    steps: done?.steps ?? trainer.step,
+    valBitsPerChar: done?.valLoss === undefined ? undefined : done.valLoss / Math.LN2,
+    images: [svg, png],
+  };
 }
 
 /** A moving average, so the noisy per-batch loss reads as a curve. */
@@ -262,14 +336,19 @@ function smooth(points: readonly [number, number][], window = 10): [number, numb
   });
 }
 
-export async function trainCommand(argv: readonly string[], io: { stdout: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean } }): Promise<void> {
+export async function trainCommand(
+  argv: readonly string[],
+  io: { stdout: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean } },
+): Promise<void> {
   const s = trainSettings(argv);
   if (s === 'help') {
     io.stdout.write(`${TRAIN_HELP}\n`);
     return;
   }
   const json = argv.includes('--json');
-  const sink: ProgressSink = json ? new JsonProgress((line) => io.stdout.write(`${line}\n`)) : new TextProgress(io.stdout, { steps: s.steps, seconds: s.timeBudget });
+  const sink: ProgressSink = json
+    ? new JsonProgress((line) => io.stdout.write(`${line}\n`))
+    : new TextProgress(io.stdout, { steps: s.steps, seconds: s.timeBudget });
   const r = await runTrain(s, sink);
   if (r.nothingToDo) {
     if (json) sink.note(r.nothingToDo);

@@ -9,7 +9,22 @@
 //
 //   g.node('features', new OnnxModel({ path: 'encoder.onnx' }), ids);
 import { readFileSync } from 'node:fs';
-import { type Dim, GraphError, Layer, ShapeError, isStaticShape, type LayerResult, type LayerSignature, type PortSpec, type Shape, type Tensor, type TensorSpec, expectPort, formatShape, mulDims } from '@ganglion/core';
+import {
+  type Dim,
+  GraphError,
+  Layer,
+  ShapeError,
+  isStaticShape,
+  type LayerResult,
+  type LayerSignature,
+  type PortSpec,
+  type Shape,
+  type Tensor,
+  type TensorSpec,
+  expectPort,
+  formatShape,
+  mulDims,
+} from '@ganglion/core';
 import { OnnxProgram, type ProgramPort } from './onnx-program.js';
 
 export interface OnnxModelConfig {
@@ -50,15 +65,24 @@ export class OnnxModel extends Layer<OnnxModelConfig> {
       const port = portName(p.name);
       const spec = expectPort(port, inputs[port], p.dtype);
       if (spec.shape.length !== p.shape.length) {
-        throw new GraphError(`input "${port}" has shape ${formatShape(spec.shape)}, but the model's input "${p.name}" is ${formatShape(p.shape)}`);
+        throw new GraphError(
+          `input "${port}" has shape ${formatShape(spec.shape)}, but the model's input "${p.name}" is ${formatShape(p.shape)}`,
+        );
       }
       p.shape.forEach((d, k) => {
         if (typeof d === 'number') {
-          if (spec.shape[k] !== d) throw new GraphError(`input "${port}" has shape ${formatShape(spec.shape)}, but the model's input "${p.name}" is ${formatShape(p.shape)}`);
+          if (spec.shape[k] !== d)
+            throw new GraphError(
+              `input "${port}" has shape ${formatShape(spec.shape)}, but the model's input "${p.name}" is ${formatShape(p.shape)}`,
+            );
         } else if (!bound.has(d)) bound.set(d, spec.shape[k]);
       });
     }
-    const outputs: PortSpec[] = this.program.outputs.map((o) => ({ name: portName(o.name), dtype: o.dtype, shape: substitute(o, bound) }));
+    const outputs: PortSpec[] = this.program.outputs.map((o) => ({
+      name: portName(o.name),
+      dtype: o.dtype,
+      shape: substitute(o, bound),
+    }));
     return { outputs, params: [] };
   }
 
@@ -66,7 +90,10 @@ export class OnnxModel extends Layer<OnnxModelConfig> {
     for (const [port, t] of Object.entries(inputs)) {
       // The evaluator reads shapes as numbers (Shape, Reshape targets): a traced export with
       // symbolic dims cannot go through it.
-      if (!isStaticShape(t.shape)) throw new ShapeError(`input "${port}" has symbolic shape ${formatShape(t.shape)}; OnnxModel evaluates with concrete dims only`);
+      if (!isStaticShape(t.shape))
+        throw new ShapeError(
+          `input "${port}" has symbolic shape ${formatShape(t.shape)}; OnnxModel evaluates with concrete dims only`,
+        );
     }
     const feeds = Object.fromEntries(this.program.inputs.map((p) => [p.name, inputs[portName(p.name)]]));
     const out = this.program.run(feeds);

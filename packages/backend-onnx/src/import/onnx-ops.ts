@@ -84,7 +84,9 @@ export function dtypeOfElem(elemType: number, what: string): DType {
     case ElemType.BOOL:
       return 'bool';
     default:
-      throw new GraphError(`${what}: ONNX element type ${elemType} has no Ganglion dtype (float, double, int8/32/64, uint8, bool do)`);
+      throw new GraphError(
+        `${what}: ONNX element type ${elemType} has no Ganglion dtype (float, double, int8/32/64, uint8, bool do)`,
+      );
   }
 }
 
@@ -103,15 +105,22 @@ const str = (a: Attrs, k: string, d: string) => (a[k] === undefined ? d : (a[k] 
 const unary = (f: (x: Tensor) => Tensor): OnnxOp => ({ run: ([x]) => [f(x!)] });
 const binary = (f: (a: Tensor, b: Tensor) => Tensor): OnnxOp => ({ run: ([a, b]) => [f(a!, b!)] });
 /** Max/Min/Sum take any number of inputs. */
-const variadic = (f: (a: Tensor, b: Tensor) => Tensor): OnnxOp => ({ run: (ins) => [(ins as Tensor[]).reduce((a, b) => f(a, b))] });
+const variadic = (f: (a: Tensor, b: Tensor) => Tensor): OnnxOp => ({
+  run: (ins) => [(ins as Tensor[]).reduce((a, b) => f(a, b))],
+});
 
-function reduceOp(f: (x: Tensor, axes: number[] | undefined, keepdims: boolean) => Tensor, axesInputSince: number): OnnxOp {
+function reduceOp(
+  f: (x: Tensor, axes: number[] | undefined, keepdims: boolean) => Tensor,
+  axesInputSince: number,
+): OnnxOp {
   return {
     hostInputs: [1],
     run: ([x, axesT], a, ctx) => {
       const keepdims = int(a, 'keepdims', 1) === 1;
-      const axes = ctx.opset >= axesInputSince ? (axesT ? ctx.values(axesT) : undefined) : (a.axes as number[] | undefined);
-      if (axes !== undefined && axes.length === 0) return [int(a, 'noop_with_empty_axes', 0) ? x : f(x!, undefined, keepdims)];
+      const axes =
+        ctx.opset >= axesInputSince ? (axesT ? ctx.values(axesT) : undefined) : (a.axes as number[] | undefined);
+      if (axes !== undefined && axes.length === 0)
+        return [int(a, 'noop_with_empty_axes', 0) ? x : f(x!, undefined, keepdims)];
       return [f(x!, axes, keepdims)];
     },
   };
@@ -124,7 +133,9 @@ function reshapeTarget(x: Tensor, shape: number[], allowzero: boolean): number[]
 
 function squeezeShape(x: Tensor, axes: number[] | undefined): number[] {
   const dims = x.shape as number[];
-  const drop = new Set((axes ?? dims.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + dims.length : a)));
+  const drop = new Set(
+    (axes ?? dims.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + dims.length : a)),
+  );
   return dims.filter((_, i) => !drop.has(i));
 }
 
@@ -138,20 +149,37 @@ function unsqueezeShape(x: Tensor, axes: number[]): number[] {
 }
 
 /** ONNX LSTM (forward, layout 0, default activations), unrolled with core's lstmCell. */
-function lstm([x, w, r, b, seqLens, h0, c0, peep]: readonly (Tensor | undefined)[], a: Attrs, ctx: OpContext): (Tensor | undefined)[] {
+function lstm(
+  [x, w, r, b, seqLens, h0, c0, peep]: readonly (Tensor | undefined)[],
+  a: Attrs,
+  ctx: OpContext,
+): (Tensor | undefined)[] {
   if (seqLens || peep) unsupported(ctx, 'LSTM with sequence_lens or peepholes');
-  if (str(a, 'direction', 'forward') !== 'forward' || int(a, 'layout', 0) !== 0 || a.activations || a.clip || int(a, 'input_forget', 0)) {
+  if (
+    str(a, 'direction', 'forward') !== 'forward' ||
+    int(a, 'layout', 0) !== 0 ||
+    a.activations ||
+    a.clip ||
+    int(a, 'input_forget', 0)
+  ) {
     unsupported(ctx, 'LSTM other than forward, layout 0, default activations, no clip');
   }
   const H = a.hidden_size as number;
   const [T, B] = x!.shape as number[];
-  const state = { h: h0 ? reshape(h0, [B, H]) : zeroState(x!, B, H), c: c0 ? reshape(c0, [B, H]) : zeroState(x!, B, H) };
+  const state = {
+    h: h0 ? reshape(h0, [B, H]) : zeroState(x!, B, H),
+    c: c0 ? reshape(c0, [B, H]) : zeroState(x!, B, H),
+  };
   const { steps, h, c } = unrollLstm(x!, fromOnnxRecurrentWeights('lstm', H, w!, r!, b), state, { timeAxis: 0 });
   return [stackTimeMajor(steps, T, B, H), reshape(h, [1, B, H]), reshape(c, [1, B, H])];
 }
 
 /** ONNX GRU (forward, layout 0, default activations, either linear_before_reset), unrolled with core's gruCell. */
-function gru([x, w, r, b, seqLens, h0]: readonly (Tensor | undefined)[], a: Attrs, ctx: OpContext): (Tensor | undefined)[] {
+function gru(
+  [x, w, r, b, seqLens, h0]: readonly (Tensor | undefined)[],
+  a: Attrs,
+  ctx: OpContext,
+): (Tensor | undefined)[] {
   if (seqLens) unsupported(ctx, 'GRU with sequence_lens');
   if (str(a, 'direction', 'forward') !== 'forward' || int(a, 'layout', 0) !== 0 || a.activations || a.clip) {
     unsupported(ctx, 'GRU other than forward, layout 0, default activations, no clip');
@@ -159,7 +187,12 @@ function gru([x, w, r, b, seqLens, h0]: readonly (Tensor | undefined)[], a: Attr
   const H = a.hidden_size as number;
   const [T, B] = x!.shape as number[];
   const linearBeforeReset = int(a, 'linear_before_reset', 0) === 1;
-  const { steps, h } = unrollGru(x!, fromOnnxRecurrentWeights('gru', H, w!, r!, b), h0 ? reshape(h0, [B, H]) : zeroState(x!, B, H), { timeAxis: 0, linearBeforeReset });
+  const { steps, h } = unrollGru(
+    x!,
+    fromOnnxRecurrentWeights('gru', H, w!, r!, b),
+    h0 ? reshape(h0, [B, H]) : zeroState(x!, B, H),
+    { timeAxis: 0, linearBeforeReset },
+  );
   return [stackTimeMajor(steps, T, B, H), reshape(h, [1, B, H])];
 }
 
@@ -167,7 +200,12 @@ const zeroState = (x: Tensor, B: number, H: number) => expand(scalar(0, 'float32
 
 /** ONNX's Y [T, 1, B, H] from the steps' [B, H]. */
 function stackTimeMajor(steps: readonly Tensor[], T: number, B: number, H: number): Tensor {
-  return T > 0 ? concat(steps.map((h) => reshape(h, [1, 1, B, H])), 0) : fill([0, 1, B, H], 0);
+  return T > 0
+    ? concat(
+        steps.map((h) => reshape(h, [1, 1, B, H])),
+        0,
+      )
+    : fill([0, 1, B, H], 0);
 }
 
 /** Elementwise a && b of two bool tensors (as 0/1 ints: both set). */
@@ -210,7 +248,10 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   Equal: binary(equal),
   Erf: unary(erf),
   Exp: unary(exp),
-  Expand: { hostInputs: [1], run: ([x, shape], _a, ctx) => [expand(x!, broadcastShapes('Expand', x!.shape, ctx.values(shape!)))] },
+  Expand: {
+    hostInputs: [1],
+    run: ([x, shape], _a, ctx) => [expand(x!, broadcastShapes('Expand', x!.shape, ctx.values(shape!)))],
+  },
   Flatten: {
     run: ([x], a) => {
       const axis = int(a, 'axis', 1);
@@ -264,13 +305,32 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   Pad: {
     hostInputs: [1, 2, 3],
     run: ([x, pads, value, axes], a, ctx) => {
-      if (str(a, 'mode', 'constant') !== 'constant' || axes) unsupported(ctx, 'Pad other than mode "constant" over all axes');
+      if (str(a, 'mode', 'constant') !== 'constant' || axes)
+        unsupported(ctx, 'Pad other than mode "constant" over all axes');
       return [pad(x!, ctx.values(pads!), value ? ctx.values(value)[0] : 0)];
     },
   },
   Pow: binary(pow),
-  RandomNormal: { run: (_, a) => [randomNormal(a.shape as number[], Math.trunc((a.seed as number | undefined) ?? 0), (a.mean as number | undefined) ?? 0, (a.scale as number | undefined) ?? 1)] },
-  RandomUniform: { run: (_, a) => [randomUniform(a.shape as number[], Math.trunc((a.seed as number | undefined) ?? 0), (a.low as number | undefined) ?? 0, (a.high as number | undefined) ?? 1)] },
+  RandomNormal: {
+    run: (_, a) => [
+      randomNormal(
+        a.shape as number[],
+        Math.trunc((a.seed as number | undefined) ?? 0),
+        (a.mean as number | undefined) ?? 0,
+        (a.scale as number | undefined) ?? 1,
+      ),
+    ],
+  },
+  RandomUniform: {
+    run: (_, a) => [
+      randomUniform(
+        a.shape as number[],
+        Math.trunc((a.seed as number | undefined) ?? 0),
+        (a.low as number | undefined) ?? 0,
+        (a.high as number | undefined) ?? 1,
+      ),
+    ],
+  },
   ReduceMax: reduceOp(reduceMax, 18),
   ReduceMean: reduceOp(reduceMean, 18),
   ReduceSum: reduceOp(reduceSum, 13),
@@ -280,14 +340,24 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
       const [s0, l0, d0] = [start!, limit!, delta!].map((t) => ctx.values(t)[0]);
       if (d0 === 0) unsupported(ctx, 'Range with delta 0');
       const n = Math.max(Math.ceil((l0 - s0) / d0), 0);
-      return [tensor(Array.from({ length: n }, (_, k) => s0 + k * d0), [n], start!.dtype)];
+      return [
+        tensor(
+          Array.from({ length: n }, (_, k) => s0 + k * d0),
+          [n],
+          start!.dtype,
+        ),
+      ];
     },
   },
   Relu: unary(relu),
-  Reshape: { hostInputs: [1], run: ([x, shape], a, ctx) => [reshape(x!, reshapeTarget(x!, ctx.values(shape!), int(a, 'allowzero', 0) === 1))] },
+  Reshape: {
+    hostInputs: [1],
+    run: ([x, shape], a, ctx) => [reshape(x!, reshapeTarget(x!, ctx.values(shape!), int(a, 'allowzero', 0) === 1))],
+  },
   ScatterND: {
     run: ([data, indices, updates], a, ctx) => {
-      if (str(a, 'reduction', 'none') !== 'add' || indices!.shape[indices!.rank - 1] !== 1) unsupported(ctx, 'ScatterND other than reduction "add" with 1-element index tuples');
+      if (str(a, 'reduction', 'none') !== 'add' || indices!.shape[indices!.rank - 1] !== 1)
+        unsupported(ctx, 'ScatterND other than reduction "add" with 1-element index tuples');
       const idx = reshape(indices!, indices!.shape.slice(0, -1));
       return [add(data!, scatterAdd(idx, updates!, 0, data!.shape[0]))];
     },
@@ -296,7 +366,9 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
     run: ([x], a) => {
       const dims = x!.shape as number[];
       const clampAxis = (v: number) => Math.min(Math.max(v < 0 ? v + dims.length : v, 0), dims.length);
-      return [tensor(dims.slice(clampAxis(int(a, 'start', 0)), clampAxis(int(a, 'end', dims.length))), undefined, 'int32')];
+      return [
+        tensor(dims.slice(clampAxis(int(a, 'start', 0)), clampAxis(int(a, 'end', dims.length))), undefined, 'int32'),
+      ];
     },
   },
   Sigmoid: unary(sigmoid),
@@ -310,11 +382,19 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   },
   Softmax: { run: ([x], a) => [softmax(x!, int(a, 'axis', -1))] },
   Sqrt: unary(sqrt),
-  Squeeze: { hostInputs: [1], run: ([x, axes], a, ctx) => [reshape(x!, squeezeShape(x!, axes ? ctx.values(axes) : (a.axes as number[] | undefined)))] },
+  Squeeze: {
+    hostInputs: [1],
+    run: ([x, axes], a, ctx) => [
+      reshape(x!, squeezeShape(x!, axes ? ctx.values(axes) : (a.axes as number[] | undefined))),
+    ],
+  },
   Sub: binary(sub),
   Sum: variadic(add),
   Tanh: unary(tanh),
   Transpose: { run: ([x], a) => [transpose(x!, a.perm as number[] | undefined)] },
-  Unsqueeze: { hostInputs: [1], run: ([x, axes], a, ctx) => [reshape(x!, unsqueezeShape(x!, axes ? ctx.values(axes) : (a.axes as number[])))] },
+  Unsqueeze: {
+    hostInputs: [1],
+    run: ([x, axes], a, ctx) => [reshape(x!, unsqueezeShape(x!, axes ? ctx.values(axes) : (a.axes as number[])))],
+  },
   Where: { run: ([c, x, y]) => [where(c!, x!, y!)] },
 };

@@ -3,7 +3,17 @@
 // graph inputs' values (initializers, constants, shape arithmetic), and the caller's backend for
 // everything computed from the inputs. Values computed only from constants are folded once and
 // cached (per backend, when moved there), so a forward pass re-runs only the input-dependent part.
-import { type Backend, type DType, GraphError, ReferenceBackend, type Shape, type Tensor, keep, tensor, withBackend } from '@ganglion/core';
+import {
+  type Backend,
+  type DType,
+  GraphError,
+  ReferenceBackend,
+  type Shape,
+  type Tensor,
+  keep,
+  tensor,
+  withBackend,
+} from '@ganglion/core';
 import { type INodeProto, type IValueInfoProto, type ModelProto, attributeValue, onnx, toNumber } from '../proto.js';
 import { type Attrs, type OnnxOp, dtypeOfElem, onnxOps, tensorFromProto } from './onnx-ops.js';
 
@@ -48,12 +58,16 @@ export class OnnxProgram {
     if (!graph) throw new GraphError(`ONNX model ${source} has no graph`);
     const opsets = new Map((model.opsetImport ?? []).map((o) => [o.domain ?? '', toNumber(o.version)]));
     this.opset = opsets.get('') ?? opsets.get('ai.onnx') ?? 0;
-    if (this.opset < MIN_IMPORT_OPSET) throw new GraphError(`ONNX model ${source} uses opset ${this.opset}; OnnxModel reads opset ${MIN_IMPORT_OPSET} and later`);
+    if (this.opset < MIN_IMPORT_OPSET)
+      throw new GraphError(
+        `ONNX model ${source} uses opset ${this.opset}; OnnxModel reads opset ${MIN_IMPORT_OPSET} and later`,
+      );
 
     this.metadata = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
     const initializers = new Set((graph.initializer ?? []).map((i) => i.name!));
     withBackend(this.host, () => {
-      for (const init of graph.initializer ?? []) this.constants.set(init.name!, keep(tensorFromProto(init, `initializer "${init.name}"`)));
+      for (const init of graph.initializer ?? [])
+        this.constants.set(init.name!, keep(tensorFromProto(init, `initializer "${init.name}"`)));
     });
     this.inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name!)).map((i) => port(i, source));
     this.outputs = (graph.output ?? []).map((o) => port(o, source));
@@ -76,7 +90,9 @@ export class OnnxProgram {
       steps.push({ node, name, op, attrs, constant });
     }
     if (unsupported.length > 0) {
-      throw new GraphError(`ONNX model ${source}: ${unsupported.length} node(s) have ops OnnxModel cannot evaluate: ${unsupported.slice(0, 8).join(', ')}${unsupported.length > 8 ? ', ...' : ''} (supported: ${Object.keys(onnxOps).sort().join(', ')})`);
+      throw new GraphError(
+        `ONNX model ${source}: ${unsupported.length} node(s) have ops OnnxModel cannot evaluate: ${unsupported.slice(0, 8).join(', ')}${unsupported.length > 8 ? ', ...' : ''} (supported: ${Object.keys(onnxOps).sort().join(', ')})`,
+      );
     }
     this.steps = steps;
   }
@@ -120,7 +136,9 @@ export class OnnxProgram {
       const names = step.node.input ?? [];
       const hostRead = (k: number) => (step.op.hostInputs ?? []).includes(k);
       // Host-side when everything it reads is known without the inputs' values (shape arithmetic).
-      const onHost = step.node.opType === 'Shape' || names.every((n, k) => n === '' || hostRead(k) || this.constants.has(n) || env.get(n)?.backend === this.host);
+      const onHost =
+        step.node.opType === 'Shape' ||
+        names.every((n, k) => n === '' || hostRead(k) || this.constants.has(n) || env.get(n)?.backend === this.host);
       const target = onHost ? this.host : backend;
       const ins = names.map((n, k) => {
         if (n === '') return undefined;
@@ -184,7 +202,13 @@ function port(v: IValueInfoProto, source: string): ProgramPort {
   const tt = v.type?.tensorType;
   if (!tt) throw new GraphError(`ONNX model ${source}: value "${v.name}" is not a tensor`);
   const dims = tt.shape?.dim ?? [];
-  const shape = dims.map((d, k) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : `${v.name}_dim${k}`));
+  const shape = dims.map((d, k) =>
+    d.dimParam
+      ? d.dimParam
+      : d.dimValue !== undefined && d.dimValue !== null
+        ? toNumber(d.dimValue)
+        : `${v.name}_dim${k}`,
+  );
   return { name: v.name!, shape, dtype: dtypeOfElem(tt.elemType ?? 0, `value "${v.name}"`) };
 }
 

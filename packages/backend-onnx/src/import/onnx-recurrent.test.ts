@@ -29,12 +29,39 @@ const cases: Case[] = [
 function model(c: Case): Uint8Array {
   const tb = new TraceBackend({ opset: 17 });
   const G = c.op === 'LSTM' ? 4 : 3;
-  const param = (name: string, shape: number[], seed: number) => tb.parameter(name, uniformValues(seed, shape.reduce((a, d) => a * d, 1), -0.6, 0.6), { shape, dtype: 'float32' });
+  const param = (name: string, shape: number[], seed: number) =>
+    tb.parameter(
+      name,
+      uniformValues(
+        seed,
+        shape.reduce((a, d) => a * d, 1),
+        -0.6,
+        0.6,
+      ),
+      { shape, dtype: 'float32' },
+    );
   const states = c.op === 'LSTM' ? ['h', 'c'] : ['h'];
-  const initial = states.map((s) => (c.initial ? tb.input(`${s}0`, { shape: [1, B, H], dtype: 'float32' }) : undefined));
-  const inputs: (Tensor | undefined)[] = [tb.input('x', { shape: [T, B, I], dtype: 'float32' }), param('W', [1, G * H, I], 1), param('R', [1, G * H, H], 2), c.bias ? param('B', [1, 2 * G * H], 3) : undefined, undefined, ...initial];
-  const attrs = { hidden_size: { type: 'int', value: H } as const, ...(c.linearBeforeReset === undefined ? {} : { linear_before_reset: { type: 'int', value: c.linearBeforeReset } as const }) };
-  const [y, ...finals] = tb.op(c.op, inputs, attrs, [{ shape: [T, 1, B, H], dtype: 'float32' }, ...states.map(() => ({ shape: [1, B, H], dtype: 'float32' as const }))]);
+  const initial = states.map((s) =>
+    c.initial ? tb.input(`${s}0`, { shape: [1, B, H], dtype: 'float32' }) : undefined,
+  );
+  const inputs: (Tensor | undefined)[] = [
+    tb.input('x', { shape: [T, B, I], dtype: 'float32' }),
+    param('W', [1, G * H, I], 1),
+    param('R', [1, G * H, H], 2),
+    c.bias ? param('B', [1, 2 * G * H], 3) : undefined,
+    undefined,
+    ...initial,
+  ];
+  const attrs = {
+    hidden_size: { type: 'int', value: H } as const,
+    ...(c.linearBeforeReset === undefined
+      ? {}
+      : { linear_before_reset: { type: 'int', value: c.linearBeforeReset } as const }),
+  };
+  const [y, ...finals] = tb.op(c.op, inputs, attrs, [
+    { shape: [T, 1, B, H], dtype: 'float32' },
+    ...states.map(() => ({ shape: [1, B, H], dtype: 'float32' as const })),
+  ]);
   tb.output('y', y);
   finals.forEach((f, i) => tb.output(`${states[i]}_out`, f));
   return tb.toModel();
@@ -43,15 +70,24 @@ function model(c: Case): Uint8Array {
 describe('the importer runs ONNX LSTM/GRU as onnxruntime does', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
     const bytes = model(c);
-    const feeds: Record<string, { data: Float32Array; shape: number[] }> = { x: { data: Float32Array.from(uniformValues(7, T * B * I, -2, 2)), shape: [T, B, I] } };
-    if (c.initial) for (const [k, s] of ['h0', 'c0'].entries()) if (c.op === 'LSTM' || s === 'h0') feeds[s] = { data: Float32Array.from(uniformValues(10 + k, B * H, -1, 1)), shape: [1, B, H] };
+    const feeds: Record<string, { data: Float32Array; shape: number[] }> = {
+      x: { data: Float32Array.from(uniformValues(7, T * B * I, -2, 2)), shape: [T, B, I] },
+    };
+    if (c.initial)
+      for (const [k, s] of ['h0', 'c0'].entries())
+        if (c.op === 'LSTM' || s === 'h0')
+          feeds[s] = { data: Float32Array.from(uniformValues(10 + k, B * H, -1, 1)), shape: [1, B, H] };
     const session = await ort.InferenceSession.create(bytes);
-    const want = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor('float32', f.data, f.shape)])));
+    const want = await session.run(
+      Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor('float32', f.data, f.shape)])),
+    );
     await session.release();
     const reference = new ReferenceBackend();
     const program = OnnxModel.fromBytes(bytes, c.name).program;
     const got = tidy(() => {
-      const out = program.run(Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, tensor(f.data, f.shape, 'float32', reference)])));
+      const out = program.run(
+        Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, tensor(f.data, f.shape, 'float32', reference)])),
+      );
       return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.toArray()]));
     });
     program.dispose();

@@ -1,6 +1,16 @@
 // Test graphs shared by the export tests: every built-in layer alone (with symbolic batch and time
 // dims) and the char-LSTM, plus deterministic feeds for any (batch, time).
-import { type Backend, type DType, type Graph, GraphBuilder, type Layer, type Shape, type Tensor, tensor, uniformValues } from '@ganglion/core';
+import {
+  type Backend,
+  type DType,
+  type Graph,
+  GraphBuilder,
+  type Layer,
+  type Shape,
+  type Tensor,
+  tensor,
+  uniformValues,
+} from '@ganglion/core';
 import {
   Add,
   Concat,
@@ -47,12 +57,19 @@ export interface GraphCase {
 
 export const VOCAB = 12;
 
-function single(name: string, layer: Layer, inputs: readonly InputDecl[], outputs: readonly string[] = ['y']): GraphCase {
+function single(
+  name: string,
+  layer: Layer,
+  inputs: readonly InputDecl[],
+  outputs: readonly string[] = ['y'],
+): GraphCase {
   const g = new GraphBuilder();
   const ports = inputs.map((i) => g.input(i.name, i.shape, i.dtype ?? 'float32'));
   // By port name when the inputs are named after the layer's ports (optional ones skipped), else in order.
   const named = inputs.every((i) => layer.inputs.some((p) => p.name === i.name));
-  const node = named ? g.node(name, layer, Object.fromEntries(inputs.map((i, k) => [i.name, ports[k]]))) : g.node(name, layer, ...ports);
+  const node = named
+    ? g.node(name, layer, Object.fromEntries(inputs.map((i, k) => [i.name, ports[k]])))
+    : g.node(name, layer, ...ports);
   for (const o of outputs) g.output(o, node.out(o));
   return { name, inputs, graph: g.build() };
 }
@@ -64,7 +81,9 @@ const state = (name: string, units: number): InputDecl => ({ name, shape: ['batc
 export function layerCases(): GraphCase[] {
   return [
     single('dense', new Dense({ units: 5, activation: 'relu' }), [x(6)]),
-    single('embedding', new Embedding({ vocabSize: VOCAB, dim: 4 }), [{ name: 'ids', shape: ['batch', 'time'], dtype: 'int32', ints: VOCAB }]),
+    single('embedding', new Embedding({ vocabSize: VOCAB, dim: 4 }), [
+      { name: 'ids', shape: ['batch', 'time'], dtype: 'int32', ints: VOCAB },
+    ]),
     single('lstm', new LSTM({ units: 8 }), [x(6)], ['y', 'h', 'c']),
     single('lstm_h0c0', new LSTM({ units: 8 }), [x(6), state('h0', 8), state('c0', 8)], ['y', 'h', 'c']),
     single('gru', new GRU({ units: 7 }), [x(6)], ['y', 'h']),
@@ -80,12 +99,15 @@ export function layerCases(): GraphCase[] {
     single('concat', new Concat({ axis: -1 }), [x(3, 'x0'), x(4, 'x1')]),
     single('reshape', new Reshape({ shape: ['batch', 'time', 2, 3] }), [x(6)]),
     single('flatten', new Flatten(), [x(6)]),
-    single('softmax_cross_entropy', new SoftmaxCrossEntropy(), [x(5, 'logits'), { name: 'labels', shape: ['batch', 'time'], dtype: 'int32', ints: 5 }]),
-    single(
-      'softmax_cross_entropy_masked',
-      new SoftmaxCrossEntropy(),
-      [x(5, 'logits'), { name: 'labels', shape: ['batch', 'time'], dtype: 'int32', ints: 5 }, { name: 'mask', shape: ['batch', 'time'], unit: true }],
-    ),
+    single('softmax_cross_entropy', new SoftmaxCrossEntropy(), [
+      x(5, 'logits'),
+      { name: 'labels', shape: ['batch', 'time'], dtype: 'int32', ints: 5 },
+    ]),
+    single('softmax_cross_entropy_masked', new SoftmaxCrossEntropy(), [
+      x(5, 'logits'),
+      { name: 'labels', shape: ['batch', 'time'], dtype: 'int32', ints: 5 },
+      { name: 'mask', shape: ['batch', 'time'], unit: true },
+    ]),
     single('mse', new MSE(), [x(3, 'prediction'), x(3, 'target')]),
     single('layer_norm', new LayerNorm(), [x(6)]),
     single('layer_norm_plain', new LayerNorm({ affine: false, eps: 1e-3 }), [x(6)]),
@@ -98,7 +120,10 @@ export function layerCases(): GraphCase[] {
     single('mha', new MultiHeadAttention({ dim: 8, heads: 2 }), [x(8)]),
     single('mha_causal_rope', new MultiHeadAttention({ dim: 8, heads: 2, causal: true, rope: true }), [x(8)]),
     single('mha_window', new MultiHeadAttention({ dim: 8, heads: 4, causal: true, window: 3 }), [x(8)]),
-    single('mha_padding', new MultiHeadAttention({ dim: 8, heads: 2 }), [x(8), { name: 'mask', shape: ['batch', 'time'], unit: true }]),
+    single('mha_padding', new MultiHeadAttention({ dim: 8, heads: 2 }), [
+      x(8),
+      { name: 'mask', shape: ['batch', 'time'], unit: true },
+    ]),
     single('mha_cross', new MultiHeadAttention({ dim: 8, heads: 2 }), [x(8), { name: 'kv', shape: ['batch', 4, 8] }]),
     single('transformer_block', new TransformerBlock({ heads: 2, causal: true, rope: true, window: 4 }), [x(8)]),
   ];
@@ -113,9 +138,17 @@ export function gptModel(opts: { window?: number; dim?: number } = {}): GraphCas
   const ids = g.input('ids', ['batch', 'time'], 'int32');
   const embed = g.node('embed', new Embedding({ vocabSize: VOCAB, dim: opts.dim ?? 16, outputWeight: true }), ids);
   let h = embed;
-  for (let i = 1; i <= 2; i++) h = g.node(`block${i}`, new TransformerBlock({ heads: 2, causal: true, rope: true, window: opts.window }), h);
-  g.output('logits', g.node('head', new TiedHead(), { x: g.node('ln_f', new LayerNorm(), h), weight: embed.out('weight') }));
-  return { name: 'gpt', inputs: [{ name: 'ids', shape: ['batch', 'time'], dtype: 'int32', ints: VOCAB }], graph: g.build() };
+  for (let i = 1; i <= 2; i++)
+    h = g.node(`block${i}`, new TransformerBlock({ heads: 2, causal: true, rope: true, window: opts.window }), h);
+  g.output(
+    'logits',
+    g.node('head', new TiedHead(), { x: g.node('ln_f', new LayerNorm(), h), weight: embed.out('weight') }),
+  );
+  return {
+    name: 'gpt',
+    inputs: [{ name: 'ids', shape: ['batch', 'time'], dtype: 'int32', ints: VOCAB }],
+    graph: g.build(),
+  };
 }
 
 /** Embedding 16 -> LSTM 32 -> LSTM 32 -> Dense vocab (GRU instead of the LSTMs with `cell: GRU`). */
@@ -127,7 +160,11 @@ export function charModel(cell: 'lstm' | 'gru' = 'lstm', units = 32): GraphCase 
   const h1 = g.node(`${cell}1`, rnn(), e);
   const h2 = g.node(`${cell}2`, rnn(), h1);
   g.output('logits', g.node('head', new Dense({ units: VOCAB }), h2));
-  return { name: `char-${cell}`, inputs: [{ name: 'ids', shape: ['batch', 'time'], dtype: 'int32', ints: VOCAB }], graph: g.build() };
+  return {
+    name: `char-${cell}`,
+    inputs: [{ name: 'ids', shape: ['batch', 'time'], dtype: 'int32', ints: VOCAB }],
+    graph: g.build(),
+  };
 }
 
 export interface FeedData {
@@ -137,7 +174,12 @@ export interface FeedData {
 }
 
 /** Deterministic values for each input at a concrete (batch, time). */
-export function feedData(inputs: readonly InputDecl[], batch: number, time: number, seed: number): Record<string, FeedData> {
+export function feedData(
+  inputs: readonly InputDecl[],
+  batch: number,
+  time: number,
+  seed: number,
+): Record<string, FeedData> {
   const out: Record<string, FeedData> = {};
   inputs.forEach((i, k) => {
     const shape = i.shape.map((d) => (d === 'batch' ? batch : d === 'time' ? time : (d as number)));
@@ -145,7 +187,12 @@ export function feedData(inputs: readonly InputDecl[], batch: number, time: numb
     const u = uniformValues(seed * 101 + k, n);
     const dtype = i.dtype ?? 'float32';
     // Masks keep their first position, so a masked mean never divides by zero.
-    const data = dtype === 'int32' ? u.map((v) => Math.floor(v * (i.ints ?? 2))) : i.unit ? u.map((v, j) => (j > 0 && v < 0.3 ? 0 : 1)) : u.map((v) => Math.fround(4 * v - 2));
+    const data =
+      dtype === 'int32'
+        ? u.map((v) => Math.floor(v * (i.ints ?? 2)))
+        : i.unit
+          ? u.map((v, j) => (j > 0 && v < 0.3 ? 0 : 1))
+          : u.map((v) => Math.fround(4 * v - 2));
     out[i.name] = { data, shape, dtype };
   });
   return out;

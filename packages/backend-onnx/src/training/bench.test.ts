@@ -15,7 +15,12 @@ it('times compiled training steps on a fixed batch', async () => {
     ids: { data: Int32Array.from({ length: 12 }, (_, i) => i % 10), shape: [2, 6] },
     labels: { data: Int32Array.from({ length: 12 }, (_, i) => (i + 1) % 10), shape: [2, 6] },
   };
-  const trainer = createTrainer({ optimizer: 'adam', lr: 1e-2, clipping: 'global-norm', clippingOptions: { maxNorm: 1 } });
+  const trainer = createTrainer({
+    optimizer: 'adam',
+    lr: 1e-2,
+    clipping: 'global-norm',
+    clippingOptions: { maxNorm: 1 },
+  });
   const r = await benchCompiledTraining({ graph: g.build(), setup: trainer, feeds, warmup: 1, measured: 3 });
   expect(r.stepMs).toHaveLength(3);
   expect(r.losses).toHaveLength(4);

@@ -5,7 +5,12 @@
 //   console.log(r.medianMs, r.tokensPerSecond);
 import { type Graph, ParamStore, deriveSeed, initialValues } from '@ganglion/core';
 import { type FeedValue, feedSpec } from '../ort-tensors.js';
-import { type CompileOptions, type CompiledStepResult, CompiledTrainer, type TrainingSetup } from './compiled-trainer.js';
+import {
+  type CompileOptions,
+  type CompiledStepResult,
+  CompiledTrainer,
+  type TrainingSetup,
+} from './compiled-trainer.js';
 import type { RewriteStats } from './gradient-sums.js';
 
 export interface CompiledBenchOptions {
@@ -54,7 +59,9 @@ export interface CompiledTrainingSession {
  * A CompiledTrainer on a fixed batch with its sessions traced and loaded. The first `trainStep()`
  * runs the first step's graph (no optimizer slots yet), every later one the steady-state graph.
  */
-export async function compiledTrainingSession(o: Omit<CompiledBenchOptions, 'warmup' | 'measured' | 'tokensPerStep'>): Promise<CompiledTrainingSession> {
+export async function compiledTrainingSession(
+  o: Omit<CompiledBenchOptions, 'warmup' | 'measured' | 'tokensPerStep'>,
+): Promise<CompiledTrainingSession> {
   const trainer = new CompiledTrainer(o.graph, o.params ?? initialWeights(o.graph, o.seed ?? 0), o.setup, o.compile);
   await trainer.prepare(o.feeds);
   return { trainer, trainStep: () => trainer.step(o.feeds) };
@@ -85,7 +92,17 @@ export async function benchCompiledTraining(o: CompiledBenchOptions): Promise<Co
   await session.trainer.dispose();
   const medianMs = median(stepMs);
   const tokens = o.tokensPerStep ?? feedSpec(Object.values(o.feeds)[0]).shape.reduce((a, b) => a * b, 1);
-  return { prepareMs, warmupMs, stepMs, medianMs, cpuMs: median(cpuMs), tokensPerSecond: (tokens * 1000) / medianMs, losses, nodeCount: model.nodeCount, rewrites: model.rewrites };
+  return {
+    prepareMs,
+    warmupMs,
+    stepMs,
+    medianMs,
+    cpuMs: median(cpuMs),
+    tokensPerSecond: (tokens * 1000) / medianMs,
+    losses,
+    nodeCount: model.nodeCount,
+    rewrites: model.rewrites,
+  };
 }
 
 /**
@@ -95,7 +112,8 @@ export async function benchCompiledTraining(o: CompiledBenchOptions): Promise<Co
  */
 function initialWeights(graph: Graph, seed: number): Map<string, Float32Array> {
   const weights = new Map<string, Float32Array>();
-  for (const [key, { spec }] of new ParamStore(graph).specs) weights.set(key, Float32Array.from(initialValues(spec.init, spec.shape, deriveSeed(seed, key))));
+  for (const [key, { spec }] of new ParamStore(graph).specs)
+    weights.set(key, Float32Array.from(initialValues(spec.init, spec.shape, deriveSeed(seed, key))));
   return weights;
 }
 

@@ -73,17 +73,42 @@ const cases: Case[] = [
   {
     name: 'LSTM, Adam, global-norm clipping, cosine schedule with warm-up',
     cell: 'lstm',
-    trainer: () => createTrainer({ optimizer: 'adam', lr: 1e-2, clipping: 'global-norm', clippingOptions: { maxNorm: 0.2 }, schedule: 'cosine', scheduleOptions: { totalSteps: 50, warmupSteps: 5 } }),
+    trainer: () =>
+      createTrainer({
+        optimizer: 'adam',
+        lr: 1e-2,
+        clipping: 'global-norm',
+        clippingOptions: { maxNorm: 0.2 },
+        schedule: 'cosine',
+        scheduleOptions: { totalSteps: 50, warmupSteps: 5 },
+      }),
   },
   {
     name: 'LSTM, SGD with momentum, clipping by value, step decay',
     cell: 'lstm',
-    trainer: () => createTrainer({ optimizer: 'sgd', optimizerOptions: { momentum: 0.9, dampening: 0.1, weightDecay: 1e-3 }, lr: 0.5, clipping: 'value', clippingOptions: { clipValue: 0.05 }, schedule: 'step', scheduleOptions: { stepSize: 20, gamma: 0.5 } }),
+    trainer: () =>
+      createTrainer({
+        optimizer: 'sgd',
+        optimizerOptions: { momentum: 0.9, dampening: 0.1, weightDecay: 1e-3 },
+        lr: 0.5,
+        clipping: 'value',
+        clippingOptions: { clipValue: 0.05 },
+        schedule: 'step',
+        scheduleOptions: { stepSize: 20, gamma: 0.5 },
+      }),
   },
   {
     name: 'GRU, Adam, global-norm clipping, cosine schedule',
     cell: 'gru',
-    trainer: () => createTrainer({ optimizer: 'adam', lr: 1e-2, clipping: 'global-norm', clippingOptions: { maxNorm: 0.2 }, schedule: 'cosine', scheduleOptions: { totalSteps: 50 } }),
+    trainer: () =>
+      createTrainer({
+        optimizer: 'adam',
+        lr: 1e-2,
+        clipping: 'global-norm',
+        clippingOptions: { maxNorm: 0.2 },
+        schedule: 'cosine',
+        scheduleOptions: { totalSteps: 50 },
+      }),
   },
 ];
 
@@ -111,9 +136,12 @@ describe('CompiledTrainer equals the eager tfjs training loop', () => {
     expect(worstNorm).toBeLessThan(1e-3);
     const weights = compiled.paramStore(tfjs);
     let worstWeight = 0;
-    for (const [key, t] of weights.entries()) worstWeight = Math.max(worstWeight, maxAbsDiff(t.dataSync(), eager.params.get(key).dataSync()));
+    for (const [key, t] of weights.entries())
+      worstWeight = Math.max(worstWeight, maxAbsDiff(t.dataSync(), eager.params.get(key).dataSync()));
     expect(worstWeight).toBeLessThan(1e-4);
-    console.log(`${c.name}: max relative loss difference ${worstLoss.toExponential(2)}, gradient norm ${worstNorm.toExponential(2)}; max weight difference ${worstWeight.toExponential(2)}`);
+    console.log(
+      `${c.name}: max relative loss difference ${worstLoss.toExponential(2)}, gradient norm ${worstNorm.toExponential(2)}; max weight difference ${worstWeight.toExponential(2)}`,
+    );
     weights.dispose();
     await compiled.dispose();
     eager.close();
@@ -125,7 +153,8 @@ describe('CompiledTrainer', () => {
   it('hands its weights and optimizer state back: the eager loop continues exactly where it left off', async () => {
     const graph = charModel('lstm');
     const data = batches();
-    const make = () => createTrainer({ optimizer: 'adamw', lr: 5e-3, clipping: 'global-norm', clippingOptions: { maxNorm: 1 } });
+    const make = () =>
+      createTrainer({ optimizer: 'adamw', lr: 5e-3, clipping: 'global-norm', clippingOptions: { maxNorm: 1 } });
     const runtime = new Runtime(graph, { seed: 3, backend: tfjs });
     const trainer = make();
     const compiled = compileTrainStep(runtime, trainer);
@@ -149,7 +178,8 @@ describe('CompiledTrainer', () => {
     expect(viaResumed.loss).toBe(next.loss);
     expect(relDiff(viaEager.loss, next.loss)).toBeLessThan(1e-5);
     const after = compiled.paramStore(tfjs);
-    for (const [key, t] of after.entries()) expect(maxAbsDiff(t.dataSync(), runtime.params.get(key).dataSync())).toBeLessThan(1e-5);
+    for (const [key, t] of after.entries())
+      expect(maxAbsDiff(t.dataSync(), runtime.params.get(key).dataSync())).toBeLessThan(1e-5);
     after.dispose();
     await compiled.dispose();
     await resumed.dispose();
@@ -160,7 +190,8 @@ describe('CompiledTrainer', () => {
     const graph = charModel('lstm');
     const params = ParamStore.initialize(graph, 1, tfjs);
     const data = batches();
-    const make = (rewrite: boolean) => new CompiledTrainer(graph, params, createTrainer({ optimizer: 'adam', lr: 1e-2 }), { rewrite });
+    const make = (rewrite: boolean) =>
+      new CompiledTrainer(graph, params, createTrainer({ optimizer: 'adam', lr: 1e-2 }), { rewrite });
     const fast = make(true);
     const plain = make(false);
     const model = await fast.prepare(data[0]);
@@ -179,7 +210,8 @@ describe('CompiledTrainer', () => {
       expect(relDiff(a.loss, b.loss)).toBeLessThan(1e-6);
     }
     const [wa, wb] = [fast.paramStore(tfjs), plain.paramStore(tfjs)];
-    for (const [key, t] of wa.entries()) expect(maxAbsDiff(t.dataSync(), wb.get(key).dataSync()), key).toBeLessThan(1e-6);
+    for (const [key, t] of wa.entries())
+      expect(maxAbsDiff(t.dataSync(), wb.get(key).dataSync()), key).toBeLessThan(1e-6);
     wa.dispose();
     wb.dispose();
     await fast.dispose();
@@ -188,15 +220,24 @@ describe('CompiledTrainer', () => {
 
   it('traces once per input signature', async () => {
     const graph = charModel('lstm');
-    const compiled = new CompiledTrainer(graph, ParamStore.initialize(graph, 1, tfjs), createTrainer({ optimizer: 'sgd', lr: 0.1 }));
-    const feeds = (b: number) => ({ ids: { data: new Int32Array(b * T), shape: [b, T] }, labels: { data: new Int32Array(b * T).fill(1), shape: [b, T] } });
+    const compiled = new CompiledTrainer(
+      graph,
+      ParamStore.initialize(graph, 1, tfjs),
+      createTrainer({ optimizer: 'sgd', lr: 0.1 }),
+    );
+    const feeds = (b: number) => ({
+      ids: { data: new Int32Array(b * T), shape: [b, T] },
+      labels: { data: new Int32Array(b * T).fill(1), shape: [b, T] },
+    });
     await compiled.step(feeds(2)); // plain SGD has no slots: one graph serves every step
     await compiled.step(feeds(2));
     expect(compiled.sessionCount).toBe(1);
     await compiled.step(feeds(3));
     expect(compiled.sessionCount).toBe(2);
     await expect(compiled.step({ ids: feeds(2).ids })).rejects.toThrow(/input "labels" was not fed/);
-    await expect(compiled.step({ ...feeds(2), ids: { data: [0.5], shape: [1, 1], dtype: 'float32' } })).rejects.toThrow(/input "ids": fed \[1, 1\] float32, expected \[batch, time\] int32/);
+    await expect(compiled.step({ ...feeds(2), ids: { data: [0.5], shape: [1, 1], dtype: 'float32' } })).rejects.toThrow(
+      /input "ids": fed \[1, 1\] float32, expected \[batch, time\] int32/,
+    );
     await compiled.dispose();
   });
 
@@ -207,7 +248,11 @@ describe('CompiledTrainer', () => {
     const y = g.node('dense', new Dense({ units: 2 }), x);
     g.output('loss', g.node('loss', new MSE(), { prediction: y, target }));
     const graph = g.build();
-    const compiled = new CompiledTrainer(graph, ParamStore.initialize(graph, 1, tfjs), createTrainer({ optimizer: 'adam', lr: 1e-2 }));
+    const compiled = new CompiledTrainer(
+      graph,
+      ParamStore.initialize(graph, 1, tfjs),
+      createTrainer({ optimizer: 'adam', lr: 1e-2 }),
+    );
     const x1 = { data: [1, 2, 3, 4, 5, 6], shape: [2, 3] };
     await compiled.step({ x: x1, target: { data: [0, 1, 1, 0], shape: [2, 2] } });
     const weights = () => {
@@ -217,7 +262,9 @@ describe('CompiledTrainer', () => {
       return values;
     };
     const before = weights();
-    await expect(compiled.step({ x: x1, target: { data: [1e30, 0, 0, 0], shape: [2, 2] } })).rejects.toThrow(TrainingError);
+    await expect(compiled.step({ x: x1, target: { data: [1e30, 0, 0, 0], shape: [2, 2] } })).rejects.toThrow(
+      TrainingError,
+    );
     expect(compiled.stepCount).toBe(1);
     expect(weights()).toEqual(before);
     await compiled.dispose();
@@ -231,15 +278,21 @@ describe('CompiledTrainer', () => {
     g.output('loss', g.node('loss', new MSE(), { prediction: y, target }));
     const graph = g.build();
     // A learning rate too small to move the weights: only the masks change the loss.
-    const compiled = new CompiledTrainer(graph, ParamStore.initialize(graph, 1, new ReferenceBackend()), createTrainer({ optimizer: 'sgd', lr: 1e-12 }));
-    const feeds = { x: { data: Array.from({ length: 32 }, (_, i) => 1 + i / 10), shape: [4, 8] }, target: { data: new Float32Array(8), shape: [4, 2] } };
+    const compiled = new CompiledTrainer(
+      graph,
+      ParamStore.initialize(graph, 1, new ReferenceBackend()),
+      createTrainer({ optimizer: 'sgd', lr: 1e-12 }),
+    );
+    const feeds = {
+      x: { data: Array.from({ length: 32 }, (_, i) => 1 + i / 10), shape: [4, 8] },
+      target: { data: new Float32Array(8), shape: [4, 2] },
+    };
     const losses = [];
     for (let i = 0; i < 4; i++) losses.push((await compiled.step(feeds)).loss);
     expect(new Set(losses).size).toBeGreaterThan(2);
     await compiled.dispose();
   });
 });
-
 
 describe('CompiledTrainer: a finite loss with a non-finite gradient', () => {
   function rootGraph(): Graph {
@@ -251,11 +304,18 @@ describe('CompiledTrainer: a finite loss with a non-finite gradient', () => {
   }
   const good = { x: { data: [0.5, 1], shape: [2, 1] }, target: { data: [1, 1], shape: [2, 1] } };
   /** Row 2 sits exactly at the gap of the weight `w` (float32, as onnxruntime holds it). */
-  const atGap = (w: number, target: number) => ({ x: { data: [w - 1, w], shape: [2, 1] }, target: { data: [0.5, target], shape: [2, 1] } });
+  const atGap = (w: number, target: number) => ({
+    x: { data: [w - 1, w], shape: [2, 1] },
+    target: { data: [0.5, target], shape: [2, 1] },
+  });
   const state = (compiled: CompiledTrainer) => {
     const params = compiled.paramStore(tfjs);
     const slots = compiled.optimizerState(tfjs);
-    const values = { params: params.entries().map(([k, t]) => [k, t.toArray()]), slots: [...slots.tensors].map(([k, t]) => [k, t.toArray()]), meta: slots.meta };
+    const values = {
+      params: params.entries().map(([k, t]) => [k, t.toArray()]),
+      slots: [...slots.tensors].map(([k, t]) => [k, t.toArray()]),
+      meta: slots.meta,
+    };
     params.dispose();
     dispose([...slots.tensors.values()]);
     return values;
@@ -267,7 +327,11 @@ describe('CompiledTrainer: a finite loss with a non-finite gradient', () => {
     ['a NaN', 0, /the loss is 0\.\d+ and the gradient norm NaN/],
   ])('%s gradient stops the step; weights and optimizer slots stay', async (_, target, message) => {
     const graph = rootGraph();
-    const compiled = new CompiledTrainer(graph, ParamStore.initialize(graph, 1, tfjs), createTrainer({ optimizer: 'adam', lr: 0.1, clipping: 'global-norm', clippingOptions: { maxNorm: 1 } }));
+    const compiled = new CompiledTrainer(
+      graph,
+      ParamStore.initialize(graph, 1, tfjs),
+      createTrainer({ optimizer: 'adam', lr: 0.1, clipping: 'global-norm', clippingOptions: { maxNorm: 1 } }),
+    );
     expect(Number.isFinite((await compiled.step(good)).gradNorm)).toBe(true);
     const before = state(compiled);
     expect(before.slots.length).toBe(2);
@@ -283,21 +347,33 @@ describe('CompiledTrainer: a finite loss with a non-finite gradient', () => {
     const runtime = new Runtime(graph, { seed: 1, backend: tfjs });
     const trainer = createTrainer({ optimizer: 'adam', lr: 0.1 });
     const compiled = compileTrainStep(runtime, trainer);
-    const stepper = { step: (batch: Record<string, Tensor>) => compiled.step(batch), sync: () => compiled.syncTo(runtime.params, trainer) };
+    const stepper = {
+      step: (batch: Record<string, Tensor>) => compiled.step(batch),
+      sync: () => compiled.syncTo(runtime.params, trainer),
+    };
     const seen: ReturnType<typeof state>[] = [];
     const data = {
       *batches() {
         for (let i = 0; i < 3; i++) {
           seen.push(state(compiled));
           const b = i < 2 ? good : atGap((seen[i].params[0][1] as number[])[0], 1);
-          yield { x: tensor(b.x.data, b.x.shape, 'float32', tfjs), target: tensor(b.target.data, b.target.shape, 'float32', tfjs) };
+          yield {
+            x: tensor(b.x.data, b.x.shape, 'float32', tfjs),
+            target: tensor(b.target.data, b.target.shape, 'float32', tfjs),
+          };
         }
       },
     };
     const events: TrainEvent[] = [];
-    const error = await new Promise<unknown>((resolve) => trainer.fit(runtime, data, { epochs: 1, stepper }).subscribe({ next: (e) => events.push(e), error: resolve, complete: () => resolve(undefined) }));
+    const error = await new Promise<unknown>((resolve) =>
+      trainer
+        .fit(runtime, data, { epochs: 1, stepper })
+        .subscribe({ next: (e) => events.push(e), error: resolve, complete: () => resolve(undefined) }),
+    );
     expect(error).toBeInstanceOf(TrainingError);
-    expect((error as Error).message).toMatch(/^step 3: the loss is 0\.\d+ and the gradient norm Infinity; training stopped and the weights of step 2 are kept$/);
+    expect((error as Error).message).toMatch(
+      /^step 3: the loss is 0\.\d+ and the gradient norm Infinity; training stopped and the weights of step 2 are kept$/,
+    );
     expect(events.filter((e) => e.type === 'batch').length).toBe(2);
     expect(state(compiled)).toEqual(seen[2]);
     await compiled.dispose();

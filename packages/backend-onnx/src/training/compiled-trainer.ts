@@ -36,11 +36,32 @@ import {
 } from '@ganglion/core';
 import { type FeedValue, feedSignature, ort, toOrtTensor } from '../ort-tensors.js';
 import { splitBatch } from './micro-batches.js';
-import { COLLECT_ABOVE_BYTES, DEFAULT_SESSION_OPTIONS, SPLIT_SESSION_OPTIONS, type SessionEntry, SessionCache, collectGarbage, fromOrt, groupSlots, layoutOf, onlyInputsOf, scalarTensor, slotSpecsOf, specsOf } from './step-sessions.js';
+import {
+  COLLECT_ABOVE_BYTES,
+  DEFAULT_SESSION_OPTIONS,
+  SPLIT_SESSION_OPTIONS,
+  type SessionEntry,
+  SessionCache,
+  collectGarbage,
+  fromOrt,
+  groupSlots,
+  layoutOf,
+  onlyInputsOf,
+  scalarTensor,
+  slotSpecsOf,
+  specsOf,
+} from './step-sessions.js';
 import { publishTaps, tapsKey } from './taps.js';
 
 export { DEFAULT_SESSION_OPTIONS, SPLIT_SESSION_OPTIONS } from './step-sessions.js';
-import { type FeedSignature, type TrainStepModel, traceApply, traceGradNorm, traceGradients, traceTrainStep } from './trace-train-step.js';
+import {
+  type FeedSignature,
+  type TrainStepModel,
+  traceApply,
+  traceGradNorm,
+  traceGradients,
+  traceTrainStep,
+} from './trace-train-step.js';
 
 /** What a compiled step needs of the training setup (a core `Trainer` has all of it). */
 export interface TrainingSetup {
@@ -154,9 +175,11 @@ export class CompiledTrainer {
     this.optimizer = setup.optimizer;
     this.watchSource = watchSource;
     const lr = setup.lr ?? setup.options?.lr;
-    if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) throw new ConfigError(`learning rate must be a finite number > 0, got ${String(lr)}`);
+    if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr))
+      throw new ConfigError(`learning rate must be a finite number > 0, got ${String(lr)}`);
     const accum = options.gradAccum ?? 1;
-    if (!Number.isInteger(accum) || accum < 1) throw new ConfigError(`gradAccum must be a positive integer, got ${String(options.gradAccum)}`);
+    if (!Number.isInteger(accum) || accum < 1)
+      throw new ConfigError(`gradAccum must be a positive integer, got ${String(options.gradAccum)}`);
     this.baseLr = lr;
     this.steps = setup.step ?? 0;
     const state = this.optimizer.getState();
@@ -165,14 +188,23 @@ export class CompiledTrainer {
     for (const [key, { node }] of specs) this.nodeOf.set(key, node);
     // A store's weights and the slots are read with dataSync, which returns a copy: split mode
     // updates its own buffers in place. Arrays given in a Map are taken over as they are.
-    if (params instanceof ParamStore) for (const key of params.keys()) this.params.set(key, toOrtTensor(key, params.get(key)));
-    else for (const [key, data] of params) this.params.set(key, toOrtTensor(key, { data, shape: (specs.get(key)?.spec.shape as number[]) ?? [data.length] }));
+    if (params instanceof ParamStore)
+      for (const key of params.keys()) this.params.set(key, toOrtTensor(key, params.get(key)));
+    else
+      for (const [key, data] of params)
+        this.params.set(
+          key,
+          toOrtTensor(key, { data, shape: (specs.get(key)?.spec.shape as number[]) ?? [data.length] }),
+        );
     for (const [name, t] of state.tensors) this.slots.set(name, toOrtTensor(name, t));
     let count = 0;
     for (const t of this.params.values()) count += t.size;
     this.mode = options.mode ?? (accum > 1 ? 'split' : defaultStepMode(count));
-    if (this.mode === 'fused' && accum > 1) throw new ConfigError(`gradAccum ${accum} needs mode 'split' (the fused graph applies every batch it sees)`);
-    this.sessions = new SessionCache(options.sessionOptions ?? (this.mode === 'split' ? SPLIT_SESSION_OPTIONS : DEFAULT_SESSION_OPTIONS));
+    if (this.mode === 'fused' && accum > 1)
+      throw new ConfigError(`gradAccum ${accum} needs mode 'split' (the fused graph applies every batch it sees)`);
+    this.sessions = new SessionCache(
+      options.sessionOptions ?? (this.mode === 'split' ? SPLIT_SESSION_OPTIONS : DEFAULT_SESSION_OPTIONS),
+    );
     this.collect = options.collectGarbage ?? (this.mode === 'split' && count * 4 > COLLECT_ABOVE_BYTES);
   }
 
@@ -199,7 +231,8 @@ export class CompiledTrainer {
     else {
       this.zeroGradients();
       loss = 0;
-      for (const micro of splitBatch(feeds, k)) loss += (await this.gradients(micro, { accumulate: true, scale: 1 / k })).loss / k;
+      for (const micro of splitBatch(feeds, k))
+        loss += (await this.gradients(micro, { accumulate: true, scale: 1 / k })).loss / k;
       gradNorm = await this.gradNorm();
     }
     this.checkFinite(loss, gradNorm);
@@ -212,13 +245,27 @@ export class CompiledTrainer {
    * here for `apply`. With `accumulate`, `scale ·` these gradients are added to the held ones
    * (zero them first with `zeroGradients`), and the norm returned is this batch's.
    */
-  async gradients(feeds: Readonly<Record<string, FeedValue>>, opts: { readonly accumulate?: boolean; readonly scale?: number } = {}): Promise<CompiledGradients> {
+  async gradients(
+    feeds: Readonly<Record<string, FeedValue>>,
+    opts: { readonly accumulate?: boolean; readonly scale?: number } = {},
+  ): Promise<CompiledGradients> {
     const signature = feedSignature(this.graph, feeds);
     const taps = this.tapsFor(this.steps + 1);
     const accumulate = opts.accumulate === true;
     if (this.collect) collectGarbage();
-    const { model, session } = await this.sessions.get(`gradients|${JSON.stringify(signature)}|${tapsKey(taps)}|${accumulate}`, () =>
-      traceGradients({ graph: this.graph, loss: this.options.loss ?? 'loss', feeds: signature, opset: this.options.opset, rewrite: this.options.rewrite, recompute: this.options.recompute, taps, accumulate }),
+    const { model, session } = await this.sessions.get(
+      `gradients|${JSON.stringify(signature)}|${tapsKey(taps)}|${accumulate}`,
+      () =>
+        traceGradients({
+          graph: this.graph,
+          loss: this.options.loss ?? 'loss',
+          feeds: signature,
+          opset: this.options.opset,
+          rewrite: this.options.rewrite,
+          recompute: this.options.recompute,
+          taps,
+          accumulate,
+        }),
     );
     const input: Record<string, ort.Tensor> = {};
     for (const name of model.feeds) input[name] = toOrtTensor(name, feeds[name]);
@@ -235,7 +282,8 @@ export class CompiledTrainer {
     for (const g of model.grads) if (fetches[g.output!] === null) this.grads.set(g.key, out[g.output!]);
     const loss = (out[model.loss!].data as Float32Array)[0];
     this.gradNormValue = (out[model.gradNorm].data as Float32Array)[0];
-    if (this.watchSource && model.taps.length) publishTaps(this.watchSource, model.taps, out, this.steps + 1, this.watchSource.backend);
+    if (this.watchSource && model.taps.length)
+      publishTaps(this.watchSource, model.taps, out, this.steps + 1, this.watchSource.backend);
     return { loss, gradNorm: this.gradNormValue, grads: this.gradientArrays() };
   }
 
@@ -254,13 +302,19 @@ export class CompiledTrainer {
    * and sizes, e.g. all-reduced across workers; `gradNorm` defaults to their norm), one apply
    * graph per graph node. Counts one update.
    */
-  async apply(grads?: ReadonlyMap<string, Float32Array>, gradNorm?: number): Promise<{ readonly step: number; readonly lr: number }> {
+  async apply(
+    grads?: ReadonlyMap<string, Float32Array>,
+    gradNorm?: number,
+  ): Promise<{ readonly step: number; readonly lr: number }> {
     let source = this.grads;
     if (grads) {
       source = new Map();
       for (const [key, data] of grads) {
         const held = this.params.get(key);
-        if (!held || held.size !== data.length) throw new TrainingError(`apply: gradient "${key}" has ${data.length} values, expected ${held ? held.size : 'none (no such parameter)'}`);
+        if (!held || held.size !== data.length)
+          throw new TrainingError(
+            `apply: gradient "${key}" has ${data.length} values, expected ${held ? held.size : 'none (no such parameter)'}`,
+          );
         source.set(key, new ort.Tensor('float32', data, held.dims));
       }
     }
@@ -276,10 +330,20 @@ export class CompiledTrainer {
       const slots = slotSpecsOf(this.slots, keys);
       const key = `apply|${keys.map((k) => this.paramLayout(k)).join(',')}`;
       used.add(key);
-      const { model, session } = await this.sessions.get(key, () => traceApply({ graph: this.graph, optimizer: this.optimizer, clipping: this.setup.clipping, keys, slots, opset: this.options.opset }));
+      const { model, session } = await this.sessions.get(key, () =>
+        traceApply({
+          graph: this.graph,
+          optimizer: this.optimizer,
+          clipping: this.setup.clipping,
+          keys,
+          slots,
+          opset: this.options.opset,
+        }),
+      );
       // The model was traced for some group of these shapes: its i-th names are this group's keys[i].
       const at = new Map(model.params.map((p, i) => [p.key, keys[i]]));
-      const slotOf = (name: string) => `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
+      const slotOf = (name: string) =>
+        `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
       const input: Record<string, ort.Tensor> = { [model.gradNorm]: scalarTensor(norm) };
       const fetches: Record<string, ort.Tensor | null> = {};
       for (const p of model.params) {
@@ -288,10 +352,12 @@ export class CompiledTrainer {
       }
       for (const g of model.grads) input[g.input!] = source.get(at.get(g.key)!)!;
       for (const s of model.slotsIn) input[s.input] = this.slots.get(slotOf(s.name))!;
-      for (const s of model.slotsOut) fetches[s.output] = model.inPlace.has(s.output) ? this.slots.get(slotOf(s.name))! : null;
+      for (const s of model.slotsOut)
+        fetches[s.output] = model.inPlace.has(s.output) ? this.slots.get(slotOf(s.name))! : null;
       for (const s of model.scalars) input[s.input] = scalarTensor(scalars[s.name]);
       const out = await session.run(onlyInputsOf(session, input), fetches);
-      for (const p of model.params) if (p.output && fetches[p.output] === null) this.params.set(at.get(p.key)!, out[p.output]);
+      for (const p of model.params)
+        if (p.output && fetches[p.output] === null) this.params.set(at.get(p.key)!, out[p.output]);
       for (const s of model.slotsOut) if (fetches[s.output] === null) this.slots.set(slotOf(s.name), out[s.output]);
     }
     this.steps = next;
@@ -311,9 +377,19 @@ export class CompiledTrainer {
     if (this.mode === 'split') {
       const accumulate = (this.options.gradAccum ?? 1) > 1;
       const micro = accumulate ? feedSignature(this.graph, splitBatch(feeds, this.options.gradAccum!)[0]) : signature;
-      return (await this.sessions.get(`gradients|${JSON.stringify(micro)}|${tapsKey([])}|${accumulate}`, () =>
-        traceGradients({ graph: this.graph, loss: this.options.loss ?? 'loss', feeds: micro, opset: this.options.opset, rewrite: this.options.rewrite, recompute: this.options.recompute, accumulate }),
-      )).model;
+      return (
+        await this.sessions.get(`gradients|${JSON.stringify(micro)}|${tapsKey([])}|${accumulate}`, () =>
+          traceGradients({
+            graph: this.graph,
+            loss: this.options.loss ?? 'loss',
+            feeds: micro,
+            opset: this.options.opset,
+            rewrite: this.options.rewrite,
+            recompute: this.options.recompute,
+            accumulate,
+          }),
+        )
+      ).model;
     }
     const slots = specsOf(this.slots);
     const { model } = await this.fusedEntry(signature, slots, []);
@@ -360,7 +436,11 @@ export class CompiledTrainer {
 
   private async fusedStep(feeds: Readonly<Record<string, FeedValue>>): Promise<CompiledStepResult> {
     const next = this.steps + 1;
-    const { model, session } = await this.fusedEntry(feedSignature(this.graph, feeds), specsOf(this.slots), this.tapsFor(next));
+    const { model, session } = await this.fusedEntry(
+      feedSignature(this.graph, feeds),
+      specsOf(this.slots),
+      this.tapsFor(next),
+    );
     const t = this.optimizerSteps + 1;
     const lr = this.setup.schedule.lrAt(next, this.baseLr);
     const scalars = this.optimizer.stepScalars(lr, t);
@@ -373,7 +453,8 @@ export class CompiledTrainer {
     const loss = (out[model.loss!].data as Float32Array)[0];
     const gradNorm = (out[model.gradNorm].data as Float32Array)[0];
     this.checkFinite(loss, gradNorm);
-    if (this.watchSource && model.taps.length) publishTaps(this.watchSource, model.taps, out, next, this.watchSource.backend);
+    if (this.watchSource && model.taps.length)
+      publishTaps(this.watchSource, model.taps, out, next, this.watchSource.backend);
     for (const p of model.params) if (p.output) this.params.set(p.key, out[p.output]);
     const before = layoutOf(specsOf(this.slots));
     this.slots = new Map(model.slotsOut.map((s) => [s.name, out[s.output]]));
@@ -387,7 +468,10 @@ export class CompiledTrainer {
 
   private async normOf(grads: ReadonlyMap<string, ort.Tensor>): Promise<number> {
     const keys = [...grads.keys()];
-    const { model, session } = await this.sessions.get(`norm|${keys.map((k) => `${k}:${grads.get(k)!.dims.join('x')}`).join(',')}`, () => traceGradNorm({ graph: this.graph, keys, opset: this.options.opset }));
+    const { model, session } = await this.sessions.get(
+      `norm|${keys.map((k) => `${k}:${grads.get(k)!.dims.join('x')}`).join(',')}`,
+      () => traceGradNorm({ graph: this.graph, keys, opset: this.options.opset }),
+    );
     const input: Record<string, ort.Tensor> = {};
     model.grads.forEach((g, i) => (input[g.input!] = grads.get(keys[i])!));
     const out = await session.run(input);
@@ -396,13 +480,17 @@ export class CompiledTrainer {
 
   /** A parameter's shape and its slots' names and shapes, without its key (apply sessions are shared by layout). */
   private paramLayout(key: string): string {
-    const slots = [...this.slots].filter(([name]) => name.slice(0, name.lastIndexOf('.')) === key).map(([name, t]) => `${name.slice(name.lastIndexOf('.') + 1)}:${t.dims.join('x')}`);
+    const slots = [...this.slots]
+      .filter(([name]) => name.slice(0, name.lastIndexOf('.')) === key)
+      .map(([name, t]) => `${name.slice(name.lastIndexOf('.') + 1)}:${t.dims.join('x')}`);
     return `${this.params.get(key)!.dims.join('x')}[${slots.sort().join(',')}]`;
   }
 
   private checkFinite(loss: number, gradNorm: number): void {
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      throw new TrainingError(`step ${this.steps + 1}: the loss is ${loss} and the gradient norm ${gradNorm}; training stopped and the weights of step ${this.steps} are kept`);
+      throw new TrainingError(
+        `step ${this.steps + 1}: the loss is ${loss} and the gradient norm ${gradNorm}; training stopped and the weights of step ${this.steps} are kept`,
+      );
     }
   }
 
@@ -436,7 +524,11 @@ export class CompiledTrainer {
     return new Map([...this.grads].map(([k, t]) => [k, t.data as Float32Array]));
   }
 
-  private fusedEntry(signature: FeedSignature, slotSpecs: ReadonlyMap<string, TensorSpec>, taps: readonly MessageFilter[]): Promise<SessionEntry> {
+  private fusedEntry(
+    signature: FeedSignature,
+    slotSpecs: ReadonlyMap<string, TensorSpec>,
+    taps: readonly MessageFilter[],
+  ): Promise<SessionEntry> {
     return this.sessions.get(`fused|${JSON.stringify(signature)}|${tapsKey(taps)}|${layoutOf(slotSpecs)}`, () =>
       traceTrainStep({
         graph: this.graph,
@@ -461,6 +553,16 @@ export class CompiledTrainer {
  *   const compiled = compileTrainStep(runtime, trainer);
  *   await compiled.step({ ids, labels });
  */
-export function compileTrainStep(source: Runtime | { readonly graph: Graph; readonly params: ParamStore }, setup: TrainingSetup, options: CompileOptions = {}): CompiledTrainer {
-  return new CompiledTrainer(source.graph, source.params, setup, options, source instanceof Runtime ? source : undefined);
+export function compileTrainStep(
+  source: Runtime | { readonly graph: Graph; readonly params: ParamStore },
+  setup: TrainingSetup,
+  options: CompileOptions = {},
+): CompiledTrainer {
+  return new CompiledTrainer(
+    source.graph,
+    source.params,
+    setup,
+    options,
+    source instanceof Runtime ? source : undefined,
+  );
 }

@@ -3,7 +3,16 @@
 // batches of 3, 3 and 1 sequences. The mean cross-entropy per example is computed in float64 by
 // hand; the eager Trainer.evaluate (reference backend, float64) and evaluateOnnx (float32) both
 // give it.
-import { type Graph, GraphBuilder, ReferenceBackend, Runtime, arrayDataset, createTrainer, setBackend, tensor } from '@ganglion/core';
+import {
+  type Graph,
+  GraphBuilder,
+  ReferenceBackend,
+  Runtime,
+  arrayDataset,
+  createTrainer,
+  setBackend,
+  tensor,
+} from '@ganglion/core';
 import { Dense, Embedding, SoftmaxCrossEntropy } from '@ganglion/layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluateOnnx } from './evaluate-onnx.js';
@@ -57,7 +66,11 @@ describe('evaluateOnnx', () => {
     runtime.params.set('embed.weight', tensor(embed, [V, D]));
     runtime.params.set('head.kernel', tensor(kernel, [D, V]));
     runtime.params.set('head.bias', tensor(bias, [V]));
-    const data = () => arrayDataset({ ids: tensor(ids, [N, T], 'int32'), labels: tensor(labels, [N, T], 'int32') }, { batchSize: 3, shuffle: false });
+    const data = () =>
+      arrayDataset(
+        { ids: tensor(ids, [N, T], 'int32'), labels: tensor(labels, [N, T], 'int32') },
+        { batchSize: 3, shuffle: false },
+      );
 
     const perSequence = sequenceLosses();
     const byHand = perSequence.reduce((a, b) => a + b, 0) / N;

@@ -17,7 +17,12 @@ export interface EvaluateOnnxOptions {
 }
 
 /** Mean loss per example over `data` (epoch 0's batches, disposed), forward only, in onnxruntime. */
-export async function evaluateOnnx(graph: Graph, params: ParamStore, data: Dataset, opts: EvaluateOnnxOptions = {}): Promise<number> {
+export async function evaluateOnnx(
+  graph: Graph,
+  params: ParamStore,
+  data: Dataset,
+  opts: EvaluateOnnxOptions = {},
+): Promise<number> {
   const loss = opts.loss ?? 'loss';
   const runner = new OnnxRuntimeRunner(graph, params, { outputs: [loss], sessionOptions: opts.sessionOptions });
   try {

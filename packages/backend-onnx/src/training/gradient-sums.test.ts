@@ -12,13 +12,30 @@ type Build = (input: (name: string, shape: number[]) => Tensor) => Tensor;
 async function compare(build: Build): Promise<{ stats: RewriteStats; maxDiff: number; ops: string[] }> {
   const tb = new ShapeRecordingTrace();
   const shapes = new Map<string, number[]>();
-  tb.output('s', build((name, shape) => (shapes.set(name, shape), tb.input(name, { shape, dtype: 'float32' }))));
+  tb.output(
+    's',
+    build((name, shape) => (shapes.set(name, shape), tb.input(name, { shape, dtype: 'float32' }))),
+  );
   const plain = tb.toModel();
   const proto = onnx.ModelProto.decode(plain);
   const stats = rewriteGradientSums(proto.graph!, (v) => tb.shapeOf.get(v));
   const rewritten = onnx.ModelProto.encode(proto).finish();
   const feeds = Object.fromEntries(
-    [...shapes].map(([name, shape], k) => [name, new ort.Tensor('float32', Float32Array.from(uniformValues(k + 1, shape.reduce((a, b) => a * b, 1), -1, 1)), shape)]),
+    [...shapes].map(([name, shape], k) => [
+      name,
+      new ort.Tensor(
+        'float32',
+        Float32Array.from(
+          uniformValues(
+            k + 1,
+            shape.reduce((a, b) => a * b, 1),
+            -1,
+            1,
+          ),
+        ),
+        shape,
+      ),
+    ]),
   );
   const run = async (bytes: Uint8Array) => {
     const session = await ort.InferenceSession.create(bytes);
@@ -50,7 +67,10 @@ describe('gradient-sum rewrites', () => {
 
   it('leaves alone a sum whose products are not aᵀ·b, or that holds one', async () => {
     const r = await compare((input) => {
-      const plain = add(matMul(input('a0', [4, 3]), input('b0', [3, 6])), matMul(input('a1', [4, 3]), input('b1', [3, 6])));
+      const plain = add(
+        matMul(input('a0', [4, 3]), input('b0', [3, 6])),
+        matMul(input('a1', [4, 3]), input('b1', [3, 6])),
+      );
       return add(plain, matMul(transpose(input('h', [3, 4]), [1, 0]), input('dz', [3, 6])));
     });
     expect(r.stats).toEqual({ matMulSums: 0, matMulLeaves: 0 });

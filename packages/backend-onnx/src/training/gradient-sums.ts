@@ -87,14 +87,27 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Rewri
     const a = t.input?.[0];
     const sa = a ? shapeOf(a) : undefined;
     const sb = shapeOf(b);
-    if (!a || !sa || !sb || sa.length !== 2 || sb.length !== 2 || perm?.join(',') !== '1,0' || sa[0] !== sb[0]) return undefined;
+    if (!a || !sa || !sb || sa.length !== 2 || sb.length !== 2 || perm?.join(',') !== '1,0' || sa[0] !== sb[0])
+      return undefined;
     return { kind: 'matmul', value: v, key: `${sa[1]}|${sb[1]}`, a, b };
   };
 
   const replacements = new Map<INodeProto, INodeProto[]>();
   const stats: { -readonly [K in keyof RewriteStats]: number } = { ...NO_REWRITES };
-  const node = (emitted: INodeProto[], opType: string, inputs: string[], attrs: Record<string, unknown> = {}, output = fresh(opType)): string => {
-    emitted.push({ name: output, opType, input: inputs, output: [output], attribute: Object.entries(attrs).map(([k, v]) => attributeProto(k, v as never)) });
+  const node = (
+    emitted: INodeProto[],
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, unknown> = {},
+    output = fresh(opType),
+  ): string => {
+    emitted.push({
+      name: output,
+      opType,
+      input: inputs,
+      output: [output],
+      attribute: Object.entries(attrs).map(([k, v]) => attributeProto(k, v as never)),
+    });
     return output;
   };
   for (const root of nodes) {
@@ -114,15 +127,24 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Rewri
     }
     const emitted: INodeProto[] = [];
     const terms: string[] = [];
-    const emit = (opType: string, inputs: string[], attrs: Record<string, unknown> = {}, output?: string) => node(emitted, opType, inputs, attrs, output);
+    const emit = (opType: string, inputs: string[], attrs: Record<string, unknown> = {}, output?: string) =>
+      node(emitted, opType, inputs, attrs, output);
     for (const group of groups.values()) {
       const first = group[0];
       if (group.length < 2) {
         terms.push(first.value);
         continue;
       }
-      const a = emit('Concat', group.map((m) => m.a), { axis: { type: 'int', value: 0 } });
-      const b = emit('Concat', group.map((m) => m.b), { axis: { type: 'int', value: 0 } });
+      const a = emit(
+        'Concat',
+        group.map((m) => m.a),
+        { axis: { type: 'int', value: 0 } },
+      );
+      const b = emit(
+        'Concat',
+        group.map((m) => m.b),
+        { axis: { type: 'int', value: 0 } },
+      );
       terms.push(emit('Gemm', [a, b], { transA: { type: 'int', value: 1 } }));
       stats.matMulSums++;
       stats.matMulLeaves += group.length;
@@ -130,7 +152,8 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Rewri
     if (emitted.length === 0) continue; // nothing to rewrite in this chain
     for (const l of leaves) if (l.kind === 'other') terms.push(l.value);
     let acc = terms[0];
-    for (let i = 1; i < terms.length; i++) acc = emit('Add', [acc, terms[i]], {}, i === terms.length - 1 ? out : undefined);
+    for (let i = 1; i < terms.length; i++)
+      acc = emit('Add', [acc, terms[i]], {}, i === terms.length - 1 ? out : undefined);
     if (terms.length === 1) emit('Identity', [acc], {}, out);
     // The new last node takes the root's name, so the graph keeps its naming.
     emitted[emitted.length - 1].name = root.name;
@@ -144,7 +167,10 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Rewri
 
 /** Drop nodes no graph output needs, and initializers nothing reads. */
 function prune(graph: IGraphProto): void {
-  const { values, nodes } = neededValues(graph.node ?? [], (graph.output ?? []).map((o) => o.name!));
+  const { values, nodes } = neededValues(
+    graph.node ?? [],
+    (graph.output ?? []).map((o) => o.name!),
+  );
   graph.node = (graph.node ?? []).filter((n) => nodes.has(n));
   graph.initializer = (graph.initializer ?? []).filter((t: ITensorProto) => values.has(t.name!));
 }

@@ -16,7 +16,23 @@ import type onnxProto from 'onnx-proto';
 type IGraphProto = onnxProto.onnx.IGraphProto;
 
 /** Ops that read each input element at the index they write (for inputs of the output's shape). */
-const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Sqrt', 'Abs', 'Max', 'Min', 'Where', 'Relu', 'Sigmoid', 'Tanh', 'Exp', 'Log']);
+const ELEMENTWISE = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Neg',
+  'Sqrt',
+  'Abs',
+  'Max',
+  'Min',
+  'Where',
+  'Relu',
+  'Sigmoid',
+  'Tanh',
+  'Exp',
+  'Log',
+]);
 
 /**
  * The pairs `[input, output]` whose output may be written into the input's buffer. A pair whose
@@ -52,7 +68,9 @@ export function inPlaceOutputs(graph: IGraphProto, pairs: readonly (readonly [st
     if (p === undefined) continue;
     const before = ancestorsOf(p);
     const own = nodes[p];
-    const ok = (readers.get(input) ?? []).every((r) => before.has(r) || (r === p && ELEMENTWISE.has(own.opType ?? '') && !broadcasts(graph, input, output)));
+    const ok = (readers.get(input) ?? []).every(
+      (r) => before.has(r) || (r === p && ELEMENTWISE.has(own.opType ?? '') && !broadcasts(graph, input, output)),
+    );
     if (ok) safe.add(output);
   }
   return safe;
@@ -64,7 +82,9 @@ export function inPlaceOutputs(graph: IGraphProto, pairs: readonly (readonly [st
  */
 function broadcasts(graph: IGraphProto, input: string, output: string): boolean {
   const shapeOf = (name: string) => {
-    const v = [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])].find((x) => x.name === name);
+    const v = [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])].find(
+      (x) => x.name === name,
+    );
     return v?.type?.tensorType?.shape?.dim?.map((d) => (d.dimValue == null ? d.dimParam : Number(d.dimValue)));
   };
   const a = shapeOf(input);

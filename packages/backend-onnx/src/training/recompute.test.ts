@@ -10,7 +10,11 @@ import { RECOMPUTE_MIN_ELEMENTS, recomputeCheapActivations } from './recompute.j
 import { ShapeRecordingTrace } from './trace-train-step.js';
 
 /** forward (scope "block"): y = (x/2)·(x·0.7 + 1); "backward" reads x/2 and x·0.7 + 1. */
-function chain(rows: number): { tb: ShapeRecordingTrace; bytes: Uint8Array; forward: { half: string; shifted: string } } {
+function chain(rows: number): {
+  tb: ShapeRecordingTrace;
+  bytes: Uint8Array;
+  forward: { half: string; shifted: string };
+} {
   const tb = new ShapeRecordingTrace();
   const x = tb.input('x', { shape: [rows, 256], dtype: 'float32' });
   const dy = tb.input('dy', { shape: [rows, 256], dtype: 'float32' });
@@ -25,7 +29,8 @@ function chain(rows: number): { tb: ShapeRecordingTrace; bytes: Uint8Array; forw
   return { tb, bytes: tb.toModel(), forward: { half: name(half), shifted: name(shifted) } };
 }
 
-const backwardReads = (graph: onnxProto.onnx.IGraphProto) => new Set((graph.node ?? []).filter((n) => n.name?.startsWith('backward/')).flatMap((n) => n.input ?? []));
+const backwardReads = (graph: onnxProto.onnx.IGraphProto) =>
+  new Set((graph.node ?? []).filter((n) => n.name?.startsWith('backward/')).flatMap((n) => n.input ?? []));
 
 describe('recomputeCheapActivations', () => {
   it('gives the backward its own copies of large cheap values, with the same results', async () => {
@@ -34,7 +39,13 @@ describe('recomputeCheapActivations', () => {
     const proto = onnx.ModelProto.decode(bytes);
     expect(backwardReads(proto.graph!).has(forward.shifted)).toBe(true);
     // x/2, x·0.7 (on the way to the shifted value) and x·0.7 + 1
-    expect(recomputeCheapActivations(proto.graph!, (n) => n.name?.startsWith('backward/') ?? false, (v) => tb.shapeOf.get(v))).toBe(3);
+    expect(
+      recomputeCheapActivations(
+        proto.graph!,
+        (n) => n.name?.startsWith('backward/') ?? false,
+        (v) => tb.shapeOf.get(v),
+      ),
+    ).toBe(3);
     const reads = backwardReads(proto.graph!);
     expect(reads.has(forward.half) || reads.has(forward.shifted)).toBe(false);
     const feeds = {
@@ -55,6 +66,12 @@ describe('recomputeCheapActivations', () => {
   it('leaves values under RECOMPUTE_MIN_ELEMENTS alone', () => {
     const { tb, bytes } = chain(4);
     const proto = onnx.ModelProto.decode(bytes);
-    expect(recomputeCheapActivations(proto.graph!, (n) => n.name?.startsWith('backward/') ?? false, (v) => tb.shapeOf.get(v))).toBe(0);
+    expect(
+      recomputeCheapActivations(
+        proto.graph!,
+        (n) => n.name?.startsWith('backward/') ?? false,
+        (v) => tb.shapeOf.get(v),
+      ),
+    ).toBe(0);
   });
 });

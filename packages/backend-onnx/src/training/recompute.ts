@@ -28,16 +28,24 @@ const MAX_CHAIN = 3;
  * cheap op of it and constants (a GELU's input, instead of x/√2 and x/2). Returns how many copies
  * were made.
  */
-export function recomputeCheapActivations(graph: IGraphProto, isBackward: (node: INodeProto) => boolean, shapeOf: (value: string) => readonly number[] | undefined): number {
+export function recomputeCheapActivations(
+  graph: IGraphProto,
+  isBackward: (node: INodeProto) => boolean,
+  shapeOf: (value: string) => readonly number[] | undefined,
+): number {
   const large = (v: string) => (shapeOf(v)?.reduce((a, b) => a * b, 1) ?? 0) >= RECOMPUTE_MIN_ELEMENTS;
   const nodes = graph.node ?? [];
-  const constants = new Set<string>([...(graph.initializer ?? []).map((t) => t.name ?? ''), ...(graph.input ?? []).map((v) => v.name ?? '')]);
+  const constants = new Set<string>([
+    ...(graph.initializer ?? []).map((t) => t.name ?? ''),
+    ...(graph.input ?? []).map((v) => v.name ?? ''),
+  ]);
   for (const n of nodes) if (n.opType === 'Constant') for (const o of n.output ?? []) constants.add(o);
   const producer = new Map<string, INodeProto>();
   for (const n of nodes) if (!isBackward(n)) for (const o of n.output ?? []) producer.set(o, n);
   const kept = new Set<string>();
   for (const n of nodes) if (isBackward(n)) for (const v of n.input ?? []) kept.add(v);
-  const cheap = (n: INodeProto | undefined): n is INodeProto => !!n && CHEAP.has(n.opType ?? '') && n.output?.length === 1;
+  const cheap = (n: INodeProto | undefined): n is INodeProto =>
+    !!n && CHEAP.has(n.opType ?? '') && n.output?.length === 1;
   // Promote: a value from which two or more kept values are one cheap op (with constants) away.
   const fromOne = new Map<string, number>();
   for (const v of kept) {
@@ -60,12 +68,22 @@ export function recomputeCheapActivations(graph: IGraphProto, isBackward: (node:
   const available = (v: string, depth: number, make: boolean): boolean => {
     if (constants.has(v) || recomputed.has(v) || kept.has(v)) return true;
     const n = producer.get(v);
-    if (depth === 0 || !cheap(n) || !large(v) || !(n.input ?? []).every((i) => available(i, depth - 1, false))) return false;
+    if (depth === 0 || !cheap(n) || !large(v) || !(n.input ?? []).every((i) => available(i, depth - 1, false)))
+      return false;
     if (make) {
       for (const i of n.input ?? []) available(i, depth - 1, true);
       const name = `${v}/recomputed`;
       const reads = (n.input ?? []).filter((i) => recomputed.has(i)).map((i) => recomputed.get(i)!);
-      const copy = { node: { ...n, name: `backward/recompute/${n.name}`, input: (n.input ?? []).map((i) => recomputed.get(i) ?? i), output: [name] }, at: nodes.length, reads };
+      const copy = {
+        node: {
+          ...n,
+          name: `backward/recompute/${n.name}`,
+          input: (n.input ?? []).map((i) => recomputed.get(i) ?? i),
+          output: [name],
+        },
+        at: nodes.length,
+        reads,
+      };
       recomputed.set(v, name);
       copyOf.set(name, copy);
       copies.push(copy);

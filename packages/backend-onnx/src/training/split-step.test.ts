@@ -4,7 +4,16 @@
 // over K micro-batches equals one step on the whole batch; and the two-phase API (gradients, then
 // apply with gradients handed back) equals `step`; watched messages come from the gradients graph.
 import { type Graph, GraphBuilder, ParamStore, ReferenceBackend, Runtime, createTrainer, tensor } from '@ganglion/core';
-import { Dense, Embedding, LSTM, LayerNorm, PositionEmbedding, SoftmaxCrossEntropy, TiedHead, TransformerBlock } from '@ganglion/layers';
+import {
+  Dense,
+  Embedding,
+  LSTM,
+  LayerNorm,
+  PositionEmbedding,
+  SoftmaxCrossEntropy,
+  TiedHead,
+  TransformerBlock,
+} from '@ganglion/layers';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { describe, expect, it } from 'vitest';
 import { type CompileOptions, CompiledTrainer, compileTrainStep } from './compiled-trainer.js';
@@ -23,7 +32,8 @@ function gpt(): Graph {
   const labels = g.input('labels', ['batch', 'time'], 'int32');
   const embed = g.node('embed', new Embedding({ vocabSize: V, dim: 16, outputWeight: true }), ids);
   let h = g.node('pos', new PositionEmbedding({ maxLen: 8, dim: 16 }), embed);
-  for (let i = 1; i <= 2; i++) h = g.node(`block${i}`, new TransformerBlock({ heads: 2, causal: true, bias: false }), h);
+  for (let i = 1; i <= 2; i++)
+    h = g.node(`block${i}`, new TransformerBlock({ heads: 2, causal: true, bias: false }), h);
   const logits = g.node('head', new TiedHead(), { x: g.node('ln_f', new LayerNorm(), h), weight: embed.out('weight') });
   g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
   return g.build();
@@ -49,7 +59,8 @@ function batches(n: number, rows = 4) {
   });
 }
 
-const setup = () => createTrainer({ optimizer: 'adamw', lr: 1e-2, clipping: 'global-norm', clippingOptions: { maxNorm: 0.5 } });
+const setup = () =>
+  createTrainer({ optimizer: 'adamw', lr: 1e-2, clipping: 'global-norm', clippingOptions: { maxNorm: 0.5 } });
 
 function trainer(graph: Graph, options: CompileOptions): CompiledTrainer {
   return new CompiledTrainer(graph, ParamStore.initialize(graph, 5, new ReferenceBackend()), setup(), options);
@@ -130,9 +141,21 @@ describe('split compiled step', () => {
 
   it('gradAccum K trains as one step on the whole batch (SGD with momentum, 3 steps)', async () => {
     const graph = gpt();
-    const sgd = () => createTrainer({ optimizer: 'sgd', optimizerOptions: { momentum: 0.9 }, lr: 0.1, clipping: 'global-norm', clippingOptions: { maxNorm: 0.5 } });
-    const whole = new CompiledTrainer(graph, ParamStore.initialize(graph, 5, new ReferenceBackend()), sgd(), { mode: 'split' });
-    const accum = new CompiledTrainer(graph, ParamStore.initialize(graph, 5, new ReferenceBackend()), sgd(), { mode: 'split', gradAccum: 4 });
+    const sgd = () =>
+      createTrainer({
+        optimizer: 'sgd',
+        optimizerOptions: { momentum: 0.9 },
+        lr: 0.1,
+        clipping: 'global-norm',
+        clippingOptions: { maxNorm: 0.5 },
+      });
+    const whole = new CompiledTrainer(graph, ParamStore.initialize(graph, 5, new ReferenceBackend()), sgd(), {
+      mode: 'split',
+    });
+    const accum = new CompiledTrainer(graph, ParamStore.initialize(graph, 5, new ReferenceBackend()), sgd(), {
+      mode: 'split',
+      gradAccum: 4,
+    });
     for (const batch of batches(3, 8)) {
       const [a, b] = [await whole.step(batch), await accum.step(batch)];
       expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5);
@@ -171,7 +194,11 @@ describe('split compiled step', () => {
         values.push(...m.grad.dataSync());
       });
       const compiled = compileTrainStep(runtime, setup(), { mode });
-      for (const b of batches(2)) await compiled.step({ ids: tensor(b.ids.data, b.ids.shape, 'int32', backend), labels: tensor(b.labels.data, b.labels.shape, 'int32', backend) });
+      for (const b of batches(2))
+        await compiled.step({
+          ids: tensor(b.ids.data, b.ids.shape, 'int32', backend),
+          labels: tensor(b.labels.data, b.labels.shape, 'int32', backend),
+        });
       sub.unsubscribe();
       await compiled.dispose();
       runtime.close();
@@ -197,7 +224,9 @@ describe('split compiled step', () => {
     await compiled.step(b2);
     for (const [key, t] of runtime.params.entries()) expect([...t.dataSync()], key).toEqual([...before.get(key)!]);
     for (const [key, t] of handedOut.entries()) expect([...t.dataSync()], key).toEqual([...snapshot.get(key)!]);
-    expect([...compiled.paramStore(tfjs).get('block1.ff.in_weight').dataSync()]).not.toEqual([...snapshot.get('block1.ff.in_weight')!]);
+    expect([...compiled.paramStore(tfjs).get('block1.ff.in_weight').dataSync()]).not.toEqual([
+      ...snapshot.get('block1.ff.in_weight')!,
+    ]);
     handedOut.dispose();
     await compiled.dispose();
     runtime.close();

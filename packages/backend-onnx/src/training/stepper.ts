@@ -14,7 +14,17 @@ export interface CompiledStepper extends Stepper {
 }
 
 export function compiledStepper(runtime: Runtime, trainer: Trainer, options: CompileOptions = {}): CompiledStepper {
-  const compiled = compileTrainStep(runtime, { optimizer: trainer.optimizer, clipping: trainer.clipping, schedule: trainer.schedule, lr: trainer.options.lr, step: trainer.step }, options);
+  const compiled = compileTrainStep(
+    runtime,
+    {
+      optimizer: trainer.optimizer,
+      clipping: trainer.clipping,
+      schedule: trainer.schedule,
+      lr: trainer.options.lr,
+      step: trainer.step,
+    },
+    options,
+  );
   return {
     compiled,
     step: (batch: Readonly<Record<string, Tensor>>) => compiled.step(batch),

@@ -1,7 +1,17 @@
 // Messages in compiled mode: a watch on the runtime sees the same Activation / Gradient / ParamGrad
 // messages (kinds, nodes, ports, shapes, values within 1e-4) whether the steps run eagerly on tfjs
 // or compiled in onnxruntime; `every` and unsubscribing change what the compiled graph outputs.
-import { type Graph, GraphBuilder, type Message, type MessageFilter, Runtime, type Tensor, createTrainer, keep, tensor } from '@ganglion/core';
+import {
+  type Graph,
+  GraphBuilder,
+  type Message,
+  type MessageFilter,
+  Runtime,
+  type Tensor,
+  createTrainer,
+  keep,
+  tensor,
+} from '@ganglion/core';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { Dense, Embedding, LSTM, SoftmaxCrossEntropy, TransformerBlock } from '@ganglion/layers';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -43,7 +53,12 @@ interface Seen {
 }
 
 function describeMessage(m: Message): Seen | undefined {
-  const seen = (what: string, t: Tensor): Seen => ({ step: m.step, what, shape: [...(t.shape as number[])], values: Float32Array.from(t.dataSync()) });
+  const seen = (what: string, t: Tensor): Seen => ({
+    step: m.step,
+    what,
+    shape: [...(t.shape as number[])],
+    values: Float32Array.from(t.dataSync()),
+  });
   switch (m.kind) {
     case 'activation':
       return seen(`activation ${m.from.node}.${m.from.port}`, m.value);
@@ -59,7 +74,13 @@ function describeMessage(m: Message): Seen | undefined {
 /** Three training steps with a watch subscribed; eager on tfjs, or compiled in onnxruntime. */
 async function run(mode: 'eager' | 'compiled', filter: MessageFilter, steps = 3): Promise<Seen[]> {
   const runtime = new Runtime(model(), { seed: 7, backend: tfjs });
-  const trainer = createTrainer({ optimizer: 'adam', lr: 1e-2, clipping: 'global-norm', clippingOptions: { maxNorm: 1 }, backend: tfjs });
+  const trainer = createTrainer({
+    optimizer: 'adam',
+    lr: 1e-2,
+    clipping: 'global-norm',
+    clippingOptions: { maxNorm: 1 },
+    backend: tfjs,
+  });
   const seen: Seen[] = [];
   const sub = runtime.watch(filter).subscribe((m) => {
     const d = describeMessage(m);
@@ -91,7 +112,9 @@ describe('messages in compiled mode', () => {
     expect(new Set(eager.map((s) => s.what.split(' ')[0]))).toEqual(new Set(['activation', 'gradient', 'param-grad']));
     expect(new Set(eager.map((s) => s.step))).toEqual(new Set([1, 2, 3]));
     expect(eager.length).toBeGreaterThan(3 * 20);
-    expect(compiled.map((s) => `${s.step} ${s.what} ${s.shape.join('x')}`)).toEqual(eager.map((s) => `${s.step} ${s.what} ${s.shape.join('x')}`));
+    expect(compiled.map((s) => `${s.step} ${s.what} ${s.shape.join('x')}`)).toEqual(
+      eager.map((s) => `${s.step} ${s.what} ${s.shape.join('x')}`),
+    );
     for (let i = 0; i < eager.length; i++) {
       const a = eager[i].values;
       const b = compiled[i].values;
@@ -105,7 +128,12 @@ describe('messages in compiled mode', () => {
     const filter: MessageFilter = { kind: 'param-grad', node: 'head', every: 2 };
     const eager = await run('eager', filter, 4);
     const compiled = await run('compiled', filter, 4);
-    expect(eager.map((s) => `${s.step} ${s.what}`)).toEqual(['2 param-grad head.kernel', '2 param-grad head.bias', '4 param-grad head.kernel', '4 param-grad head.bias']);
+    expect(eager.map((s) => `${s.step} ${s.what}`)).toEqual([
+      '2 param-grad head.kernel',
+      '2 param-grad head.bias',
+      '4 param-grad head.kernel',
+      '4 param-grad head.bias',
+    ]);
     expect(compiled.map((s) => `${s.step} ${s.what}`)).toEqual(eager.map((s) => `${s.step} ${s.what}`));
     const port = await run('compiled', { kind: 'activation', port: 'lstm.y' }, 1);
     expect(port.map((s) => `${s.what} ${s.shape.join('x')}`)).toEqual([`activation lstm.y ${B}x${T}x8`]);

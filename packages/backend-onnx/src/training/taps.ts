@@ -6,7 +6,17 @@
 //
 //   const taps = tapMessages(traceRuntime, tb, runtime.watches);   // while tracing
 //   publishTaps(runtime, taps, outputs, step);                       // after session.run
-import { type Backend, type Message, type MessageFilter, type Runtime, type Tensor, type TensorSpec, dispose, matchesFilter, tensor } from '@ganglion/core';
+import {
+  type Backend,
+  type Message,
+  type MessageFilter,
+  type Runtime,
+  type Tensor,
+  type TensorSpec,
+  dispose,
+  matchesFilter,
+  tensor,
+} from '@ganglion/core';
 import type { TraceBackend } from '../trace-backend.js';
 import { type ort } from '../ort-tensors.js';
 
@@ -19,19 +29,31 @@ export interface Tap {
 
 type TapTemplate =
   | { readonly kind: 'activation'; readonly from: { node: string; port: string } }
-  | { readonly kind: 'gradient'; readonly to: { node: string; port: string }; readonly from: { node: string; port: string } }
+  | {
+      readonly kind: 'gradient';
+      readonly to: { node: string; port: string };
+      readonly from: { node: string; port: string };
+    }
   | { readonly kind: 'param-grad'; readonly node: string; readonly param: string };
 
 /** The filters of a set of watches as a cache key (sessions are cached per tap set). */
 export function tapsKey(filters: readonly MessageFilter[]): string {
-  return filters.length === 0 ? '' : JSON.stringify(filters.map(({ every: _every, ...f }) => f).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)));
+  return filters.length === 0
+    ? ''
+    : JSON.stringify(
+        filters.map(({ every: _every, ...f }) => f).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
+      );
 }
 
 /**
  * Subscribe to a tracing runtime's messages and make every message one of `filters` wants an output
  * of the trace (`taps/<n>`). Call before the traced step runs; `stop()` after it.
  */
-export function tapMessages(runtime: Runtime, tb: TraceBackend, filters: readonly MessageFilter[]): { readonly taps: Tap[]; stop(): void } {
+export function tapMessages(
+  runtime: Runtime,
+  tb: TraceBackend,
+  filters: readonly MessageFilter[],
+): { readonly taps: Tap[]; stop(): void } {
   const taps: Tap[] = [];
   const subscription = runtime.messages$.subscribe((m) => {
     if (!filters.some((f) => matchesFilter(f, m))) return;
@@ -48,14 +70,24 @@ export function tapMessages(runtime: Runtime, tb: TraceBackend, filters: readonl
  * Publish the tapped messages of one compiled step on `target` (its `messages$` and watches), as
  * tensors on `backend`; they are disposed once every subscriber has seen them.
  */
-export function publishTaps(target: Runtime, taps: readonly Tap[], outputs: Readonly<Record<string, ort.Tensor>>, step: number, backend: Backend): void {
+export function publishTaps(
+  target: Runtime,
+  taps: readonly Tap[],
+  outputs: Readonly<Record<string, ort.Tensor>>,
+  step: number,
+  backend: Backend,
+): void {
   const context = { step, training: true, position: 0, seed: 0, correlationId: `step-${step}` };
   for (const tap of taps) {
     const o = outputs[tap.output];
     const t = tensor(o.data as Float32Array | Int32Array, o.dims.map(Number), tap.spec.dtype, backend);
     const m = tap.message;
     const message: Message =
-      m.kind === 'activation' ? { ...m, step, value: t, context } : m.kind === 'gradient' ? { ...m, step, grad: t } : { ...m, step, grad: t };
+      m.kind === 'activation'
+        ? { ...m, step, value: t, context }
+        : m.kind === 'gradient'
+          ? { ...m, step, grad: t }
+          : { ...m, step, grad: t };
     try {
       target.publish(message);
     } finally {

@@ -104,9 +104,19 @@ export interface TrainStepModel {
    * Every parameter the graph sees: the input it is fed through (absent when nothing reads it) and,
    * for those the optimizer updates, the output of its new value.
    */
-  readonly params: readonly { readonly key: string; readonly input?: string; readonly output?: string; readonly spec: TensorSpec }[];
+  readonly params: readonly {
+    readonly key: string;
+    readonly input?: string;
+    readonly output?: string;
+    readonly spec: TensorSpec;
+  }[];
   /** Gradients: outputs of `gradients`, inputs of `apply` and `norm` (and of `gradients` when accumulating). */
-  readonly grads: readonly { readonly key: string; readonly input?: string; readonly output?: string; readonly spec: TensorSpec }[];
+  readonly grads: readonly {
+    readonly key: string;
+    readonly input?: string;
+    readonly output?: string;
+    readonly spec: TensorSpec;
+  }[];
   /** Slots fed in (`input`) and produced (`output`), keyed `<param key>.<slot>`. */
   readonly slotsIn: readonly { readonly name: string; readonly input: string; readonly spec: TensorSpec }[];
   readonly slotsOut: readonly { readonly name: string; readonly output: string; readonly spec: TensorSpec }[];
@@ -142,7 +152,12 @@ export const TRAIN_STEP_NAMES = {
 export class ShapeRecordingTrace extends TraceBackend {
   readonly shapeOf = new Map<string, readonly number[]>();
 
-  override execute<K extends OpName>(op: K, inputs: readonly Operand<TraceValue>[], attrs: AttrsOf<K>, out: TensorSpec): TraceValue {
+  override execute<K extends OpName>(
+    op: K,
+    inputs: readonly Operand<TraceValue>[],
+    attrs: AttrsOf<K>,
+    out: TensorSpec,
+  ): TraceValue {
     const v = super.execute(op, inputs, attrs, out);
     if (isStaticShape(out.shape)) this.shapeOf.set(v.name, out.shape as number[]);
     return v;
@@ -171,7 +186,11 @@ export function traceApply(o: TraceApplyOptions): TrainStepModel {
 }
 
 /** The global norm of the gradients of `keys` (every parameter with a gradient). */
-export function traceGradNorm(o: { readonly graph: Graph; readonly keys: readonly string[]; readonly opset?: number }): TrainStepModel {
+export function traceGradNorm(o: {
+  readonly graph: Graph;
+  readonly keys: readonly string[];
+  readonly opset?: number;
+}): TrainStepModel {
   return traceStep({ ...o, part: 'norm' });
 }
 
@@ -197,13 +216,17 @@ function traceStep(s: StepSpec): TrainStepModel {
   const N = TRAIN_STEP_NAMES;
   const backward = s.part === 'fused' || s.part === 'gradients';
   const update = s.part === 'fused' || s.part === 'apply';
-  if (backward && !s.graph.outputs[s.loss!]) throw new ExportError(`no graph output "${s.loss}" to minimize (outputs: ${Object.keys(s.graph.outputs).join(', ')})`);
+  if (backward && !s.graph.outputs[s.loss!])
+    throw new ExportError(
+      `no graph output "${s.loss}" to minimize (outputs: ${Object.keys(s.graph.outputs).join(', ')})`,
+    );
   // Dropout draws with onnxruntime's RandomUniform: a fresh mask every step (not the eager stream).
   const tb = new ShapeRecordingTrace({ opset: s.opset ?? 17, random: 'onnx' });
   const store = new ParamStore(s.graph);
   const specOf = (key: string): TensorSpec => {
     const entry = store.specs.get(key);
-    if (!entry) throw new ExportError(`no parameter "${key}" in the graph (parameters: ${[...store.specs.keys()].join(', ')})`);
+    if (!entry)
+      throw new ExportError(`no parameter "${key}" in the graph (parameters: ${[...store.specs.keys()].join(', ')})`);
     return { shape: entry.spec.shape, dtype: 'float32' };
   };
   // apply and norm name their values by position in the group, so same-shaped groups share a graph.
@@ -272,9 +295,18 @@ function traceStep(s: StepSpec): TrainStepModel {
             }
             slotTensors.set(key, ts);
           }
-          const scalarTensors = Object.fromEntries(Object.keys(s.optimizer!.stepScalars(1e-3, 1)).map((name) => [name, scalar(name)]));
+          const scalarTensors = Object.fromEntries(
+            Object.keys(s.optimizer!.stepScalars(1e-3, 1)).map((name) => [name, scalar(name)]),
+          );
           const updated = new Map([...gradients].filter(([key]) => nameOf.has(key)));
-          const updates = stepUpdates({ optimizer: s.optimizer!, clipping: s.clipping! }, updated, gradNorm, (k) => store.get(k), (k) => slotTensors.get(k) ?? {}, scalarTensors);
+          const updates = stepUpdates(
+            { optimizer: s.optimizer!, clipping: s.clipping! },
+            updated,
+            gradNorm,
+            (k) => store.get(k),
+            (k) => slotTensors.get(k) ?? {},
+            scalarTensors,
+          );
           for (const [key, u] of updates) {
             const entry = params.find((p) => p.key === key)!;
             entry.output = N.newParam(nameOf.get(key)!);
@@ -283,7 +315,11 @@ function traceStep(s: StepSpec): TrainStepModel {
             for (const [slot, t] of Object.entries(u.slots)) {
               const name = `${nameOf.get(key)}.${slot}`;
               tb.output(N.newSlot(name), t);
-              slotsOut.push({ name: `${key}.${slot}`, output: N.newSlot(name), spec: { shape: t.shape, dtype: t.dtype } });
+              slotsOut.push({
+                name: `${key}.${slot}`,
+                output: N.newSlot(name),
+                spec: { shape: t.shape, dtype: t.dtype },
+              });
               if (slotTensors.get(key)?.[slot]) inPlacePairs.push([N.slot(name), N.newSlot(name)]);
             }
           }
@@ -296,12 +332,20 @@ function traceStep(s: StepSpec): TrainStepModel {
     tb.graph.scope = '';
   }
   const names = s.graph.nodes.map((n) => n.name).join(', ');
-  const bytes = tb.toModel({ graphName: `ganglion_${s.part}`, docString: `the ${s.part} graph of a training step of ${names}, compiled by tracing` });
+  const bytes = tb.toModel({
+    graphName: `ganglion_${s.part}`,
+    docString: `the ${s.part} graph of a training step of ${names}, compiled by tracing`,
+  });
   const kept = new Set(tb.graph.inputNames());
   const proto = onnx.ModelProto.decode(bytes);
   let rewrites: RewriteStats = NO_REWRITES;
   if (backward && s.rewrite !== false) rewrites = rewriteGradientSums(proto.graph!, (v) => tb.shapeOf.get(v));
-  if (backward && s.recompute !== false) recomputeCheapActivations(proto.graph!, (n) => n.name?.startsWith('backward/') ?? false, (v) => tb.shapeOf.get(v));
+  if (backward && s.recompute !== false)
+    recomputeCheapActivations(
+      proto.graph!,
+      (n) => n.name?.startsWith('backward/') ?? false,
+      (v) => tb.shapeOf.get(v),
+    );
   writeOutputsDirectly(proto.graph!);
   const out = onnx.ModelProto.encode(proto).finish();
   return {
@@ -315,7 +359,10 @@ function traceStep(s: StepSpec): TrainStepModel {
     scalars: scalars.filter((x) => kept.has(x.input)),
     loss: backward ? N.loss : undefined,
     gradNorm: N.gradNorm,
-    inPlace: inPlaceOutputs(proto.graph!, inPlacePairs.filter(([i]) => kept.has(i))),
+    inPlace: inPlaceOutputs(
+      proto.graph!,
+      inPlacePairs.filter(([i]) => kept.has(i)),
+    ),
     nodeCount: proto.graph!.node!.length,
     rewrites,
     taps: tapping?.taps ?? [],
@@ -326,7 +373,10 @@ function feedInputs(tb: TraceBackend, graph: Graph, signature: FeedSignature): R
   const feeds: Record<string, Tensor> = {};
   for (const i of graph.inputs) {
     const s = signature[i.name];
-    if (!s) throw new ExportError(`input "${i.name}" has no shape in the signature (given: ${Object.keys(signature).join(', ') || 'none'})`);
+    if (!s)
+      throw new ExportError(
+        `input "${i.name}" has no shape in the signature (given: ${Object.keys(signature).join(', ') || 'none'})`,
+      );
     feeds[i.name] = tb.input(i.name, { shape: [...s.shape], dtype: s.dtype });
   }
   return feeds;

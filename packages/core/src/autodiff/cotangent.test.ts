@@ -19,7 +19,12 @@ import { vjp } from './grad.js';
 /** A reference backend that lists the primitives it runs. */
 class CountingBackend extends ReferenceBackend {
   readonly ran: string[] = [];
-  override execute<K extends OpName>(op: K, inputs: readonly Operand<Float64Array>[], attrs: AttrsOf<K>, out: TensorSpec): Float64Array {
+  override execute<K extends OpName>(
+    op: K,
+    inputs: readonly Operand<Float64Array>[],
+    attrs: AttrsOf<K>,
+    out: TensorSpec,
+  ): Float64Array {
     this.ran.push(op);
     return super.execute(op, inputs, attrs, out);
   }
@@ -50,7 +55,11 @@ describe('gradients of windows', () => {
   test('disjoint windows covering an axis: each element is its window gradient, exactly', () => {
     withBackend(backend, () => {
       const x = makeInput({ shape: [2, 4, 3] }, 1, backend);
-      const { grads } = vjp((v) => add(add(mul(step(v, 0), 2), mul(step(v, 1), -3)), add(mul(step(v, 2), 0.5), mul(step(v, 3), 7))), [x], tensor(Array(6).fill(1), [2, 3]));
+      const { grads } = vjp(
+        (v) => add(add(mul(step(v, 0), 2), mul(step(v, 1), -3)), add(mul(step(v, 2), 0.5), mul(step(v, 3), 7))),
+        [x],
+        tensor(Array(6).fill(1), [2, 3]),
+      );
       const byStep = [2, -3, 0.5, 7];
       expect(grads[0].toArray()).toEqual([0, 1].flatMap(() => byStep.flatMap((c) => [c, c, c])));
     });
@@ -72,10 +81,34 @@ describe('gradients of windows', () => {
 
   test.each([
     ['an unrolled recurrence', recurrence, [2, 5, 4]],
-    ['overlapping windows', (x: Tensor) => add(mul(slice(x, [0], [3], [1]), slice(x, [1], [4], [1])), tanh(slice(x, [2], [5], [1]))), [2, 6, 3]],
-    ['windows with gaps', (x: Tensor) => concat([tanh(slice(x, [1], [2], [1])), mul(slice(x, [4], [6], [1]), slice(x, [4], [6], [1]))], 1), [2, 7, 3]],
-    ['windows on two axes and a two-axis window', (x: Tensor) => concat([flat(tanh(slice(x, [0], [2], [0]))), flat(mul(slice(x, [1], [3], [1]), slice(x, [1], [3], [1]))), flat(slice(x, [1, 1], [3, 4], [0, 1]))], 0), [3, 4]],
-    ['a whole-axis window and a dense use', (x: Tensor) => add(mul(slice(x, [0], [100], [0]), x), tanh(slice(x, [1], [2], [1]))), [2, 3]],
+    [
+      'overlapping windows',
+      (x: Tensor) => add(mul(slice(x, [0], [3], [1]), slice(x, [1], [4], [1])), tanh(slice(x, [2], [5], [1]))),
+      [2, 6, 3],
+    ],
+    [
+      'windows with gaps',
+      (x: Tensor) => concat([tanh(slice(x, [1], [2], [1])), mul(slice(x, [4], [6], [1]), slice(x, [4], [6], [1]))], 1),
+      [2, 7, 3],
+    ],
+    [
+      'windows on two axes and a two-axis window',
+      (x: Tensor) =>
+        concat(
+          [
+            flat(tanh(slice(x, [0], [2], [0]))),
+            flat(mul(slice(x, [1], [3], [1]), slice(x, [1], [3], [1]))),
+            flat(slice(x, [1, 1], [3, 4], [0, 1])),
+          ],
+          0,
+        ),
+      [3, 4],
+    ],
+    [
+      'a whole-axis window and a dense use',
+      (x: Tensor) => add(mul(slice(x, [0], [100], [0]), x), tanh(slice(x, [1], [2], [1]))),
+      [2, 3],
+    ],
   ] as const)('%s: gradient matches finite differences', (_, fn, shape) => {
     withBackend(backend, () => {
       const x = makeInput({ shape: [...shape] }, 4, backend);

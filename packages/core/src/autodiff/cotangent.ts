@@ -61,7 +61,11 @@ export class Cotangent {
       return pad(grad, pads);
     }
     const parts: Tensor[] = [];
-    const zeros = (n: number, like: Tensor) => expand(scalar(0, like.dtype, like.backend), like.shape.map((d, a) => (a === axis ? n : d)));
+    const zeros = (n: number, like: Tensor) =>
+      expand(
+        scalar(0, like.dtype, like.backend),
+        like.shape.map((d, a) => (a === axis ? n : d)),
+      );
     let at = 0;
     for (const p of layer) {
       if (p.begin > at) parts.push(zeros(p.begin - at, p.grad));

@@ -29,8 +29,15 @@ describe('grad', () => {
   });
 
   test('two inputs: d/dA sum(A @ B) = 1 @ B^T, d/dB = A^T @ 1', () => {
-    const A = tensor([[1, 2], [3, 4], [5, 6]]);
-    const B = tensor([[1, -1, 2], [0, 3, -2]]);
+    const A = tensor([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    const B = tensor([
+      [1, -1, 2],
+      [0, 3, -2],
+    ]);
     const { value, grads } = valueAndGrad((a, b) => reduceSum(matMul(a, b)))(A, B);
     // sum(A @ B) = sum_ij (rowsum-free) = sum_k (sum_i A_ik)(sum_j B_kj) = 9*2 + 12*1 = 30
     expect(value.item()).toBe(30);
@@ -56,7 +63,9 @@ describe('grad', () => {
   });
 
   test('vjp with an output gradient of the wrong shape is a GradientError', () => {
-    expect(() => vjp((x) => mul(x, 2), [tensor([1, 2])], tensor([1, 2, 3]))).toThrow(/output gradient has shape \[3\], expected \[2\]/);
+    expect(() => vjp((x) => mul(x, 2), [tensor([1, 2])], tensor([1, 2, 3]))).toThrow(
+      /output gradient has shape \[3\], expected \[2\]/,
+    );
   });
 
   test('intermediates are freed: only the value and gradients survive', () => {

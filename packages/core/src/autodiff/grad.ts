@@ -17,19 +17,27 @@ function zerosLike(x: Tensor): Tensor {
  * The value of `f(...xs)` and its vector-Jacobian product with `dy` (default: ones, for a
  * one-element output). Intermediates are freed; the value and gradients are returned.
  */
-export function vjp(f: (...xs: Tensor[]) => Tensor, xs: readonly Tensor[], dy?: Tensor): { value: Tensor; grads: Tensor[] } {
+export function vjp(
+  f: (...xs: Tensor[]) => Tensor,
+  xs: readonly Tensor[],
+  dy?: Tensor,
+): { value: Tensor; grads: Tensor[] } {
   return tidy(() => {
     const tape = new Tape().watch(...xs);
     const value = tape.run(() => f(...xs));
     let seed: Tensor;
     if (dy) {
       if (!sameShape(dy.shape, value.shape)) {
-        throw new GradientError(`vjp: output gradient has shape ${formatShape(dy.shape)}, expected ${formatShape(value.shape)}`);
+        throw new GradientError(
+          `vjp: output gradient has shape ${formatShape(dy.shape)}, expected ${formatShape(value.shape)}`,
+        );
       }
       seed = dy;
     } else {
       if (value.size !== 1) {
-        throw new GradientError(`grad: the function returned shape ${formatShape(value.shape)}; grad needs a one-element output (pass an output gradient to vjp otherwise)`);
+        throw new GradientError(
+          `grad: the function returned shape ${formatShape(value.shape)}; grad needs a one-element output (pass an output gradient to vjp otherwise)`,
+        );
       }
       seed = fill(value.shape, 1, value.dtype, value.backend);
     }

@@ -56,7 +56,9 @@ export class Tape implements Recorder {
     };
     const accumulate = (t: Tensor, g: Tensor, where: string): void => {
       if (!sameShape(g.shape, t.shape)) {
-        throw new GradientError(`${where}: gradient has shape ${formatShape(g.shape)}, expected ${formatShape(t.shape)}`);
+        throw new GradientError(
+          `${where}: gradient has shape ${formatShape(g.shape)}, expected ${formatShape(t.shape)}`,
+        );
       }
       cotangent(t).add(g);
     };

@@ -175,7 +175,13 @@ export async function checkpointDirStatus(dir: string): Promise<CheckpointDirSta
   if ((await generations(dir)).length > 0) return { kind: 'checkpoint' };
   const others = names.filter((n) => n !== STORE_DIR);
   if (others.length === 0) return { kind: 'empty' };
-  return { kind: 'foreign', reason: `it holds files (${others.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')}${others.length > 3 ? ', …' : ''}) but no Ganglion ${META}` };
+  return {
+    kind: 'foreign',
+    reason: `it holds files (${others
+      .slice(0, 3)
+      .map((n) => JSON.stringify(n))
+      .join(', ')}${others.length > 3 ? ', …' : ''}) but no Ganglion ${META}`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,7 +211,9 @@ const isRunning = (pid: number): boolean => {
 async function readLock(path: string): Promise<LockInfo | undefined> {
   try {
     const json = JSON.parse(await readFile(path, 'utf8'));
-    return isObject(json) && typeof json.pid === 'number' && typeof json.host === 'string' ? (json as unknown as LockInfo) : { pid: NaN, host: '?', since: '?' };
+    return isObject(json) && typeof json.pid === 'number' && typeof json.host === 'string'
+      ? (json as unknown as LockInfo)
+      : { pid: NaN, host: '?', since: '?' };
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return undefined;
     // Not written by lockCheckpointDir (which links a complete file into place): treated as stale.
@@ -257,8 +265,11 @@ export async function lockCheckpointDir(dir: string): Promise<CheckpointLock> {
     if (held.pid === me.pid && held.host === me.host) return { path, release };
     const stale = Number.isNaN(held.pid) || (held.host === me.host && !isRunning(held.pid));
     if (!stale) {
-      const where = held.host === me.host ? '' : ` on host ${held.host} (if no training runs there any more, delete ${path})`;
-      throw new CheckpointError(`${dir} is in use: process ${held.pid}${where} has been writing there since ${held.since}; wait for it, or choose another --out`);
+      const where =
+        held.host === me.host ? '' : ` on host ${held.host} (if no training runs there any more, delete ${path})`;
+      throw new CheckpointError(
+        `${dir} is in use: process ${held.pid}${where} has been writing there since ${held.since}; wait for it, or choose another --out`,
+      );
     }
     // Stale: move it aside (of two takers only one rename succeeds), then try again.
     const aside = `${path}.stale-${hex()}`;
@@ -290,17 +301,27 @@ async function generations(dir: string): Promise<{ n: number; path: string }[]> 
  * current one. `files` are written first, then `meta` (an object) with the manifest of `files`
  * added as its `files` entry. Takes the lock for the duration unless this process holds it.
  */
-export async function writeGeneration(dir: string, files: Readonly<Record<string, Uint8Array | string>>, meta: Record<string, unknown>, hooks: CommitHooks = {}): Promise<void> {
+export async function writeGeneration(
+  dir: string,
+  files: Readonly<Record<string, Uint8Array | string>>,
+  meta: Record<string, unknown>,
+  hooks: CommitHooks = {},
+): Promise<void> {
   const store = join(dir, STORE_DIR);
   await makeDirs(store);
   const lock = (await holdsLock(dir)) ? undefined : await lockCheckpointDir(dir);
   try {
     const manifest: Manifest = {};
-    for (const [name, data] of Object.entries(files)) manifest[name] = { bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength, sha256: sha256(data) };
+    for (const [name, data] of Object.entries(files))
+      manifest[name] = {
+        bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength,
+        sha256: sha256(data),
+      };
     const all = { ...files, [META]: `${JSON.stringify({ ...meta, files: manifest }, null, 2)}\n` };
 
     // 1. The generation, complete before it gets its name.
-    for (const n of await readdir(store)) if (n.startsWith('tmp-')) await rm(join(store, n), { recursive: true, force: true });
+    for (const n of await readdir(store))
+      if (n.startsWith('tmp-')) await rm(join(store, n), { recursive: true, force: true });
     const next = ((await generations(dir))[0]?.n ?? 0) + 1;
     const tmp = join(store, `tmp-${process.pid}-${hex()}`);
     const gen = join(store, `g${next}`);
@@ -335,7 +356,8 @@ export async function writeGeneration(dir: string, files: Readonly<Record<string
     hooks.onStage?.('linked');
 
     // 3. Older generations: the new one is in place, so they are no longer the last good save.
-    for (const g of await generations(dir)) if (g.n !== next) await rm(g.path, { recursive: true, force: true }).catch(() => undefined);
+    for (const g of await generations(dir))
+      if (g.n !== next) await rm(g.path, { recursive: true, force: true }).catch(() => undefined);
   } finally {
     await lock?.release();
   }
@@ -364,7 +386,10 @@ async function readChecked(path: string): Promise<Buffer> {
 }
 
 /** Read meta.json and the files its manifest lists from `from`, checking sizes and hashes. */
-async function readVerified(from: string, names: readonly string[]): Promise<{ meta: unknown; files: Map<string, Buffer> }> {
+async function readVerified(
+  from: string,
+  names: readonly string[],
+): Promise<{ meta: unknown; files: Map<string, Buffer> }> {
   const metaPath = join(from, META);
   const text = (await readChecked(metaPath)).toString('utf8');
   let meta: unknown;
@@ -377,7 +402,8 @@ async function readVerified(from: string, names: readonly string[]): Promise<{ m
   const manifest = isObject(meta) && isObject(meta.files) ? (meta.files as Record<string, unknown>) : undefined;
   if (!manifest) {
     // Format 1 (or not Ganglion's, which the meta check will say): no manifest to check against.
-    if (!isGanglionMeta(meta) || (meta as Record<string, unknown>).format === 'ganglion-checkpoint') return { meta, files };
+    if (!isGanglionMeta(meta) || (meta as Record<string, unknown>).format === 'ganglion-checkpoint')
+      return { meta, files };
     for (const name of names) files.set(name, await readChecked(join(from, name)));
     return { meta, files };
   }
@@ -397,7 +423,9 @@ async function readVerified(from: string, names: readonly string[]): Promise<{ m
       throw new CheckpointError(`${path}: cannot read: ${(e as Error).message}`);
     }
     if (data.length !== entry.bytes || sha256(data) !== entry.sha256) {
-      throw new Torn(`${path}: ${data.length !== entry.bytes ? `${data.length} bytes, but ${META} says ${entry.bytes}` : `its sha256 does not match ${META}`} (the file was changed after it was saved, or a save was interrupted)`);
+      throw new Torn(
+        `${path}: ${data.length !== entry.bytes ? `${data.length} bytes, but ${META} says ${entry.bytes}` : `its sha256 does not match ${META}`} (the file was changed after it was saved, or a save was interrupted)`,
+      );
     }
     files.set(name, data);
   }
@@ -435,7 +463,10 @@ export async function readGeneration(dir: string, names: readonly string[]): Pro
         lastProblem = e.message;
       }
     }
-    if (attempt >= 3) throw new CheckpointError(`${topProblem}; and no complete earlier save in ${join(dir, STORE_DIR)}${lastProblem !== topProblem ? ` (${lastProblem})` : ''}`);
+    if (attempt >= 3)
+      throw new CheckpointError(
+        `${topProblem}; and no complete earlier save in ${join(dir, STORE_DIR)}${lastProblem !== topProblem ? ` (${lastProblem})` : ''}`,
+      );
   }
 }
 
@@ -454,7 +485,11 @@ function oldSiblings(dir: string, names: readonly string[]): string[] {
  */
 export async function recoverableDirectory(dir: string): Promise<string | undefined> {
   // A folder without a save in it (e.g. just created to resume into) does not hide an old copy.
-  if ((await exists(dir)) && (!(await stat(dir)).isDirectory() || (await exists(join(dir, META))) || (await generations(dir)).length > 0)) return dir;
+  if (
+    (await exists(dir)) &&
+    (!(await stat(dir)).isDirectory() || (await exists(join(dir, META))) || (await generations(dir)).length > 0)
+  )
+    return dir;
   const parent = dirname(dir);
   let names: string[];
   try {
@@ -463,7 +498,9 @@ export async function recoverableDirectory(dir: string): Promise<string | undefi
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
     throw e;
   }
-  const olds = await Promise.all(oldSiblings(dir, names).map(async (n) => ({ path: join(parent, n), mtime: (await stat(join(parent, n))).mtimeMs })));
+  const olds = await Promise.all(
+    oldSiblings(dir, names).map(async (n) => ({ path: join(parent, n), mtime: (await stat(join(parent, n))).mtimeMs })),
+  );
   olds.sort((a, b) => b.mtime - a.mtime);
   return olds[0]?.path ?? ((await exists(dir)) ? dir : undefined);
 }

@@ -35,10 +35,14 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 
 /** Throws a CheckpointError (prefixed with `file`) unless every optimizer meta value is a finite number, a string or a boolean. */
 export function checkOptimizerMeta(meta: unknown, file: string): Record<string, OptimizerMetaValue> {
-  if (!isObject(meta)) throw new CheckpointError(`${file}: optimizer meta is ${JSON.stringify(meta)}, expected an object`);
+  if (!isObject(meta))
+    throw new CheckpointError(`${file}: optimizer meta is ${JSON.stringify(meta)}, expected an object`);
   for (const [k, v] of Object.entries(meta)) {
     const ok = typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
-    if (!ok) throw new CheckpointError(`${file}: optimizer meta "${k}" is ${typeof v === 'number' ? String(v) : JSON.stringify(v) ?? typeof v}, expected a finite number, a string or a boolean`);
+    if (!ok)
+      throw new CheckpointError(
+        `${file}: optimizer meta "${k}" is ${typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? typeof v)}, expected a finite number, a string or a boolean`,
+      );
   }
   return meta as Record<string, OptimizerMetaValue>;
 }
@@ -50,23 +54,35 @@ export function parseCheckpointMeta(json: unknown, file: string): CheckpointMeta
   };
   if (!isObject(json)) return fail(`expected a JSON object, got ${JSON.stringify(json)}`);
   if (!('formatVersion' in json)) fail('has no "formatVersion"; not a Ganglion checkpoint');
-  if (json.formatVersion !== 1 && json.formatVersion !== CHECKPOINT_FORMAT_VERSION) fail(`formatVersion ${JSON.stringify(json.formatVersion)} is not supported (this version reads 1 and ${CHECKPOINT_FORMAT_VERSION})`);
+  if (json.formatVersion !== 1 && json.formatVersion !== CHECKPOINT_FORMAT_VERSION)
+    fail(
+      `formatVersion ${JSON.stringify(json.formatVersion)} is not supported (this version reads 1 and ${CHECKPOINT_FORMAT_VERSION})`,
+    );
   if (json.formatVersion === CHECKPOINT_FORMAT_VERSION) {
-    if (json.format !== CHECKPOINT_FORMAT) fail(`"format" is ${JSON.stringify(json.format)}, expected "${CHECKPOINT_FORMAT}"`);
+    if (json.format !== CHECKPOINT_FORMAT)
+      fail(`"format" is ${JSON.stringify(json.format)}, expected "${CHECKPOINT_FORMAT}"`);
     if (!isObject(json.files)) fail('has no "files" entry (the sizes and checksums of the checkpoint\'s files)');
   }
-  for (const k of ['step', 'epoch'] as const) if (!isCount(json[k])) fail(`"${k}" is ${JSON.stringify(json[k])}, expected a non-negative integer`);
+  for (const k of ['step', 'epoch'] as const)
+    if (!isCount(json[k])) fail(`"${k}" is ${JSON.stringify(json[k])}, expected a non-negative integer`);
   // Fields the trainer and the CLI write: in range when present.
-  for (const k of ['batchInEpoch'] as const) if (json[k] !== undefined && !isCount(json[k])) fail(`"${k}" is ${JSON.stringify(json[k])}, expected a non-negative integer`);
+  for (const k of ['batchInEpoch'] as const)
+    if (json[k] !== undefined && !isCount(json[k]))
+      fail(`"${k}" is ${JSON.stringify(json[k])}, expected a non-negative integer`);
   for (const k of ['seqLen', 'batchSize', 'maxVocab'] as const) {
     const v = json[k];
-    if (v !== undefined && !(isCount(v) && v >= 1)) fail(`"${k}" is ${JSON.stringify(v)}, expected a whole number >= 1`);
+    if (v !== undefined && !(isCount(v) && v >= 1))
+      fail(`"${k}" is ${JSON.stringify(v)}, expected a whole number >= 1`);
   }
-  if (json.seed !== undefined && !(typeof json.seed === 'number' && Number.isSafeInteger(json.seed))) fail(`"seed" is ${JSON.stringify(json.seed)}, expected a whole number`);
-  for (const k of ['preset', 'corpus', 'corpusPath', 'corpusFingerprint'] as const) if (json[k] !== undefined && typeof json[k] !== 'string') fail(`"${k}" is ${JSON.stringify(json[k])}, expected a string`);
+  if (json.seed !== undefined && !(typeof json.seed === 'number' && Number.isSafeInteger(json.seed)))
+    fail(`"seed" is ${JSON.stringify(json.seed)}, expected a whole number`);
+  for (const k of ['preset', 'corpus', 'corpusPath', 'corpusFingerprint'] as const)
+    if (json[k] !== undefined && typeof json[k] !== 'string')
+      fail(`"${k}" is ${JSON.stringify(json[k])}, expected a string`);
   if (json.rng !== undefined) {
     const r = json.rng;
-    if (!isObject(r) || typeof r.seed !== 'number' || !Number.isFinite(r.seed) || !isCount(r.counter)) fail(`"rng" is ${JSON.stringify(r)}, expected { seed: number, counter: non-negative integer }`);
+    if (!isObject(r) || typeof r.seed !== 'number' || !Number.isFinite(r.seed) || !isCount(r.counter))
+      fail(`"rng" is ${JSON.stringify(r)}, expected { seed: number, counter: non-negative integer }`);
   }
   if (json.tokenizer !== undefined) {
     try {
@@ -77,9 +93,11 @@ export function parseCheckpointMeta(json: unknown, file: string): CheckpointMeta
   }
   if (json.optimizer !== undefined) {
     const o = json.optimizer;
-    if (!isObject(o) || typeof o.name !== 'string') fail(`"optimizer" is ${JSON.stringify(o)}, expected { name: string, meta: {...} }`);
+    if (!isObject(o) || typeof o.name !== 'string')
+      fail(`"optimizer" is ${JSON.stringify(o)}, expected { name: string, meta: {...} }`);
     const om = checkOptimizerMeta((o as Record<string, unknown>).meta, file);
-    if (om.step !== undefined && !isCount(om.step)) fail(`optimizer meta "step" is ${JSON.stringify(om.step)}, expected a non-negative integer`);
+    if (om.step !== undefined && !isCount(om.step))
+      fail(`optimizer meta "step" is ${JSON.stringify(om.step)}, expected a non-negative integer`);
   }
   return json as CheckpointMeta;
 }

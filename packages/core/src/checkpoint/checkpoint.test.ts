@@ -18,9 +18,15 @@ import type { CommitStage } from './checkpoint-dir.js';
 import { CHECKPOINT_FILES, type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
-
 const resolve: LayerResolver = (kind) => (kind === 'Linear' ? (Linear as never) : undefined);
-const makeGraph = (): Graph => sequential([['hidden', new Linear({ units: 8 })], ['head', new Linear({ units: 3 })]], { input: ['batch', 5] });
+const makeGraph = (): Graph =>
+  sequential(
+    [
+      ['hidden', new Linear({ units: 8 })],
+      ['head', new Linear({ units: 3 })],
+    ],
+    { input: ['batch', 5] },
+  );
 
 let root: string;
 let dir: string;
@@ -45,12 +51,20 @@ function stateWith(graph: Graph, seed: number, step = 10): CheckpointState {
     graph,
     params,
     optimizerState: { name: 'adam', tensors, meta: { step, beta1: 0.9, amsgrad: false, schedule: 'cosine' } },
-    meta: { step, epoch: 2, rng: { seed: 123, counter: 45 }, tokenizer: { kind: 'char', vocab: ['a', 'b', '😀'] }, batchInEpoch: 3, seqLen: 12 },
+    meta: {
+      step,
+      epoch: 2,
+      rng: { seed: 123, counter: 45 },
+      tokenizer: { kind: 'char', vocab: ['a', 'b', '😀'] },
+      batchInEpoch: 3,
+      seqLen: 12,
+    },
   };
 }
 
 /** Each parameter's values as float32, the precision a checkpoint stores. */
-const float32Values = (params: ParamStore) => Object.fromEntries(params.entries().map(([k, t]) => [k, Array.from(Float32Array.from(t.dataSync()))]));
+const float32Values = (params: ParamStore) =>
+  Object.fromEntries(params.entries().map(([k, t]) => [k, Array.from(Float32Array.from(t.dataSync()))]));
 
 const expectCheckpointError = async (promise: Promise<unknown>, file: string, problem: RegExp) => {
   const error = await promise.then(
@@ -71,7 +85,13 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     const state = stateWith(graph, 1);
     const path = await saveCheckpoint(dir, state);
     expect(path).toBe(dir);
-    expect((await readdir(dir)).sort()).toEqual(['.ganglion', 'graph.json', 'meta.json', 'optimizer.safetensors', 'weights.safetensors']);
+    expect((await readdir(dir)).sort()).toEqual([
+      '.ganglion',
+      'graph.json',
+      'meta.json',
+      'optimizer.safetensors',
+      'weights.safetensors',
+    ]);
     expect(await siblingsOf()).toEqual(['ckpt']);
 
     const loadBackend = new ReferenceBackend();
@@ -82,7 +102,8 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     expect(float32Values(loaded.params)).toEqual(float32Values(state.params));
     for (const [, t] of loaded.params.entries()) expect(t.backend).toBe(loadBackend);
     // Loaded values are exactly float32 values: a second save/load changes nothing.
-    for (const [k, t] of loaded.params.entries()) expect(Array.from(t.dataSync()), k).toEqual(float32Values(state.params)[k]);
+    for (const [k, t] of loaded.params.entries())
+      expect(Array.from(t.dataSync()), k).toEqual(float32Values(state.params)[k]);
 
     const opt = loaded.optimizerState!;
     expect(opt.name).toBe('adam');
@@ -134,7 +155,13 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     expect(decodeSafetensors(await readFile(file), file).tensors.size).toBe(0);
     const loaded = await loadCheckpoint(dir, { resolve, backend });
     expect(loaded.optimizerState).toBeUndefined();
-    expect({ ...loaded.meta, files: undefined }).toEqual({ format: 'ganglion-checkpoint', formatVersion: 2, step: 0, epoch: 0, files: undefined });
+    expect({ ...loaded.meta, files: undefined }).toEqual({
+      format: 'ganglion-checkpoint',
+      formatVersion: 2,
+      step: 0,
+      epoch: 0,
+      files: undefined,
+    });
   });
 
   test('saving again replaces the checkpoint, keeps one generation and leaves no temp files', async () => {
@@ -153,22 +180,40 @@ describe('saveCheckpoint / loadCheckpoint', () => {
   test('a save replaces only its own files: everything else in the folder stays, byte for byte', async () => {
     const graph = makeGraph();
     await saveCheckpoint(dir, stateWith(graph, 1, 10));
-    const theirs = { 'NOTES.txt': 'precious', 'model.onnx': Buffer.from([8, 1, 2, 3]), 'sub/keep.bin': Buffer.from([0, 255]) };
+    const theirs = {
+      'NOTES.txt': 'precious',
+      'model.onnx': Buffer.from([8, 1, 2, 3]),
+      'sub/keep.bin': Buffer.from([0, 255]),
+    };
     await mkdir(join(dir, 'sub'));
     for (const [name, data] of Object.entries(theirs)) await writeFile(join(dir, name), data);
     await saveCheckpoint(dir, stateWith(graph, 2, 20));
-    for (const [name, data] of Object.entries(theirs)) expect(await readFile(join(dir, name))).toEqual(Buffer.from(data));
-    expect((await readdir(dir)).sort()).toEqual(['.ganglion', 'NOTES.txt', 'graph.json', 'meta.json', 'model.onnx', 'optimizer.safetensors', 'sub', 'weights.safetensors']);
+    for (const [name, data] of Object.entries(theirs))
+      expect(await readFile(join(dir, name))).toEqual(Buffer.from(data));
+    expect((await readdir(dir)).sort()).toEqual([
+      '.ganglion',
+      'NOTES.txt',
+      'graph.json',
+      'meta.json',
+      'model.onnx',
+      'optimizer.safetensors',
+      'sub',
+      'weights.safetensors',
+    ]);
   });
 
   test.each([
     ['files but no meta.json', { 'notes.txt': 'precious' }],
-    ['a meta.json that is not Ganglion\'s', { 'meta.json': '{"name":"my-project"}', 'index.js': 'x' }],
+    ["a meta.json that is not Ganglion's", { 'meta.json': '{"name":"my-project"}', 'index.js': 'x' }],
     ['a meta.json that is not JSON', { 'meta.json': 'name: my-project' }],
   ])('refuses to write into a folder that is not a checkpoint: %s', async (_, files) => {
     await mkdir(dir, { recursive: true });
     for (const [name, data] of Object.entries(files)) await writeFile(join(dir, name), data);
-    await expectCheckpointError(saveCheckpoint(dir, stateWith(makeGraph(), 1)), dir, /is not a Ganglion checkpoint .*refusing to write into it/);
+    await expectCheckpointError(
+      saveCheckpoint(dir, stateWith(makeGraph(), 1)),
+      dir,
+      /is not a Ganglion checkpoint .*refusing to write into it/,
+    );
     expect((await readdir(dir)).sort()).toEqual(Object.keys(files).sort());
     for (const [name, data] of Object.entries(files)) expect(await readFile(join(dir, name), 'utf8')).toBe(data);
   });
@@ -176,10 +221,22 @@ describe('saveCheckpoint / loadCheckpoint', () => {
   test('rejects meta that would not load back', async () => {
     const graph = makeGraph();
     const params = ParamStore.initialize(graph, 1, backend);
-    await expectCheckpointError(saveCheckpoint(dir, { graph, params, meta: { step: Number.NaN, epoch: 0 } }), dir, /meta\.json: "step" is null, expected a non-negative integer/);
-    await expectCheckpointError(saveCheckpoint(dir, { graph, params, meta: { step: 1, epoch: 0, optimizer: 'sgd' } }), dir, /"optimizer" are written by saveCheckpoint/);
+    await expectCheckpointError(
+      saveCheckpoint(dir, { graph, params, meta: { step: Number.NaN, epoch: 0 } }),
+      dir,
+      /meta\.json: "step" is null, expected a non-negative integer/,
+    );
+    await expectCheckpointError(
+      saveCheckpoint(dir, { graph, params, meta: { step: 1, epoch: 0, optimizer: 'sgd' } }),
+      dir,
+      /"optimizer" are written by saveCheckpoint/,
+    );
     const optimizerState = { name: 'sgd', tensors: new Map(), meta: { lr: Number.POSITIVE_INFINITY } };
-    await expectCheckpointError(saveCheckpoint(dir, { graph, params, optimizerState, meta: { step: 1, epoch: 0 } }), dir, /optimizer meta "lr" is Infinity/);
+    await expectCheckpointError(
+      saveCheckpoint(dir, { graph, params, optimizerState, meta: { step: 1, epoch: 0 } }),
+      dir,
+      /optimizer meta "lr" is Infinity/,
+    );
     expect(await readdir(root)).toEqual([]);
   });
 });
@@ -197,7 +254,9 @@ describe('interrupted saves: the last complete save stays readable', () => {
     const graph = makeGraph();
     const first = stateWith(graph, 1, 10);
     await saveCheckpoint(dir, first);
-    await expect(saveCheckpoint(dir, stateWith(graph, 2, 20), crashAt('files-written'))).rejects.toThrow(/simulated crash at files-written/);
+    await expect(saveCheckpoint(dir, stateWith(graph, 2, 20), crashAt('files-written'))).rejects.toThrow(
+      /simulated crash at files-written/,
+    );
     const loaded = await loadCheckpoint(dir, { resolve, backend });
     expect(loaded.loadedFrom).toBe(dir);
     expect(loaded.meta.step).toBe(10);
@@ -250,7 +309,16 @@ describe('interrupted saves: the last complete save stays readable', () => {
     const graph = makeGraph();
     const stateAt = (k: number): CheckpointState => {
       const params = new ParamStore(graph);
-      for (const { node, spec } of graph.params()) params.set(`${node}.${spec.name}`, tensor(new Float32Array((spec.shape as number[]).reduce((a, b) => a * b, 1)).fill(k), spec.shape as number[], 'float32', backend));
+      for (const { node, spec } of graph.params())
+        params.set(
+          `${node}.${spec.name}`,
+          tensor(
+            new Float32Array((spec.shape as number[]).reduce((a, b) => a * b, 1)).fill(k),
+            spec.shape as number[],
+            'float32',
+            backend,
+          ),
+        );
       return { graph, params, meta: { step: k, epoch: 0 } };
     };
     await saveCheckpoint(dir, stateAt(1));
@@ -302,10 +370,21 @@ describe('interrupted saves: the last complete save stays readable', () => {
     const lock = join(dir, '.ganglion', 'lock');
     // pid 1 runs (init); another host cannot be checked.
     await writeFile(lock, JSON.stringify({ pid: 1, host: (await import('node:os')).hostname(), since: 'then' }));
-    await expectCheckpointError(saveCheckpoint(dir, stateWith(makeGraph(), 2, 20)), dir, /is in use: process 1 has been writing there since then/);
+    await expectCheckpointError(
+      saveCheckpoint(dir, stateWith(makeGraph(), 2, 20)),
+      dir,
+      /is in use: process 1 has been writing there since then/,
+    );
     await writeFile(lock, JSON.stringify({ pid: 1, host: 'elsewhere', since: 'then' }));
-    await expectCheckpointError(saveCheckpoint(dir, stateWith(makeGraph(), 2, 20)), dir, /process 1 on host elsewhere .*delete .*lock/);
-    await writeFile(lock, JSON.stringify({ pid: 2147483646, host: (await import('node:os')).hostname(), since: 'then' }));
+    await expectCheckpointError(
+      saveCheckpoint(dir, stateWith(makeGraph(), 2, 20)),
+      dir,
+      /process 1 on host elsewhere .*delete .*lock/,
+    );
+    await writeFile(
+      lock,
+      JSON.stringify({ pid: 2147483646, host: (await import('node:os')).hostname(), since: 'then' }),
+    );
     await saveCheckpoint(dir, stateWith(makeGraph(), 2, 20));
     expect((await loadCheckpoint(dir, { resolve, backend })).meta.step).toBe(20);
     expect(await readdir(join(dir, '.ganglion'))).toEqual(['g2']);
@@ -332,9 +411,13 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
     await writeFile(metaPath, JSON.stringify(meta));
   };
 
-  const rewriteWeights = async (edit: (tensors: Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>) => void) => {
+  const rewriteWeights = async (
+    edit: (tensors: Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>) => void,
+  ) => {
     const { tensors } = decodeSafetensors(await readFile(weightsPath()), weightsPath());
-    const copy = new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, shape: [...t.shape], data: t.data as Float32Array }]));
+    const copy = new Map(
+      [...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, shape: [...t.shape], data: t.data as Float32Array }]),
+    );
     edit(copy);
     await replaceFile(CHECKPOINT_FILES.weights, encodeSafetensors(copy));
   };
@@ -342,25 +425,43 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
   test('truncated weights file', async () => {
     const bytes = await readFile(weightsPath());
     await replaceFile(CHECKPOINT_FILES.weights, bytes.subarray(0, bytes.length - 5));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /tensor "head\.bias": data_offsets \[\d+, \d+\] run past the end of the data .*the file is truncated/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      weightsPath(),
+      /tensor "head\.bias": data_offsets \[\d+, \d+\] run past the end of the data .*the file is truncated/,
+    );
     await replaceFile(CHECKPOINT_FILES.weights, bytes.subarray(0, 5));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /file is 5 bytes, shorter than the 8-byte header length/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      weightsPath(),
+      /file is 5 bytes, shorter than the 8-byte header length/,
+    );
   });
 
   test('wrong header: a header length larger than the file', async () => {
     const bytes = new Uint8Array(await readFile(weightsPath()));
     new DataView(bytes.buffer).setBigUint64(0, BigInt(bytes.length), true);
     await replaceFile(CHECKPOINT_FILES.weights, bytes);
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /header length \d+ runs past the end of the file/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      weightsPath(),
+      /header length \d+ runs past the end of the file/,
+    );
   });
 
   test('a missing tensor', async () => {
     await rewriteWeights((t) => t.delete('head.bias'));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /missing tensor "head\.bias" \(parameter "bias" of Linear node "head", shape \[3\]\)/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      weightsPath(),
+      /missing tensor "head\.bias" \(parameter "bias" of Linear node "head", shape \[3\]\)/,
+    );
   });
 
   test('a shape mismatch', async () => {
-    await rewriteWeights((t) => t.set('head.kernel', { dtype: 'F32', shape: [3, 8], data: t.get('head.kernel')!.data }));
+    await rewriteWeights((t) =>
+      t.set('head.kernel', { dtype: 'F32', shape: [3, 8], data: t.get('head.kernel')!.data }),
+    );
     await expectCheckpointError(
       loadCheckpoint(dir, { resolve, backend }),
       weightsPath(),
@@ -370,11 +471,19 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
 
   test('tensors the graph does not declare', async () => {
     await rewriteWeights((t) => t.set('head.extra', { dtype: 'F32', shape: [1], data: new Float32Array(1) }));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /tensors the graph does not declare: "head\.extra"/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      weightsPath(),
+      /tensors the graph does not declare: "head\.extra"/,
+    );
   });
 
   test('an unknown layer kind', async () => {
-    await expectCheckpointError(loadCheckpoint(dir, { resolve: () => undefined, backend }), join(dir, 'graph.json'), /cannot rebuild the graph: node "hidden": unknown layer kind "Linear"/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve: () => undefined, backend }),
+      join(dir, 'graph.json'),
+      /cannot rebuild the graph: node "hidden": unknown layer kind "Linear"/,
+    );
   });
 
   test('a missing or malformed meta.json, a wrong formatVersion', async () => {
@@ -385,15 +494,35 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
     await writeFile(meta, '{"formatVersion": 2,');
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /not valid JSON/);
     await writeFile(meta, text.replace('"formatVersion": 2', '"formatVersion": 3'));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /formatVersion 3 is not supported \(this version reads 1 and 2\)/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      meta,
+      /formatVersion 3 is not supported \(this version reads 1 and 2\)/,
+    );
     await writeFile(meta, text.replace('"seqLen": 12', '"seqLen": 0'));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /"seqLen" is 0, expected a whole number >= 1/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      meta,
+      /"seqLen" is 0, expected a whole number >= 1/,
+    );
     await writeFile(meta, text.replace('"step": 10', '"step": -3'));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /"step" is -3, expected a non-negative integer/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      meta,
+      /"step" is -3, expected a non-negative integer/,
+    );
     await writeFile(meta, JSON.stringify({ step: 1, epoch: 0 }));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /has no "formatVersion"; not a Ganglion checkpoint/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      meta,
+      /has no "formatVersion"; not a Ganglion checkpoint/,
+    );
     await writeFile(meta, text.replace('"vocab": [', '"vocab": ["a", '));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), meta, /"tokenizer": character tokenizer: 'a' \(U\+0061\) appears twice/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      meta,
+      /"tokenizer": character tokenizer: 'a' \(U\+0061\) appears twice/,
+    );
   });
 
   test('a missing graph.json or weights file, a missing directory', async () => {
@@ -401,7 +530,11 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /file is missing/);
     await rm(join(dir, 'graph.json'));
     await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), join(dir, 'graph.json'), /file is missing/);
-    await expectCheckpointError(loadCheckpoint(join(root, 'nope'), { resolve, backend }), join(root, 'nope'), /checkpoint directory does not exist/);
+    await expectCheckpointError(
+      loadCheckpoint(join(root, 'nope'), { resolve, backend }),
+      join(root, 'nope'),
+      /checkpoint directory does not exist/,
+    );
   });
 
   test('optimizer tensors without an optimizer entry in meta.json', async () => {
@@ -409,39 +542,78 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
     const json = JSON.parse(await readFile(meta, 'utf8'));
     delete json.optimizer;
     await writeFile(meta, JSON.stringify(json));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), join(dir, 'optimizer.safetensors'), /holds 3 tensors, but .*meta\.json has no "optimizer" entry/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      join(dir, 'optimizer.safetensors'),
+      /holds 3 tensors, but .*meta\.json has no "optimizer" entry/,
+    );
   });
 
   test('a byte changed after the save: the checksum names the file', async () => {
     const bytes = await readFile(weightsPath());
     bytes[bytes.length - 2] ^= 0x40;
     await writeFile(weightsPath(), bytes);
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /its sha256 does not match meta\.json \(the file was changed after it was saved, or a save was interrupted\)/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      weightsPath(),
+      /its sha256 does not match meta\.json \(the file was changed after it was saved, or a save was interrupted\)/,
+    );
   });
 
   test('a NaN or infinite weight is an error naming the tensor', async () => {
     await rewriteWeights((t) => t.get('hidden.bias')!.data.set([Number.NaN], 5));
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /tensor "hidden\.bias" holds NaN at flat index 5; a checkpoint's values must be finite/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      weightsPath(),
+      /tensor "hidden\.bias" holds NaN at flat index 5; a checkpoint's values must be finite/,
+    );
     await rewriteWeights((t) => {
       t.get('hidden.bias')!.data.set([0], 5);
       t.get('head.kernel')!.data.set([Number.NEGATIVE_INFINITY], 0);
     });
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), weightsPath(), /tensor "head\.kernel" holds -Infinity at flat index 0/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      weightsPath(),
+      /tensor "head\.kernel" holds -Infinity at flat index 0/,
+    );
   });
 
   test('optimizer slots are checked against the parameters: extra, wrong shape, missing, non-finite', async () => {
     const optimizerPath = join(dir, CHECKPOINT_FILES.optimizer);
     const write = (tensors: Record<string, { shape: number[]; data: Float32Array }>) =>
-      replaceFile(CHECKPOINT_FILES.optimizer, encodeSafetensors(new Map(Object.entries(tensors).map(([k, t]) => [k, { dtype: 'F32' as const, ...t }]))));
+      replaceFile(
+        CHECKPOINT_FILES.optimizer,
+        encodeSafetensors(new Map(Object.entries(tensors).map(([k, t]) => [k, { dtype: 'F32' as const, ...t }]))),
+      );
     const f = (n: number, v = 0) => new Float32Array(n).fill(v);
     await write({ 'lstm.kernel.m': { shape: [3], data: f(3) } });
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), optimizerPath, /tensor "lstm\.kernel\.m" is not a slot of any parameter of the graph/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      optimizerPath,
+      /tensor "lstm\.kernel\.m" is not a slot of any parameter of the graph/,
+    );
     await write({ 'head.bias.m': { shape: [4], data: f(4) } });
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), optimizerPath, /tensor "head\.bias\.m" has shape \[4\], but parameter "head\.bias" has shape \[3\]/);
-    await write({ 'head.bias.m': { shape: [3], data: f(3) }, 'head.bias.v': { shape: [3], data: f(3) }, 'hidden.bias.m': { shape: [8], data: f(8) } });
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), optimizerPath, /missing tensor "hidden\.bias\.v" \(parameter "hidden\.bias" has slots "m" but not "v"\)/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      optimizerPath,
+      /tensor "head\.bias\.m" has shape \[4\], but parameter "head\.bias" has shape \[3\]/,
+    );
+    await write({
+      'head.bias.m': { shape: [3], data: f(3) },
+      'head.bias.v': { shape: [3], data: f(3) },
+      'hidden.bias.m': { shape: [8], data: f(8) },
+    });
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      optimizerPath,
+      /missing tensor "hidden\.bias\.v" \(parameter "hidden\.bias" has slots "m" but not "v"\)/,
+    );
     await write({ 'head.bias.m': { shape: [3], data: f(3, Number.POSITIVE_INFINITY) } });
-    await expectCheckpointError(loadCheckpoint(dir, { resolve, backend }), optimizerPath, /tensor "head\.bias\.m" holds Infinity at flat index 0/);
+    await expectCheckpointError(
+      loadCheckpoint(dir, { resolve, backend }),
+      optimizerPath,
+      /tensor "head\.bias\.m" holds Infinity at flat index 0/,
+    );
   });
 
   test('a broken checkpoint leaves no tensors behind', async () => {

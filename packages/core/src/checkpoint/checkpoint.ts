@@ -22,13 +22,27 @@ import { ParamStore, paramKey } from '../graph/params.js';
 import { formatShape, sameShape } from '../shape/dim.js';
 import type { Tensor } from '../tensor.js';
 import { type CommitHooks, STORE_DIR, checkpointDirStatus, readGeneration, writeGeneration } from './checkpoint-dir.js';
-import { type CheckpointMeta, type CheckpointMetaInput, type OptimizerMetaValue, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, checkOptimizerMeta, parseCheckpointMeta } from './checkpoint-meta.js';
+import {
+  type CheckpointMeta,
+  type CheckpointMetaInput,
+  type OptimizerMetaValue,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_FORMAT_VERSION,
+  checkOptimizerMeta,
+  parseCheckpointMeta,
+} from './checkpoint-meta.js';
 import { type SafetensorsDType, type SafetensorsTensor, decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
-export const CHECKPOINT_FILES = { graph: 'graph.json', weights: 'weights.safetensors', optimizer: 'optimizer.safetensors', meta: 'meta.json' } as const;
+export const CHECKPOINT_FILES = {
+  graph: 'graph.json',
+  weights: 'weights.safetensors',
+  optimizer: 'optimizer.safetensors',
+  meta: 'meta.json',
+} as const;
 
 /** True when `name`, an entry of a checkpoint directory, belongs to Ganglion (a save replaces it). */
-export const isCheckpointFile = (name: string): boolean => (Object.values(CHECKPOINT_FILES) as string[]).includes(name) || name === STORE_DIR;
+export const isCheckpointFile = (name: string): boolean =>
+  (Object.values(CHECKPOINT_FILES) as string[]).includes(name) || name === STORE_DIR;
 
 /** An optimizer's state as checkpoints hold it (the same shape as the training `OptimizerState`). */
 export interface CheckpointOptimizerState {
@@ -73,7 +87,11 @@ const TO_SAFETENSORS: Record<DType, SafetensorsDType> = { float32: 'F32', int32:
 const FROM_SAFETENSORS: Partial<Record<SafetensorsDType, DType>> = { F32: 'float32', I32: 'int32', BOOL: 'bool' };
 const TYPED = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
 
-const safetensorsOf = (t: Tensor): SafetensorsTensor => ({ dtype: TO_SAFETENSORS[t.dtype], shape: t.shape as number[], data: TYPED[t.dtype].from(t.dataSync()) });
+const safetensorsOf = (t: Tensor): SafetensorsTensor => ({
+  dtype: TO_SAFETENSORS[t.dtype],
+  shape: t.shape as number[],
+  data: TYPED[t.dtype].from(t.dataSync()),
+});
 
 /** Turn a file-system error into a CheckpointError; anything else (a test hook's crash) passes. */
 function fsError(e: unknown, what: string): unknown {
@@ -82,7 +100,10 @@ function fsError(e: unknown, what: string): unknown {
 }
 
 /** The checkpoint's files as bytes, validated before anything touches the disk. */
-function encodeCheckpoint(dir: string, state: CheckpointState): { files: Record<string, Uint8Array | string>; meta: Record<string, unknown> } {
+function encodeCheckpoint(
+  dir: string,
+  state: CheckpointState,
+): { files: Record<string, Uint8Array | string>; meta: Record<string, unknown> } {
   const { graph, params, optimizerState } = state;
   const fail = (problem: string): never => {
     throw new CheckpointError(`cannot save checkpoint ${dir}: ${problem}`);
@@ -94,23 +115,38 @@ function encodeCheckpoint(dir: string, state: CheckpointState): { files: Record<
     declared.add(key);
     if (!params.has(key)) fail(`parameter "${key}" has no value in the ParamStore`);
     const t = params.get(key);
-    if (!sameShape(t.shape, spec.shape)) fail(`parameter "${key}" has shape ${formatShape(t.shape)}, but the graph declares ${formatShape(spec.shape)}`);
+    if (!sameShape(t.shape, spec.shape))
+      fail(`parameter "${key}" has shape ${formatShape(t.shape)}, but the graph declares ${formatShape(spec.shape)}`);
     weights.set(key, { dtype: 'F32', shape: spec.shape, data: Float32Array.from(t.dataSync()) });
   }
   const extra = params.keys().filter((k) => !declared.has(k));
-  if (extra.length > 0) fail(`the ParamStore holds parameters the graph does not declare: ${extra.map((k) => `"${k}"`).join(', ')}`);
+  if (extra.length > 0)
+    fail(`the ParamStore holds parameters the graph does not declare: ${extra.map((k) => `"${k}"`).join(', ')}`);
 
-  const { formatVersion, optimizer, ...rest } = state.meta as CheckpointMetaInput & { formatVersion?: unknown; optimizer?: unknown };
-  if (formatVersion !== undefined || optimizer !== undefined) fail('meta "formatVersion" and "optimizer" are written by saveCheckpoint; pass the optimizer as optimizerState');
+  const { formatVersion, optimizer, ...rest } = state.meta as CheckpointMetaInput & {
+    formatVersion?: unknown;
+    optimizer?: unknown;
+  };
+  if (formatVersion !== undefined || optimizer !== undefined)
+    fail('meta "formatVersion" and "optimizer" are written by saveCheckpoint; pass the optimizer as optimizerState');
   const optimizerTensors = new Map<string, SafetensorsTensor>();
   let optimizerMeta: CheckpointMeta['optimizer'];
   if (optimizerState) {
-    if (typeof optimizerState.name !== 'string' || optimizerState.name === '') fail('optimizerState.name must be a non-empty string');
-    optimizerMeta = { name: optimizerState.name, meta: checkOptimizerMeta(optimizerState.meta, `cannot save checkpoint ${dir}`) };
+    if (typeof optimizerState.name !== 'string' || optimizerState.name === '')
+      fail('optimizerState.name must be a non-empty string');
+    optimizerMeta = {
+      name: optimizerState.name,
+      meta: checkOptimizerMeta(optimizerState.meta, `cannot save checkpoint ${dir}`),
+    };
     for (const [name, t] of optimizerState.tensors) optimizerTensors.set(name, safetensorsOf(t));
   }
   const { format: _format, files: _files, ...user } = rest as Record<string, unknown>;
-  const meta = { format: CHECKPOINT_FORMAT, formatVersion: CHECKPOINT_FORMAT_VERSION, ...user, ...(optimizerMeta ? { optimizer: optimizerMeta } : {}) };
+  const meta = {
+    format: CHECKPOINT_FORMAT,
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    ...user,
+    ...(optimizerMeta ? { optimizer: optimizerMeta } : {}),
+  };
   // What the loader will see (NaN became null, undefined vanished) must pass the loader's checks.
   const roundTripped = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
   parseCheckpointMeta({ ...roundTripped, files: {} }, `cannot save checkpoint ${dir}: meta.json`);
@@ -130,13 +166,20 @@ function encodeCheckpoint(dir: string, state: CheckpointState): { files: Record<
  *
  *   await saveCheckpoint('runs/lm/ckpt', { graph, params: runtime.params, meta: { step, epoch, rng: rng.state } });
  */
-export async function saveCheckpoint(dir: string, state: CheckpointState, options: SaveCheckpointOptions = {}): Promise<string> {
+export async function saveCheckpoint(
+  dir: string,
+  state: CheckpointState,
+  options: SaveCheckpointOptions = {},
+): Promise<string> {
   const target = resolvePath(dir);
   const { files, meta } = encodeCheckpoint(target, state);
   const status = await checkpointDirStatus(target).catch((e: unknown) => {
     throw new CheckpointError(`cannot save checkpoint ${(e as Error).message}`);
   });
-  if (status.kind === 'foreign') throw new CheckpointError(`cannot save checkpoint ${target}: the folder is not a Ganglion checkpoint (${status.reason}); refusing to write into it`);
+  if (status.kind === 'foreign')
+    throw new CheckpointError(
+      `cannot save checkpoint ${target}: the folder is not a Ganglion checkpoint (${status.reason}); refusing to write into it`,
+    );
   try {
     await writeGeneration(target, files, meta, options.hooks);
   } catch (e) {
@@ -148,7 +191,10 @@ export async function saveCheckpoint(dir: string, state: CheckpointState, option
 /** A NaN or infinite value in a saved tensor is an error naming it: it would poison training or output. */
 function checkFinite(file: string, name: string, data: ArrayLike<number>): void {
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) throw new CheckpointError(`${file}: tensor "${name}" holds ${data[i]} at flat index ${i}; a checkpoint's values must be finite`);
+    if (!Number.isFinite(data[i]))
+      throw new CheckpointError(
+        `${file}: tensor "${name}" holds ${data[i]} at flat index ${i}; a checkpoint's values must be finite`,
+      );
   }
 }
 
@@ -157,26 +203,42 @@ function checkFinite(file: string, name: string, data: ArrayLike<number>): void 
  * momentum buffer), each shaped like its parameter. A parameter may have no slots (it got no
  * gradient yet), but one that has some has every slot name the others have.
  */
-function checkSlots(file: string, tensors: ReadonlyMap<string, SafetensorsTensor>, params: ReadonlyMap<string, readonly number[]>): void {
+function checkSlots(
+  file: string,
+  tensors: ReadonlyMap<string, SafetensorsTensor>,
+  params: ReadonlyMap<string, readonly number[]>,
+): void {
   const slotsOf = new Map<string, Set<string>>();
   for (const [name, t] of tensors) {
     const dot = name.lastIndexOf('.');
     const key = name.slice(0, Math.max(dot, 0));
     const shape = params.get(key);
-    if (!shape) throw new CheckpointError(`${file}: tensor "${name}" is not a slot of any parameter of the graph (expected "<node>.<param>.<slot>")`);
-    if (!sameShape(t.shape, shape)) throw new CheckpointError(`${file}: tensor "${name}" has shape ${formatShape(t.shape)}, but parameter "${key}" has shape ${formatShape(shape)}`);
+    if (!shape)
+      throw new CheckpointError(
+        `${file}: tensor "${name}" is not a slot of any parameter of the graph (expected "<node>.<param>.<slot>")`,
+      );
+    if (!sameShape(t.shape, shape))
+      throw new CheckpointError(
+        `${file}: tensor "${name}" has shape ${formatShape(t.shape)}, but parameter "${key}" has shape ${formatShape(shape)}`,
+      );
     if (t.dtype === 'F32') checkFinite(file, name, t.data as Float32Array);
     slotsOf.set(key, (slotsOf.get(key) ?? new Set()).add(name.slice(dot + 1)));
   }
   const all = new Set([...slotsOf.values()].flatMap((s) => [...s]));
   for (const [key, slots] of slotsOf) {
     const missing = [...all].filter((s) => !slots.has(s));
-    if (missing.length > 0) throw new CheckpointError(`${file}: missing tensor "${key}.${missing[0]}" (parameter "${key}" has slots ${[...slots].map((x) => `"${x}"`).join(', ')} but not ${missing.map((x) => `"${x}"`).join(', ')})`);
+    if (missing.length > 0)
+      throw new CheckpointError(
+        `${file}: missing tensor "${key}.${missing[0]}" (parameter "${key}" has slots ${[...slots].map((x) => `"${x}"`).join(', ')} but not ${missing.map((x) => `"${x}"`).join(', ')})`,
+      );
   }
 }
 
 const listNames = (names: readonly string[]) => {
-  const shown = names.slice(0, 10).map((n) => `"${n}"`).join(', ');
+  const shown = names
+    .slice(0, 10)
+    .map((n) => `"${n}"`)
+    .join(', ');
   return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 };
 
@@ -188,7 +250,11 @@ const listNames = (names: readonly string[]) => {
  */
 export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions): Promise<LoadedCheckpoint> {
   const target = resolvePath(dir);
-  const read = await readGeneration(target, [CHECKPOINT_FILES.graph, CHECKPOINT_FILES.weights, CHECKPOINT_FILES.optimizer]);
+  const read = await readGeneration(target, [
+    CHECKPOINT_FILES.graph,
+    CHECKPOINT_FILES.weights,
+    CHECKPOINT_FILES.optimizer,
+  ]);
   const from = read.from;
   const path = (k: keyof typeof CHECKPOINT_FILES) => join(from, CHECKPOINT_FILES[k]);
   const bytes = (k: 'graph' | 'weights' | 'optimizer') => read.files.get(CHECKPOINT_FILES[k])!;
@@ -217,25 +283,39 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
     declared.add(key);
     const what = `parameter "${spec.name}" of ${graph.node(node).layer.kind} node "${node}"`;
     const t = weights.get(key);
-    if (!t) throw new CheckpointError(`${weightsFile}: missing tensor "${key}" (${what}, shape ${formatShape(spec.shape)})`);
-    if (t.dtype !== 'F32') throw new CheckpointError(`${weightsFile}: tensor "${key}" has dtype ${t.dtype}, expected F32 (${what})`);
+    if (!t)
+      throw new CheckpointError(`${weightsFile}: missing tensor "${key}" (${what}, shape ${formatShape(spec.shape)})`);
+    if (t.dtype !== 'F32')
+      throw new CheckpointError(`${weightsFile}: tensor "${key}" has dtype ${t.dtype}, expected F32 (${what})`);
     if (!sameShape(t.shape, spec.shape)) {
-      throw new CheckpointError(`${weightsFile}: tensor "${key}" has shape ${formatShape(t.shape)}, expected ${formatShape(spec.shape)} (${what})`);
+      throw new CheckpointError(
+        `${weightsFile}: tensor "${key}" has shape ${formatShape(t.shape)}, expected ${formatShape(spec.shape)} (${what})`,
+      );
     }
     checkFinite(weightsFile, key, t.data);
   }
   const unexpected = [...weights.keys()].filter((k) => !declared.has(k));
-  if (unexpected.length > 0) throw new CheckpointError(`${weightsFile}: tensors the graph does not declare: ${listNames(unexpected)}`);
+  if (unexpected.length > 0)
+    throw new CheckpointError(`${weightsFile}: tensors the graph does not declare: ${listNames(unexpected)}`);
 
   const optimizerFile = path('optimizer');
   const optimizerTensors = decodeSafetensors(bytes('optimizer'), optimizerFile).tensors;
   for (const [name, t] of optimizerTensors) {
-    if (!FROM_SAFETENSORS[t.dtype]) throw new CheckpointError(`${optimizerFile}: tensor "${name}" has dtype ${t.dtype}; optimizer state is F32, I32 or BOOL`);
+    if (!FROM_SAFETENSORS[t.dtype])
+      throw new CheckpointError(
+        `${optimizerFile}: tensor "${name}" has dtype ${t.dtype}; optimizer state is F32, I32 or BOOL`,
+      );
   }
   if (!meta.optimizer && optimizerTensors.size > 0) {
-    throw new CheckpointError(`${optimizerFile}: holds ${optimizerTensors.size} tensors, but ${path('meta')} has no "optimizer" entry naming their optimizer`);
+    throw new CheckpointError(
+      `${optimizerFile}: holds ${optimizerTensors.size} tensors, but ${path('meta')} has no "optimizer" entry naming their optimizer`,
+    );
   }
-  checkSlots(optimizerFile, optimizerTensors, new Map(graph.params().map(({ node, spec }) => [paramKey(node, spec.name), spec.shape as readonly number[]])));
+  checkSlots(
+    optimizerFile,
+    optimizerTensors,
+    new Map(graph.params().map(({ node, spec }) => [paramKey(node, spec.name), spec.shape as readonly number[]])),
+  );
 
   // Everything is checked: only now make tensors, so a bad checkpoint leaks none.
   const backend = options.backend ?? getBackend();
@@ -247,8 +327,16 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
   let optimizerState: CheckpointOptimizerState | undefined;
   if (meta.optimizer) {
     const tensors = new Map<string, Tensor>();
-    for (const [name, t] of optimizerTensors) tensors.set(name, keep(tensor(t.data, t.shape, FROM_SAFETENSORS[t.dtype], backend)));
+    for (const [name, t] of optimizerTensors)
+      tensors.set(name, keep(tensor(t.data, t.shape, FROM_SAFETENSORS[t.dtype], backend)));
     optimizerState = { name: meta.optimizer.name, meta: meta.optimizer.meta, tensors };
   }
-  return { graph, params, optimizerState, meta, loadedFrom: from, ...(read.recovered ? { recovered: read.recovered } : {}) };
+  return {
+    graph,
+    params,
+    optimizerState,
+    meta,
+    loadedFrom: from,
+    ...(read.recovered ? { recovered: read.recovered } : {}),
+  };
 }

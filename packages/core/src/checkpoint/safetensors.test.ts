@@ -25,12 +25,35 @@ const expectError = (bytes: Uint8Array, message: RegExp) => {
 
 describe('safetensors', () => {
   // Header: 139 bytes of JSON + 5 spaces = 144 = 0x90. Data: w = [1.5, -2] as F32 LE, n = [-3] as I32 LE.
-  const header = '{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"n":{"dtype":"I32","shape":[1],"data_offsets":[8,12]}}';
+  const header =
+    '{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"n":{"dtype":"I32","shape":[1],"data_offsets":[8,12]}}';
   const handBuilt = new Uint8Array([
-    0x90, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    ...ascii(header), 0x20, 0x20, 0x20, 0x20, 0x20,
-    0x00, 0x00, 0xc0, 0x3f, /* 1.5 */ 0x00, 0x00, 0x00, 0xc0, /* -2 */
-    0xfd, 0xff, 0xff, 0xff, /* -3 */
+    0x90,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    ...ascii(header),
+    0x20,
+    0x20,
+    0x20,
+    0x20,
+    0x20,
+    0x00,
+    0x00,
+    0xc0,
+    0x3f,
+    /* 1.5 */ 0x00,
+    0x00,
+    0x00,
+    0xc0 /* -2 */,
+    0xfd,
+    0xff,
+    0xff,
+    0xff /* -3 */,
   ]);
 
   test('a file built byte by byte from the spec decodes to the right tensors', () => {
@@ -99,10 +122,18 @@ describe('safetensors', () => {
   });
 
   test('encoding rejects data that does not fit its declaration', () => {
-    expect(() => encodeSafetensors([['x', { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) }]])).toThrow(/tensor "x" has shape \[2, 2\] \(4 elements\) but 3 values/);
-    expect(() => encodeSafetensors([['x', { dtype: 'F32', shape: [2], data: new Int32Array(2) }]])).toThrow(/tensor "x" is F32 but its data is a Int32Array, expected Float32Array/);
-    expect(() => encodeSafetensors([['__metadata__', { dtype: 'U8', shape: [0], data: new Uint8Array(0) }]])).toThrow(CheckpointError);
-    expect(() => encodeSafetensors([['m', { dtype: 'BOOL', shape: [1], data: new Uint8Array([2]) }]])).toThrow(/BOOL but holds values other than 0 and 1/);
+    expect(() => encodeSafetensors([['x', { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) }]])).toThrow(
+      /tensor "x" has shape \[2, 2\] \(4 elements\) but 3 values/,
+    );
+    expect(() => encodeSafetensors([['x', { dtype: 'F32', shape: [2], data: new Int32Array(2) }]])).toThrow(
+      /tensor "x" is F32 but its data is a Int32Array, expected Float32Array/,
+    );
+    expect(() => encodeSafetensors([['__metadata__', { dtype: 'U8', shape: [0], data: new Uint8Array(0) }]])).toThrow(
+      CheckpointError,
+    );
+    expect(() => encodeSafetensors([['m', { dtype: 'BOOL', shape: [1], data: new Uint8Array([2]) }]])).toThrow(
+      /BOOL but holds values other than 0 and 1/,
+    );
   });
 
   describe('malformed files', () => {
@@ -130,30 +161,60 @@ describe('safetensors', () => {
     });
 
     test('unknown and unsupported dtypes', () => {
-      expectError(fileOf({ w: { dtype: 'F33', shape: [1], data_offsets: [0, 4] } }, f32(1)), /tensor "w": unknown dtype "F33" \(the format defines BOOL, U8/);
-      expectError(fileOf({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, f32(1)), /tensor "w": dtype F16 is not supported \(supported: F32, F64, I32, U8, BOOL\)/);
+      expectError(
+        fileOf({ w: { dtype: 'F33', shape: [1], data_offsets: [0, 4] } }, f32(1)),
+        /tensor "w": unknown dtype "F33" \(the format defines BOOL, U8/,
+      );
+      expectError(
+        fileOf({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, f32(1)),
+        /tensor "w": dtype F16 is not supported \(supported: F32, F64, I32, U8, BOOL\)/,
+      );
     });
 
     test('bad shapes and offsets', () => {
-      expectError(fileOf({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, f32(1)), /tensor "w": shape is \[-1\], expected an array of non-negative integers/);
-      expectError(fileOf({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, f32(1)), /tensor "w": data_offsets is \[4,0\], expected \[begin, end\] with 0 <= begin <= end/);
-      expectError(fileOf({ w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }, f32(3)), /tensor "w": data_offsets \[0, 12\] hold 12 bytes, but shape \[2, 2\] of F32 needs 16/);
+      expectError(
+        fileOf({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, f32(1)),
+        /tensor "w": shape is \[-1\], expected an array of non-negative integers/,
+      );
+      expectError(
+        fileOf({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, f32(1)),
+        /tensor "w": data_offsets is \[4,0\], expected \[begin, end\] with 0 <= begin <= end/,
+      );
+      expectError(
+        fileOf({ w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }, f32(3)),
+        /tensor "w": data_offsets \[0, 12\] hold 12 bytes, but shape \[2, 2\] of F32 needs 16/,
+      );
     });
 
     test('overlapping tensors, gaps, trailing bytes', () => {
-      const overlap = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } };
+      const overlap = {
+        a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+        b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+      };
       expectError(fileOf(overlap, f32(3)), /tensor "b": data_offsets \[4, 12\] overlap tensor "a" \(which ends at 8\)/);
-      const gap = { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } };
+      const gap = {
+        a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+        b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+      };
       expectError(fileOf(gap, f32(3)), /tensor "b": data_offsets \[8, 12\] leave a gap: the previous tensor ends at 4/);
-      expectError(fileOf({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f32(2)), /4 bytes after the last tensor's data/);
+      expectError(
+        fileOf({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f32(2)),
+        /4 bytes after the last tensor's data/,
+      );
     });
 
     test('truncated data', () => {
-      expectError(handBuilt.subarray(0, handBuilt.length - 3), /tensor "n": data_offsets \[8, 12\] run past the end of the data \(9 bytes after the header\); the file is truncated/);
+      expectError(
+        handBuilt.subarray(0, handBuilt.length - 3),
+        /tensor "n": data_offsets \[8, 12\] run past the end of the data \(9 bytes after the header\); the file is truncated/,
+      );
     });
 
     test('BOOL values other than 0 and 1', () => {
-      expectError(fileOf({ m: { dtype: 'BOOL', shape: [2], data_offsets: [0, 2] } }, [1, 7]), /tensor "m": BOOL value 7 at flat index 1; expected 0 or 1/);
+      expectError(
+        fileOf({ m: { dtype: 'BOOL', shape: [2], data_offsets: [0, 2] } }, [1, 7]),
+        /tensor "m": BOOL value 7 at flat index 1; expected 0 or 1/,
+      );
     });
   });
 });

@@ -11,7 +11,21 @@ import { CheckpointError } from '../errors.js';
 
 /** Every dtype name the format defines; decoding knows their sizes even when it cannot read them. */
 const DTYPE_BYTES: Readonly<Record<string, number>> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 };
 
 /** The dtypes this implementation reads and writes. */
@@ -39,7 +53,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const ARRAY_TYPE = { F32: Float32Array, F64: Float64Array, I32: Int32Array, U8: Uint8Array, BOOL: Uint8Array } as const;
 
-const isSupported = (dtype: string): dtype is SafetensorsDType => (SAFETENSORS_DTYPES as readonly string[]).includes(dtype);
+const isSupported = (dtype: string): dtype is SafetensorsDType =>
+  (SAFETENSORS_DTYPES as readonly string[]).includes(dtype);
 const shapeSize = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
@@ -55,24 +70,37 @@ export function encodeSafetensors(
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new CheckpointError(`safetensors: metadata "${k}" is a ${typeof v}; metadata values must be strings`);
+      if (typeof v !== 'string')
+        throw new CheckpointError(`safetensors: metadata "${k}" is a ${typeof v}; metadata values must be strings`);
     }
     header.__metadata__ = { ...metadata };
   }
   const entries = [...tensors];
   let offset = 0;
   for (const [name, t] of entries) {
-    if (name === '__metadata__' || name === '') throw new CheckpointError(`safetensors: "${name}" cannot be a tensor name`);
+    if (name === '__metadata__' || name === '')
+      throw new CheckpointError(`safetensors: "${name}" cannot be a tensor name`);
     if (Object.hasOwn(header, name)) throw new CheckpointError(`safetensors: tensor "${name}" is given twice`);
-    if (!isSupported(t.dtype)) throw new CheckpointError(`safetensors: tensor "${name}" has dtype ${String(t.dtype)}; can write ${SAFETENSORS_DTYPES.join(', ')}`);
+    if (!isSupported(t.dtype))
+      throw new CheckpointError(
+        `safetensors: tensor "${name}" has dtype ${String(t.dtype)}; can write ${SAFETENSORS_DTYPES.join(', ')}`,
+      );
     if (!(t.data instanceof ARRAY_TYPE[t.dtype])) {
-      throw new CheckpointError(`safetensors: tensor "${name}" is ${t.dtype} but its data is a ${t.data.constructor.name}, expected ${ARRAY_TYPE[t.dtype].name}`);
+      throw new CheckpointError(
+        `safetensors: tensor "${name}" is ${t.dtype} but its data is a ${t.data.constructor.name}, expected ${ARRAY_TYPE[t.dtype].name}`,
+      );
     }
-    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(`safetensors: tensor "${name}" has shape ${fmt(t.shape)}; dims must be non-negative integers`);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new CheckpointError(
+        `safetensors: tensor "${name}" has shape ${fmt(t.shape)}; dims must be non-negative integers`,
+      );
     if (shapeSize(t.shape) !== t.data.length) {
-      throw new CheckpointError(`safetensors: tensor "${name}" has shape ${fmt(t.shape)} (${shapeSize(t.shape)} elements) but ${t.data.length} values`);
+      throw new CheckpointError(
+        `safetensors: tensor "${name}" has shape ${fmt(t.shape)} (${shapeSize(t.shape)} elements) but ${t.data.length} values`,
+      );
     }
-    if (t.dtype === 'BOOL' && t.data.some((v) => v > 1)) throw new CheckpointError(`safetensors: tensor "${name}" is BOOL but holds values other than 0 and 1`);
+    if (t.dtype === 'BOOL' && t.data.some((v) => v > 1))
+      throw new CheckpointError(`safetensors: tensor "${name}" is BOOL but holds values other than 0 and 1`);
     const bytes = t.data.length * DTYPE_BYTES[t.dtype];
     header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
@@ -118,10 +146,16 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
   const fail: (problem: string) => never = (problem) => {
     throw new CheckpointError(`${file}: ${problem}`);
   };
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length; it is truncated or not a safetensors file`);
+  if (bytes.length < 8)
+    fail(
+      `file is ${bytes.length} bytes, shorter than the 8-byte header length; it is truncated or not a safetensors file`,
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
-  if (n > BigInt(bytes.length - 8)) fail(`header length ${n} runs past the end of the file (${bytes.length} bytes); it is truncated or not a safetensors file`);
+  if (n > BigInt(bytes.length - 8))
+    fail(
+      `header length ${n} runs past the end of the file (${bytes.length} bytes); it is truncated or not a safetensors file`,
+    );
   if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} is over the ${MAX_HEADER_BYTES}-byte limit`);
   const headerLength = Number(n);
 
@@ -137,13 +171,15 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
   } catch (e) {
     return fail(`header is not valid JSON (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(`header is ${JSON.stringify(header)}, expected a JSON object`);
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    fail(`header is ${JSON.stringify(header)}, expected a JSON object`);
 
   const metadata: Record<string, string> = {};
   const entries: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('"__metadata__" is not an object of strings');
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        fail('"__metadata__" is not an object of strings');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`"__metadata__" entry "${k}" is ${JSON.stringify(v)}, expected a string`);
         metadata[k] = v as string;
@@ -151,21 +187,34 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
       continue;
     }
     const e = (raw ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(`tensor "${name}": entry is ${JSON.stringify(raw)}, expected { dtype, shape, data_offsets }`);
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      fail(`tensor "${name}": entry is ${JSON.stringify(raw)}, expected { dtype, shape, data_offsets }`);
     if (typeof e.dtype !== 'string') fail(`tensor "${name}": dtype is ${JSON.stringify(e.dtype)}, expected a string`);
     const dtype = e.dtype as string;
-    if (!(dtype in DTYPE_BYTES)) fail(`tensor "${name}": unknown dtype "${dtype}" (the format defines ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    if (!isSupported(dtype)) fail(`tensor "${name}": dtype ${dtype} is not supported (supported: ${SAFETENSORS_DTYPES.join(', ')})`);
+    if (!(dtype in DTYPE_BYTES))
+      fail(`tensor "${name}": unknown dtype "${dtype}" (the format defines ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    if (!isSupported(dtype))
+      fail(`tensor "${name}": dtype ${dtype} is not supported (supported: ${SAFETENSORS_DTYPES.join(', ')})`);
     const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor "${name}": shape is ${JSON.stringify(shape)}, expected an array of non-negative integers`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(`tensor "${name}": shape is ${JSON.stringify(shape)}, expected an array of non-negative integers`);
     const offsets = e.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-      fail(`tensor "${name}": data_offsets is ${JSON.stringify(offsets)}, expected [begin, end] with 0 <= begin <= end`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+      offsets[0] > offsets[1]
+    ) {
+      fail(
+        `tensor "${name}": data_offsets is ${JSON.stringify(offsets)}, expected [begin, end] with 0 <= begin <= end`,
+      );
     }
     const [begin, end] = offsets as number[];
     const expected = shapeSize(shape as number[]) * DTYPE_BYTES[dtype];
     if (end - begin !== expected) {
-      fail(`tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but shape ${fmt(shape as number[])} of ${dtype} needs ${expected}`);
+      fail(
+        `tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but shape ${fmt(shape as number[])} of ${dtype} needs ${expected}`,
+      );
     }
     entries.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
   }
@@ -177,15 +226,26 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
   let expectedBegin = 0;
   let previous: string | undefined;
   for (const e of entries) {
-    if (e.begin < expectedBegin) fail(`tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] overlap tensor "${previous}" (which ends at ${expectedBegin})`);
-    if (e.begin > expectedBegin) fail(`tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] leave a gap: the previous tensor ends at ${expectedBegin}`);
+    if (e.begin < expectedBegin)
+      fail(
+        `tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] overlap tensor "${previous}" (which ends at ${expectedBegin})`,
+      );
+    if (e.begin > expectedBegin)
+      fail(
+        `tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] leave a gap: the previous tensor ends at ${expectedBegin}`,
+      );
     if (e.end > dataLength) {
-      fail(`tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] run past the end of the data (${dataLength} bytes after the header); the file is truncated`);
+      fail(
+        `tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] run past the end of the data (${dataLength} bytes after the header); the file is truncated`,
+      );
     }
     expectedBegin = e.end;
     previous = e.name;
   }
-  if (expectedBegin !== dataLength) fail(`${dataLength - expectedBegin} bytes after the last tensor's data (the tensors end at ${expectedBegin}, the data is ${dataLength} bytes)`);
+  if (expectedBegin !== dataLength)
+    fail(
+      `${dataLength - expectedBegin} bytes after the last tensor's data (the tensors end at ${expectedBegin}, the data is ${dataLength} bytes)`,
+    );
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const e of entries) {
@@ -210,7 +270,12 @@ function readValues(bytes: Uint8Array, at: number, length: number, dtype: Safete
   const view = new DataView(copy.buffer);
   const out = new Array_(length / DTYPE_BYTES[dtype]);
   for (let i = 0; i < out.length; i++) {
-    out[i] = dtype === 'F32' ? view.getFloat32(4 * i, true) : dtype === 'F64' ? view.getFloat64(8 * i, true) : view.getInt32(4 * i, true);
+    out[i] =
+      dtype === 'F32'
+        ? view.getFloat32(4 * i, true)
+        : dtype === 'F64'
+          ? view.getFloat64(8 * i, true)
+          : view.getInt32(4 * i, true);
   }
   return out;
 }

@@ -21,18 +21,29 @@ describe('composites', () => {
   test('gelu, geluTanh, silu, softplus values', () => {
     const xs = [-3, -0.5, 0, 0.7, 2.5];
     const t = tensor(xs);
-    gelu(t).toArray().forEach((v, i) => expect(v).toBeCloseTo(0.5 * xs[i] * (1 + erfRef(xs[i] / Math.SQRT2)), 10));
-    geluTanh(t).toArray().forEach((v, i) => {
-      const x = xs[i];
-      expect(v).toBeCloseTo(0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))), 12);
-    });
-    silu(t).toArray().forEach((v, i) => expect(v).toBeCloseTo(xs[i] / (1 + Math.exp(-xs[i])), 12));
-    softplus(tensor([-800, 0, 800])).toArray().forEach((v, i) => expect(v).toBeCloseTo([0, Math.log(2), 800][i], 12));
+    gelu(t)
+      .toArray()
+      .forEach((v, i) => expect(v).toBeCloseTo(0.5 * xs[i] * (1 + erfRef(xs[i] / Math.SQRT2)), 10));
+    geluTanh(t)
+      .toArray()
+      .forEach((v, i) => {
+        const x = xs[i];
+        expect(v).toBeCloseTo(0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))), 12);
+      });
+    silu(t)
+      .toArray()
+      .forEach((v, i) => expect(v).toBeCloseTo(xs[i] / (1 + Math.exp(-xs[i])), 12));
+    softplus(tensor([-800, 0, 800]))
+      .toArray()
+      .forEach((v, i) => expect(v).toBeCloseTo([0, Math.log(2), 800][i], 12));
     expect(square(tensor([3])).toArray()).toEqual([9]);
   });
 
   test('softmaxCrossEntropy equals -mean log softmax at the labels, with and without mask', () => {
-    const logits = [[2, 1, 0.1], [0.5, 2.5, -1]];
+    const logits = [
+      [2, 1, 0.1],
+      [0.5, 2.5, -1],
+    ];
     const labels = [0, 2];
     const nll = logits.map((row, i) => {
       const lse = Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
@@ -49,7 +60,16 @@ describe('composites', () => {
     expect(meanSquaredError(tensor([1, 2]), tensor([0, 4])).item()).toBe(2.5);
     expect(unsqueeze(tensor([1, 2]), 0).shape).toEqual([1, 2]);
     expect(squeeze(tensor([[1, 2]]), 0).shape).toEqual([2]);
-    expect(flatten(tensor([[[1, 2], [3, 4]]])).shape).toEqual([1, 4]);
+    expect(
+      flatten(
+        tensor([
+          [
+            [1, 2],
+            [3, 4],
+          ],
+        ]),
+      ).shape,
+    ).toEqual([1, 4]);
   });
 
   const gradCases: [string, (...xs: Tensor[]) => Tensor, Tensor[]][] = [
@@ -57,12 +77,39 @@ describe('composites', () => {
     ['geluTanh', geluTanh, [makeInput({ shape: [3, 4] }, 2)]],
     ['silu', silu, [makeInput({ shape: [3, 4] }, 3)]],
     ['softplus', softplus, [makeInput({ shape: [3, 4] }, 4)]],
-    ['softmaxCrossEntropy', (l) => softmaxCrossEntropy(l, tensor([1, 0, 4], [3], 'int32')), [makeInput({ shape: [3, 5] }, 5)]],
-    ['softmaxCrossEntropy masked', (l) => softmaxCrossEntropy(l, tensor([[1, 2], [0, 3]], [2, 2], 'int32'), tensor([[1, 0], [1, 1]])), [makeInput({ shape: [2, 2, 4] }, 6)]],
+    [
+      'softmaxCrossEntropy',
+      (l) => softmaxCrossEntropy(l, tensor([1, 0, 4], [3], 'int32')),
+      [makeInput({ shape: [3, 5] }, 5)],
+    ],
+    [
+      'softmaxCrossEntropy masked',
+      (l) =>
+        softmaxCrossEntropy(
+          l,
+          tensor(
+            [
+              [1, 2],
+              [0, 3],
+            ],
+            [2, 2],
+            'int32',
+          ),
+          tensor([
+            [1, 0],
+            [1, 1],
+          ]),
+        ),
+      [makeInput({ shape: [2, 2, 4] }, 6)],
+    ],
     ['meanSquaredError', meanSquaredError, [makeInput({ shape: [4, 2] }, 7), makeInput({ shape: [4, 2] }, 8)]],
   ];
   test.each(gradCases)('gradient check: %s', (_, fn, xs) => {
-    for (const r of checkGradients(fn, xs, xs.map((__, i) => i))) {
+    for (const r of checkGradients(
+      fn,
+      xs,
+      xs.map((__, i) => i),
+    )) {
       expect(Math.abs(r.numeric)).toBeGreaterThan(1e-4);
       expect(r.relError).toBeLessThan(1e-6);
     }

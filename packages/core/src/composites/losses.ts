@@ -19,7 +19,12 @@ import { sub } from '../ops/sub.js';
  * constant range, so it traces into ONNX and runs on every backend.
  */
 export function oneHot(labels: Tensor, depth: number): Tensor {
-  const range = tensor(Array.from({ length: depth }, (_, i) => i), [depth], 'int32', labels.backend);
+  const range = tensor(
+    Array.from({ length: depth }, (_, i) => i),
+    [depth],
+    'int32',
+    labels.backend,
+  );
   return cast(equal(reshape(labels, [...labels.shape, 1]), range), 'float32');
 }
 
@@ -31,10 +36,13 @@ export function oneHot(labels: Tensor, depth: number): Tensor {
 export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, mask?: Tensor): Tensor {
   const lead = logits.shape.slice(0, -1);
   if (lead.length !== labels.rank || lead.some((d, i) => !sameDim(d, labels.shape[i]))) {
-    throw new ShapeError(`softmaxCrossEntropy: labels have shape ${formatShape(labels.shape)}, expected ${formatShape(lead)} (logits ${formatShape(logits.shape)} without the class axis)`);
+    throw new ShapeError(
+      `softmaxCrossEntropy: labels have shape ${formatShape(labels.shape)}, expected ${formatShape(lead)} (logits ${formatShape(logits.shape)} without the class axis)`,
+    );
   }
   const classes = logits.shape[logits.rank - 1];
-  if (typeof classes !== 'number') throw new ShapeError(`softmaxCrossEntropy: the class axis must be concrete, got ${classes}`);
+  if (typeof classes !== 'number')
+    throw new ShapeError(`softmaxCrossEntropy: the class axis must be concrete, got ${classes}`);
   const nll = neg(reduceSum(mul(logSoftmax(logits, -1), oneHot(labels, classes)), -1));
   if (!mask) return reduceMean(nll);
   return div(reduceSum(mul(nll, mask)), reduceSum(mask));

@@ -40,7 +40,13 @@ function gate(z: Tensor, k: number, H: number): Tensor {
 }
 
 /** x·Wᵀ + bias over every time step at once, and its slice at step t as [batch, G·H]. */
-function inputProjection(x: Tensor, w: Tensor, bias: Tensor | undefined, timeAxis: 0 | 1, what: string): { T: number; at: (t: number) => Tensor } {
+function inputProjection(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  timeAxis: 0 | 1,
+  what: string,
+): { T: number; at: (t: number) => Tensor } {
   const T = x.shape[timeAxis];
   if (typeof T !== 'number') throw new ShapeError(`${what}: the time dim must be concrete to unroll, got ${T}`);
   const xw = matMul(x, transpose(w));
@@ -71,20 +77,39 @@ export function lstmCell(xz: Tensor, h: Tensor, c: Tensor, whhT: Tensor): { h: T
  *   n = tanh(xz_n + r⊙(h·W_hnᵀ + b_hn)) (PyTorch; ONNX linear_before_reset = 1), or
  *   n = tanh(xz_n + (r⊙h)·W_hnᵀ + b_hn) (`linearBeforeReset` false: ONNX's default).
  */
-export function gruCell(xz: Tensor, h: Tensor, whhT: Tensor, bhh: Tensor | undefined, linearBeforeReset = true): Tensor {
+export function gruCell(
+  xz: Tensor,
+  h: Tensor,
+  whhT: Tensor,
+  bhh: Tensor | undefined,
+  linearBeforeReset = true,
+): Tensor {
   const H = whhT.shape[0] as number;
-  const withBias = (t: Tensor, from: number, to: number) => (bhh ? add(t, from === 0 && to === 3 * H ? bhh : slice(bhh, [from], [to])) : t);
+  const withBias = (t: Tensor, from: number, to: number) =>
+    bhh ? add(t, from === 0 && to === 3 * H ? bhh : slice(bhh, [from], [to])) : t;
   // Linear before reset: one product h·W_hhᵀ + b_hh serves all three blocks; otherwise n's waits for r.
   const blocks = linearBeforeReset ? 3 : 2;
   const hz = withBias(matMul(h, linearBeforeReset ? whhT : slice(whhT, [0], [2 * H], [1])), 0, blocks * H);
   const r = sigmoid(add(gate(xz, 0, H), gate(hz, 0, H)));
   const z = sigmoid(add(gate(xz, 1, H), gate(hz, 1, H)));
-  const n = tanh(add(gate(xz, 2, H), linearBeforeReset ? mul(r, gate(hz, 2, H)) : withBias(matMul(mul(r, h), slice(whhT, [2 * H], [3 * H], [1])), 2 * H, 3 * H)));
+  const n = tanh(
+    add(
+      gate(xz, 2, H),
+      linearBeforeReset
+        ? mul(r, gate(hz, 2, H))
+        : withBias(matMul(mul(r, h), slice(whhT, [2 * H], [3 * H], [1])), 2 * H, 3 * H),
+    ),
+  );
   return add(mul(sub(1, z), n), mul(z, h));
 }
 
 /** An LSTM over a sequence from state (h, c) [batch, H]: every step's h (`steps`) and the last h, c. */
-export function unrollLstm(x: Tensor, w: RecurrentWeights, state: { readonly h: Tensor; readonly c: Tensor }, o: UnrollOptions = {}): { steps: Tensor[]; h: Tensor; c: Tensor } {
+export function unrollLstm(
+  x: Tensor,
+  w: RecurrentWeights,
+  state: { readonly h: Tensor; readonly c: Tensor },
+  o: UnrollOptions = {},
+): { steps: Tensor[]; h: Tensor; c: Tensor } {
   // One big input projection over all time steps, both biases folded in.
   const bias = w.bias_ih && w.bias_hh ? add(w.bias_ih, w.bias_hh) : (w.bias_ih ?? w.bias_hh);
   const xz = inputProjection(x, w.weight_ih, bias, o.timeAxis ?? 1, 'LSTM');
@@ -99,7 +124,12 @@ export function unrollLstm(x: Tensor, w: RecurrentWeights, state: { readonly h: 
 }
 
 /** A GRU over a sequence from state h [batch, H]: every step's h (`steps`) and the last one. */
-export function unrollGru(x: Tensor, w: RecurrentWeights, h0: Tensor, o: UnrollOptions & { readonly linearBeforeReset?: boolean } = {}): { steps: Tensor[]; h: Tensor } {
+export function unrollGru(
+  x: Tensor,
+  w: RecurrentWeights,
+  h0: Tensor,
+  o: UnrollOptions & { readonly linearBeforeReset?: boolean } = {},
+): { steps: Tensor[]; h: Tensor } {
   const xz = inputProjection(x, w.weight_ih, w.bias_ih, o.timeAxis ?? 1, 'GRU');
   const whhT = transpose(w.weight_hh);
   let h = h0;
@@ -125,7 +155,10 @@ function reorderGates(w: Tensor, order: readonly number[], H: number): Tensor {
 }
 
 /** The weights of ONNX `LSTM`/`GRU` (W [1, G·H, I], R [1, G·H, H], B [1, 2·G·H]) from Ganglion's; one Gather of rows each. */
-export function toOnnxRecurrentWeights(cell: RecurrentCell, w: Required<RecurrentWeights>): { W: Tensor; R: Tensor; B: Tensor } {
+export function toOnnxRecurrentWeights(
+  cell: RecurrentCell,
+  w: Required<RecurrentWeights>,
+): { W: Tensor; R: Tensor; B: Tensor } {
   const order = ONNX_GATES[cell];
   const G = order.length;
   const [GH, inputSize] = w.weight_ih.shape as number[];
@@ -139,7 +172,13 @@ export function toOnnxRecurrentWeights(cell: RecurrentCell, w: Required<Recurren
 }
 
 /** Ganglion's weights from ONNX `LSTM`/`GRU`'s W, R and (optional) B, forward direction. */
-export function fromOnnxRecurrentWeights(cell: RecurrentCell, hiddenSize: number, W: Tensor, R: Tensor, B?: Tensor): RecurrentWeights {
+export function fromOnnxRecurrentWeights(
+  cell: RecurrentCell,
+  hiddenSize: number,
+  W: Tensor,
+  R: Tensor,
+  B?: Tensor,
+): RecurrentWeights {
   const order = ONNX_GATES[cell];
   const inverse = order.map((_, k) => order.indexOf(k));
   const GH = order.length * hiddenSize;

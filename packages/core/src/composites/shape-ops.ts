@@ -15,7 +15,8 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 /** Remove a size-1 axis. */
 export function squeeze(x: Tensor, axis: number): Tensor {
   const ax = normalizeAxis('squeeze', axis, x.rank);
-  if (x.shape[ax] !== 1) throw new ShapeError(`squeeze: axis ${ax} of ${formatShape(x.shape)} has size ${x.shape[ax]}, expected 1`);
+  if (x.shape[ax] !== 1)
+    throw new ShapeError(`squeeze: axis ${ax} of ${formatShape(x.shape)} has size ${x.shape[ax]}, expected 1`);
   const shape = [...x.shape];
   shape.splice(ax, 1);
   return reshape(x, shape);

@@ -40,7 +40,9 @@ describe('CharTokenizer', () => {
     }
     expect(error).toBeInstanceOf(TokenizerError);
     expect(error).toBeInstanceOf(GanglionError);
-    expect((error as Error).message).toBe("characters not in the vocabulary: 'Ω' (U+03A9), '😀' (U+1F600), '\\n' (U+000A)");
+    expect((error as Error).message).toBe(
+      "characters not in the vocabulary: 'Ω' (U+03A9), '😀' (U+1F600), '\\n' (U+000A)",
+    );
     expect((error as TokenizerError).unknown).toEqual(['Ω', '😀', '\n']);
     expect(tok.unknown('cab')).toEqual([]);
   });
@@ -53,7 +55,9 @@ describe('CharTokenizer', () => {
 
   test('decoding an id outside the vocabulary', () => {
     const tok = CharTokenizer.fromText('ab');
-    expect(() => tok.decode([0, 2])).toThrow(new TokenizerError('id 2 at position 1 is outside the vocabulary (ids 0..1)'));
+    expect(() => tok.decode([0, 2])).toThrow(
+      new TokenizerError('id 2 at position 1 is outside the vocabulary (ids 0..1)'),
+    );
     expect(() => tok.decode([-1])).toThrow(/id -1 at position 0/);
     expect(() => CharTokenizer.fromText('')).toThrow(TokenizerError);
   });
@@ -68,11 +72,17 @@ describe('CharTokenizer', () => {
     // The order of a stored vocabulary is kept: it defines the ids.
     expect(Array.from(CharTokenizer.fromJSON({ kind: 'char', vocab: ['b', 'a'] }).encode('ab'))).toEqual([1, 0]);
 
-    expect(() => CharTokenizer.fromJSON({ kind: 'bpe', vocab: ['a'] })).toThrow(/not a character tokenizer: expected \{ kind: "char", vocab: \[\.\.\.\] \}, got kind "bpe"/);
+    expect(() => CharTokenizer.fromJSON({ kind: 'bpe', vocab: ['a'] })).toThrow(
+      /not a character tokenizer: expected \{ kind: "char", vocab: \[\.\.\.\] \}, got kind "bpe"/,
+    );
     expect(() => CharTokenizer.fromJSON(null)).toThrow(TokenizerError);
     expect(() => CharTokenizer.fromJSON({ kind: 'char', vocab: [] })).toThrow(/"vocab" must be a non-empty array/);
-    expect(() => CharTokenizer.fromJSON({ kind: 'char', vocab: ['a', 'bc'] })).toThrow(/vocab\[1\] is "bc", expected a single character/);
-    expect(() => CharTokenizer.fromJSON({ kind: 'char', vocab: ['a', 'b', 'a'] })).toThrow(/'a' \(U\+0061\) appears twice in the vocabulary \(ids 0 and 2\)/);
+    expect(() => CharTokenizer.fromJSON({ kind: 'char', vocab: ['a', 'bc'] })).toThrow(
+      /vocab\[1\] is "bc", expected a single character/,
+    );
+    expect(() => CharTokenizer.fromJSON({ kind: 'char', vocab: ['a', 'b', 'a'] })).toThrow(
+      /'a' \(U\+0061\) appears twice in the vocabulary \(ids 0 and 2\)/,
+    );
   });
 });
 
@@ -131,7 +141,9 @@ describe('CharTokenizer with a capped vocabulary and an unknown token', () => {
     expect(old.unknown('abz')).toEqual(['z']);
     expect(() => old.encode('abz')).toThrow(TokenizerError);
     for (const bad of [2, -1, 0.5, '0']) {
-      expect(() => CharTokenizer.fromJSON({ kind: 'char', vocab: ['a', 'b'], unknown: bad })).toThrow(/"unknown" is .*, expected the id of a vocabulary entry \(0\.\.1\)/);
+      expect(() => CharTokenizer.fromJSON({ kind: 'char', vocab: ['a', 'b'], unknown: bad })).toThrow(
+        /"unknown" is .*, expected the id of a vocabulary entry \(0\.\.1\)/,
+      );
     }
   });
 });

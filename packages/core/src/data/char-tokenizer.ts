@@ -69,7 +69,8 @@ export class CharTokenizer {
   /** The vocabulary of `text`: its distinct characters sorted by code point. */
   static fromText(text: string): CharTokenizer {
     const chars = [...new Set(text)].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
-    if (chars.length === 0) throw new TokenizerError('CharTokenizer.fromText: the text is empty, so there is no vocabulary');
+    if (chars.length === 0)
+      throw new TokenizerError('CharTokenizer.fromText: the text is empty, so there is no vocabulary');
     return new CharTokenizer(chars);
   }
 
@@ -82,10 +83,13 @@ export class CharTokenizer {
    */
   static fromCounts(counts: CharCounts, maxVocab = Number.POSITIVE_INFINITY): CharTokenizer {
     if (!(maxVocab >= 2 && (Number.isInteger(maxVocab) || maxVocab === Number.POSITIVE_INFINITY))) {
-      throw new TokenizerError(`CharTokenizer.fromCounts: maxVocab must be a whole number >= 2 (characters plus the unknown token), got ${maxVocab}`);
+      throw new TokenizerError(
+        `CharTokenizer.fromCounts: maxVocab must be a whole number >= 2 (characters plus the unknown token), got ${maxVocab}`,
+      );
     }
     const present = counts.codePoints();
-    if (present.length === 0) throw new TokenizerError('CharTokenizer.fromCounts: the text is empty, so there is no vocabulary');
+    if (present.length === 0)
+      throw new TokenizerError('CharTokenizer.fromCounts: the text is empty, so there is no vocabulary');
     if (present.length <= maxVocab) return new CharTokenizer(present.map((cp) => String.fromCodePoint(cp)));
     // The replacement character is the unknown token's own text, so it is not a candidate.
     const kept = present
@@ -100,17 +104,28 @@ export class CharTokenizer {
   static fromJSON(json: unknown): CharTokenizer {
     const j = json as Partial<CharTokenizerJSON> | null;
     if (j === null || typeof j !== 'object' || j.kind !== 'char') {
-      throw new TokenizerError(`not a character tokenizer: expected { kind: "char", vocab: [...] }, got kind ${JSON.stringify(j === null || typeof j !== 'object' ? j : j.kind)}`);
+      throw new TokenizerError(
+        `not a character tokenizer: expected { kind: "char", vocab: [...] }, got kind ${JSON.stringify(j === null || typeof j !== 'object' ? j : j.kind)}`,
+      );
     }
-    if (!Array.isArray(j.vocab) || j.vocab.length === 0) throw new TokenizerError('character tokenizer: "vocab" must be a non-empty array of characters');
+    if (!Array.isArray(j.vocab) || j.vocab.length === 0)
+      throw new TokenizerError('character tokenizer: "vocab" must be a non-empty array of characters');
     const seen = new Map<string, number>();
     j.vocab.forEach((c: unknown, i: number) => {
-      if (typeof c !== 'string' || [...c].length !== 1) throw new TokenizerError(`character tokenizer: vocab[${i}] is ${JSON.stringify(c)}, expected a single character`);
-      if (seen.has(c)) throw new TokenizerError(`character tokenizer: ${describeChar(c)} appears twice in the vocabulary (ids ${seen.get(c)} and ${i})`);
+      if (typeof c !== 'string' || [...c].length !== 1)
+        throw new TokenizerError(
+          `character tokenizer: vocab[${i}] is ${JSON.stringify(c)}, expected a single character`,
+        );
+      if (seen.has(c))
+        throw new TokenizerError(
+          `character tokenizer: ${describeChar(c)} appears twice in the vocabulary (ids ${seen.get(c)} and ${i})`,
+        );
       seen.set(c, i);
     });
     if (j.unknown !== undefined && !(Number.isInteger(j.unknown) && j.unknown >= 0 && j.unknown < j.vocab.length)) {
-      throw new TokenizerError(`character tokenizer: "unknown" is ${JSON.stringify(j.unknown)}, expected the id of a vocabulary entry (0..${j.vocab.length - 1})`);
+      throw new TokenizerError(
+        `character tokenizer: "unknown" is ${JSON.stringify(j.unknown)}, expected the id of a vocabulary entry (0..${j.vocab.length - 1})`,
+      );
     }
     return new CharTokenizer([...j.vocab], j.unknown);
   }
@@ -180,7 +195,9 @@ export class CharTokenizer {
     for (let i = 0; i < ids.length; i++) {
       const c = this.vocab[ids[i]];
       if (c === undefined || !Number.isInteger(ids[i])) {
-        throw new TokenizerError(`id ${ids[i]} at position ${i} is outside the vocabulary (ids 0..${this.vocab.length - 1})`);
+        throw new TokenizerError(
+          `id ${ids[i]} at position ${i} is outside the vocabulary (ids 0..${this.vocab.length - 1})`,
+        );
       }
       s += c;
     }
@@ -188,6 +205,8 @@ export class CharTokenizer {
   }
 
   toJSON(): CharTokenizerJSON {
-    return this.unknownId === undefined ? { kind: 'char', vocab: [...this.vocab] } : { kind: 'char', vocab: [...this.vocab], unknown: this.unknownId };
+    return this.unknownId === undefined
+      ? { kind: 'char', vocab: [...this.vocab] }
+      : { kind: 'char', vocab: [...this.vocab], unknown: this.unknownId };
   }
 }

@@ -36,6 +36,7 @@ export function seededPermutation(n: number, seed: number): Int32Array {
 
 /** Throws a DataError unless `value` is an integer >= `min`. */
 export function checkInteger(what: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw new DataError(`${what} must be an integer >= ${min}, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+    throw new DataError(`${what} must be an integer >= ${min}, got ${String(value)}`);
   return value;
 }

@@ -15,7 +15,10 @@ const arange = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
 function epochRows(options: LmWindowOptions, tokens: TokenArray | TokenSource, epoch: number): number[][][][] {
   const out: number[][][][] = [];
   for (const batch of lmDataset(tokens, options).batches(epoch)) {
-    const rows = (t: Tensor) => Array.from({ length: t.shape[0] as number }, (_, r) => t.toArray().slice(r * (t.shape[1] as number), (r + 1) * (t.shape[1] as number)));
+    const rows = (t: Tensor) =>
+      Array.from({ length: t.shape[0] as number }, (_, r) =>
+        t.toArray().slice(r * (t.shape[1] as number), (r + 1) * (t.shape[1] as number)),
+      );
     const ids = rows(batch.ids);
     const labels = rows(batch.labels);
     out.push(ids.map((row, r) => [row, labels[r]]));
@@ -89,7 +92,8 @@ describe('lmDataset', () => {
       expect([...e].sort((a, b) => a - b)).toEqual(all);
     }
     // Labels still follow their ids after shuffling.
-    for (const b of epochRows(opts, tokens, 3)) for (const [ids, labels] of b) expect(labels).toEqual(ids.map((v) => v + 1));
+    for (const b of epochRows(opts, tokens, 3))
+      for (const [ids, labels] of b) expect(labels).toEqual(ids.map((v) => v + 1));
   });
 
   test('with dropLast, an epoch sees distinct windows, a different subset each epoch', () => {
@@ -115,7 +119,8 @@ describe('lmDataset', () => {
         for (let i = 0; i < out.length; i++) out[i] = ids[start + i];
       },
     };
-    for (const tokens of [Uint8Array.from(ids), Uint16Array.from(ids), source]) expect(epochRows(opts, tokens, 2)).toEqual(reference);
+    for (const tokens of [Uint8Array.from(ids), Uint16Array.from(ids), source])
+      expect(epochRows(opts, tokens, 2)).toEqual(reference);
     // The source is read one window (seqLen + 1 tokens) at a time, at the windows' starts.
     expect(reads.map(([, n]) => n)).toEqual(new Array(9).fill(5));
     expect(reads.every(([start]) => start % 4 === 0)).toBe(true);
@@ -123,20 +128,33 @@ describe('lmDataset', () => {
   });
 
   test('seeded permutations are permutations', () => {
-    for (const n of [0, 1, 2, 17]) expect([...seededPermutation(n, 3)].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+    for (const n of [0, 1, 2, 17])
+      expect([...seededPermutation(n, 3)].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(Array.from(seededPermutation(10, 3))).toEqual(Array.from(seededPermutation(10, 3)));
   });
 
   test('errors: too little data, bad options', () => {
     expect(() => lmDataset(arange(10), { seqLen: 4, batchSize: 4 })).toThrow(
-      new DataError('lmDataset: 10 tokens make 2 windows of 4 + 1 tokens, fewer than one batch of 4; use more text, a smaller seqLen or batchSize, or dropLast: false'),
+      new DataError(
+        'lmDataset: 10 tokens make 2 windows of 4 + 1 tokens, fewer than one batch of 4; use more text, a smaller seqLen or batchSize, or dropLast: false',
+      ),
     );
     expect(lmDataset(arange(10), { seqLen: 4, batchSize: 4, dropLast: false }).size).toBe(1);
-    expect(() => lmDataset(arange(3), { seqLen: 4, batchSize: 1 })).toThrow(/3 tokens make 0 windows of 4 \+ 1 tokens, fewer than one batch of 1; use more text, a smaller seqLen or batchSize$/);
+    expect(() => lmDataset(arange(3), { seqLen: 4, batchSize: 1 })).toThrow(
+      /3 tokens make 0 windows of 4 \+ 1 tokens, fewer than one batch of 1; use more text, a smaller seqLen or batchSize$/,
+    );
     expect(() => lmDataset(arange(10), { seqLen: 0, batchSize: 1 })).toThrow(/seqLen must be an integer >= 1, got 0/);
-    expect(() => lmDataset(arange(10), { seqLen: 2, batchSize: 1.5 })).toThrow(/batchSize must be an integer >= 1, got 1.5/);
-    expect(() => lmDataset([1, 2, 3] as never, { seqLen: 1, batchSize: 1 })).toThrow(/tokens must be an Int32Array, Uint16Array, Uint8Array or a TokenSource, got \[object Array\]/);
-    expect(() => lmDataset(new Float32Array(8) as never, { seqLen: 1, batchSize: 1 })).toThrow(/got \[object Float32Array\]/);
-    expect(() => [...lmDataset(arange(10), { seqLen: 2, batchSize: 1 }).batches(-1)]).toThrow(/epoch must be an integer >= 0/);
+    expect(() => lmDataset(arange(10), { seqLen: 2, batchSize: 1.5 })).toThrow(
+      /batchSize must be an integer >= 1, got 1.5/,
+    );
+    expect(() => lmDataset([1, 2, 3] as never, { seqLen: 1, batchSize: 1 })).toThrow(
+      /tokens must be an Int32Array, Uint16Array, Uint8Array or a TokenSource, got \[object Array\]/,
+    );
+    expect(() => lmDataset(new Float32Array(8) as never, { seqLen: 1, batchSize: 1 })).toThrow(
+      /got \[object Float32Array\]/,
+    );
+    expect(() => [...lmDataset(arange(10), { seqLen: 2, batchSize: 1 }).batches(-1)]).toThrow(
+      /epoch must be an integer >= 0/,
+    );
   });
 });

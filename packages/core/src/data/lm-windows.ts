@@ -73,7 +73,10 @@ export function lmDataset(tokens: TokenArray | TokenSource, options: LmWindowOpt
         ids.set(window.subarray(0, seqLen), r * seqLen);
         labels.set(window.subarray(1), r * seqLen);
       }
-      yield { ids: tensor(ids, [rows, seqLen], 'int32', options.backend), labels: tensor(labels, [rows, seqLen], 'int32', options.backend) };
+      yield {
+        ids: tensor(ids, [rows, seqLen], 'int32', options.backend),
+        labels: tensor(labels, [rows, seqLen], 'int32', options.backend),
+      };
     }
   }
 

@@ -10,7 +10,8 @@ export interface Split<T> {
 }
 
 function heldOut(n: number, fraction: number): number {
-  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction < 1)) throw new DataError(`validation fraction must be in [0, 1), got ${String(fraction)}`);
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction < 1))
+    throw new DataError(`validation fraction must be in [0, 1), got ${String(fraction)}`);
   return Math.round(n * fraction);
 }
 

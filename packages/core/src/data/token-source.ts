@@ -29,7 +29,11 @@ export function tokenBytes(dtype: TokenDType): number {
 
 /** A zeroed array of `length` tokens of `dtype`. */
 export function allocateTokens(dtype: TokenDType, length: number): TokenArray {
-  return dtype === 'uint8' ? new Uint8Array(length) : dtype === 'uint16' ? new Uint16Array(length) : new Int32Array(length);
+  return dtype === 'uint8'
+    ? new Uint8Array(length)
+    : dtype === 'uint16'
+      ? new Uint16Array(length)
+      : new Int32Array(length);
 }
 
 function isTokenArray(x: unknown): x is TokenArray {
@@ -37,7 +41,12 @@ function isTokenArray(x: unknown): x is TokenArray {
 }
 
 function isTokenSource(x: unknown): x is TokenSource {
-  return typeof x === 'object' && x !== null && typeof (x as TokenSource).read === 'function' && Number.isInteger((x as TokenSource).length);
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as TokenSource).read === 'function' &&
+    Number.isInteger((x as TokenSource).length)
+  );
 }
 
 /** An array of tokens as a source (reads convert to int32). */
@@ -45,7 +54,8 @@ export function arrayTokenSource(tokens: TokenArray): TokenSource {
   return {
     length: tokens.length,
     read(start, out) {
-      if (start < 0 || start + out.length > tokens.length) throw new DataError(`tokens [${start}, ${start + out.length}) are outside 0..${tokens.length}`);
+      if (start < 0 || start + out.length > tokens.length)
+        throw new DataError(`tokens [${start}, ${start + out.length}) are outside 0..${tokens.length}`);
       out.set(tokens.subarray(start, start + out.length));
     },
   };
@@ -55,5 +65,7 @@ export function arrayTokenSource(tokens: TokenArray): TokenSource {
 export function toTokenSource(tokens: TokenArray | TokenSource, what: string): TokenSource {
   if (isTokenArray(tokens)) return arrayTokenSource(tokens);
   if (isTokenSource(tokens)) return tokens;
-  throw new DataError(`${what}: tokens must be an Int32Array, Uint16Array, Uint8Array or a TokenSource, got ${Object.prototype.toString.call(tokens)}`);
+  throw new DataError(
+    `${what}: tokens must be an Int32Array, Uint16Array, Uint8Array or a TokenSource, got ${Object.prototype.toString.call(tokens)}`,
+  );
 }

@@ -28,7 +28,19 @@ export const onnxAttr = {
 } as const;
 
 /** The elementwise ONNX ops `OnnxBuilder.elementwise` emits (their output specs are inferred). */
-export type OnnxElementwiseOp = 'Add' | 'Sub' | 'Mul' | 'Div' | 'And' | 'Or' | 'Equal' | 'Less' | 'LessOrEqual' | 'Greater' | 'GreaterOrEqual' | 'Where';
+export type OnnxElementwiseOp =
+  | 'Add'
+  | 'Sub'
+  | 'Mul'
+  | 'Div'
+  | 'And'
+  | 'Or'
+  | 'Equal'
+  | 'Less'
+  | 'LessOrEqual'
+  | 'Greater'
+  | 'GreaterOrEqual'
+  | 'Where';
 
 /**
  * What a native lowering may do besides running core ops (which keep tracing as usual on the
@@ -45,7 +57,12 @@ export interface OnnxBuilder {
    * `outputs` gives the spec of each output the node produces (symbolic dims allowed). Returns the
    * outputs as tensors of the trace.
    */
-  op(opType: string, inputs: readonly (Tensor | undefined)[], attrs: Readonly<Record<string, OnnxAttribute>>, outputs: readonly TensorSpec[]): Tensor[];
+  op(
+    opType: string,
+    inputs: readonly (Tensor | undefined)[],
+    attrs: Readonly<Record<string, OnnxAttribute>>,
+    outputs: readonly TensorSpec[],
+  ): Tensor[];
   /**
    * One elementwise node with numpy broadcasting; its output spec is inferred: the inputs' broadcast
    * shape, dtype bool for comparisons and `And`, else that of the value inputs (`Where`: x and y).
@@ -96,7 +113,12 @@ export interface OnnxLowerable {
    * `forward` gets (tensors of the trace; `ctx.state` holds the carried state in a stateful export).
    * It must compute what `forward` computes; the exporter's tests hold it to that.
    */
-  lowerOnnx(b: OnnxBuilder, inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult;
+  lowerOnnx(
+    b: OnnxBuilder,
+    inputs: Readonly<Record<string, Tensor>>,
+    params: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult;
   /**
    * How a stateful export names this layer's state. Default: `state_in.<node>.<key>` /
    * `state_out.<node>.<key>`. 'kv-cache': the state is an attention cache { key, value }

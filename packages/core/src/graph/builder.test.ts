@@ -7,7 +7,6 @@ import { GraphBuilder, graphFromJSON, sequential } from './builder.js';
 import { Layer, type LayerSignature, expectPort } from './layer.js';
 import { Linear } from '../testing/test-layers.js';
 
-
 /** Expects its input's last dim to be exactly `dim`. */
 class Needs extends Layer<{ dim: number }> {
   static override readonly kind = 'Needs';
@@ -42,7 +41,10 @@ describe('GraphBuilder.build validation', () => {
     const g = new GraphBuilder();
     const ids = g.input('ids', ['batch', 8], 'int32');
     g.output('y', g.node('dense', new Linear({ units: 4 }), ids));
-    expectGraphError(() => g.build(), /Linear "dense": input "x" has dtype int32, expected float32 \("x" is fed by "ids\.y" with shape \[batch, 8\] int32\)/);
+    expectGraphError(
+      () => g.build(),
+      /Linear "dense": input "x" has dtype int32, expected float32 \("x" is fed by "ids\.y" with shape \[batch, 8\] int32\)/,
+    );
   });
 
   test('a cycle names the nodes on it', () => {
@@ -97,7 +99,10 @@ describe('GraphBuilder.build validation', () => {
     const x = h.input('x', [2, 4]);
     const a = h.node('a', new Linear({ units: 4 }), x);
     h.output('y', h.node('b', new Linear({ units: 4 }), a.out('h')));
-    expectGraphError(() => h.build(), /Linear "b": input "x" refers to "a\.h", but node "a" has no output port "h" \(ports: y\)/);
+    expectGraphError(
+      () => h.build(),
+      /Linear "b": input "x" refers to "a\.h", but node "a" has no output port "h" \(ports: y\)/,
+    );
     const k = new GraphBuilder();
     const x3 = k.input('x', [2, 4]);
     k.output('y', k.node('a', new Linear({ units: 4 }), { x: x3, z: x3 }));
@@ -115,12 +120,17 @@ describe('GraphBuilder.build validation', () => {
   });
 
   test('shapes resolve with symbolic dims; JSON round trip; unknown kind on load', () => {
-    const graph = sequential([new Linear({ units: 8 }), ['head', new Linear({ units: 3 })]], { input: ['batch', 'time', 5] });
+    const graph = sequential([new Linear({ units: 8 }), ['head', new Linear({ units: 3 })]], {
+      input: ['batch', 'time', 5],
+    });
     expect(graph.spec({ node: 'head', port: 'y' }).shape).toEqual(['batch', 'time', 3]);
     const json = JSON.parse(JSON.stringify(graph.toJSON()));
     const back = graphFromJSON(json, (kind) => (kind === 'Linear' ? Linear : undefined) as never);
     expect(back.toJSON()).toEqual(graph.toJSON());
-    expectGraphError(() => graphFromJSON(json, () => undefined), /node "linear_1": unknown layer kind "Linear"; bind its plugin in the layer registry/);
+    expectGraphError(
+      () => graphFromJSON(json, () => undefined),
+      /node "linear_1": unknown layer kind "Linear"; bind its plugin in the layer registry/,
+    );
   });
 
   test('summary and Mermaid', () => {

@@ -62,7 +62,8 @@ export class GraphBuilder {
   node(name: string, layer: Layer, ...inputs: (PortLike | undefined)[]): Port;
   node(name: string, layer: Layer, inputs: Readonly<Record<string, PortLike | undefined>>): Port;
   node(name: string, layer: Layer, ...inputs: unknown[]): Port {
-    const rec = inputs.length === 1 && inputs[0] !== null && typeof inputs[0] === 'object' && !('node' in (inputs[0] as object));
+    const rec =
+      inputs.length === 1 && inputs[0] !== null && typeof inputs[0] === 'object' && !('node' in (inputs[0] as object));
     this.pending.push({ name, layer, inputs: rec ? (inputs[0] as Record<string, PortLike>) : (inputs as PortLike[]) });
     return new Port(name);
   }
@@ -79,7 +80,10 @@ export class GraphBuilder {
       names.set(i.name, 'input');
     }
     for (const n of this.pending) {
-      if (names.has(n.name)) throw new GraphError(`duplicate node name "${n.name}": a ${names.get(n.name)} and a ${n.layer.kind} node both have it`);
+      if (names.has(n.name))
+        throw new GraphError(
+          `duplicate node name "${n.name}": a ${names.get(n.name)} and a ${n.layer.kind} node both have it`,
+        );
       names.set(n.name, `${n.layer.kind} node`);
     }
 
@@ -90,21 +94,27 @@ export class GraphBuilder {
       const wired: Record<string, PortRef | undefined> = {};
       if (Array.isArray(n.inputs)) {
         if (n.inputs.length > decl.length) {
-          throw new GraphError(`${n.layer.kind} "${n.name}": got ${n.inputs.length} inputs, but it has ${decl.length} ports (${decl.map((d) => d.name).join(', ')})`);
+          throw new GraphError(
+            `${n.layer.kind} "${n.name}": got ${n.inputs.length} inputs, but it has ${decl.length} ports (${decl.map((d) => d.name).join(', ')})`,
+          );
         }
         decl.forEach((d, i) => (wired[d.name] = n.inputs[i as never] ? toRef((n.inputs as PortLike[])[i]) : undefined));
       } else {
         for (const [port, src] of Object.entries(n.inputs)) {
           if (!decl.some((d) => d.name === port)) {
-            throw new GraphError(`${n.layer.kind} "${n.name}": has no input port "${port}" (ports: ${decl.map((d) => d.name).join(', ')})`);
+            throw new GraphError(
+              `${n.layer.kind} "${n.name}": has no input port "${port}" (ports: ${decl.map((d) => d.name).join(', ')})`,
+            );
           }
           wired[port] = src ? toRef(src) : undefined;
         }
       }
       for (const d of decl) {
         const src = wired[d.name];
-        if (!src && !d.optional) throw new GraphError(`${n.layer.kind} "${n.name}": input "${d.name}" is not connected`);
-        if (src && !names.has(src.node)) throw new GraphError(`${n.layer.kind} "${n.name}": input "${d.name}" refers to unknown node "${src.node}"`);
+        if (!src && !d.optional)
+          throw new GraphError(`${n.layer.kind} "${n.name}": input "${d.name}" is not connected`);
+        if (src && !names.has(src.node))
+          throw new GraphError(`${n.layer.kind} "${n.name}": input "${d.name}" refers to unknown node "${src.node}"`);
         if (src && src.node === n.name) throw new GraphError(`cycle: node "${n.name}" feeds its own input "${d.name}"`);
       }
       wiring.set(n.name, wired);
@@ -124,8 +134,11 @@ export class GraphBuilder {
         const s = specs.get(formatPortRef(src));
         if (!s) {
           const producer = built.find((b) => b.name === src.node) ?? this.pending.find((p) => p.name === src.node);
-          const ports = producer && 'signature' in producer ? producer.signature.outputs.map((o) => o.name).join(', ') : 'y';
-          throw new GraphError(`${n.layer.kind} "${n.name}": input "${port}" refers to "${formatPortRef(src)}", but node "${src.node}" has no output port "${src.port}" (ports: ${ports})`);
+          const ports =
+            producer && 'signature' in producer ? producer.signature.outputs.map((o) => o.name).join(', ') : 'y';
+          throw new GraphError(
+            `${n.layer.kind} "${n.name}": input "${port}" refers to "${formatPortRef(src)}", but node "${src.node}" has no output port "${src.port}" (ports: ${ports})`,
+          );
         }
         inputSpecs[port] = s;
       }
@@ -136,7 +149,10 @@ export class GraphBuilder {
         if (!(e instanceof GanglionError)) throw e;
         const fed = Object.entries(wired)
           .filter(([port, src]) => src && e.message.includes(`"${port}"`))
-          .map(([port, src]) => `"${port}" is fed by "${formatPortRef(src!)}" with shape ${formatShape(inputSpecs[port]!.shape)} ${inputSpecs[port]!.dtype}`);
+          .map(
+            ([port, src]) =>
+              `"${port}" is fed by "${formatPortRef(src!)}" with shape ${formatShape(inputSpecs[port]!.shape)} ${inputSpecs[port]!.dtype}`,
+          );
         throw new GraphError(`${n.layer.kind} "${n.name}": ${e.message}${fed.length ? ` (${fed.join('; ')})` : ''}`);
       }
       for (const o of signature.outputs) specs.set(formatPortRef({ node: n.name, port: o.name }), o);
@@ -147,7 +163,10 @@ export class GraphBuilder {
     for (const [name, p] of this.outs) {
       const ref = toRef(p);
       if (outputs[name]) throw new GraphError(`duplicate graph output name "${name}"`);
-      if (!specs.has(formatPortRef(ref))) throw new GraphError(`graph output "${name}" refers to "${formatPortRef(ref)}", which is not a port of the graph`);
+      if (!specs.has(formatPortRef(ref)))
+        throw new GraphError(
+          `graph output "${name}" refers to "${formatPortRef(ref)}", which is not a port of the graph`,
+        );
       outputs[name] = ref;
     }
     if (Object.keys(outputs).length === 0) throw new GraphError('the graph has no outputs: call output(name, port)');
@@ -184,11 +203,16 @@ export class GraphBuilder {
  *
  *   const g = sequential([new Dense({ units: 8, activation: 'relu' }), new Dense({ units: 1 })], { input: ['batch', 4] });
  */
-export function sequential(layers: readonly (Layer | readonly [string, Layer])[], opts: { input: Shape; dtype?: DType; inputName?: string; outputName?: string }): Graph {
+export function sequential(
+  layers: readonly (Layer | readonly [string, Layer])[],
+  opts: { input: Shape; dtype?: DType; inputName?: string; outputName?: string },
+): Graph {
   const g = new GraphBuilder();
   let x: Port = g.input(opts.inputName ?? 'x', opts.input, opts.dtype ?? 'float32');
   layers.forEach((entry, i) => {
-    const [name, layer] = Array.isArray(entry) ? (entry as readonly [string, Layer]) : [`${(entry as Layer).kind.toLowerCase()}_${i + 1}`, entry as Layer];
+    const [name, layer] = Array.isArray(entry)
+      ? (entry as readonly [string, Layer])
+      : [`${(entry as Layer).kind.toLowerCase()}_${i + 1}`, entry as Layer];
     x = g.node(name, layer, x);
   });
   g.output(opts.outputName ?? 'y', x);
@@ -198,13 +222,16 @@ export function sequential(layers: readonly (Layer | readonly [string, Layer])[]
 /** Rebuild a graph from its JSON, resolving layer kinds (the DI layer registry provides `resolve`). */
 export function graphFromJSON(json: GraphJSON, resolve: LayerResolver): Graph {
   if (json?.format !== 'ganglion-graph' || json.version !== 1) {
-    throw new GraphError(`not a Ganglion graph (format ${JSON.stringify(json?.format)}, version ${JSON.stringify(json?.version)}); expected format "ganglion-graph" version 1`);
+    throw new GraphError(
+      `not a Ganglion graph (format ${JSON.stringify(json?.format)}, version ${JSON.stringify(json?.version)}); expected format "ganglion-graph" version 1`,
+    );
   }
   const g = new GraphBuilder();
   for (const i of json.inputs) g.input(i.name, i.shape, i.dtype);
   for (const n of json.nodes) {
     const cls = resolve(n.kind);
-    if (!cls) throw new GraphError(`node "${n.name}": unknown layer kind "${n.kind}"; bind its plugin in the layer registry`);
+    if (!cls)
+      throw new GraphError(`node "${n.name}": unknown layer kind "${n.kind}"; bind its plugin in the layer registry`);
     const inputs: Record<string, string | undefined> = {};
     for (const [port, src] of Object.entries(n.inputs)) if (src) inputs[port] = src;
     g.node(n.name, new cls(n.config as object), inputs);

@@ -26,7 +26,12 @@ export interface GraphJSON {
   readonly format: 'ganglion-graph';
   readonly version: 1;
   readonly inputs: readonly { name: string; shape: Shape; dtype: TensorSpec['dtype'] }[];
-  readonly nodes: readonly { name: string; kind: string; config: unknown; inputs: Readonly<Record<string, string | undefined>> }[];
+  readonly nodes: readonly {
+    name: string;
+    kind: string;
+    config: unknown;
+    inputs: Readonly<Record<string, string | undefined>>;
+  }[];
   readonly outputs: Readonly<Record<string, string>>;
 }
 
@@ -107,7 +112,8 @@ export class Graph {
     };
     for (const name of outputNames) {
       const ref = this.outputs[name];
-      if (!ref) throw new GraphError(`graph has no output "${name}" (outputs: ${Object.keys(this.outputs).join(', ')})`);
+      if (!ref)
+        throw new GraphError(`graph has no output "${name}" (outputs: ${Object.keys(this.outputs).join(', ')})`);
       outputs[name] = ref;
       visit(ref.node);
     }
@@ -137,13 +143,15 @@ export class Graph {
   toMermaid(): string {
     const id = (name: string) => `n_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
     const lines = ['flowchart TD'];
-    for (const i of this.inputs) lines.push(`  ${id(i.name)}[/"${i.name}: ${formatShape(i.spec.shape)} ${i.spec.dtype}"/]`);
+    for (const i of this.inputs)
+      lines.push(`  ${id(i.name)}[/"${i.name}: ${formatShape(i.spec.shape)} ${i.spec.dtype}"/]`);
     for (const n of this.nodes) lines.push(`  ${id(n.name)}["${n.name}<br/>${n.layer.kind}"]`);
     for (const n of this.nodes) {
       for (const [port, src] of Object.entries(n.inputs)) {
         if (!src) continue;
         const s = this.spec(src);
-        const label = `${src.port === 'y' ? '' : `${src.port} → `}${port === 'x' ? '' : `${port} `}${formatShape(s.shape)}`.trim();
+        const label =
+          `${src.port === 'y' ? '' : `${src.port} → `}${port === 'x' ? '' : `${port} `}${formatShape(s.shape)}`.trim();
         lines.push(`  ${id(src.node)} -->|"${label}"| ${id(n.name)}`);
       }
     }
@@ -160,15 +168,26 @@ export class Graph {
     for (const i of this.inputs) rows.push([i.name, 'Input', `${formatShape(i.spec.shape)} ${i.spec.dtype}`, '0']);
     for (const n of this.nodes) {
       const count = n.signature.params.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-      const outs = n.signature.outputs.map((o) => (n.signature.outputs.length > 1 ? `${o.name}: ` : '') + formatShape(o.shape)).join(', ');
+      const outs = n.signature.outputs
+        .map((o) => (n.signature.outputs.length > 1 ? `${o.name}: ` : '') + formatShape(o.shape))
+        .join(', ');
       rows.push([n.name, n.layer.kind, outs, count.toLocaleString('en-US')]);
     }
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-    const fmt = (r: string[]) => r.map((cell, c) => (c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ');
+    const fmt = (r: string[]) =>
+      r.map((cell, c) => (c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ');
     const rule = widths.map((w) => '-'.repeat(w)).join('  ');
     const total = this.paramCount();
-    const trainable = this.params().filter((p) => p.spec.trainable !== false).reduce((s, p) => s + p.spec.shape.reduce((a, b) => a * b, 1), 0);
-    return [fmt(rows[0]), rule, ...rows.slice(1).map(fmt), rule, `total params: ${total.toLocaleString('en-US')} (trainable: ${trainable.toLocaleString('en-US')})`].join('\n');
+    const trainable = this.params()
+      .filter((p) => p.spec.trainable !== false)
+      .reduce((s, p) => s + p.spec.shape.reduce((a, b) => a * b, 1), 0);
+    return [
+      fmt(rows[0]),
+      rule,
+      ...rows.slice(1).map(fmt),
+      rule,
+      `total params: ${total.toLocaleString('en-US')} (trainable: ${trainable.toLocaleString('en-US')})`,
+    ].join('\n');
   }
 }
 

@@ -31,7 +31,11 @@ describe('initializers', () => {
   });
 
   test('orthogonal: rows (or columns) are orthonormal, times the gain', () => {
-    for (const [rows, cols] of [[6, 4], [4, 6], [5, 5]]) {
+    for (const [rows, cols] of [
+      [6, 4],
+      [4, 6],
+      [5, 5],
+    ]) {
       const w = initialValues({ kind: 'orthogonal', gain: 2 }, [rows, cols], 5);
       const k = Math.min(rows, cols);
       // Gram matrix of the shorter side's vectors = gain^2 I.
@@ -50,7 +54,11 @@ describe('initializers', () => {
   test('zeros, ones, constant, and determinism in the seed', () => {
     expect(Array.from(initialValues({ kind: 'zeros' }, [3], 0))).toEqual([0, 0, 0]);
     expect(Array.from(initialValues({ kind: 'constant', value: 0.5 }, [2], 0))).toEqual([0.5, 0.5]);
-    expect(initialValues({ kind: 'normal', std: 1 }, [10], 7)).toEqual(initialValues({ kind: 'normal', std: 1 }, [10], 7));
-    expect(initialValues({ kind: 'normal', std: 1 }, [10], 7)).not.toEqual(initialValues({ kind: 'normal', std: 1 }, [10], 8));
+    expect(initialValues({ kind: 'normal', std: 1 }, [10], 7)).toEqual(
+      initialValues({ kind: 'normal', std: 1 }, [10], 7),
+    );
+    expect(initialValues({ kind: 'normal', std: 1 }, [10], 7)).not.toEqual(
+      initialValues({ kind: 'normal', std: 1 }, [10], 8),
+    );
   });
 });

@@ -109,7 +109,11 @@ export abstract class Layer<C extends object = object> {
   abstract signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature;
 
   /** The forward computation, with core ops. Inputs of unconnected optional ports are absent. */
-  abstract forward(inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, ctx: LayerContext): LayerResult;
+  abstract forward(
+    inputs: Readonly<Record<string, Tensor>>,
+    params: Readonly<Record<string, Tensor>>,
+    ctx: LayerContext,
+  ): LayerResult;
 
   /**
    * Optional custom gradient. When absent, the runtime replays the tape recorded during forward.
@@ -134,10 +138,16 @@ export abstract class Layer<C extends object = object> {
  *
  *   expectPort('x', spec, 'float32', ['...', 256])
  */
-export function expectPort(port: string, spec: TensorSpec | undefined, dtype: DType | readonly DType[], pattern?: readonly (Dim | null | '...')[]): TensorSpec {
+export function expectPort(
+  port: string,
+  spec: TensorSpec | undefined,
+  dtype: DType | readonly DType[],
+  pattern?: readonly (Dim | null | '...')[],
+): TensorSpec {
   if (!spec) throw new ShapeError(`input "${port}" is not connected`);
   const dtypes = typeof dtype === 'string' ? [dtype] : dtype;
-  if (!dtypes.includes(spec.dtype)) throw new DTypeError(`input "${port}" has dtype ${spec.dtype}, expected ${dtypes.join(' or ')}`);
+  if (!dtypes.includes(spec.dtype))
+    throw new DTypeError(`input "${port}" has dtype ${spec.dtype}, expected ${dtypes.join(' or ')}`);
   if (!pattern) return spec;
   const rest = pattern[0] === '...';
   const pat = rest ? pattern.slice(1) : pattern;
@@ -149,7 +159,9 @@ export function expectPort(port: string, spec: TensorSpec | undefined, dtype: DT
   const offset = shape.length - pat.length;
   pat.forEach((d, i) => {
     if (d !== null && d !== '...' && !sameDim(d, shape[offset + i])) {
-      throw new ShapeError(`input "${port}" has shape ${formatShape(shape)}, expected ${describe()} (dim ${offset + i} should be ${d})`);
+      throw new ShapeError(
+        `input "${port}" has shape ${formatShape(shape)}, expected ${describe()} (dim ${offset + i} should be ${d})`,
+      );
     }
   });
   return spec;
@@ -158,6 +170,7 @@ export function expectPort(port: string, spec: TensorSpec | undefined, dtype: DT
 /** The last dim of a spec, which must be concrete (feature sizes). */
 export function lastDim(port: string, spec: TensorSpec): number {
   const d = spec.shape[spec.shape.length - 1];
-  if (typeof d !== 'number') throw new ShapeError(`input "${port}" has shape ${formatShape(spec.shape)}; its last dim must be a concrete size`);
+  if (typeof d !== 'number')
+    throw new ShapeError(`input "${port}" has shape ${formatShape(spec.shape)}; its last dim must be a concrete size`);
   return d;
 }

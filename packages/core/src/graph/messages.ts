@@ -119,13 +119,21 @@ export interface MessageFilter {
 
 /** Whether a message is one a filter wants (kind, node and port; `every` is the caller's). */
 export function matchesFilter(f: MessageFilter, m: Message): boolean {
-  const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? (v as readonly T[]) : [v as T]);
+  const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined =>
+    v === undefined ? undefined : Array.isArray(v) ? (v as readonly T[]) : [v as T];
   const kinds = list(f.kind);
   if (kinds && !kinds.includes(m.kind)) return false;
   const nodes = list(f.node);
   if (nodes && !nodes.includes(nodeOf(m) ?? '')) return false;
   if (f.port !== undefined) {
-    const p = m.kind === 'activation' ? m.from : m.kind === 'gradient' ? m.to : m.kind === 'param-grad' ? { node: m.node, port: m.param } : undefined;
+    const p =
+      m.kind === 'activation'
+        ? m.from
+        : m.kind === 'gradient'
+          ? m.to
+          : m.kind === 'param-grad'
+            ? { node: m.node, port: m.param }
+            : undefined;
     const ref = parsePortRef(f.port);
     if (!p || p.node !== ref.node || p.port !== ref.port) return false;
   }

@@ -48,9 +48,12 @@ export class ParamStore {
   /** Replace a parameter; the old tensor is disposed unless it is the same or `disposeOld` is false. */
   set(key: string, value: Tensor, disposeOld = true): void {
     const entry = this.specs.get(key);
-    if (!entry) throw new GraphError(`no parameter "${key}" in the graph (parameters: ${[...this.specs.keys()].join(', ')})`);
+    if (!entry)
+      throw new GraphError(`no parameter "${key}" in the graph (parameters: ${[...this.specs.keys()].join(', ')})`);
     if (!sameShape(value.shape, entry.spec.shape)) {
-      throw new GraphError(`parameter "${key}" has shape ${formatShape(entry.spec.shape)}, got ${formatShape(value.shape)}`);
+      throw new GraphError(
+        `parameter "${key}" has shape ${formatShape(entry.spec.shape)}, got ${formatShape(value.shape)}`,
+      );
     }
     const old = this.tensors.get(key);
     this.tensors.set(key, keep(value));

@@ -21,7 +21,18 @@ import type { Tensor } from '../tensor.js';
 import type { Graph, GraphNode } from './graph.js';
 import type { LayerContext, LayerResult, NodeCall, NodeHook } from './layer.js';
 import { hasOnnxLowering } from '../export/native-lowering.js';
-import { type Activation, type Context, type Gradient, type Message, type MessageFilter, type MessageKind, type ParamGrad, type PortRef, formatPortRef, matchesFilter } from './messages.js';
+import {
+  type Activation,
+  type Context,
+  type Gradient,
+  type Message,
+  type MessageFilter,
+  type MessageKind,
+  type ParamGrad,
+  type PortRef,
+  formatPortRef,
+  matchesFilter,
+} from './messages.js';
 import { ParamStore, paramKey } from './params.js';
 
 export interface RuntimeOptions {
@@ -93,7 +104,8 @@ export class Runtime {
     private readonly options: RuntimeOptions = {},
   ) {
     this.backend = options.backend ?? options.params?.get(options.params.keys()[0] ?? '')?.backend ?? getBackend();
-    this.params = options.params ?? withBackend(this.backend, () => ParamStore.initialize(graph, options.seed ?? 0, this.backend));
+    this.params =
+      options.params ?? withBackend(this.backend, () => ParamStore.initialize(graph, options.seed ?? 0, this.backend));
     this.wireForward();
   }
 
@@ -109,13 +121,18 @@ export class Runtime {
    *
    *   runtime.watch({ kind: 'param-grad', every: 10 }).subscribe((m) => console.log(m.node, m.param));
    */
-  watch<K extends MessageKind = MessageKind>(f: MessageFilter & { readonly kind?: K | readonly K[] } = {}): Observable<Extract<Message, { kind: K }>> {
+  watch<K extends MessageKind = MessageKind>(
+    f: MessageFilter & { readonly kind?: K | readonly K[] } = {},
+  ): Observable<Extract<Message, { kind: K }>> {
     const every = f.every ?? 1;
-    if (!Number.isInteger(every) || every < 1) throw new ConfigError(`watch: "every" must be a positive integer, got ${String(f.every)}`);
+    if (!Number.isInteger(every) || every < 1)
+      throw new ConfigError(`watch: "every" must be a positive integer, got ${String(f.every)}`);
     return new Observable<Extract<Message, { kind: K }>>((subscriber) => {
       const entry = { ...f, every };
       this.watchers.add(entry);
-      const sub = this.messages$.pipe(filter((m): m is Extract<Message, { kind: K }> => m.step % every === 0 && matchesFilter(entry, m))).subscribe(subscriber);
+      const sub = this.messages$
+        .pipe(filter((m): m is Extract<Message, { kind: K }> => m.step % every === 0 && matchesFilter(entry, m)))
+        .subscribe(subscriber);
       return () => {
         this.watchers.delete(entry);
         sub.unsubscribe();
@@ -146,7 +163,10 @@ export class Runtime {
    * Forward wave in training mode, then a backward wave from the graph output `loss` (a
    * one-element tensor). Returns the loss, the outputs and the gradients; all else is freed.
    */
-  trainStep(feeds: Readonly<Record<string, Tensor>>, opts: { loss: string } & Omit<ForwardOptions, 'training' | 'stream'>): TrainStepResult {
+  trainStep(
+    feeds: Readonly<Record<string, Tensor>>,
+    opts: { loss: string } & Omit<ForwardOptions, 'training' | 'stream'>,
+  ): TrainStepResult {
     return tidy(() => {
       const r = this.gradients(feeds, opts);
       return { ...r, loss: r.loss.dataSync()[0] };
@@ -158,13 +178,22 @@ export class Runtime {
    * left to the caller's `tidy`. A compiled training step (backend-onnx) traces this, where no
    * value can be read.
    */
-  gradients(feeds: Readonly<Record<string, Tensor>>, opts: { loss: string } & Omit<ForwardOptions, 'training' | 'stream'>): TrainStepTensors {
+  gradients(
+    feeds: Readonly<Record<string, Tensor>>,
+    opts: { loss: string } & Omit<ForwardOptions, 'training' | 'stream'>,
+  ): TrainStepTensors {
     const lossRef = this.graph.outputs[opts.loss];
-    if (!lossRef) throw new GraphError(`trainStep: no graph output "${opts.loss}" (outputs: ${Object.keys(this.graph.outputs).join(', ')})`);
+    if (!lossRef)
+      throw new GraphError(
+        `trainStep: no graph output "${opts.loss}" (outputs: ${Object.keys(this.graph.outputs).join(', ')})`,
+      );
     const onPath = this.lossPath(lossRef);
     const { outputs, step, records } = this.runWave(feeds, { ...opts, training: true }, onPath);
     const lossValue = outputs[opts.loss];
-    if (lossValue.size !== 1) throw new GraphError(`trainStep: loss output "${opts.loss}" has shape ${formatShape(lossValue.shape)}, expected one element`);
+    if (lossValue.size !== 1)
+      throw new GraphError(
+        `trainStep: loss output "${opts.loss}" has shape ${formatShape(lossValue.shape)}, expected one element`,
+      );
     const { paramGrads, inputGrads } = this.backwardWave(lossRef, lossValue, step, records, onPath);
     return { step, loss: lossValue, outputs, paramGrads, inputGrads };
   }
@@ -199,10 +228,17 @@ export class Runtime {
     for (const node of this.graph.nodes) {
       const ports = Object.entries(node.inputs).filter((e): e is [string, PortRef] => e[1] !== undefined);
       const node$ = zip(ports.map(([, src]) => streams.get(key(src))!)).pipe(
-        map((msgs) => this.runNode(node, ports.map(([p]) => p), msgs)),
+        map((msgs) =>
+          this.runNode(
+            node,
+            ports.map(([p]) => p),
+            msgs,
+          ),
+        ),
         share(),
       );
-      for (const o of node.signature.outputs) streams.set(key({ node: node.name, port: o.name }), node$.pipe(map((r) => r.get(o.name)!)));
+      for (const o of node.signature.outputs)
+        streams.set(key({ node: node.name, port: o.name }), node$.pipe(map((r) => r.get(o.name)!)));
     }
     for (const [name, ref] of Object.entries(this.graph.outputs)) {
       subscription.add(
@@ -222,7 +258,10 @@ export class Runtime {
       this.checkFeed(i.name, i.spec.shape, i.spec.dtype, t);
     }
     for (const name of Object.keys(feeds)) {
-      if (!this.graph.isInput(name)) throw new GraphError(`"${name}" is not a graph input (inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`);
+      if (!this.graph.isInput(name))
+        throw new GraphError(
+          `"${name}" is not a graph input (inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`,
+        );
     }
     const step = opts.step ?? this.stepCounter + 1;
     this.stepCounter = Math.max(this.stepCounter, step);
@@ -241,7 +280,13 @@ export class Runtime {
     this.waveError = undefined;
     try {
       for (const i of this.graph.inputs) {
-        const msg: Activation = { kind: 'activation', step, from: { node: i.name, port: 'y' }, value: feeds[i.name], context };
+        const msg: Activation = {
+          kind: 'activation',
+          step,
+          from: { node: i.name, port: 'y' },
+          value: feeds[i.name],
+          context,
+        };
         this.messages.next(msg);
         this.forwardWiring.inputs.get(i.name)!.next(msg);
         if (this.waveError) break;
@@ -260,8 +305,12 @@ export class Runtime {
   }
 
   private checkFeed(name: string, shape: readonly (number | string)[], dtype: string, t: Tensor): void {
-    const ok = t.dtype === dtype && t.rank === shape.length && shape.every((d, i) => typeof d !== 'number' || d === t.shape[i]);
-    if (!ok) throw new GraphError(`input "${name}": fed ${formatShape(t.shape)} ${t.dtype}, expected ${formatShape(shape)} ${dtype}`);
+    const ok =
+      t.dtype === dtype && t.rank === shape.length && shape.every((d, i) => typeof d !== 'number' || d === t.shape[i]);
+    if (!ok)
+      throw new GraphError(
+        `input "${name}": fed ${formatShape(t.shape)} ${t.dtype}, expected ${formatShape(shape)} ${dtype}`,
+      );
   }
 
   private runNode(node: GraphNode, ports: string[], msgs: Activation[]): Map<string, Activation> {
@@ -269,7 +318,8 @@ export class Runtime {
     const context = msgs[0]?.context;
     const step = msgs[0]?.step;
     for (const m of msgs) {
-      if (m.step !== step) throw new GraphError(`node "${node.name}": inputs from different steps (${step} and ${m.step}) met`);
+      if (m.step !== step)
+        throw new GraphError(`node "${node.name}": inputs from different steps (${step} and ${m.step}) met`);
     }
     const inputs: Record<string, Tensor> = {};
     ports.forEach((p, i) => (inputs[p] = msgs[i].value));
@@ -307,26 +357,41 @@ export class Runtime {
         }
         tape = new Tape();
         for (const p of ports) if (isFloat(inputs[p].dtype)) tape.watch(inputs[p]);
-        for (const [k, v] of Object.entries(params)) if (this.params.specs.get(paramKey(node.name, k))!.spec.trainable !== false) tape.watch(v);
+        for (const [k, v] of Object.entries(params))
+          if (this.params.specs.get(paramKey(node.name, k))!.spec.trainable !== false) tape.watch(v);
         result = tape.run(run);
       } else {
         result = run();
       }
     } catch (e) {
-      if (e instanceof GanglionError && !(e instanceof GraphError)) throw new GraphError(`${node.layer.kind} "${node.name}": ${e.message}`);
+      if (e instanceof GanglionError && !(e instanceof GraphError))
+        throw new GraphError(`${node.layer.kind} "${node.name}": ${e.message}`);
       throw e;
     }
-    const outputs: Record<string, Tensor> = 'outputs' in result ? { ...result.outputs } : { [node.signature.outputs[0].name]: result as Tensor };
+    const outputs: Record<string, Tensor> =
+      'outputs' in result ? { ...result.outputs } : { [node.signature.outputs[0].name]: result as Tensor };
     const state = 'outputs' in result ? result.state : undefined;
     const out = new Map<string, Activation>();
     for (const spec of node.signature.outputs) {
       const value = outputs[spec.name];
       if (!value) throw new GraphError(`${node.layer.kind} "${node.name}": forward returned no output "${spec.name}"`);
-      const fits = value.dtype === spec.dtype && value.rank === spec.shape.length && spec.shape.every((d, i) => typeof d !== 'number' || sameDim(d, value.shape[i]));
+      const fits =
+        value.dtype === spec.dtype &&
+        value.rank === spec.shape.length &&
+        spec.shape.every((d, i) => typeof d !== 'number' || sameDim(d, value.shape[i]));
       if (!fits) {
-        throw new GraphError(`${node.layer.kind} "${node.name}": output "${spec.name}" is ${formatShape(value.shape)} ${value.dtype}, but its port declares ${formatShape(spec.shape)} ${spec.dtype}`);
+        throw new GraphError(
+          `${node.layer.kind} "${node.name}": output "${spec.name}" is ${formatShape(value.shape)} ${value.dtype}, but its port declares ${formatShape(spec.shape)} ${spec.dtype}`,
+        );
       }
-      const msg: Activation = { kind: 'activation', step, from: { node: node.name, port: spec.name }, value, context, ...(state ? { state } : {}) };
+      const msg: Activation = {
+        kind: 'activation',
+        step,
+        from: { node: node.name, port: spec.name },
+        value,
+        context,
+        ...(state ? { state } : {}),
+      };
       this.messages.next(msg);
       out.set(spec.name, msg);
     }
@@ -350,13 +415,20 @@ export class Runtime {
       if (path.has(name) || this.graph.isInput(name)) return;
       path.add(name);
       const node = this.graph.node(name);
-      for (const [p, src] of Object.entries(node.inputs)) if (src && isFloat(node.inputSpecs[p]!.dtype)) visit(src.node);
+      for (const [p, src] of Object.entries(node.inputs))
+        if (src && isFloat(node.inputSpecs[p]!.dtype)) visit(src.node);
     };
     visit(lossRef.node);
     return path;
   }
 
-  private backwardWave(lossRef: PortRef, lossValue: Tensor, step: number, records: Map<string, NodeRecord>, onPath: Set<string>) {
+  private backwardWave(
+    lossRef: PortRef,
+    lossValue: Tensor,
+    step: number,
+    records: Map<string, NodeRecord>,
+    onPath: Set<string>,
+  ) {
     const paramGrads = new Map<string, Tensor>();
     const inputGrads = new Map<string, Tensor>();
     let error: unknown;
@@ -373,7 +445,8 @@ export class Runtime {
     addEdge(lossRef, seedId);
     for (const name of onPath) {
       const node = this.graph.node(name);
-      for (const [p, src] of Object.entries(node.inputs)) if (src && isFloat(node.inputSpecs[p]!.dtype)) addEdge(src, `${key(src)}->${name}.${p}`);
+      for (const [p, src] of Object.entries(node.inputs))
+        if (src && isFloat(node.inputSpecs[p]!.dtype)) addEdge(src, `${key(src)}->${name}.${p}`);
     }
     for (const [producer, subjects] of incoming) {
       const handler = this.graph.isInput(producer)
@@ -395,7 +468,14 @@ export class Runtime {
     return { paramGrads, inputGrads };
   }
 
-  private runNodeBackward(node: GraphNode, gradMsgs: Gradient[], step: number, records: Map<string, NodeRecord>, edges: Map<string, Subject<Gradient>>, paramGrads: Map<string, Tensor>): void {
+  private runNodeBackward(
+    node: GraphNode,
+    gradMsgs: Gradient[],
+    step: number,
+    records: Map<string, NodeRecord>,
+    edges: Map<string, Subject<Gradient>>,
+    paramGrads: Map<string, Tensor>,
+  ): void {
     const rec = records.get(node.name);
     if (!rec) throw new GraphError(`node "${node.name}": no forward record for step ${step}`);
     // Sum the gradients of each output port over its consumers.
@@ -412,7 +492,10 @@ export class Runtime {
       paramGrad = (n) => r.params[n];
     } else {
       const ports = Object.keys(outGrads);
-      const map = rec.tape!.backward(ports.map((p) => rec.outputs[p]), ports.map((p) => outGrads[p]));
+      const map = rec.tape!.backward(
+        ports.map((p) => rec.outputs[p]),
+        ports.map((p) => outGrads[p]),
+      );
       inputGrad = (p) => map.get(rec.inputs[p].id);
       paramGrad = (n) => map.get(rec.params[n].id);
     }

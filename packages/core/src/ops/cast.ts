@@ -14,7 +14,8 @@ export const castPrimitive = definePrimitive<'Cast', CastAttrs>({
   name: 'Cast',
   inputs: ['x'],
   checkAttrs: ({ to }) => {
-    if (!isDType(to)) throw new AttributeError(`Cast: attribute "to" must be float32, int32 or bool, got ${String(to)}`);
+    if (!isDType(to))
+      throw new AttributeError(`Cast: attribute "to" must be float32, int32 or bool, got ${String(to)}`);
   },
   dtype: (_, { to }) => to,
   shape: ([x]) => x.shape,

@@ -21,7 +21,12 @@ export const concatPrimitive = definePrimitive<'Concat', ConcatAttrs>({
   inputs: ['inputs'],
   variadic: true,
   checkAttrs: (a) => requireInt('Concat', 'axis', a.axis),
-  dtype: (ins) => sameDType('Concat', ins, ins.map((_, i) => `inputs[${i}]`)),
+  dtype: (ins) =>
+    sameDType(
+      'Concat',
+      ins,
+      ins.map((_, i) => `inputs[${i}]`),
+    ),
   shape: (ins, { axis }) => {
     const rank = ins[0].shape.length;
     const ax = normalizeAxis('Concat', axis, rank);
@@ -30,7 +35,9 @@ export const concatPrimitive = definePrimitive<'Concat', ConcatAttrs>({
       const s = ins[i].shape;
       const mismatch = s.length !== rank || s.some((d, k) => k !== ax && !sameDim(d, out[k]));
       if (mismatch) {
-        throw new ShapeError(`Concat: "inputs[${i}]" has shape ${formatShape(s)}, expected ${formatShape(ins[0].shape)} except along axis ${ax}`);
+        throw new ShapeError(
+          `Concat: "inputs[${i}]" has shape ${formatShape(s)}, expected ${formatShape(ins[0].shape)} except along axis ${ax}`,
+        );
       }
       out[ax] = addDims(out[ax], s[ax]);
     }
@@ -41,7 +48,8 @@ export const concatPrimitive = definePrimitive<'Concat', ConcatAttrs>({
     let offset = 0;
     return inputs.map((x) => {
       const n = x.shape[ax];
-      if (typeof n !== 'number') throw new ShapeError(`Concat: gradient needs concrete sizes along axis ${ax}, got ${n}`);
+      if (typeof n !== 'number')
+        throw new ShapeError(`Concat: gradient needs concrete sizes along axis ${ax}, got ${n}`);
       const g = slice(grad, [offset], [offset + n], [ax]);
       offset += n;
       return g;

@@ -45,7 +45,15 @@ describe('gradient checks (reference backend, float64)', () => {
   });
 
   test('gradient checks cover broadcasting', () => {
-    const broadcasting = cases.filter((c) => c.inputs.length >= 2 && c.inputs.some((s) => s.shape.length !== c.inputs[0].shape.length || s.shape.some((d, k) => d !== c.inputs[0].shape[k])));
-    expect(new Set(broadcasting.map((c) => c.op))).toEqual(new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Where', 'MatMul', 'Concat', 'Gather', 'ScatterAdd']));
+    const broadcasting = cases.filter(
+      (c) =>
+        c.inputs.length >= 2 &&
+        c.inputs.some(
+          (s) => s.shape.length !== c.inputs[0].shape.length || s.shape.some((d, k) => d !== c.inputs[0].shape[k]),
+        ),
+    );
+    expect(new Set(broadcasting.map((c) => c.op))).toEqual(
+      new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Where', 'MatMul', 'Concat', 'Gather', 'ScatterAdd']),
+    );
   });
 });

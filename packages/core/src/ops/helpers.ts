@@ -24,7 +24,11 @@ export function toTensors(op: string, ...xs: TensorLike[]): Tensor[] {
 }
 
 /** A broadcasting binary elementwise primitive over `dtypes`, output dtype = input dtype. */
-export function defineBinary<const K extends string>(name: K, dtypes: readonly DType[], vjp: VjpRule<Record<string, never>>): Primitive<K, Record<string, never>> {
+export function defineBinary<const K extends string>(
+  name: K,
+  dtypes: readonly DType[],
+  vjp: VjpRule<Record<string, never>>,
+): Primitive<K, Record<string, never>> {
   return definePrimitive<K, Record<string, never>>({
     name,
     inputs: ['a', 'b'],
@@ -53,7 +57,11 @@ export function defineComparison<const K extends string>(name: K): Primitive<K, 
 }
 
 /** A unary elementwise primitive over `dtypes`, output dtype = input dtype. */
-export function defineUnary<const K extends string>(name: K, dtypes: readonly DType[], vjp: VjpRule<Record<string, never>> | null): Primitive<K, Record<string, never>> {
+export function defineUnary<const K extends string>(
+  name: K,
+  dtypes: readonly DType[],
+  vjp: VjpRule<Record<string, never>> | null,
+): Primitive<K, Record<string, never>> {
   return definePrimitive<K, Record<string, never>>({
     name,
     inputs: ['x'],
@@ -66,7 +74,11 @@ export function defineUnary<const K extends string>(name: K, dtypes: readonly DT
   });
 }
 
-export function applyBinary<K extends string>(prim: Primitive<K, Record<string, never>>, a: TensorLike, b: TensorLike): Tensor {
+export function applyBinary<K extends string>(
+  prim: Primitive<K, Record<string, never>>,
+  a: TensorLike,
+  b: TensorLike,
+): Tensor {
   return apply(prim, toTensors(prim.name, a, b), {});
 }
 

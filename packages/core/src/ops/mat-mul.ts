@@ -30,12 +30,17 @@ export const matMulPrimitive = definePrimitive({
     const k1 = a.shape[a.shape.length - 1];
     const k2 = b.shape[b.shape.length - 2];
     if (!sameDim(k1, k2)) {
-      throw new ShapeError(`MatMul: inner dims ${k1} and ${k2} differ (a: ${formatShape(a.shape)}, b: ${formatShape(b.shape)})`);
+      throw new ShapeError(
+        `MatMul: inner dims ${k1} and ${k2} differ (a: ${formatShape(a.shape)}, b: ${formatShape(b.shape)})`,
+      );
     }
     const batch = broadcastShapes('MatMul', a.shape.slice(0, -2), b.shape.slice(0, -2));
     return [...batch, a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]];
   },
-  vjp: ({ inputs: [a, b], grad }) => [sumToShape(matMulPrimitiveApply(grad, swapLast(b)), a.shape), weightGrad(a, b, grad)],
+  vjp: ({ inputs: [a, b], grad }) => [
+    sumToShape(matMulPrimitiveApply(grad, swapLast(b)), a.shape),
+    weightGrad(a, b, grad),
+  ],
 });
 
 /**
@@ -65,7 +70,9 @@ function matMulPrimitiveApply(a: Tensor, b: Tensor): Tensor {
 export function matMul(a: Tensor, b: Tensor): Tensor {
   if (a.rank >= 2 && b.rank >= 2) return matMulPrimitiveApply(a, b);
   if (a.rank === 0 || b.rank === 0) {
-    throw new ShapeError(`MatMul: operands must have rank >= 1, got a: ${formatShape(a.shape)}, b: ${formatShape(b.shape)}`);
+    throw new ShapeError(
+      `MatMul: operands must have rank >= 1, got a: ${formatShape(a.shape)}, b: ${formatShape(b.shape)}`,
+    );
   }
   const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
   const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;

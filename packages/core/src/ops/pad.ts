@@ -16,13 +16,17 @@ export const padPrimitive = definePrimitive<'Pad', PadAttrs>({
   inputs: ['x'],
   checkAttrs: (a) => {
     requireIntList('Pad', 'pads', a.pads);
-    if (a.pads.some((p) => p < 0)) throw new AttributeError(`Pad: negative pads ${JSON.stringify(a.pads)} are not supported (use Slice)`);
+    if (a.pads.some((p) => p < 0))
+      throw new AttributeError(`Pad: negative pads ${JSON.stringify(a.pads)} are not supported (use Slice)`);
     requireFinite('Pad', 'value', a.value);
   },
   dtype: ([x]) => x.dtype,
   shape: ([x], { pads }) => {
     const rank = x.shape.length;
-    if (pads.length !== 2 * rank) throw new AttributeError(`Pad: "pads" has ${pads.length} entries, expected ${2 * rank} (begin and end of each of ${rank} axes)`);
+    if (pads.length !== 2 * rank)
+      throw new AttributeError(
+        `Pad: "pads" has ${pads.length} entries, expected ${2 * rank} (begin and end of each of ${rank} axes)`,
+      );
     return x.shape.map((d, i) => {
       const extra = pads[i] + pads[i + rank];
       if (extra === 0) return d;
@@ -33,7 +37,14 @@ export const padPrimitive = definePrimitive<'Pad', PadAttrs>({
   vjp: ({ inputs: [x], attrs: { pads }, grad }) => {
     const rank = x.rank;
     const axes = x.shape.map((_, i) => i);
-    return [slice(grad, pads.slice(0, rank), axes.map((i) => pads[i] + (x.shape[i] as number)), axes)];
+    return [
+      slice(
+        grad,
+        pads.slice(0, rank),
+        axes.map((i) => pads[i] + (x.shape[i] as number)),
+        axes,
+      ),
+    ];
   },
 });
 

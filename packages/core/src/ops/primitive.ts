@@ -36,10 +36,15 @@ export interface Primitive<K extends string = string, A = object> {
    * (size -1: a whole symbolic axis). The tape then keeps the gradient as a piece and joins the
    * pieces of one tensor with a Concat, instead of summing the zero-padded copies `vjp` gives.
    */
-  readonly window?: (inputs: readonly TensorSpec[], attrs: A) => { readonly begin: readonly number[]; readonly size: readonly number[] };
+  readonly window?: (
+    inputs: readonly TensorSpec[],
+    attrs: A,
+  ) => { readonly begin: readonly number[]; readonly size: readonly number[] };
 }
 
-export function definePrimitive<const K extends string, A = Record<string, never>>(def: Primitive<K, A>): Primitive<K, A> {
+export function definePrimitive<const K extends string, A = Record<string, never>>(
+  def: Primitive<K, A>,
+): Primitive<K, A> {
   return def;
 }
 
@@ -64,9 +69,17 @@ export function requireDType(op: string, input: string, spec: TensorSpec, allowe
   }
 }
 
-export function requireRank(op: string, input: string, spec: TensorSpec, test: (rank: number) => boolean, expected: string): void {
+export function requireRank(
+  op: string,
+  input: string,
+  spec: TensorSpec,
+  test: (rank: number) => boolean,
+  expected: string,
+): void {
   if (!test(spec.shape.length)) {
-    throw new ShapeError(`${op}: input "${input}" has shape ${formatShape(spec.shape)} (rank ${spec.shape.length}), expected ${expected}`);
+    throw new ShapeError(
+      `${op}: input "${input}" has shape ${formatShape(spec.shape)} (rank ${spec.shape.length}), expected ${expected}`,
+    );
   }
 }
 

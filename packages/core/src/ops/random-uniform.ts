@@ -32,4 +32,3 @@ export const randomUniformPrimitive = definePrimitive<'RandomUniform', RandomUni
 export function randomUniform(shape: readonly number[], seed: number, low = 0, high = 1): Tensor {
   return apply(randomUniformPrimitive, [], { shape, low, high, seed });
 }
-

@@ -22,7 +22,8 @@ export const reduceMeanPrimitive = definePrimitive<'ReduceMean', ReduceAttrs>({
     const kept = keptShape('ReduceMean', x, attrs);
     const count = divDims(sizeOf(x.shape), sizeOf(kept));
     // NOTE: gradients are traced per concrete input signature, so the count is always a number.
-    if (typeof count !== 'number') throw new ShapeError(`ReduceMean: gradient needs a concrete reduced size, got ${String(count)}`);
+    if (typeof count !== 'number')
+      throw new ShapeError(`ReduceMean: gradient needs a concrete reduced size, got ${String(count)}`);
     const g = div(reshape(grad, kept), count);
     return [expand(g, x.shape)];
   },

@@ -15,14 +15,18 @@ function resolve(input: Shape, target: Shape): Dim[] {
   if (inferAt < 0) {
     const out = [...target];
     if (!sameDim(sizeOf(out), total)) {
-      throw new ShapeError(`Reshape: cannot reshape ${formatShape(input)} (${total} elements) to ${formatShape(target)} (${sizeOf(out)} elements)`);
+      throw new ShapeError(
+        `Reshape: cannot reshape ${formatShape(input)} (${total} elements) to ${formatShape(target)} (${sizeOf(out)} elements)`,
+      );
     }
     return out;
   }
   const known = sizeOf(target.filter((_, i) => i !== inferAt));
   const inferred = divDims(total, known);
   if (inferred === undefined) {
-    throw new ShapeError(`Reshape: cannot reshape ${formatShape(input)} to ${formatShape(target)}: ${total} elements do not divide by ${known}`);
+    throw new ShapeError(
+      `Reshape: cannot reshape ${formatShape(input)} to ${formatShape(target)}: ${total} elements do not divide by ${known}`,
+    );
   }
   const out = [...target];
   out[inferAt] = inferred;
@@ -33,13 +37,17 @@ export const reshapePrimitive = definePrimitive<'Reshape', ReshapeAttrs>({
   name: 'Reshape',
   inputs: ['x'],
   checkAttrs: ({ shape }) => {
-    if (!Array.isArray(shape)) throw new AttributeError(`Reshape: attribute "shape" must be a list, got ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape))
+      throw new AttributeError(`Reshape: attribute "shape" must be a list, got ${JSON.stringify(shape)}`);
     for (const d of shape) {
       if (typeof d === 'number' && (!Number.isInteger(d) || d < -1)) {
-        throw new AttributeError(`Reshape: attribute "shape" ${formatShape(shape)} has invalid dim ${d} (expected a size >= 0, -1 or a symbolic name)`);
+        throw new AttributeError(
+          `Reshape: attribute "shape" ${formatShape(shape)} has invalid dim ${d} (expected a size >= 0, -1 or a symbolic name)`,
+        );
       }
     }
-    if (shape.filter((d) => d === -1).length > 1) throw new AttributeError(`Reshape: attribute "shape" ${formatShape(shape)} has more than one -1`);
+    if (shape.filter((d) => d === -1).length > 1)
+      throw new AttributeError(`Reshape: attribute "shape" ${formatShape(shape)} has more than one -1`);
   },
   dtype: ([x]) => x.dtype,
   shape: ([x], { shape }) => resolve(x.shape, shape),

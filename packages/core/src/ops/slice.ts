@@ -41,11 +41,17 @@ export const slicePrimitive = definePrimitive<'Slice', SliceAttrs>({
   inputs: ['x'],
   checkAttrs: (a) => {
     requireIntList('Slice', 'starts', a.starts);
-    requireIntList('Slice', 'ends', a.ends.map((e) => (e === Infinity ? Number.MAX_SAFE_INTEGER : e)));
+    requireIntList(
+      'Slice',
+      'ends',
+      a.ends.map((e) => (e === Infinity ? Number.MAX_SAFE_INTEGER : e)),
+    );
     if (a.axes !== undefined) requireIntList('Slice', 'axes', a.axes);
     const n = a.axes?.length ?? a.starts.length;
     if (a.starts.length !== n || a.ends.length !== n) {
-      throw new AttributeError(`Slice: starts (${a.starts.length}), ends (${a.ends.length}) and axes (${n}) must have the same length`);
+      throw new AttributeError(
+        `Slice: starts (${a.starts.length}), ends (${a.ends.length}) and axes (${n}) must have the same length`,
+      );
     }
   },
   dtype: ([x]) => x.dtype,
@@ -68,5 +74,9 @@ export const slicePrimitive = definePrimitive<'Slice', SliceAttrs>({
  *   slice(x, [1], [-1], [2])   // x[:, :, 1:-1]
  */
 export function slice(x: Tensor, starts: readonly number[], ends: readonly number[], axes?: readonly number[]): Tensor {
-  return apply(slicePrimitive, [x], { starts, ends: ends.map((e) => (e === Infinity ? Number.MAX_SAFE_INTEGER : e)), axes });
+  return apply(slicePrimitive, [x], {
+    starts,
+    ends: ends.map((e) => (e === Infinity ? Number.MAX_SAFE_INTEGER : e)),
+    axes,
+  });
 }

@@ -11,34 +11,84 @@ const close = (a: number[], b: number[], digits = 12) => a.forEach((v, i) => exp
 
 describe('reference kernels, by hand', () => {
   test('MatMul with broadcast batch', () => {
-    const a = tensor([[[1, 2], [3, 4]]]); // [1, 2, 2]
-    const b = tensor([[[1, 0], [0, 1]], [[2, 1], [0, 1]]]); // [2, 2, 2]
+    const a = tensor([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ]); // [1, 2, 2]
+    const b = tensor([
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      [
+        [2, 1],
+        [0, 1],
+      ],
+    ]); // [2, 2, 2]
     const y = op.matMul(a, b);
     expect(y.shape).toEqual([2, 2, 2]);
     expect(y.toArray()).toEqual([1, 2, 3, 4, 2, 3, 6, 7]);
   });
 
   test('matMul numpy 1-D semantics', () => {
-    expect(op.matMul(tensor([1, 2]), tensor([[1, 2, 3], [4, 5, 6]])).toArray()).toEqual([9, 12, 15]);
-    expect(op.matMul(tensor([[1, 2], [3, 4]]), tensor([1, 1])).toArray()).toEqual([3, 7]);
+    expect(
+      op
+        .matMul(
+          tensor([1, 2]),
+          tensor([
+            [1, 2, 3],
+            [4, 5, 6],
+          ]),
+        )
+        .toArray(),
+    ).toEqual([9, 12, 15]);
+    expect(
+      op
+        .matMul(
+          tensor([
+            [1, 2],
+            [3, 4],
+          ]),
+          tensor([1, 1]),
+        )
+        .toArray(),
+    ).toEqual([3, 7]);
   });
 
   test('Softmax and LogSoftmax equal their decompositions, and are stable at large inputs', () => {
     const x = [1, 2, 3, 1000];
     const m = Math.max(...x);
     const z = x.reduce((s, v) => s + Math.exp(v - m), 0);
-    close(op.softmax(tensor(x)).toArray(), x.map((v) => Math.exp(v - m) / z));
-    close(op.logSoftmax(tensor(x)).toArray(), x.map((v) => v - m - Math.log(z)));
-    const small = tensor([[0.5, -1], [2, 0]]);
+    close(
+      op.softmax(tensor(x)).toArray(),
+      x.map((v) => Math.exp(v - m) / z),
+    );
+    close(
+      op.logSoftmax(tensor(x)).toArray(),
+      x.map((v) => v - m - Math.log(z)),
+    );
+    const small = tensor([
+      [0.5, -1],
+      [2, 0],
+    ]);
     close(op.softmax(small, 0).toArray(), op.div(op.exp(small), op.reduceSum(op.exp(small), 0, true)).toArray(), 14);
   });
 
   test('Erf at known values (Abramowitz & Stegun table)', () => {
-    close(op.erf(tensor([0, 0.5, 1, 2, 3, -1])).toArray(), [0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527, 0.9999779095030014, -0.8427007929497149], 14);
+    close(
+      op.erf(tensor([0, 0.5, 1, 2, 3, -1])).toArray(),
+      [0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527, 0.9999779095030014, -0.8427007929497149],
+      14,
+    );
   });
 
   test('reductions', () => {
-    const x = tensor([[1, 5, 3], [4, 2, 6]]);
+    const x = tensor([
+      [1, 5, 3],
+      [4, 2, 6],
+    ]);
     expect(op.reduceSum(x, 1).toArray()).toEqual([9, 12]);
     expect(op.reduceMean(x, 0).toArray()).toEqual([2.5, 3.5, 4.5]);
     expect(op.reduceMax(x).toArray()).toEqual([6]);
@@ -46,7 +96,10 @@ describe('reference kernels, by hand', () => {
   });
 
   test('layout: transpose, concat, slice, pad, expand, reshape', () => {
-    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    const x = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(op.transpose(x).toArray()).toEqual([1, 4, 2, 5, 3, 6]);
     expect(op.concat([x, tensor([[7], [8]])], 1).toArray()).toEqual([1, 2, 3, 7, 4, 5, 6, 8]);
     expect(op.slice(x, [1, -2], [2, 100], [0, 1]).toArray()).toEqual([5, 6]);
@@ -56,12 +109,32 @@ describe('reference kernels, by hand', () => {
   });
 
   test('Gather and ScatterAdd (repeated indices accumulate)', () => {
-    const table = tensor([[1, 2], [3, 4], [5, 6]]);
-    const ids = tensor([[2, 0], [2, 2]], undefined, 'int32');
+    const table = tensor([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    const ids = tensor(
+      [
+        [2, 0],
+        [2, 2],
+      ],
+      undefined,
+      'int32',
+    );
     expect(op.gather(table, ids).shape).toEqual([2, 2, 2]);
     expect(op.gather(table, ids).toArray()).toEqual([5, 6, 1, 2, 5, 6, 5, 6]);
     expect(op.gather(table, tensor([1], [1], 'int32'), 1).toArray()).toEqual([2, 4, 6]);
-    const updates = tensor([[[1, 1], [2, 2]], [[3, 3], [4, 4]]]);
+    const updates = tensor([
+      [
+        [1, 1],
+        [2, 2],
+      ],
+      [
+        [3, 3],
+        [4, 4],
+      ],
+    ]);
     expect(op.scatterAdd(ids, updates, 0, 3).toArray()).toEqual([2, 2, 0, 0, 8, 8]);
   });
 
@@ -107,15 +180,24 @@ describe('reference kernels, by hand', () => {
 
 describe('reference backend errors', () => {
   test('out-of-range Gather indices are an IndexError naming the op, index and axis size', () => {
-    const table = tensor([[1, 2], [3, 4]]);
+    const table = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(() => op.gather(table, tensor([0, 2], [2], 'int32'))).toThrow(IndexError);
-    expect(() => op.gather(table, tensor([0, 2], [2], 'int32'))).toThrow(/Gather: index 2 at position 1 is out of range for axis 0 of size 2/);
+    expect(() => op.gather(table, tensor([0, 2], [2], 'int32'))).toThrow(
+      /Gather: index 2 at position 1 is out of range for axis 0 of size 2/,
+    );
     expect(() => op.gather(table, tensor([-1], [1], 'int32'))).toThrow(/index -1/);
   });
 
   test('an unknown op is a BackendError naming it', () => {
     const b = new ReferenceBackend();
-    expect(() => b.execute('Frobnicate' as never, [], {} as never, { shape: [], dtype: 'float32' })).toThrow(BackendError);
-    expect(() => b.execute('Frobnicate' as never, [], {} as never, { shape: [], dtype: 'float32' })).toThrow(/unknown op "Frobnicate"/);
+    expect(() => b.execute('Frobnicate' as never, [], {} as never, { shape: [], dtype: 'float32' })).toThrow(
+      BackendError,
+    );
+    expect(() => b.execute('Frobnicate' as never, [], {} as never, { shape: [], dtype: 'float32' })).toThrow(
+      /unknown op "Frobnicate"/,
+    );
   });
 });

@@ -22,10 +22,19 @@ export class ReferenceBackend implements Backend<Float64Array> {
     this.live--;
   }
 
-  execute<K extends OpName>(op: K, inputs: readonly Operand<Float64Array>[], attrs: AttrsOf<K>, out: TensorSpec): Float64Array {
+  execute<K extends OpName>(
+    op: K,
+    inputs: readonly Operand<Float64Array>[],
+    attrs: AttrsOf<K>,
+    out: TensorSpec,
+  ): Float64Array {
     const kernel = referenceKernels[op];
     if (!kernel) throw new BackendError(`reference backend: unknown op "${String(op)}"`);
-    const r = (kernel.run as (i: readonly Operand<Float64Array>[], a: unknown, o: TensorSpec) => Float64Array)(inputs, attrs, out);
+    const r = (kernel.run as (i: readonly Operand<Float64Array>[], a: unknown, o: TensorSpec) => Float64Array)(
+      inputs,
+      attrs,
+      out,
+    );
     this.live++;
     return r;
   }

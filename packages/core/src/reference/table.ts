@@ -16,7 +16,11 @@ export const referenceKernels: LoweringTable<Buf> = {
   Cast: {
     run: ([x], { to }) =>
       // NaN has no int32: it casts to 0, and out-of-range values wrap, as on tfjs and in C.
-      to === 'float32' ? x.handle.slice() : to === 'int32' ? x.handle.map((v) => (Number.isNaN(v) ? 0 : Math.trunc(v) | 0)) : x.handle.map((v) => (v !== 0 ? 1 : 0)),
+      to === 'float32'
+        ? x.handle.slice()
+        : to === 'int32'
+          ? x.handle.map((v) => (Number.isNaN(v) ? 0 : Math.trunc(v) | 0))
+          : x.handle.map((v) => (v !== 0 ? 1 : 0)),
   },
   Clip: {
     // On int32, fractional bounds round inward, so the result stays an integer.
@@ -26,7 +30,10 @@ export const referenceKernels: LoweringTable<Buf> = {
     },
   },
   Concat: { run: concat },
-  Div: { run: (ins, attrs, out) => binary(out.dtype === 'int32' ? (a, b) => Math.trunc(a / b) : (a, b) => a / b)(ins, attrs, out) },
+  Div: {
+    run: (ins, attrs, out) =>
+      binary(out.dtype === 'int32' ? (a, b) => Math.trunc(a / b) : (a, b) => a / b)(ins, attrs, out),
+  },
   Equal: { run: binary((a, b) => (a === b ? 1 : 0)) },
   Erf: { run: unary(erf) },
   Exp: { run: unary(Math.exp) },

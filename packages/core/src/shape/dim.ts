@@ -73,7 +73,8 @@ export function sizeOf(shape: Shape): Dim {
 /** Number of elements of a static shape. */
 export function staticSize(shape: Shape, what = 'shape'): number {
   const n = sizeOf(shape);
-  if (typeof n !== 'number') throw new ShapeError(`${what} ${formatShape(shape)} is symbolic; a concrete size is needed`);
+  if (typeof n !== 'number')
+    throw new ShapeError(`${what} ${formatShape(shape)} is symbolic; a concrete size is needed`);
   return n;
 }
 

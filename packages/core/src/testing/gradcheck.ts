@@ -27,7 +27,13 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * fixed random `w`; for each input a random direction v gives numeric (L(x+εv) - L(x-εv)) / 2ε
  * against analytic <dL/dx, v>. Run it on the reference backend: it is float64 there.
  */
-export function checkGradients(fn: (...xs: Tensor[]) => Tensor, xs: readonly Tensor[], wrt: readonly number[], seed = 1, eps = 1e-5): GradCheck[] {
+export function checkGradients(
+  fn: (...xs: Tensor[]) => Tensor,
+  xs: readonly Tensor[],
+  wrt: readonly number[],
+  seed = 1,
+  eps = 1e-5,
+): GradCheck[] {
   return tidy(() => {
     const y = fn(...xs);
     const w = uniformValues(seed, y.size, -1, 1);
@@ -40,7 +46,12 @@ export function checkGradients(fn: (...xs: Tensor[]) => Tensor, xs: readonly Ten
       const base = x.dataSync();
       const shifted = (sign: number) => {
         const args = [...xs];
-        args[i] = tensor(base.map((b, j) => b + sign * eps * v[j]), x.shape, x.dtype, x.backend);
+        args[i] = tensor(
+          base.map((b, j) => b + sign * eps * v[j]),
+          x.shape,
+          x.dtype,
+          x.backend,
+        );
         return loss(args);
       };
       const numeric = (shifted(1) - shifted(-1)) / (2 * eps);

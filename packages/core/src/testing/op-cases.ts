@@ -19,7 +19,11 @@ const none = {} as Record<string, never>;
 const f = (...shape: number[]): InputSpec => ({ shape });
 const pos = (...shape: number[]): InputSpec => ({ shape, fill: 'positive' });
 const away = (...shape: number[]): InputSpec => ({ shape, fill: 'away' });
-const ints = (lo: number, hi: number, ...shape: number[]): InputSpec => ({ shape, dtype: 'int32', fill: { ints: [lo, hi] } });
+const ints = (lo: number, hi: number, ...shape: number[]): InputSpec => ({
+  shape,
+  dtype: 'int32',
+  fill: { ints: [lo, hi] },
+});
 const bool = (...shape: number[]): InputSpec => ({ shape, dtype: 'bool' });
 
 export const opCases: readonly OpCase[] = [

@@ -54,7 +54,10 @@ export class RootOfGap extends Layer<Record<string, never>> {
   }
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
     const x = expectPort('x', inputs.x, 'float32', ['batch', 1]);
-    return { outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }], params: [{ name: 'w', shape: [1], init: { kind: 'constant', value: 2 } }] };
+    return {
+      outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }],
+      params: [{ name: 'w', shape: [1], init: { kind: 'constant', value: 2 } }],
+    };
   }
   forward({ x }: Readonly<Record<string, Tensor>>, { w }: Readonly<Record<string, Tensor>>): Tensor {
     return sqrt(sub(w, x));

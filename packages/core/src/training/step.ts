@@ -36,9 +36,18 @@ export interface UpdateRule {
  * Forward wave in training mode, the loss, the backward wave and the global gradient norm, on the
  * runtime's backend. Intermediates are left to the caller's `tidy`.
  */
-export function stepGradients(runtime: Runtime, feeds: Readonly<Record<string, Tensor>>, opts: { readonly loss: string; readonly seed: number; readonly step?: number }): StepGradients {
+export function stepGradients(
+  runtime: Runtime,
+  feeds: Readonly<Record<string, Tensor>>,
+  opts: { readonly loss: string; readonly seed: number; readonly step?: number },
+): StepGradients {
   const r = runtime.gradients(feeds, opts);
-  return { loss: r.loss.rank === 0 ? r.loss : reshape(r.loss, []), gradNorm: globalNorm(r.paramGrads), paramGrads: r.paramGrads, outputs: r.outputs };
+  return {
+    loss: r.loss.rank === 0 ? r.loss : reshape(r.loss, []),
+    gradNorm: globalNorm(r.paramGrads),
+    paramGrads: r.paramGrads,
+    outputs: r.outputs,
+  };
 }
 
 /**

@@ -35,7 +35,11 @@ export interface FitOptions {
   /** Seeds shuffling and dropout (default 0). */
   readonly seed?: number;
   /** Save a checkpoint every `everySteps` updates and at the end. */
-  readonly checkpoint?: { readonly dir: string; readonly everySteps?: number; readonly meta?: () => Record<string, unknown> };
+  readonly checkpoint?: {
+    readonly dir: string;
+    readonly everySteps?: number;
+    readonly meta?: () => Record<string, unknown>;
+  };
   /** Tokens in a batch, for tokens/s (default: size of `labels`, else the batch size). */
   readonly tokensPerBatch?: (batch: Batch) => number;
   /**
@@ -74,7 +78,8 @@ function defaultTokens(batch: Batch): number {
 export function examplesIn(batch: Batch): number {
   const t = Object.values(batch).find((v) => v.rank > 0);
   const n = t ? t.shape[0] : 1;
-  if (typeof n !== 'number') throw new TrainingError(`evaluate: a batch's first axis must be concrete, got ${String(n)}`);
+  if (typeof n !== 'number')
+    throw new TrainingError(`evaluate: a batch's first axis must be concrete, got ${String(n)}`);
   return n;
 }
 
@@ -104,7 +109,8 @@ export async function meanLoss(data: Dataset, lossOf: (batch: Batch) => number |
       dispose(batch);
     }
   }
-  if (examples === 0) throw new TrainingError(`evaluate: the dataset yielded ${batches === 0 ? 'no batches' : 'only empty batches'}`);
+  if (examples === 0)
+    throw new TrainingError(`evaluate: the dataset yielded ${batches === 0 ? 'no batches' : 'only empty batches'}`);
   return sum / examples;
 }
 
@@ -122,7 +128,8 @@ export class Trainer {
     @inject(TOKENS.LrSchedule) readonly schedule: LrSchedule,
     @inject(TOKENS.TrainerOptions) readonly options: TrainerOptions,
   ) {
-    if (!(options.lr > 0) || !Number.isFinite(options.lr)) throw new ConfigError(`learning rate must be a finite number > 0, got ${options.lr}`);
+    if (!(options.lr > 0) || !Number.isFinite(options.lr))
+      throw new ConfigError(`learning rate must be a finite number > 0, got ${options.lr}`);
   }
 
   /**
@@ -132,15 +139,28 @@ export class Trainer {
   trainStep(runtime: Runtime, batch: Batch, opts: { loss?: string; seed?: number } = {}): StepResult {
     const next = this.step + 1;
     const result = tidy(() => {
-      const g = stepGradients(runtime, batch, { loss: opts.loss ?? 'loss', seed: deriveSeed(opts.seed ?? 0, 'step', next), step: next });
+      const g = stepGradients(runtime, batch, {
+        loss: opts.loss ?? 'loss',
+        seed: deriveSeed(opts.seed ?? 0, 'step', next),
+        step: next,
+      });
       const loss = g.loss.dataSync()[0];
       const gradNorm = g.gradNorm.dataSync()[0];
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        throw new TrainingError(`step ${next}: the loss is ${loss} and the gradient norm ${gradNorm}; training stopped and the weights of step ${this.step} are kept`);
+        throw new TrainingError(
+          `step ${next}: the loss is ${loss} and the gradient norm ${gradNorm}; training stopped and the weights of step ${this.step} are kept`,
+        );
       }
       const lr = this.schedule.lrAt(next, this.options.lr);
       const scalars = this.optimizer.stepScalars(lr, this.optimizer.stepCount + 1);
-      const updates = stepUpdates(this, g.paramGrads, g.gradNorm, (k) => runtime.params.get(k), (k) => this.optimizer.slotsOf(k), scalars);
+      const updates = stepUpdates(
+        this,
+        g.paramGrads,
+        g.gradNorm,
+        (k) => runtime.params.get(k),
+        (k) => this.optimizer.slotsOf(k),
+        scalars,
+      );
       this.optimizer.commit(runtime.params, updates);
       return { step: next, loss, gradNorm, lr };
     });
@@ -185,11 +205,19 @@ export class Trainer {
    *   trainer.fit(runtime, lmDataset(tokens, { seqLen: 64, batchSize: 32 }), { epochs: 2 })
    *     .subscribe((e) => e.type === 'batch' && console.log(e.step, e.loss));
    */
-  fit(runtime: Runtime, data: Dataset | Readonly<Record<string, Tensor>>, opts: FitOptions = {}): Observable<TrainEvent> {
+  fit(
+    runtime: Runtime,
+    data: Dataset | Readonly<Record<string, Tensor>>,
+    opts: FitOptions = {},
+  ): Observable<TrainEvent> {
     const dataset: Dataset =
       typeof (data as Dataset).batches === 'function'
         ? (data as Dataset)
-        : arrayDataset(data as Record<string, Tensor>, { batchSize: opts.batchSize ?? 32, shuffle: opts.shuffle ?? true, seed: opts.seed });
+        : arrayDataset(data as Record<string, Tensor>, {
+            batchSize: opts.batchSize ?? 32,
+            shuffle: opts.shuffle ?? true,
+            seed: opts.seed,
+          });
     const bounded = opts.steps !== undefined || opts.timeBudgetSeconds !== undefined;
     const epochs = opts.epochs ?? (bounded ? Infinity : 1);
     const tokensOf = opts.tokensPerBatch ?? defaultTokens;
@@ -225,27 +253,56 @@ export class Trainer {
               continue;
             }
             const t0 = now();
-            const r = opts.stepper ? await opts.stepper.step(batch) : this.trainStep(runtime, batch, { loss: opts.loss, seed: opts.seed });
+            const r = opts.stepper
+              ? await opts.stepper.step(batch)
+              : this.trainStep(runtime, batch, { loss: opts.loss, seed: opts.seed });
             if (opts.stepper) this.step = r.step;
             const tokens = tokensOf(batch);
             dispose(batch);
             this.batchInEpoch++;
             sum += r.loss;
             count++;
-            subscriber.next({ type: 'batch', epoch: this.epoch, step: r.step, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr, tokensPerSecond: tokens / Math.max(now() - t0, 1e-9), elapsed: now() - start });
+            subscriber.next({
+              type: 'batch',
+              epoch: this.epoch,
+              step: r.step,
+              loss: r.loss,
+              gradNorm: r.gradNorm,
+              lr: r.lr,
+              tokensPerSecond: tokens / Math.max(now() - t0, 1e-9),
+              elapsed: now() - start,
+            });
             if (opts.checkpoint?.everySteps && this.step % opts.checkpoint.everySteps === 0) await checkpoint();
             if (opts.steps !== undefined && this.step >= opts.steps) reason = 'steps';
-            else if (opts.timeBudgetSeconds !== undefined && now() - start >= opts.timeBudgetSeconds) reason = 'time-budget';
+            else if (opts.timeBudgetSeconds !== undefined && now() - start >= opts.timeBudgetSeconds)
+              reason = 'time-budget';
             if (reason !== 'epochs') {
               lastVal = await validate();
-              subscriber.next({ type: 'epoch', epoch: this.epoch, step: this.step, trainLoss: sum / count, valLoss: lastVal, partial: true, elapsed: now() - start });
+              subscriber.next({
+                type: 'epoch',
+                epoch: this.epoch,
+                step: this.step,
+                trainLoss: sum / count,
+                valLoss: lastVal,
+                partial: true,
+                elapsed: now() - start,
+              });
               break outer;
             }
             await yieldToEventLoop();
           }
-          if (count === 0 && this.batchInEpoch === 0) throw new TrainingError(`epoch ${this.epoch}: the dataset yielded no batches`);
+          if (count === 0 && this.batchInEpoch === 0)
+            throw new TrainingError(`epoch ${this.epoch}: the dataset yielded no batches`);
           lastVal = await validate();
-          subscriber.next({ type: 'epoch', epoch: this.epoch, step: this.step, trainLoss: count ? sum / count : NaN, valLoss: lastVal, partial: false, elapsed: now() - start });
+          subscriber.next({
+            type: 'epoch',
+            epoch: this.epoch,
+            step: this.step,
+            trainLoss: count ? sum / count : NaN,
+            valLoss: lastVal,
+            partial: false,
+            elapsed: now() - start,
+          });
         }
         if (stopped) return;
         await checkpoint();

@@ -65,7 +65,15 @@ export function checkLayerGradients(
   inputs: Readonly<Record<string, InputSpec>>,
   opts: { probe?: readonly string[]; training?: boolean; seed?: number; eps?: number } = {},
 ): LayerCheck[] {
-  const probes = opts.probe ?? layer.signature(Object.fromEntries(Object.entries(inputs).map(([k, s]) => [k, { shape: s.shape, dtype: s.dtype ?? 'float32' }]))).outputs.map((o) => o.name);
+  const probes =
+    opts.probe ??
+    layer
+      .signature(
+        Object.fromEntries(
+          Object.entries(inputs).map(([k, s]) => [k, { shape: s.shape, dtype: s.dtype ?? 'float32' }]),
+        ),
+      )
+      .outputs.map((o) => o.name);
   return checkGraphGradients(
     (g, ports) => {
       const node = g.node('layer', layer, ports);
@@ -91,7 +99,8 @@ export function checkGraphGradients(
     tidy(() => {
       const g = new GraphBuilder();
       const ports: Record<string, Port> = {};
-      for (const [name, spec] of Object.entries(inputs)) ports[name] = g.input(name, spec.shape as Dim[], spec.dtype ?? 'float32');
+      for (const [name, spec] of Object.entries(inputs))
+        ports[name] = g.input(name, spec.shape as Dim[], spec.dtype ?? 'float32');
       let total: Port | undefined;
       wire(g, ports).forEach((p, i) => {
         const probe = g.node(`probe_${p.node}_${p.port}`, new WeightedSum({ seed: 100 + i }), p);
@@ -103,31 +112,63 @@ export function checkGraphGradients(
       Object.entries(inputs).forEach(([name, spec], i) => (feeds[name] = makeInput(spec, 50 + i, backend)));
       const wave = { seed: 12345 };
       const result = runtime.trainStep(feeds, { loss: 'loss', ...wave });
-      const lossAt = (f: Record<string, Tensor>) => tidy(() => runtime.forward(f, { training: opts.training ?? false, ...wave }).loss.dataSync()[0]);
+      const lossAt = (f: Record<string, Tensor>) =>
+        tidy(() => runtime.forward(f, { training: opts.training ?? false, ...wave }).loss.dataSync()[0]);
       const eps = opts.eps ?? 1e-5;
       const checks: LayerCheck[] = [];
-      const directional = (what: string, base: Tensor, analyticGrad: Tensor, at: (t: Tensor) => number, seed: number) => {
+      const directional = (
+        what: string,
+        base: Tensor,
+        analyticGrad: Tensor,
+        at: (t: Tensor) => number,
+        seed: number,
+      ) => {
         const v = uniformValues(seed, base.size, -1, 1);
         const b = base.dataSync();
-        const shifted = (s: number) => at(tensor(b.map((x, j) => x + s * eps * v[j]), base.shape, 'float32', backend));
+        const shifted = (s: number) =>
+          at(
+            tensor(
+              b.map((x, j) => x + s * eps * v[j]),
+              base.shape,
+              'float32',
+              backend,
+            ),
+          );
         const numeric = (shifted(1) - shifted(-1)) / (2 * eps);
         const gd = analyticGrad.dataSync();
         let analytic = 0;
         for (let j = 0; j < v.length; j++) analytic += gd[j] * v[j];
-        checks.push({ what, numeric, analytic, relError: Math.abs(numeric - analytic) / Math.max(Math.abs(numeric), Math.abs(analytic), 1e-300) });
+        checks.push({
+          what,
+          numeric,
+          analytic,
+          relError: Math.abs(numeric - analytic) / Math.max(Math.abs(numeric), Math.abs(analytic), 1e-300),
+        });
       };
       Object.entries(inputs).forEach(([name, spec], i) => {
         if ((spec.dtype ?? 'float32') !== 'float32' || spec.noGrad) return;
-        directional(`input ${name}`, feeds[name], result.inputGrads.get(name)!, (t) => lossAt({ ...feeds, [name]: t }), 900 + i);
+        directional(
+          `input ${name}`,
+          feeds[name],
+          result.inputGrads.get(name)!,
+          (t) => lossAt({ ...feeds, [name]: t }),
+          900 + i,
+        );
       });
       runtime.params.trainableKeys().forEach((key, i) => {
         const original = runtime.params.get(key);
-        directional(`param ${key}`, original, result.paramGrads.get(key)!, (t) => {
-          runtime.params.set(key, t, false);
-          const l = lossAt(feeds);
-          runtime.params.set(key, original, false);
-          return l;
-        }, 700 + i);
+        directional(
+          `param ${key}`,
+          original,
+          result.paramGrads.get(key)!,
+          (t) => {
+            runtime.params.set(key, t, false);
+            const l = lossAt(feeds);
+            runtime.params.set(key, original, false);
+            return l;
+          },
+          700 + i,
+        );
       });
       return checks;
     }),

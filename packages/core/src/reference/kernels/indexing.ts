@@ -9,7 +9,9 @@ export function checkIndices(op: string, indices: ArrayLike<number>, size: numbe
   for (let i = 0; i < indices.length; i++) {
     const v = indices[i];
     if (!(v >= 0 && v < size)) {
-      throw new IndexError(`${op}: index ${v} at position ${i} is out of range for axis ${axis} of size ${size} (expected 0 <= index < ${size})`);
+      throw new IndexError(
+        `${op}: index ${v} at position ${i} is out of range for axis ${axis} of size ${size} (expected 0 <= index < ${size})`,
+      );
     }
   }
 }

@@ -58,7 +58,11 @@ export function slice([x]: readonly In[], attrs: SliceAttrs, out: TensorSpec): B
   return r;
 }
 
-export function pad([x]: readonly In[], { pads, value }: { pads: readonly number[]; value: number }, out: TensorSpec): Buf {
+export function pad(
+  [x]: readonly In[],
+  { pads, value }: { pads: readonly number[]; value: number },
+  out: TensorSpec,
+): Buf {
   const inShape = dims(x.shape);
   const inStrides = stridesOf(inShape);
   const outShape = dims(out.shape);

@@ -3,7 +3,12 @@ import { normalizeAxis, stridesOf } from '../../shape/dim.js';
 import type { ReduceAttrs } from '../../ops/reduce.js';
 import { type Buf, type In, dims, sizeOfDims, unravel } from './util.js';
 
-function reduce(x: In, attrs: ReduceAttrs, init: number, step: (acc: number, v: number) => number): { acc: Buf; counts: number } {
+function reduce(
+  x: In,
+  attrs: ReduceAttrs,
+  init: number,
+  step: (acc: number, v: number) => number,
+): { acc: Buf; counts: number } {
   const shape = dims(x.shape);
   const rank = shape.length;
   const axes = new Set((attrs.axes ?? shape.map((_, i) => i)).map((a) => (a < 0 ? a + rank : a)));
