@@ -1,4 +1,4 @@
-// Clip each gradient tensor by its own L2 norm, the seed's rule: g ← g / max(1, ‖g‖ / maxNorm).
+// Clip each gradient tensor by its own L2 norm: g ← g / max(1, ‖g‖ / maxNorm).
 // A gradient whose norm is at most maxNorm (a zero gradient included) is unchanged. Option: maxNorm (> 0).
 import { inject, injectable } from 'inversify';
 import { TOKENS } from '../../di/tokens.js';

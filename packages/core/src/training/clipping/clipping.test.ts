@@ -34,7 +34,7 @@ describe('clipping policies', () => {
     expect(clipWith('value', { clipValue: 4.5 }, { z: [0, 0] })).toEqual({ z: [0, 0] });
   });
 
-  test("per-tensor norm, the seed's g / max(1, ‖g‖ / c)", () => {
+  test('per-tensor norm: g / max(1, ‖g‖ / c)', () => {
     const r = clipWith('norm', { maxNorm: 6.5 }, g);
     expect(r.a).toEqual([3, 4]); // ‖a‖ = 5 ≤ 6.5: unchanged
     expect(r.b[0]).toBeCloseTo(5 / 2, 14); // ‖b‖ = 13: divided by 13 / 6.5 = 2
