@@ -9,24 +9,10 @@ import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BIN, expectOneLineError, folderWithCorpus, runCli, snapshot } from './run-cli.js';
+import { BIN, expectOneLineError, TINY_TRAIN, folderWithCorpus, runCli, snapshot } from './run-cli.js';
 
 let dir: string;
-const TINY = [
-  '--preset',
-  'char-lstm-small',
-  '--corpus',
-  'corpus.txt',
-  '--backend',
-  'reference',
-  '--batch',
-  '4',
-  '--seq-len',
-  '12',
-  '--seed',
-  '1',
-];
-const train = (args: string[]) => runCli(['train', ...TINY, ...args], dir);
+const train = (args: string[]) => runCli(['train', ...TINY_TRAIN, ...args], dir);
 const exists = (p: string) =>
   stat(join(dir, p)).then(
     () => true,
@@ -162,7 +148,7 @@ describe('ganglion train writes only where it may', () => {
   test("two trainings on one folder: the second is refused while the first runs; a dead one's lock is taken over", async () => {
     const first = spawn(
       process.execPath,
-      [BIN, 'train', ...TINY, '--steps', '100000', '--time-budget', '60', '--out', 'busy'],
+      [BIN, 'train', ...TINY_TRAIN, '--steps', '100000', '--time-budget', '60', '--out', 'busy'],
       { cwd: dir, stdio: 'ignore' },
     );
     try {
@@ -213,7 +199,7 @@ describe('resume refuses what would silently train something else', () => {
     );
     await seedCheckpoint('mismatch');
     const before = await snapshot(join(dir, 'mismatch'));
-    const args = [...TINY];
+    const args = [...TINY_TRAIN];
     for (let i = 0; i < flags.length; i += 2) args[args.indexOf(flags[i]) + 1] = flags[i + 1];
     const r = await runCli(['train', ...args, '--steps', '4', '--out', 'mismatch', '--resume'], dir);
     expectOneLineError(r, 2, new RegExp(`--resume: .*${message.source}.*mismatch/meta\\.json`));
@@ -297,7 +283,7 @@ describe('--out that cannot be a checkpoint folder: one line, nothing written, n
     ['not writable', '/sys/ganglion-out', /--out \/sys\/ganglion-out: it is not writable/],
   ])('%s', async (_, out, message) => {
     const before = await readFile(join(dir, 'corpus.txt'));
-    const r = await runCli(['train', ...TINY, '--steps', '2', '--out', out], dir, { timeoutMs: 30_000 });
+    const r = await runCli(['train', ...TINY_TRAIN, '--steps', '2', '--out', out], dir, { timeoutMs: 30_000 });
     expectOneLineError(r, 2, message);
     expect(await readFile(join(dir, 'corpus.txt'))).toEqual(before);
   });

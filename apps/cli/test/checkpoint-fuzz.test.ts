@@ -9,23 +9,9 @@ import { cp, link, readFile, readdir, rename, rm, truncate, writeFile } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { uniformAt } from '@ganglion/core';
-import { expectOneLineError, folderWithCorpus, runCli, snapshot } from './run-cli.js';
+import { expectOneLineError, TINY_TRAIN, folderWithCorpus, runCli, snapshot } from './run-cli.js';
 
 let dir: string;
-const TINY = [
-  '--preset',
-  'char-lstm-small',
-  '--corpus',
-  'corpus.txt',
-  '--backend',
-  'reference',
-  '--batch',
-  '4',
-  '--seq-len',
-  '12',
-  '--seed',
-  '1',
-];
 
 /** Core's counter-based generator: the cases below are the same on every run. */
 const rng = (seed: number): (() => number) => {
@@ -128,7 +114,7 @@ const CASES: [string, Tamper, 'fails' | 'may load' | 'recovers'][] = [
 
 beforeAll(async () => {
   dir = await folderWithCorpus('ganglion-fuzz-');
-  const r = await runCli(['train', ...TINY, '--steps', '2', '--out', 'base'], dir);
+  const r = await runCli(['train', ...TINY_TRAIN, '--steps', '2', '--out', 'base'], dir);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
 });
@@ -156,7 +142,7 @@ describe('tampered checkpoints: a clear line, a non-zero exit where the damage i
       if (i % 4 === 0)
         commands.push(['generate', ckpt, '--backend', 'reference', '--max-tokens', '3', '--prompt', 'it']);
       if (expected === 'fails' && i % 4 === 1)
-        commands.push(['train', ...TINY, '--steps', '4', '--out', ckpt, '--resume']);
+        commands.push(['train', ...TINY_TRAIN, '--steps', '4', '--out', ckpt, '--resume']);
       for (const command of commands) {
         const r = await runCli(command, dir, { timeoutMs: 60_000 });
         if (expected === 'recovers') {

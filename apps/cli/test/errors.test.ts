@@ -13,7 +13,7 @@ import { CHECKPOINT_FILES } from '@ganglion/core';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorLine, main } from '../src/cli.js';
-import { BIN, type CliResult, expectOneLineError, runCli, snapshot } from './run-cli.js';
+import { BIN, type CliResult, expectOneLineError, runCli, snapshot, TINY_TRAIN } from './run-cli.js';
 
 const { onnx } = onnxProto;
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -79,25 +79,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ganglion-errors-'));
   const text = 'It was the best of times, it was the worst of times, it was the age of wisdom. '.repeat(8);
   await writeFile(join(dir, 'corpus.txt'), text);
-  const train = await run([
-    'train',
-    '--preset',
-    'char-lstm-small',
-    '--corpus',
-    'corpus.txt',
-    '--backend',
-    'reference',
-    '--batch',
-    '4',
-    '--seq-len',
-    '12',
-    '--steps',
-    '3',
-    '--seed',
-    '1',
-    '--out',
-    'ck',
-  ]);
+  const train = await run(['train', ...TINY_TRAIN, '--steps', '3', '--out', 'ck']);
   expect(train.code, train.stderr).toBe(0);
   const exp = await run(['export', 'ck', '--out', 'model.onnx', '--stateful']);
   expect(exp.code, exp.stderr).toBe(0);

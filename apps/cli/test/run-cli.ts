@@ -73,6 +73,22 @@ const TINY_CORPUS =
     8,
   );
 
+/** `train` flags for a model small enough to train in seconds on the reference backend, on `corpus.txt`. */
+export const TINY_TRAIN = [
+  '--preset',
+  'char-lstm-small',
+  '--corpus',
+  'corpus.txt',
+  '--backend',
+  'reference',
+  '--batch',
+  '4',
+  '--seq-len',
+  '12',
+  '--seed',
+  '1',
+];
+
 /** A fresh temporary folder holding `corpus.txt` (TINY_CORPUS); the caller removes it. */
 export async function folderWithCorpus(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

@@ -3,7 +3,7 @@
 // temperature; a wider cut samples, the same text for the same seed on every backend.
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { folderWithCorpus, runCli } from './run-cli.js';
+import { folderWithCorpus, runCli, TINY_TRAIN } from './run-cli.js';
 
 let dir: string;
 
@@ -22,25 +22,7 @@ const GEN = ['--prompt', 'it was', '--max-tokens', '40'];
 
 beforeAll(async () => {
   dir = await folderWithCorpus('ganglion-sampling-');
-  const t = await run([
-    'train',
-    '--preset',
-    'char-lstm-small',
-    '--corpus',
-    'corpus.txt',
-    '--backend',
-    'reference',
-    '--batch',
-    '4',
-    '--seq-len',
-    '12',
-    '--steps',
-    '3',
-    '--seed',
-    '1',
-    '--out',
-    'model',
-  ]);
+  const t = await run(['train', ...TINY_TRAIN, '--steps', '3', '--out', 'model']);
   expect(t.code, t.stderr).toBe(0);
   const e = await run(['export', 'model', '--out', 'model.onnx', '--stateful']);
   expect(e.code, e.stderr).toBe(0);
