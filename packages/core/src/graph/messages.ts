@@ -93,10 +93,16 @@ export function forNode<M extends Message>(node: string): MonoTypeOperatorFuncti
 /** Keep activations and gradients of one port (`'lstm1.y'` or a PortRef). */
 export function forPort<M extends Message>(port: string | PortRef): MonoTypeOperatorFunction<M> {
   const ref = typeof port === 'string' ? parsePortRef(port) : port;
-  return filter((m) => {
-    const p = m.kind === 'activation' ? m.from : m.kind === 'gradient' ? m.to : undefined;
-    return p !== undefined && p.node === ref.node && p.port === ref.port;
-  });
+  return filter((m) => samePort(portOf(m), ref));
+}
+
+/** The port an activation or gradient is about: the producer's output port (`from` / `to`). */
+function portOf(m: Message): PortRef | undefined {
+  return m.kind === 'activation' ? m.from : m.kind === 'gradient' ? m.to : undefined;
+}
+
+function samePort(p: PortRef | undefined, ref: PortRef): boolean {
+  return p !== undefined && p.node === ref.node && p.port === ref.port;
 }
 
 /**
@@ -125,19 +131,9 @@ export function matchesFilter(f: MessageFilter, m: Message): boolean {
   if (kinds && !kinds.includes(m.kind)) return false;
   const nodes = list(f.node);
   if (nodes && !nodes.includes(nodeOf(m) ?? '')) return false;
-  if (f.port !== undefined) {
-    const p =
-      m.kind === 'activation'
-        ? m.from
-        : m.kind === 'gradient'
-          ? m.to
-          : m.kind === 'param-grad'
-            ? { node: m.node, port: m.param }
-            : undefined;
-    const ref = parsePortRef(f.port);
-    if (!p || p.node !== ref.node || p.port !== ref.port) return false;
-  }
-  return true;
+  // A ParamGrad's "port" is its parameter.
+  const p = m.kind === 'param-grad' ? { node: m.node, port: m.param } : portOf(m);
+  return f.port === undefined || samePort(p, parsePortRef(f.port));
 }
 
 export function formatPortRef(p: PortRef): string {
