@@ -1,6 +1,6 @@
 // The child process of `ganglion bench`: runs one node contender (argv: NAME WORKLOAD, the
-// workload by workloadNamed's name) and sends its timings and its own peak resident set to the
-// parent over the IPC channel, then exits.
+// workload by workloadNamed's name), or one task of the tokenizer workload (argv: NAME tokenizer),
+// and sends its timings and its own peak resident set to the parent over the IPC channel, then exits.
 import { BenchError, type ProcessOutput, measureSession } from './contender.js';
 import { contenderNamed } from './contenders.js';
 import { workloadNamed } from './workload.js';
@@ -24,7 +24,10 @@ async function runChild(name: string, workloadName: string): Promise<ChildMessag
 
 if (process.send) {
   const [name = '', workloadName = 'full'] = process.argv.slice(2);
-  const message = await runChild(name, workloadName);
+  const message =
+    workloadName === 'tokenizer'
+      ? await (await import('./tokenizer-tasks.js')).runTokenizerTask(name)
+      : await runChild(name, workloadName);
   // Exit once the message is out: a framework's thread pool must not keep the process alive.
   process.send(message, () => process.exit(0));
 }

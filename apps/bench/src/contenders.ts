@@ -6,6 +6,7 @@ import { ganglionContender } from './contenders/ganglion.js';
 import { ortPytorchContender } from './contenders/ort-pytorch.js';
 import { pytorchContender } from './contenders/pytorch.js';
 import { tfjsLayersContender } from './contenders/tfjs-layers.js';
+import { TOKENIZER_TASK_NAMES } from './tokenizer-workload.js';
 
 export const CONTENDERS: readonly Contender[] = [
   ganglionContender('tfjs', 'slow'),
@@ -19,7 +20,8 @@ export const CONTENDERS: readonly Contender[] = [
   ortPytorchContender,
 ];
 
-export const CONTENDER_NAMES = CONTENDERS.map((c) => c.name);
+/** What --only accepts: the model contenders, then the tokenizer workload's tasks. */
+export const CONTENDER_NAMES = [...CONTENDERS.map((c) => c.name), ...TOKENIZER_TASK_NAMES];
 
 export function contenderNamed(name: string): Contender | undefined {
   return CONTENDERS.find((c) => c.name === name);

@@ -1,6 +1,7 @@
 // The bench itself, as `ganglion bench` runs it: one workload (or the four GPTs in sequence), each
 // chosen contender in its own process, one after another; then the table and ratios of each
-// workload (and, for several, a summary), or one JSON object with everything.
+// workload (and, for several, a summary), or one JSON object with everything. The tokenizer
+// workload has tasks instead of model contenders (tokenizer-bench.ts) and a report of its own.
 //
 //   await runBench({ workload: 'gpt-0.8m', json: false, command: 'ganglion bench --workload gpt-0.8m' }, { stdout: process.stdout, stderr: process.stderr });
 import { writeFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { CONTENDERS } from './contenders.js';
 import { type RatioResult, computeRatios, formatReport, formatSteps, formatWorkload } from './report.js';
 import { type ContenderResult, runContender } from './run-contender.js';
 import { formatSummary } from './summary.js';
+import { formatTokenizerReport, runTokenizerTasks, tokenizerRatios, tokenizerTargets } from './tokenizer-bench.js';
 import {
   FULL_WORKLOAD,
   GPT_WORKLOADS,
@@ -18,8 +20,8 @@ import {
   tokensPerStep,
 } from './workload.js';
 
-/** What `--workload` accepts: the char-LSTM, one GPT, or the four GPTs in sequence. */
-export const WORKLOAD_CHOICES = ['char-lstm', ...GPT_WORKLOAD_NAMES, 'all-gpt'] as const;
+/** What `--workload` accepts: the char-LSTM, one GPT, the four GPTs in sequence, or the tokenizers. */
+export const WORKLOAD_CHOICES = ['char-lstm', ...GPT_WORKLOAD_NAMES, 'all-gpt', 'tokenizer'] as const;
 export type WorkloadChoice = (typeof WORKLOAD_CHOICES)[number];
 
 export interface BenchOptions {
@@ -45,15 +47,30 @@ export interface WorkloadRun {
   readonly ratios: readonly RatioResult[];
 }
 
-function workloadsOf(choice: WorkloadChoice, quick = false): Workload[] {
+function workloadsOf(choice: Exclude<WorkloadChoice, 'tokenizer'>, quick = false): Workload[] {
   if (choice === 'char-lstm') return [quick ? QUICK_WORKLOAD : FULL_WORKLOAD];
   if (choice === 'all-gpt') return GPT_WORKLOAD_NAMES.map((n) => GPT_WORKLOADS[n]);
   return [GPT_WORKLOADS[choice]];
 }
 
+function machineFacts(loadAtStart: number) {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    platform: `${process.platform} ${process.arch}`,
+    node: process.version,
+    loadAverageAtStart: loadAtStart,
+  };
+}
+
+/** The header line of a text report: the command, when, and on what. */
+function reportHead(o: BenchOptions, started: Date, machine: ReturnType<typeof machineFacts>): string {
+  const where = `${machine.cpu}, ${machine.cores} cores, node ${process.version}, load average ${machine.loadAverageAtStart.toFixed(1)} at the start`;
+  return `${o.command} — ${started.toISOString()} — ${where}`;
+}
+
 export async function runBench(o: BenchOptions, io: Io): Promise<void> {
-  const workloads = workloadsOf(o.workload, o.quick);
-  const chosen = CONTENDERS.filter((c) => !o.only || o.only.includes(c.name));
   const log = (s: string) => io.stderr?.write(`${s}\n`);
   const started = new Date();
   const loadAtStart = loadavg()[0];
@@ -61,6 +78,9 @@ export async function runBench(o: BenchOptions, io: Io): Promise<void> {
     log(
       `note: the 1-minute load average is ${loadAtStart.toFixed(1)} before the first contender starts; other programs are using the cores and the times will suffer`,
     );
+  if (o.workload === 'tokenizer') return runTokenizerBench(o, io, started, loadAtStart);
+  const workloads = workloadsOf(o.workload, o.quick);
+  const chosen = CONTENDERS.filter((c) => !o.only || o.only.includes(c.name));
 
   const runs: WorkloadRun[] = [];
   for (const w of workloads) {
@@ -85,14 +105,7 @@ export async function runBench(o: BenchOptions, io: Io): Promise<void> {
     });
   }
 
-  const machine = {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    platform: `${process.platform} ${process.arch}`,
-    node: process.version,
-    loadAverageAtStart: loadAtStart,
-  };
+  const machine = machineFacts(loadAtStart);
   const head = { command: o.command, date: started.toISOString(), machine };
   const report = runs.length === 1 ? { ...head, ...runs[0] } : { ...head, runs };
   if (o.save !== undefined) await writeFile(o.save, `${JSON.stringify(report, null, 2)}\n`);
@@ -100,8 +113,28 @@ export async function runBench(o: BenchOptions, io: Io): Promise<void> {
     io.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
-  const where = `${machine.cpu}, ${machine.cores} cores, node ${process.version}, load average ${loadAtStart.toFixed(1)} at the start`;
   const tables = runs.map((r, i) => formatReport(r.contenders, r.ratios, workloads[i]));
   if (runs.length > 1) tables.push(formatSummary(runs));
-  io.stdout.write(`${o.command} — ${head.date} — ${where}\n${tables.join('\n\n')}\n`);
+  io.stdout.write(`${reportHead(o, started, machine)}\n${tables.join('\n\n')}\n`);
+}
+
+/** The tokenizer workload: its tasks, then its own report (or JSON). */
+async function runTokenizerBench(o: BenchOptions, io: Io, started: Date, loadAtStart: number): Promise<void> {
+  const tasks = await runTokenizerTasks(o.only, (s) => io.stderr?.write(`${s}\n`));
+  const machine = machineFacts(loadAtStart);
+  const report = {
+    command: o.command,
+    date: started.toISOString(),
+    machine,
+    workload: { name: 'tokenizer' },
+    tasks,
+    ratios: tokenizerRatios(tasks),
+    targets: tokenizerTargets(tasks),
+  };
+  if (o.save !== undefined) await writeFile(o.save, `${JSON.stringify(report, null, 2)}\n`);
+  if (o.json) {
+    io.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  io.stdout.write(`${reportHead(o, started, machine)}\n${formatTokenizerReport(tasks)}\n`);
 }

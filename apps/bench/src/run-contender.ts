@@ -172,11 +172,11 @@ function runProcess(c: ProcessContender, w: Workload, counts: StepCounts, timeou
 }
 
 /** Wait for a child to exit (killing it after timeoutMs), then read its result with `finish`. */
-function supervise(
+export function supervise<T = ProcessOutput>(
   child: ChildProcess,
   timeoutMs: number,
-  finish: (stderr: string, code: number | null) => ProcessOutput,
-): Promise<ProcessOutput> {
+  finish: (stderr: string, code: number | null) => T,
+): Promise<T> {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout?.resume();
@@ -210,7 +210,7 @@ function median(xs: readonly number[] | undefined): number | null {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-function lastLines(text: string, n = 5): string {
+export function lastLines(text: string, n = 5): string {
   const lines = text.trim().split('\n').filter(Boolean).slice(-n);
   return lines.length ? `:\n  ${lines.join('\n  ')}` : '';
 }

@@ -5,10 +5,14 @@ import { GanglionError } from '@ganglion/core';
 
 export class UsageError extends GanglionError {}
 
-/** `optionalValue`: a string flag that may stand alone (`--log-grad-norms` means `--log-grad-norms=1`). */
+/**
+ * `optionalValue`: a string flag that may stand alone (`--log-grad-norms` means `--log-grad-norms=1`).
+ * `multiple`: a string flag that may be given more than once (`--corpus a --corpus b`); `parseLists`
+ * returns its values.
+ */
 export type FlagSpec = Record<
   string,
-  { type: 'string' | 'boolean'; short?: string; default?: string | boolean; optionalValue?: string }
+  { type: 'string' | 'boolean'; short?: string; default?: string | boolean; optionalValue?: string; multiple?: boolean }
 >;
 
 export function parse(
@@ -16,6 +20,20 @@ export function parse(
   options: FlagSpec,
   command: string,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  const { values, positionals } = parseLists(argv, options, command);
+  return { values, positionals };
+}
+
+/** `parse`, with the values of `multiple` flags in `lists` (in the order given; empty when absent). */
+export function parseLists(
+  argv: readonly string[],
+  options: FlagSpec,
+  command: string,
+): {
+  values: Record<string, string | boolean | undefined>;
+  lists: Record<string, string[]>;
+  positionals: string[];
+} {
   try {
     const { values, positionals } = parseArgs({
       args: attachDashValues(argv, options),
@@ -23,7 +41,14 @@ export function parse(
       allowPositionals: true,
       strict: true,
     });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
+    const single: Record<string, string | boolean | undefined> = {};
+    const lists: Record<string, string[]> = {};
+    for (const [name, o] of Object.entries(options)) if (o.multiple) lists[name] = [];
+    for (const [name, v] of Object.entries(values)) {
+      if (Array.isArray(v)) lists[name] = v.map(String);
+      else single[name] = v;
+    }
+    return { values: single, lists, positionals };
   } catch (e) {
     // node's messages run over several sentences and lines; the first says what went wrong.
     throw new UsageError(

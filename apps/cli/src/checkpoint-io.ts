@@ -3,18 +3,18 @@
 import { join, resolve } from 'node:path';
 import {
   type Backend,
-  CharTokenizer,
   CheckpointError,
   type LoadedCheckpoint,
   Runtime,
   TOKENS,
+  type Tokenizer,
   loadCheckpoint,
 } from '@ganglion/core';
-import { buildContainer } from './container.js';
+import { buildContainer, tokenizerRegistry } from './container.js';
 
 export interface LoadedModel {
   readonly checkpoint: LoadedCheckpoint;
-  readonly tokenizer: CharTokenizer;
+  readonly tokenizer: Tokenizer;
   /** A runtime over the logits-only part of the graph (no labels input, no loss). */
   readonly runtime: Runtime;
 }
@@ -23,7 +23,7 @@ export interface LoadedModel {
 export async function loadTokenizedCheckpoint(
   dir: string,
   backend: Backend,
-): Promise<{ checkpoint: LoadedCheckpoint; tokenizer: CharTokenizer }> {
+): Promise<{ checkpoint: LoadedCheckpoint; tokenizer: Tokenizer }> {
   const container = buildContainer({ backend, lr: 1 });
   const checkpoint = await loadCheckpoint(resolve(dir), { resolve: container.get(TOKENS.LayerResolver), backend });
   if (checkpoint.recovered)
@@ -31,9 +31,16 @@ export async function loadTokenizedCheckpoint(
       `ganglion: note: ${checkpoint.recovered}; read the last complete save instead, ${checkpoint.loadedFrom}\n`,
     );
   const metaFile = join(checkpoint.loadedFrom, 'meta.json');
-  if (!checkpoint.meta.tokenizer)
+  if (checkpoint.tokenizer === undefined)
     throw new CheckpointError(`${metaFile}: no tokenizer, so this checkpoint cannot read or write text`);
-  const tokenizer = CharTokenizer.fromJSON(checkpoint.meta.tokenizer);
+  const tokenizerFile =
+    checkpoint.meta.tokenizer && 'file' in checkpoint.meta.tokenizer ? 'tokenizer.json' : 'meta.json';
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = tokenizerRegistry(container).fromJSON(checkpoint.tokenizer, join(checkpoint.loadedFrom, tokenizerFile));
+  } catch (e) {
+    throw new CheckpointError((e as Error).message);
+  }
   const { graph } = checkpoint;
   const graphFile = join(checkpoint.loadedFrom, 'graph.json');
   if (!graph.outputs.logits) throw new CheckpointError(`${graphFile}: the graph has no "logits" output`);

@@ -7,6 +7,7 @@ import { demoCommand } from './commands/demo.js';
 import { exportCommand } from './commands/export.js';
 import { runCommand } from './commands/run.js';
 import { generateCommand } from './commands/generate.js';
+import { prepareCommand } from './commands/prepare.js';
 import { inspectCommand } from './commands/inspect.js';
 import { trainCommand } from './commands/train.js';
 
@@ -14,6 +15,7 @@ const USAGE = `usage: ganglion <command> [options]
 
 commands:
   demo       train the demo model on Moby-Dick, then generate text
+  prepare    turn a corpus into token files (train.bin, val.bin) for train --data
   train      train a character language model
   generate   generate text from a checkpoint
   inspect    show a checkpoint's model
@@ -28,6 +30,7 @@ type Io = { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream };
 
 const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<void>> = {
   demo: demoCommand,
+  prepare: prepareCommand,
   train: trainCommand,
   generate: generateCommand,
   inspect: inspectCommand,

@@ -1,9 +1,18 @@
 // The composition root: the CLI's container is core's createTrainingContainer plus the layers'
-// module, with the backend the user picked and the active plugins by name.
-import type { Container } from 'inversify';
-import { type Backend, type PluginChoice, ReferenceBackend, createTrainingContainer, setBackend } from '@ganglion/core';
+// and the tokenizers' modules, with the backend the user picked and the active plugins by name.
+import { Container } from 'inversify';
+import {
+  type Backend,
+  type PluginChoice,
+  ReferenceBackend,
+  TOKENS,
+  TokenizerRegistry,
+  createTrainingContainer,
+  setBackend,
+} from '@ganglion/core';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { bindLayerResolver, layersModule } from '@ganglion/layers';
+import { tokenizersModule } from '@ganglion/text';
 
 /**
  * 'onnx' (the default for training) compiles each training step into one ONNX graph and runs it in
@@ -30,7 +39,21 @@ export interface ContainerChoice extends PluginChoice {
 }
 
 export function buildContainer(choice: ContainerChoice): Container {
-  const container = createTrainingContainer({ ...choice, modules: [layersModule], configure: bindLayerResolver });
+  const container = createTrainingContainer({
+    ...choice,
+    modules: [layersModule, tokenizersModule],
+    configure: bindLayerResolver,
+  });
   setBackend(choice.backend);
   return container;
+}
+
+/** The tokenizer plugins bound to TOKENS.Tokenizer: `container`'s, or the built-in ones'. */
+export function tokenizerRegistry(container?: Container): TokenizerRegistry {
+  let c = container;
+  if (!c) {
+    c = new Container();
+    void c.load(tokenizersModule);
+  }
+  return new TokenizerRegistry(c.getAll(TOKENS.Tokenizer));
 }

@@ -20,7 +20,7 @@ import {
   tokenProbabilities,
 } from './generation.js';
 import { VOCAB_METADATA_KEY, loadOnnxFile, runnerModel } from './onnx-models.js';
-import { PRESETS } from './presets.js';
+import { PRESETS, buildModel } from './presets.js';
 
 // Weights 1, 4, 2, 3: softmax(logits / T) is proportional to weight^(1/T).
 const LOGITS = [Math.log(1), Math.log(4), Math.log(2), Math.log(3)];
@@ -169,7 +169,7 @@ describe('chunked prefill equals one unchunked call', () => {
   });
 
   const model = async (preset: string, where: 'runtime' | 'onnxruntime' | 'onnx file'): Promise<TokenModel> => {
-    const graph: Graph = PRESETS[preset].build(VOCAB).subgraph(['logits']);
+    const graph: Graph = buildModel(PRESETS[preset].model, VOCAB).subgraph(['logits']);
     const params = ParamStore.initialize(graph, 5, where === 'runtime' ? tfjs : new ReferenceBackend());
     if (where === 'onnxruntime') return runnerModel(graph, params);
     if (where === 'onnx file') {

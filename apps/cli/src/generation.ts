@@ -8,7 +8,7 @@
 // prompt is. A recurrence carries its whole past in its state, and attention masks each query by
 // its stream position (causal, sliding window) against the cache plus the chunk, so the logits are
 // those of one unchunked call, for chunks shorter or longer than an attention window alike.
-import { type CharTokenizer, type Runtime, tensor, tidy, uniformAt } from '@ganglion/core';
+import { type Runtime, StreamDecoder, type Tokenizer, tensor, tidy, uniformAt } from '@ganglion/core';
 
 export interface SamplingOptions {
   /** 0 is greedy. */
@@ -137,7 +137,7 @@ export async function prefill(
  */
 export async function generate(
   model: TokenModel,
-  tokenizer: CharTokenizer,
+  tokenizer: Tokenizer,
   prompt: string,
   maxTokens: number,
   opts: SamplingOptions,
@@ -148,15 +148,21 @@ export async function generate(
   let out = '';
   let position = promptIds.length;
   let next = sample(await prefill(model, promptIds, 0), opts, 0);
-  for (let i = 0; i < maxTokens; i++) {
-    const text = tokenizer.decode([next]);
+  // Text is written as it becomes whole: a token ending inside a UTF-8 character waits for the next.
+  const decoder = new StreamDecoder(tokenizer, promptIds);
+  const emit = (text: string) => {
+    if (text === '') return;
     out += text;
     onToken(text);
+  };
+  for (let i = 0; i < maxTokens; i++) {
+    emit(decoder.push(next));
     if (i === maxTokens - 1) break;
     const logits = await model.next(Int32Array.of(next), position);
     next = sample(logits, opts, i + 1);
     position++;
   }
+  emit(decoder.flush());
   model.reset();
   return out;
 }

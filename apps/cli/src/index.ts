@@ -3,6 +3,4 @@ export { PRESETS, PRESET_NAMES } from './presets.js';
 export type { Preset } from './presets.js';
 export { generate, sample } from './generation.js';
 export type { SamplingOptions } from './generation.js';
-export { mobyDick, textFile, CorpusError } from './corpus.js';
-export type { Corpus } from './corpus.js';
 export { main } from './cli.js';

@@ -6,7 +6,7 @@
 // given bytes, onnxruntime would resolve such paths against the current directory.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
-import { CharTokenizer, ExportError } from '@ganglion/core';
+import { ExportError, type Tokenizer } from '@ganglion/core';
 import {
   MAX_POSITIONS_METADATA_KEY,
   type OnnxFileInfo,
@@ -16,8 +16,9 @@ import {
   describeOnnxModel,
 } from '@ganglion/backend-onnx';
 import type * as ort from 'onnxruntime-node';
+import { tokenizerRegistry } from './container.js';
 
-/** Metadata key holding the character vocabulary of an exported language model. */
+/** Metadata key holding the tokenizer of an exported language model (its tokenizer.json). */
 export const VOCAB_METADATA_KEY = 'ganglion.tokenizer';
 /** Metadata key holding the training step the export was made at. */
 const STEP_METADATA_KEY = 'ganglion.step';
@@ -29,7 +30,7 @@ export interface OpenOnnxFileOptions {
 
 export interface OpenedOnnxFile {
   readonly session: ort.InferenceSession;
-  readonly tokenizer: CharTokenizer;
+  readonly tokenizer: Tokenizer;
   readonly bindings: readonly StateBinding[];
   /** Stream positions the file covers (Infinity when it records none). */
   readonly maxPositions: number;
@@ -50,9 +51,12 @@ export async function openOnnxFile(path: string, options: OpenOnnxFileOptions = 
     throw new ExportError(
       `${name} has no "${VOCAB_METADATA_KEY}" in its metadata_props; export it with \`ganglion export\``,
     );
-  let tokenizer: CharTokenizer | undefined;
+  let tokenizer: Tokenizer | undefined;
   try {
-    tokenizer = CharTokenizer.fromJSON(jsonMetadata(metadata, VOCAB_METADATA_KEY, fail));
+    tokenizer = tokenizerRegistry().fromJSON(
+      jsonMetadata(metadata, VOCAB_METADATA_KEY, fail),
+      `metadata "${VOCAB_METADATA_KEY}"`,
+    );
   } catch (e) {
     if (e instanceof ExportError) throw e;
     fail(`metadata "${VOCAB_METADATA_KEY}": ${(e as Error).message}`);
@@ -171,10 +175,10 @@ function checkPorts(
     );
   if (typeof width !== 'number')
     fail(
-      `output "logits" has no fixed width (last dim ${JSON.stringify(width)}), so it cannot be checked against the ${vocabSize}-character vocabulary in its metadata`,
+      `output "logits" has no fixed width (last dim ${JSON.stringify(width)}), so it cannot be checked against the ${vocabSize}-token vocabulary in its metadata`,
     );
   if (width !== vocabSize)
-    fail(`output "logits" is ${width} wide, but the vocabulary in its metadata has ${vocabSize} characters`);
+    fail(`output "logits" is ${width} wide, but the vocabulary in its metadata has ${vocabSize} tokens`);
   for (const b of bindings) {
     if (!inputs.has(b.input))
       fail(

@@ -1,7 +1,7 @@
 // Token models on onnxruntime: a checkpoint's graph run by OnnxRuntimeRunner (`generate --backend
 // onnx`), and a stateful .onnx file on its own (`ganglion run`), its vocabulary and state bindings
 // read from the file's metadata_props.
-import { type CharTokenizer, type Graph, type ParamStore, ShapeError } from '@ganglion/core';
+import { type Graph, type ParamStore, ShapeError, type Tokenizer } from '@ganglion/core';
 import {
   OnnxRuntimeRunner,
   type OrtValue,
@@ -33,7 +33,7 @@ export function runnerModel(graph: Graph, params: ParamStore): TokenModel {
 }
 
 export interface OnnxFileModel {
-  readonly tokenizer: CharTokenizer;
+  readonly tokenizer: Tokenizer;
   readonly model: TokenModel;
   readonly metadata: Readonly<Record<string, string>>;
 }

@@ -53,7 +53,16 @@ describe('JsonProgress', () => {
       { event: 'batch', step: 1, loss: 1.9, gradNorm: 1, lr: 1e-3, tokensPerSecond: 1000 },
       { event: 'epoch', epoch: 0, valLoss: Math.LN2 * 3, valBitsPerChar: 3 },
       { event: 'checkpoint', step: 1, path: '/tmp/x' },
-      { event: 'done', steps: 1, reason: 'steps', seconds: 1.23, valBitsPerChar: 3 },
+      { event: 'done', steps: 1, reason: 'steps', seconds: 1.23, valLoss: Math.LN2 * 3, valBitsPerChar: 3 },
     ]);
+  });
+
+  test('bits per character divide nats per token by the characters per token (BPE: several)', () => {
+    const lines: string[] = [];
+    const p = new JsonProgress((l) => lines.push(l));
+    p.charactersPerToken(4);
+    p.event({ type: 'epoch', epoch: 0, step: 1, trainLoss: 2, valLoss: 2, partial: true, elapsed: 1 });
+    // 2 nats per token over 4 characters: 0.5 nats, 0.5 / ln 2 bits per character.
+    expect(JSON.parse(lines[0]).valBitsPerChar).toBeCloseTo(0.5 / Math.log(2), 12);
   });
 });

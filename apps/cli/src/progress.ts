@@ -8,10 +8,16 @@ export interface ProgressSink {
   note(text: string): void;
   /** The L2 norm of each parameter's gradient at a step (--log-grad-norms), keyed `<node>.<param>`. */
   gradNorms(step: number, norms: Readonly<Record<string, number>>): void;
+  /**
+   * The validation text's characters per token (1 for characters; ~4 for English BPE), so a
+   * validation loss in nats per token also reads as bits per character, comparable across tokenizers.
+   */
+  charactersPerToken(ratio: number): void;
   close(): void;
 }
 
-const bpc = (nats: number) => nats / Math.LN2;
+/** Bits per character of a loss in nats per token. */
+const bitsPerChar = (nats: number, charactersPerToken: number) => nats / charactersPerToken / Math.LN2;
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
@@ -33,7 +39,11 @@ function fraction(e: { step: number; elapsed: number }, budget: Budget, startSte
 }
 
 export class JsonProgress implements ProgressSink {
+  private perToken = 1;
   constructor(private readonly write: (s: string) => void) {}
+  charactersPerToken(ratio: number): void {
+    this.perToken = ratio;
+  }
   event(e: TrainEvent): void {
     switch (e.type) {
       case 'batch':
@@ -54,7 +64,7 @@ export class JsonProgress implements ProgressSink {
             event: 'epoch',
             epoch: e.epoch,
             valLoss: e.valLoss ?? null,
-            valBitsPerChar: e.valLoss === undefined ? null : bpc(e.valLoss),
+            valBitsPerChar: e.valLoss === undefined ? null : bitsPerChar(e.valLoss, this.perToken),
           }),
         );
         break;
@@ -68,7 +78,8 @@ export class JsonProgress implements ProgressSink {
             steps: e.steps,
             reason: e.reason,
             seconds: Number(e.seconds.toFixed(2)),
-            valBitsPerChar: e.valLoss === undefined ? null : bpc(e.valLoss),
+            valLoss: e.valLoss ?? null,
+            valBitsPerChar: e.valLoss === undefined ? null : bitsPerChar(e.valLoss, this.perToken),
           }),
         );
         break;
@@ -89,6 +100,7 @@ export class TextProgress implements ProgressSink {
   private drawn = false;
   private tokensPerSecond = 0;
   private startStep = -1;
+  private perToken = 1;
 
   constructor(
     private readonly stream: { write(s: string): unknown; isTTY?: boolean; columns?: number },
@@ -105,7 +117,12 @@ export class TextProgress implements ProgressSink {
     return `step ${e.step}${steps} [${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}] ${(f * 100).toFixed(0).padStart(3)}% | loss ${e.loss.toFixed(3)} | ${Math.round(this.tokensPerSecond).toLocaleString('en-US')} tok/s | ETA ${formatDuration(eta)}`;
   }
 
+  charactersPerToken(ratio: number): void {
+    this.perToken = ratio;
+  }
+
   event(e: TrainEvent): void {
+    const bpc = (nats: number) => bitsPerChar(nats, this.perToken);
     if (e.type === 'batch') {
       if (this.startStep < 0) this.startStep = e.step - 1;
       this.tokensPerSecond =
@@ -126,7 +143,7 @@ export class TextProgress implements ProgressSink {
         ? `${e.partial ? 'end of run' : `epoch ${e.epoch + 1}`}: train loss ${e.trainLoss.toFixed(4)}` +
           (e.valLoss === undefined
             ? ''
-            : ` | validation loss ${e.valLoss.toFixed(4)} nats = ${bpc(e.valLoss).toFixed(3)} bits/char`)
+            : ` | validation loss ${e.valLoss.toFixed(4)} nats/token = ${bpc(e.valLoss).toFixed(3)} bits/char`)
         : e.type === 'checkpoint'
           ? `checkpoint saved: ${e.path}`
           : `done: ${e.steps} steps in ${formatDuration(e.seconds)}` +

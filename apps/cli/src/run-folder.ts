@@ -19,6 +19,8 @@ export interface RunFolder {
   /** True when the folder holds a checkpoint to continue (with --resume). */
   readonly resume: boolean;
   readonly lock: CheckpointLock;
+  /** True when this run made the folder (it did not exist): a run that fails before its first save removes it again. */
+  readonly created: boolean;
 }
 
 const fsMessage = (e: unknown) => {
@@ -72,7 +74,7 @@ export async function openRunFolder(out: string, opts: { resume: boolean; overwr
       `--out ${path}: ${fsMessage((e as { cause?: unknown }).cause ?? e).replace(/^cannot lock [^:]*: /, '')}`,
     );
   }
-  return { path, resume: opts.resume, lock };
+  return { path, resume: opts.resume, lock, created: status.kind === 'absent' };
 }
 
 /** What a run is trained with, as the checkpoint's meta.json records it. */

@@ -53,7 +53,7 @@ describe('ganglion CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain('\r');
     expect(r.stdout).toMatch(/step 3\/3 \[=+>\] 100% \| loss \d+\.\d{3}/);
-    expect(r.stdout).toMatch(/validation loss \d+\.\d+ nats = \d+\.\d{3} bits\/char/);
+    expect(r.stdout).toMatch(/validation loss \d+\.\d+ nats\/token = \d+\.\d{3} bits\/char/);
     expect(r.stdout).toContain(`loss curve: ${join(dir, 'plain', 'loss.svg')}`);
   });
 

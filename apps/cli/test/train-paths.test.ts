@@ -6,10 +6,9 @@
 // run writes into a fresh --out folder, except the resumed one.
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { folderWithCorpus, runCli } from './run-cli.js';
 import {
-  CharTokenizer,
   ReferenceBackend,
   Runtime,
   TOKENS,
@@ -18,8 +17,8 @@ import {
   lmWindowCount,
   loadCheckpoint,
 } from '@ganglion/core';
-import { buildContainer } from '../src/container.js';
-import { textFile } from '../src/corpus.js';
+import { openData } from '@ganglion/text/node';
+import { buildContainer, tokenizerRegistry } from '../src/container.js';
 
 const run = runCli;
 
@@ -82,8 +81,9 @@ describe('ganglion train on the default backend (onnx)', () => {
     const backend = new ReferenceBackend();
     const container = buildContainer({ backend, lr: 1e-3 });
     const loaded = await loadCheckpoint(saved, { resolve: container.get(TOKENS.LayerResolver), backend });
-    const tokenizer = CharTokenizer.fromJSON(loaded.meta.tokenizer);
-    const valTokens = (await (await textFile(corpus)).encode(tokenizer)).validation;
+    const data = await openData(join(saved, '.ganglion', 'data'), tokenizerRegistry());
+    onTestFinished(() => data.close());
+    const valTokens = data.validation;
     const windows = lmWindowCount(valTokens.length, 12);
     expect(windows).toBeGreaterThan(0);
     expect(windows).toBeLessThanOrEqual(4);

@@ -140,10 +140,14 @@ export {
   type CheckpointDirStatus,
   type CheckpointLock,
   checkpointDirStatus,
+  folderEntries,
+  holdsFiles,
   isGanglionMeta,
+  linkOrCopy,
   lockCheckpointDir,
   makeDirs,
   recoverableDirectory,
+  syncDirectory,
   writeFileAtomically,
 } from './checkpoint/checkpoint-dir.js';
 export type {
@@ -163,6 +167,8 @@ export type { VocabularyCoverage } from './data/char-counts.js';
 export { allocateTokens, arrayTokenSource, tokenBytes, tokenDType, toTokenSource } from './data/token-source.js';
 export type { TokenArray, TokenDType, TokenSource } from './data/token-source.js';
 export type { CharTokenizerJSON } from './data/char-tokenizer.js';
+export { StreamDecoder, TokenizerRegistry, parseTokenizerSpec } from './data/tokenizer.js';
+export type { TextFiles, Tokenizer, TokenizerPlugin, TokenizerTrainer } from './data/tokenizer.js';
 export { lmDataset, lmWindowCount } from './data/lm-windows.js';
 export type { LmDataset, LmWindowOptions } from './data/lm-windows.js';
 export { trainValidationSplit, trainValidationSplitText } from './data/split.js';

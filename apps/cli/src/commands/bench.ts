@@ -1,6 +1,7 @@
 // ganglion bench: the flags, checked here (usage errors exit 2), then @ganglion/bench's runBench:
 // Ganglion against TF.js Layers, PyTorch and onnxruntime on the char-LSTM, or against PyTorch on
-// the GPT workloads, each contender in its own process. Prints tables and the ratios between
+// the GPT workloads, or its tokenizers against @huggingface/tokenizers and js-tiktoken, each
+// contender in its own process. Prints tables and the ratios between
 // contenders with their targets, or one JSON object with --json.
 import { CONTENDER_NAMES, WORKLOAD_CHOICES, type WorkloadChoice, runBench } from '@ganglion/bench';
 import { type FlagSpec, UsageError, parse } from '../args.js';
@@ -20,7 +21,10 @@ here, each in its own process, and prints a table, the ratios between them and e
 peak resident set.
   --workload  char-lstm (default): Embedding 64 -> LSTM 256 -> LSTM 256 -> Dense 65, seq 64, batch 32;
               gpt-0.8m, gpt-5m, gpt-25m, gpt-85m: a GPT (vocabulary 89, AdamW) of that size,
-              ganglion-onnx against pytorch; all-gpt: the four in sequence, then a summary
+              ganglion-onnx against pytorch; all-gpt: the four in sequence, then a summary;
+              tokenizer: byte-level BPE, training 8,192 tokens on Moby-Dick and on 50 MB of
+              text (time, peak RSS), and encoding speed against @huggingface/tokenizers and
+              js-tiktoken with GPT-2's vocabulary (about 2 minutes)
   --quick     a small char-LSTM (LSTM 64, seq 16, batch 8): seconds instead of minutes
   --json      print one JSON object with every result instead of the tables
   --only      run only these contenders: ${CONTENDER_NAMES.join(', ')}

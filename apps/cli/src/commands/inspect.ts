@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type FlagSpec, UsageError, parse } from '../args.js';
 import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';
+import { describeTokenizer } from '../tokenizers.js';
 
 const FLAGS: FlagSpec = { help: { type: 'boolean', short: 'h' } };
 const INSPECT_HELP =
@@ -24,7 +25,7 @@ export async function inspectCommand(
   const lines = [
     `checkpoint: ${checkpoint.loadedFrom}`,
     `step ${m.step}, epoch ${m.epoch}${m.preset ? `, preset ${String(m.preset)}` : ''}${m.corpus ? `, corpus ${String(m.corpus)}` : ''}`,
-    `vocabulary: ${tokenizer.vocabSize} characters${m.optimizer ? `; optimizer ${m.optimizer.name} (state in ${join(checkpoint.loadedFrom, 'optimizer.safetensors')})` : ''}`,
+    `tokenizer: ${describeTokenizer(tokenizer)}${m.optimizer ? `; optimizer ${m.optimizer.name} (state in ${join(checkpoint.loadedFrom, 'optimizer.safetensors')})` : ''}`,
     '',
     checkpoint.graph.summary(),
     '',

@@ -1,24 +1,27 @@
-// ganglion train: train a character language model on a corpus, with live progress, checkpoints,
-// validation in bits per character and a loss-curve image.
+// ganglion train: train a language model on a corpus or a prepared data folder, with live
+// progress, checkpoints, validation in nats per token and bits per character, and a loss curve.
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
 import {
-  type CharTokenizer,
   type Graph,
   Runtime,
+  checkpointDirStatus,
   TOKENS,
+  type Tokenizer,
   type TrainEvent,
   type Trainer,
   lmDataset,
   writeFileAtomically,
 } from '@ganglion/core';
 import { compiledStepper } from '@ganglion/backend-onnx';
+import { type OpenedData, corpusFromPaths, mobyDick, openData, prepareData } from '@ganglion/text/node';
 import { loadTokenizedCheckpoint } from '../checkpoint-io.js';
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
-import { BACKENDS, type BackendName, buildContainer, createBackend } from '../container.js';
-import { type Corpus, DEFAULT_MAX_VOCAB, mobyDick, textFile } from '../corpus.js';
+import { BACKENDS, type BackendName, buildContainer, createBackend, tokenizerRegistry } from '../container.js';
 import { lossCurvePng, lossCurveSvg } from '../plot.js';
-import { PRESETS, PRESET_NAMES } from '../presets.js';
+import { PRESETS, PRESET_NAMES, type SizeFlags, buildModel, describeModel, sizedModel } from '../presets.js';
+import { checkTokenizerSpec, describeTokenizer, tokenizerSpecsHelp } from '../tokenizers.js';
 import { type PluginFlagValues, pluginChoice, pluginFlagSpec, pluginFlagValues, pluginHelp } from '../plugin-flags.js';
 import { JsonProgress, type ProgressSink, TextProgress } from '../progress.js';
 import { type RunFolder, openRunFolder, resumeSettings } from '../run-folder.js';
@@ -26,6 +29,15 @@ import { type RunFolder, openRunFolder, resumeSettings } from '../run-folder.js'
 export const TRAIN_FLAGS: FlagSpec = {
   preset: { type: 'string' },
   corpus: { type: 'string' },
+  data: { type: 'string' },
+  tokenizer: { type: 'string' },
+  dim: { type: 'string' },
+  blocks: { type: 'string' },
+  heads: { type: 'string' },
+  context: { type: 'string' },
+  embed: { type: 'string' },
+  units: { type: 'string' },
+  layers: { type: 'string' },
   backend: { type: 'string' },
   steps: { type: 'string' },
   'time-budget': { type: 'string' },
@@ -37,7 +49,6 @@ export const TRAIN_FLAGS: FlagSpec = {
   seed: { type: 'string' },
   out: { type: 'string' },
   'checkpoint-every': { type: 'string' },
-  'max-vocab': { type: 'string' },
   resume: { type: 'boolean' },
   overwrite: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -46,20 +57,28 @@ export const TRAIN_FLAGS: FlagSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
-const TRAIN_HELP = `usage: ganglion train [--preset ${PRESET_NAMES.join('|')}] [--corpus FILE] [--backend ${BACKENDS.join('|')}]
-                      [--steps N] [--time-budget SECONDS] [--batch N] [--seq-len N] [--lr X]
+const TRAIN_HELP = `usage: ganglion train [--preset ${PRESET_NAMES.join('|')}] [--corpus PATH | --data DIR] [--tokenizer SPEC]
+                      [--backend ${BACKENDS.join('|')}] [--steps N] [--time-budget SECONDS] [--batch N] [--seq-len N] [--lr X]
+                      [--dim N] [--blocks N] [--heads N] [--context N] [--embed N] [--units N] [--layers N]
                       [--optimizer NAME] [--clip NAME[:VALUE]] [--schedule NAME[:VALUE]] [plugin option flags]
-                      [--seed N] [--out DIR] [--checkpoint-every N] [--resume | --overwrite] [--max-vocab N] [--json]
+                      [--seed N] [--out DIR] [--checkpoint-every N] [--resume | --overwrite] [--json]
                       [--log-grad-norms [N]] [--grad-accum K]
-Trains a character language model (default: char-lstm on Moby-Dick, the last chapters held out)
-and saves a checkpoint, the validation loss in bits per character, and loss.svg / loss.png in --out.
+Trains a language model (default: char-lstm on Moby-Dick, the last chapters held out) and saves a
+checkpoint (with its tokenizer.json), the validation loss in nats per token and bits per character,
+and loss.svg / loss.png in --out.
+--data DIR reads a folder \`ganglion prepare\` wrote (train.bin, val.bin, tokenizer.json, meta.json),
+a window at a time; --corpus PATH (a text file, a folder of *.txt, a .jsonl) is prepared on the fly
+into the run folder with --tokenizer SPEC (default: the preset's), one of:
+${tokenizerSpecsHelp(tokenizerRegistry())}
+Presets: ${PRESET_NAMES.map((n) => `${n} (${PRESETS[n].tokenizer}; ${describeModel(PRESETS[n].model)})`).join('; ')}.
+Size flags override the preset's model: --dim --blocks --heads --context for a GPT, --embed --units
+--layers for an LSTM (--units N --layers L: L LSTMs of N).
 --out must be new, empty, or hold a Ganglion checkpoint: --resume continues it (with its preset,
 batch, seq-len, seed and corpus unless given), --overwrite replaces it. Other files there are kept.
 --grad-accum K runs each batch as K micro-batches through the compiled gradients graph, summing
 their gradients before one update (same result as the whole batch, less memory; --backend onnx).
 --log-grad-norms [N] prints each parameter's gradient norm every N steps (default 1), from the
 ParamGrad messages (runtime.watch), on every backend; with --json as {"event":"grad-norms",...} lines.
---max-vocab N (default ${DEFAULT_MAX_VOCAB}) keeps the N-1 most frequent characters; the rarer ones share one unknown token.
 The preset sets the optimizer and clipping unless given; the schedule defaults to constant.
 ${pluginHelp()}`;
 
@@ -76,6 +95,12 @@ export interface TrainSettings {
   /** Undefined: the checkpoint's when resuming, else char-lstm. */
   readonly preset?: string;
   readonly corpus?: string;
+  /** A folder `ganglion prepare` wrote. */
+  readonly data?: string;
+  /** Undefined: the preset's (or, resuming, the checkpoint's). */
+  readonly tokenizer?: string;
+  /** Size flags given, overriding the preset's model. */
+  readonly size: SizeFlags;
   readonly backend: BackendName;
   readonly steps?: number;
   readonly timeBudget?: number;
@@ -88,8 +113,6 @@ export interface TrainSettings {
   readonly seed?: number;
   readonly out: string;
   readonly checkpointEvery?: number;
-  /** Vocabulary cap: the most frequent characters, the rest mapped to one unknown token. */
-  readonly maxVocab: number;
   readonly resume: boolean;
   readonly overwrite: boolean;
   /** Print every parameter's gradient norm every N steps. */
@@ -104,9 +127,29 @@ export function trainSettings(argv: readonly string[], defaults: Partial<TrainSe
   if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const preset =
     values.preset === undefined ? defaults.preset : oneOf('preset', values.preset, PRESET_NAMES, 'char-lstm');
+  if (values.data !== undefined && values.corpus !== undefined)
+    throw new UsageError('--data and --corpus: choose one (a prepared folder, or a corpus to prepare)');
+  if (values.data !== undefined && values.tokenizer !== undefined)
+    throw new UsageError(
+      '--tokenizer: a --data folder has its own tokenizer (the one ganglion prepare trained); prepare again to change it',
+    );
+  const size: SizeFlags = Object.fromEntries(
+    (['dim', 'blocks', 'heads', 'context', 'embed', 'units', 'layers'] as const)
+      .filter((k) => values[k] !== undefined)
+      .map((k) => [k, num(k, values[k], 0, { min: 1, integer: true })]),
+  );
+  if (values.resume && (Object.keys(size).length > 0 || values.tokenizer !== undefined))
+    throw new UsageError(
+      `--resume: the checkpoint fixes the model and its tokenizer; drop --${Object.keys(size)[0] ?? 'tokenizer'}, or train a new run in another --out`,
+    );
+  if (preset !== undefined) sizedModel(PRESETS[preset], size);
+  if (typeof values.tokenizer === 'string') checkTokenizerSpec(values.tokenizer, tokenizerRegistry());
   return {
     preset,
     corpus: values.corpus as string | undefined,
+    data: values.data as string | undefined,
+    tokenizer: values.tokenizer as string | undefined,
+    size,
     backend: oneOf('backend', values.backend, BACKENDS, defaults.backend ?? 'onnx'),
     steps: values.steps === undefined ? defaults.steps : num('steps', values.steps, 0, { min: 1, integer: true }),
     timeBudget:
@@ -124,7 +167,6 @@ export function trainSettings(argv: readonly string[], defaults: Partial<TrainSe
       values['checkpoint-every'] === undefined
         ? undefined
         : num('checkpoint-every', values['checkpoint-every'], 0, { min: 1, integer: true }),
-    maxVocab: num('max-vocab', values['max-vocab'], defaults.maxVocab ?? DEFAULT_MAX_VOCAB, { min: 2, integer: true }),
     resume: Boolean(values.resume),
     overwrite: Boolean(values.overwrite ?? defaults.overwrite),
     logGradNorms:
@@ -176,6 +218,12 @@ export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<Tr
   const folder = await openRunFolder(s.out, { resume: s.resume, overwrite: s.overwrite });
   try {
     return await trainInto(folder, s, sink);
+  } catch (e) {
+    // Bad data found while preparing it, say: a folder this run made holds nothing of the user's yet.
+    await folder.lock.release();
+    if (folder.created && (await checkpointDirStatus(folder.path)).kind !== 'checkpoint')
+      await rm(folder.path, { recursive: true, force: true });
+    throw e;
   } finally {
     await folder.lock.release();
   }
@@ -209,122 +257,150 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
     };
   }
   const seed = saved.seed ?? s.seed ?? 0;
-  // Resuming without --corpus reads the checkpoint's own corpus; either way it must be the same text.
-  const savedPath = typeof loaded?.meta.corpusPath === 'string' ? loaded.meta.corpusPath : undefined;
-  const corpusPath = s.corpus === undefined ? savedPath : resolve(s.corpus);
-  const corpus: Corpus = corpusPath ? await textFile(s.corpus ?? corpusPath) : mobyDick();
-  if (loaded) resumeSettings(loaded.meta, { corpusFingerprint: corpus.fingerprint }, loaded.loadedFrom);
   const container = buildContainer({
     backend,
     lr: s.lr ?? preset.lr,
     ...pluginChoice(s.plugins, { optimizer: preset.optimizer, clipping: preset.clip }),
   });
   const trainer: Trainer = container.get(TOKENS.Trainer);
+  const registry = tokenizerRegistry(container);
 
-  let graph: Graph;
-  let runtime: Runtime;
-  let tokenizer: CharTokenizer;
-  if (loaded && resumed) {
-    tokenizer = resumed.tokenizer;
-    graph = loaded.graph;
-    runtime = new Runtime(graph, { params: loaded.params, backend });
-    if (loaded.optimizerState) trainer.optimizer.setState(loaded.optimizerState, backend);
-    trainer.resumeFrom(loaded.meta);
-    sink.note(`resuming ${out} at step ${trainer.step}`);
+  // The data: a folder `ganglion prepare` wrote, or a corpus prepared into the run folder (Moby-Dick
+  // when none is named). Resuming reads the checkpoint's own data or corpus; either way the text
+  // and the tokenizer must be the ones it was trained on.
+  const savedData = typeof loaded?.meta.dataPath === 'string' ? loaded.meta.dataPath : undefined;
+  const savedCorpus = typeof loaded?.meta.corpusPath === 'string' ? loaded.meta.corpusPath : undefined;
+  const dataPath = s.data !== undefined ? resolve(s.data) : s.corpus === undefined ? savedData : undefined;
+  const corpusPath = s.corpus !== undefined ? resolve(s.corpus) : dataPath === undefined ? savedCorpus : undefined;
+  let data: OpenedData;
+  if (dataPath !== undefined) {
+    data = await openData(dataPath, registry);
   } else {
-    tokenizer = corpus.vocabulary(s.maxVocab);
-    graph = preset.build(tokenizer.vocabSize);
-    runtime = new Runtime(graph, { seed, backend });
+    const corpus = corpusPath !== undefined ? await corpusFromPaths([corpusPath]) : mobyDick();
+    const spec = resumed?.tokenizer ?? s.tokenizer ?? preset.tokenizer;
+    sink.note(`preparing ${corpus.name} with tokenizer ${typeof spec === 'string' ? spec : describeTokenizer(spec)}`);
+    const dir = join(out, '.ganglion', 'data');
+    const prepared = await prepareData({ corpus, tokenizer: spec, out: dir, registry });
+    for (const n of prepared.notes) sink.note(n);
+    data = await openData(dir, registry);
   }
-  const tokens = await corpus.encode(tokenizer, { dataDir: join(out, '.ganglion', 'data') });
-  const { train: trainTokens, validation: valTokens } = tokens;
-  const seqLen = saved.seqLen ?? s.seqLen ?? preset.seqLen;
-  const batchSize = saved.batchSize ?? s.batch ?? preset.batchSize;
-  // On 'onnx' each update is one compiled ONNX graph run in onnxruntime; the eager runtime on
-  // tfjs-wasm does validation, checkpoints and generation, synced from it when needed.
-  if (s.gradAccum) checkMicroBatches(batchSize, s.gradAccum);
-  const stepper = s.backend === 'onnx' ? compiledStepper(runtime, trainer, { gradAccum: s.gradAccum }) : undefined;
-  sink.note(
-    `${preset.name}: ${graph.paramCount().toLocaleString('en-US')} parameters, vocabulary ${tokenizer.vocabSize}, ${stepper ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`,
-  );
-  sink.note(
-    `corpus: ${corpus.name}: ${trainTokens.length.toLocaleString('en-US')} training and ${valTokens.length.toLocaleString('en-US')} validation characters`,
-  );
-  if (tokens.note) sink.note(tokens.note);
-
-  const trainData = lmDataset(trainTokens, { seqLen, batchSize, shuffle: true, seed });
-  const valData = lmDataset(valTokens, {
-    seqLen,
-    batchSize: Math.max(1, Math.min(batchSize, Math.floor((valTokens.length - 1) / seqLen))),
-  });
-  const trainLoss: [number, number][] = [];
-  const valLoss: [number, number][] = [];
-  let done: Extract<TrainEvent, { type: 'done' }> | undefined;
-  // Gradient norms from the ParamGrad messages of the logged steps, printed after each step's batch event.
-  const norms = new Map<number, Record<string, number>>();
-  const watching = s.logGradNorms
-    ? runtime.watch({ kind: 'param-grad', every: s.logGradNorms }).subscribe((m) => {
-        const g = m.grad.dataSync();
-        let sq = 0;
-        for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
-        norms.set(m.step, { ...norms.get(m.step), [`${m.node}.${m.param}`]: Math.sqrt(sq) });
-      })
-    : undefined;
-  const meta = () => ({
-    tokenizer: tokenizer.toJSON(),
-    preset: preset.name,
-    corpus: corpus.name,
-    corpusPath,
-    corpusFingerprint: corpus.fingerprint,
-    seed,
-    seqLen,
-    batchSize,
-  });
   try {
-    await lastValueFrom(
-      trainer
-        .fit(runtime, trainData, {
-          steps: s.steps,
-          timeBudgetSeconds: s.timeBudget,
-          seed,
-          validation: valData,
-          checkpoint: { dir: out, everySteps: s.checkpointEvery, meta },
-          stepper,
-        })
-        .pipe(
-          tap((e) => {
-            if (e.type === 'batch') trainLoss.push([e.step, e.loss]);
-            if (e.type === 'epoch' && e.valLoss !== undefined) valLoss.push([e.step, e.valLoss]);
-            if (e.type === 'done') done = e;
-            sink.event(e);
-            const logged = e.type === 'batch' ? norms.get(e.step) : undefined;
-            if (logged && e.type === 'batch') {
-              norms.delete(e.step);
-              sink.gradNorms(e.step, logged);
-            }
-          }),
-        ),
-      { defaultValue: undefined },
+    if (loaded) resumeSettings(loaded.meta, { corpusFingerprint: data.meta.fingerprint }, loaded.loadedFrom);
+    let graph: Graph;
+    let runtime: Runtime;
+    let tokenizer: Tokenizer;
+    if (loaded && resumed) {
+      tokenizer = resumed.tokenizer;
+      if (JSON.stringify(data.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON()))
+        throw new UsageError(
+          `--resume: the tokenizer of ${data.dir} (${describeTokenizer(data.tokenizer)}) is not the checkpoint's (${describeTokenizer(tokenizer)}); resume on the data it was trained on`,
+        );
+      graph = loaded.graph;
+      runtime = new Runtime(graph, { params: loaded.params, backend });
+      if (loaded.optimizerState) trainer.optimizer.setState(loaded.optimizerState, backend);
+      trainer.resumeFrom(loaded.meta);
+      sink.note(`resuming ${out} at step ${trainer.step}`);
+    } else {
+      tokenizer = data.tokenizer;
+      graph = buildModel(sizedModel(preset, s.size), tokenizer.vocabSize);
+      runtime = new Runtime(graph, { seed, backend });
+    }
+    const { train: trainTokens, validation: valTokens } = data;
+    const seqLen =
+      saved.seqLen ?? s.seqLen ?? (preset.model.kind === 'gpt' ? (s.size.context ?? preset.seqLen) : preset.seqLen);
+    const batchSize = saved.batchSize ?? s.batch ?? preset.batchSize;
+    // On 'onnx' each update is one compiled ONNX graph run in onnxruntime; the eager runtime on
+    // tfjs-wasm does validation, checkpoints and generation, synced from it when needed.
+    if (s.gradAccum) checkMicroBatches(batchSize, s.gradAccum);
+    const stepper = s.backend === 'onnx' ? compiledStepper(runtime, trainer, { gradAccum: s.gradAccum }) : undefined;
+    const model = loaded
+      ? `${graph.paramCount().toLocaleString('en-US')} parameters`
+      : `${describeModel(sizedModel(preset, s.size))}, ${graph.paramCount().toLocaleString('en-US')} parameters`;
+    sink.note(
+      `${preset.name}: ${model}, tokenizer ${describeTokenizer(tokenizer)}, ${stepper ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`,
     );
+    const perToken = data.validationCharactersPerToken;
+    sink.charactersPerToken(perToken);
+    sink.note(
+      `data: ${data.meta.corpus}: ${trainTokens.length.toLocaleString('en-US')} training and ${valTokens.length.toLocaleString('en-US')} validation tokens (${perToken.toFixed(2)} characters per token)`,
+    );
+    const trainData = lmDataset(trainTokens, { seqLen, batchSize, shuffle: true, seed });
+    const valData = lmDataset(valTokens, {
+      seqLen,
+      batchSize: Math.max(1, Math.min(batchSize, Math.floor((valTokens.length - 1) / seqLen))),
+    });
+    const trainLoss: [number, number][] = [];
+    const valLoss: [number, number][] = [];
+    let done: Extract<TrainEvent, { type: 'done' }> | undefined;
+    // Gradient norms from the ParamGrad messages of the logged steps, printed after each step's batch event.
+    const norms = new Map<number, Record<string, number>>();
+    const watching = s.logGradNorms
+      ? runtime.watch({ kind: 'param-grad', every: s.logGradNorms }).subscribe((m) => {
+          const g = m.grad.dataSync();
+          let sq = 0;
+          for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+          norms.set(m.step, { ...norms.get(m.step), [`${m.node}.${m.param}`]: Math.sqrt(sq) });
+        })
+      : undefined;
+    const meta = () => ({
+      tokenizer: tokenizer.toJSON(),
+      preset: preset.name,
+      corpus: data.meta.corpus,
+      corpusPath,
+      dataPath,
+      corpusFingerprint: data.meta.fingerprint,
+      seed,
+      seqLen,
+      batchSize,
+    });
+    try {
+      await lastValueFrom(
+        trainer
+          .fit(runtime, trainData, {
+            steps: s.steps,
+            timeBudgetSeconds: s.timeBudget,
+            seed,
+            validation: valData,
+            checkpoint: { dir: out, everySteps: s.checkpointEvery, meta },
+            stepper,
+          })
+          .pipe(
+            tap((e) => {
+              if (e.type === 'batch') trainLoss.push([e.step, e.loss]);
+              if (e.type === 'epoch' && e.valLoss !== undefined) valLoss.push([e.step, e.valLoss]);
+              if (e.type === 'done') done = e;
+              sink.event(e);
+              const logged = e.type === 'batch' ? norms.get(e.step) : undefined;
+              if (logged && e.type === 'batch') {
+                norms.delete(e.step);
+                sink.gradNorms(e.step, logged);
+              }
+            }),
+          ),
+        { defaultValue: undefined },
+      );
+    } finally {
+      watching?.unsubscribe();
+    }
+    sink.close();
+    const series = [
+      { name: 'train loss', color: '#1f77b4', points: smooth(trainLoss) },
+      { name: 'validation loss', color: '#d62728', points: valLoss },
+    ];
+    const svg = join(out, 'loss.svg');
+    const png = join(out, 'loss.png');
+    const title = `${preset.name} on ${data.meta.corpus.split(' (')[0]}`;
+    await writeFileAtomically(svg, lossCurveSvg(series, title));
+    await writeFileAtomically(png, lossCurvePng(series, title));
+    return {
+      out,
+      steps: done?.steps ?? trainer.step,
+      valBitsPerChar: done?.valLoss === undefined ? undefined : done.valLoss / perToken / Math.LN2,
+      images: [svg, png],
+    };
   } finally {
-    watching?.unsubscribe();
-    await tokens.close();
+    data.close();
   }
-  sink.close();
-  const series = [
-    { name: 'train loss', color: '#1f77b4', points: smooth(trainLoss) },
-    { name: 'validation loss', color: '#d62728', points: valLoss },
-  ];
-  const svg = join(out, 'loss.svg');
-  const png = join(out, 'loss.png');
-  await writeFileAtomically(svg, lossCurveSvg(series, `${preset.name} on ${corpus.name.split(' (')[0]}`));
-  await writeFileAtomically(png, lossCurvePng(series, `${preset.name} on ${corpus.name.split(' (')[0]}`));
-  return {
-    out,
-    steps: done?.steps ?? trainer.step,
-    valBitsPerChar: done?.valLoss === undefined ? undefined : done.valLoss / Math.LN2,
-    images: [svg, png],
-  };
 }
 
 /** A moving average, so the noisy per-batch loss reads as a curve. */

@@ -71,7 +71,7 @@ async function writeDurably(path: string, data: Uint8Array | string): Promise<vo
 }
 
 /** fsync a directory, so the entries created or renamed in it survive a power loss. */
-async function syncDirectory(path: string): Promise<void> {
+export async function syncDirectory(path: string): Promise<void> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -81,6 +81,16 @@ async function syncDirectory(path: string): Promise<void> {
     if (!['EISDIR', 'EPERM', 'EINVAL', 'EBADF', 'EACCES'].includes(errnoCode(e) ?? '')) throw e;
   } finally {
     await fh?.close();
+  }
+}
+
+/** A hard link to `from` at `to` (no extra space), or a copy where the file system has no hard links. */
+export async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (e) {
+    if (!['EPERM', 'ENOTSUP', 'EXDEV', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK'].includes(errnoCode(e) ?? '')) throw e;
+    await copyFile(from, to);
   }
 }
 
@@ -145,18 +155,40 @@ export type CheckpointDirStatus =
   /** Something Ganglion did not write: it must not be written into. */
   | { readonly kind: 'foreign'; readonly reason: string };
 
-/** Classify `dir` without changing anything. Throws CheckpointError for what cannot be a folder. */
-export async function checkpointDirStatus(dir: string): Promise<CheckpointDirStatus> {
+/**
+ * The entries of the folder `dir`, or undefined when nothing is there. A path that cannot be a
+ * folder throws `fail(problem)`: a file (`kind`: what the folder was to be), a file on the path, or
+ * the system's message. What checkpoint and data folders share before each decides what it holds.
+ */
+export async function folderEntries(
+  dir: string,
+  kind: string,
+  fail: (problem: string) => Error,
+): Promise<string[] | undefined> {
   let st;
   try {
     st = await stat(dir);
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return { kind: 'absent' };
-    if (errnoCode(e) === 'ENOTDIR') throw new CheckpointError(`${dir}: a part of this path is a file, not a folder`);
-    throw new CheckpointError(`${dir}: ${(e as Error).message}`);
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw fail(errnoCode(e) === 'ENOTDIR' ? 'a part of this path is a file, not a folder' : (e as Error).message);
   }
-  if (!st.isDirectory()) throw new CheckpointError(`${dir}: is a file, not a checkpoint folder`);
-  const names = await readdir(dir);
+  if (!st.isDirectory()) throw fail(`is a file, not a ${kind}`);
+  return readdir(dir);
+}
+
+/** `it holds files ("a", "b", "c", …)`: the first three of `names`, for saying why a folder is not ours. */
+export function holdsFiles(names: readonly string[]): string {
+  const shown = names
+    .slice(0, 3)
+    .map((n) => JSON.stringify(n))
+    .join(', ');
+  return `it holds files (${shown}${names.length > 3 ? ', …' : ''})`;
+}
+
+/** Classify `dir` without changing anything. Throws CheckpointError for what cannot be a folder. */
+export async function checkpointDirStatus(dir: string): Promise<CheckpointDirStatus> {
+  const names = await folderEntries(dir, 'checkpoint folder', (p) => new CheckpointError(`${dir}: ${p}`));
+  if (!names) return { kind: 'absent' };
   if (names.includes(META)) {
     let json: unknown;
     try {
@@ -175,13 +207,7 @@ export async function checkpointDirStatus(dir: string): Promise<CheckpointDirSta
   if ((await generations(dir)).length > 0) return { kind: 'checkpoint' };
   const others = names.filter((n) => n !== STORE_DIR);
   if (others.length === 0) return { kind: 'empty' };
-  return {
-    kind: 'foreign',
-    reason: `it holds files (${others
-      .slice(0, 3)
-      .map((n) => JSON.stringify(n))
-      .join(', ')}${others.length > 3 ? ', …' : ''}) but no Ganglion ${META}`,
-  };
+  return { kind: 'foreign', reason: `${holdsFiles(others)} but no Ganglion ${META}` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,13 +367,7 @@ export async function writeGeneration(
     let first = true;
     for (const name of Object.keys(all)) {
       const staged = join(store, `link-${process.pid}-${hex()}`);
-      try {
-        await link(join(gen, name), staged);
-      } catch (e) {
-        // File systems without hard links get a copy.
-        if (!['EPERM', 'ENOTSUP', 'EXDEV', 'EOPNOTSUPP', 'ENOSYS'].includes(errnoCode(e) ?? '')) throw e;
-        await copyFile(join(gen, name), staged);
-      }
+      await linkOrCopy(join(gen, name), staged);
       await rename(staged, join(dir, name));
       if (first) hooks.onStage?.('partly-linked');
       first = false;
@@ -388,7 +408,8 @@ async function readChecked(path: string): Promise<Buffer> {
 /** Read meta.json and the files its manifest lists from `from`, checking sizes and hashes. */
 async function readVerified(
   from: string,
-  names: readonly string[],
+  required: readonly string[],
+  optional: readonly string[],
 ): Promise<{ meta: unknown; files: Map<string, Buffer> }> {
   const metaPath = join(from, META);
   const text = (await readChecked(metaPath)).toString('utf8');
@@ -404,9 +425,13 @@ async function readVerified(
     // Format 1 (or not Ganglion's, which the meta check will say): no manifest to check against.
     if (!isGanglionMeta(meta) || (meta as Record<string, unknown>).format === 'ganglion-checkpoint')
       return { meta, files };
-    for (const name of names) files.set(name, await readChecked(join(from, name)));
+    for (const name of required) files.set(name, await readChecked(join(from, name)));
+    for (const name of optional)
+      if (await exists(join(from, name))) files.set(name, await readChecked(join(from, name)));
     return { meta, files };
   }
+  // An optional file is read (and checked) when the manifest lists it.
+  const names = [...required, ...optional.filter((n) => manifest[n] !== undefined)];
   for (const name of names) {
     const entry = manifest[name];
     const path = join(from, name);
@@ -437,7 +462,11 @@ async function readVerified(
  * else the newest complete generation in `dir/.ganglion` (a save was interrupted, or is running).
  * `names` are the files besides meta.json. Throws CheckpointError when nothing complete is there.
  */
-export async function readGeneration(dir: string, names: readonly string[]): Promise<ReadGeneration> {
+export async function readGeneration(
+  dir: string,
+  names: readonly string[],
+  optional: readonly string[] = [],
+): Promise<ReadGeneration> {
   const from = await recoverableDirectory(dir);
   if (!from) throw new CheckpointError(`${dir}: checkpoint directory does not exist`);
   if (!(await stat(from)).isDirectory()) throw new CheckpointError(`${from}: not a directory, so not a checkpoint`);
@@ -446,7 +475,7 @@ export async function readGeneration(dir: string, names: readonly string[]): Pro
     let topProblem: string | undefined;
     try {
       if (from !== dir || (await exists(join(dir, META))) || (await generations(dir)).length === 0) {
-        return { from, ...(await readVerified(from, names)) };
+        return { from, ...(await readVerified(from, names, optional)) };
       }
       topProblem = `${join(dir, META)}: file is missing`;
     } catch (e) {
@@ -456,7 +485,7 @@ export async function readGeneration(dir: string, names: readonly string[]): Pro
     let lastProblem = topProblem;
     for (const g of await generations(dir)) {
       try {
-        const read = await readVerified(g.path, names);
+        const read = await readVerified(g.path, names, optional);
         return { from: g.path, recovered: topProblem, ...read };
       } catch (e) {
         if (!(e instanceof Torn) && !(e instanceof CheckpointError)) throw e;

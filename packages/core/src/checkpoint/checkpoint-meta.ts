@@ -3,7 +3,7 @@
 // Validated field by field on load, each problem a CheckpointError naming the file.
 
 import { CheckpointError } from '../errors.js';
-import { CharTokenizer, type CharTokenizerJSON } from '../data/char-tokenizer.js';
+import { CharTokenizer } from '../data/char-tokenizer.js';
 
 /** meta.json's `format`: how a folder is recognised as a Ganglion checkpoint. */
 export const CHECKPOINT_FORMAT = 'ganglion-checkpoint';
@@ -17,9 +17,16 @@ export interface CheckpointMetaInput {
   readonly step: number;
   readonly epoch: number;
   readonly rng?: { readonly seed: number; readonly counter: number };
-  readonly tokenizer?: CharTokenizerJSON;
+  /**
+   * The tokenizer's JSON (any kind: `Tokenizer.toJSON()`); a save writes it to tokenizer.json and
+   * keeps `{ file: "tokenizer.json" }` here. Checkpoints before that hold a character tokenizer inline.
+   */
+  readonly tokenizer?: object;
   readonly [extra: string]: unknown;
 }
+
+/** meta.json's `tokenizer` when the tokenizer lives in its own file. */
+export const TOKENIZER_FILE_REF = { file: 'tokenizer.json' } as const;
 
 /** meta.json as written and as loaded. */
 export interface CheckpointMeta extends CheckpointMetaInput {
@@ -84,7 +91,8 @@ export function parseCheckpointMeta(json: unknown, file: string): CheckpointMeta
     if (!isObject(r) || typeof r.seed !== 'number' || !Number.isFinite(r.seed) || !isCount(r.counter))
       fail(`"rng" is ${JSON.stringify(r)}, expected { seed: number, counter: non-negative integer }`);
   }
-  if (json.tokenizer !== undefined) {
+  if (json.tokenizer !== undefined && !(isObject(json.tokenizer) && json.tokenizer.file === TOKENIZER_FILE_REF.file)) {
+    // Inline: a character tokenizer, as checkpoints held it before tokenizer.json.
     try {
       CharTokenizer.fromJSON(json.tokenizer);
     } catch (e) {

@@ -90,6 +90,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
       'graph.json',
       'meta.json',
       'optimizer.safetensors',
+      'tokenizer.json',
       'weights.safetensors',
     ]);
     expect(await siblingsOf()).toEqual(['ckpt']);
@@ -116,9 +117,12 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     expect(opt.tensors.get('head.bias.flags')!.dtype).toBe('bool');
     expect(opt.tensors.get('head.bias.flags')!.toArray()).toEqual([1, 0, 1]);
 
+    // The tokenizer travels as tokenizer.json beside the weights, read back as it was given.
+    expect(loaded.tokenizer).toEqual({ kind: 'char', vocab: ['a', 'b', '😀'] });
+    expect(JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8'))).toEqual(loaded.tokenizer);
     const { files, ...meta } = loaded.meta;
     // The manifest: each file's size and sha256, computed here from the files on disk.
-    for (const name of ['graph.json', 'weights.safetensors', 'optimizer.safetensors']) {
+    for (const name of ['graph.json', 'weights.safetensors', 'optimizer.safetensors', 'tokenizer.json']) {
       const bytes = await readFile(join(dir, name));
       expect(files![name]).toEqual({ bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
     }
@@ -128,7 +132,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
       step: 10,
       epoch: 2,
       rng: { seed: 123, counter: 45 },
-      tokenizer: { kind: 'char', vocab: ['a', 'b', '😀'] },
+      tokenizer: { file: 'tokenizer.json' },
       batchInEpoch: 3,
       seqLen: 12,
       optimizer: { name: 'adam', meta: { step: 10, beta1: 0.9, amsgrad: false, schedule: 'cosine' } },
@@ -198,6 +202,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
       'model.onnx',
       'optimizer.safetensors',
       'sub',
+      'tokenizer.json',
       'weights.safetensors',
     ]);
   });
@@ -517,7 +522,11 @@ describe('loading a broken checkpoint: CheckpointError naming the file and the p
       meta,
       /has no "formatVersion"; not a Ganglion checkpoint/,
     );
-    await writeFile(meta, text.replace('"vocab": [', '"vocab": ["a", '));
+    // Inline, as checkpoints held a character tokenizer before tokenizer.json.
+    await writeFile(
+      meta,
+      text.replace(/"tokenizer": \{[^}]*\}/, '"tokenizer": { "kind": "char", "vocab": ["a", "a", "b"] }'),
+    );
     await expectCheckpointError(
       loadCheckpoint(dir, { resolve, backend }),
       meta,

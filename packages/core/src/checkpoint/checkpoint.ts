@@ -28,6 +28,7 @@ import {
   type OptimizerMetaValue,
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
+  TOKENIZER_FILE_REF,
   checkOptimizerMeta,
   parseCheckpointMeta,
 } from './checkpoint-meta.js';
@@ -38,6 +39,8 @@ export const CHECKPOINT_FILES = {
   weights: 'weights.safetensors',
   optimizer: 'optimizer.safetensors',
   meta: 'meta.json',
+  /** Written when the meta has a tokenizer: its JSON (a Hugging Face tokenizer.json where the kind is one). */
+  tokenizer: 'tokenizer.json',
 } as const;
 
 /** True when `name`, an entry of a checkpoint directory, belongs to Ganglion (a save replaces it). */
@@ -81,6 +84,8 @@ export interface LoadedCheckpoint {
   readonly loadedFrom: string;
   /** Why the top-level files were not read (an interrupted save), when they were not. */
   readonly recovered?: string;
+  /** The tokenizer's JSON (from tokenizer.json, or inline in an older meta.json); absent when it was saved without one. */
+  readonly tokenizer?: unknown;
 }
 
 const TO_SAFETENSORS: Record<DType, SafetensorsDType> = { float32: 'F32', int32: 'I32', bool: 'BOOL' };
@@ -92,6 +97,9 @@ const safetensorsOf = (t: Tensor): SafetensorsTensor => ({
   shape: t.shape as number[],
   data: TYPED[t.dtype].from(t.dataSync()),
 });
+
+const isTokenizerFileRef = (t: unknown): boolean =>
+  t !== null && typeof t === 'object' && (t as { file?: unknown }).file === TOKENIZER_FILE_REF.file;
 
 /** Turn a file-system error into a CheckpointError; anything else (a test hook's crash) passes. */
 function fsError(e: unknown, what: string): unknown {
@@ -140,11 +148,14 @@ function encodeCheckpoint(
     };
     for (const [name, t] of optimizerState.tensors) optimizerTensors.set(name, safetensorsOf(t));
   }
-  const { format: _format, files: _files, ...user } = rest as Record<string, unknown>;
+  const { format: _format, files: _files, tokenizer, ...user } = rest as Record<string, unknown>;
+  if (tokenizer !== undefined && (tokenizer === null || typeof tokenizer !== 'object' || Array.isArray(tokenizer)))
+    fail(`meta "tokenizer" must be the tokenizer's JSON object, got ${JSON.stringify(tokenizer)}`);
   const meta = {
     format: CHECKPOINT_FORMAT,
     formatVersion: CHECKPOINT_FORMAT_VERSION,
     ...user,
+    ...(tokenizer ? { tokenizer: TOKENIZER_FILE_REF } : {}),
     ...(optimizerMeta ? { optimizer: optimizerMeta } : {}),
   };
   // What the loader will see (NaN became null, undefined vanished) must pass the loader's checks.
@@ -155,6 +166,7 @@ function encodeCheckpoint(
       [CHECKPOINT_FILES.weights]: encodeSafetensors(weights),
       [CHECKPOINT_FILES.optimizer]: encodeSafetensors(optimizerTensors),
       [CHECKPOINT_FILES.graph]: `${JSON.stringify(graph.toJSON(), null, 2)}\n`,
+      ...(tokenizer ? { [CHECKPOINT_FILES.tokenizer]: `${JSON.stringify(tokenizer, null, 2)}\n` } : {}),
     },
     meta: roundTripped,
   };
@@ -250,11 +262,11 @@ const listNames = (names: readonly string[]) => {
  */
 export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions): Promise<LoadedCheckpoint> {
   const target = resolvePath(dir);
-  const read = await readGeneration(target, [
-    CHECKPOINT_FILES.graph,
-    CHECKPOINT_FILES.weights,
-    CHECKPOINT_FILES.optimizer,
-  ]);
+  const read = await readGeneration(
+    target,
+    [CHECKPOINT_FILES.graph, CHECKPOINT_FILES.weights, CHECKPOINT_FILES.optimizer],
+    [CHECKPOINT_FILES.tokenizer],
+  );
   const from = read.from;
   const path = (k: keyof typeof CHECKPOINT_FILES) => join(from, CHECKPOINT_FILES[k]);
   const bytes = (k: 'graph' | 'weights' | 'optimizer') => read.files.get(CHECKPOINT_FILES[k])!;
@@ -317,6 +329,19 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
     new Map(graph.params().map(({ node, spec }) => [paramKey(node, spec.name), spec.shape as readonly number[]])),
   );
 
+  let tokenizer: unknown = meta.tokenizer;
+  if (isTokenizerFileRef(meta.tokenizer)) {
+    const file = join(from, CHECKPOINT_FILES.tokenizer);
+    const data = read.files.get(CHECKPOINT_FILES.tokenizer);
+    if (!data)
+      throw new CheckpointError(`${path('meta')}: names ${CHECKPOINT_FILES.tokenizer}, but "files" does not list it`);
+    try {
+      tokenizer = JSON.parse(data.toString('utf8'));
+    } catch (e) {
+      throw new CheckpointError(`${file}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+
   // Everything is checked: only now make tensors, so a bad checkpoint leaks none.
   const backend = options.backend ?? getBackend();
   const params = new ParamStore(graph);
@@ -338,5 +363,6 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
     meta,
     loadedFrom: from,
     ...(read.recovered ? { recovered: read.recovered } : {}),
+    ...(tokenizer !== undefined ? { tokenizer } : {}),
   };
 }

@@ -6,6 +6,7 @@
 
 import { GanglionError } from '../errors.js';
 import type { CharCounts } from './char-counts.js';
+import type { Tokenizer } from './tokenizer.js';
 
 /** Text cannot be encoded (characters outside the vocabulary) or ids cannot be decoded. */
 export class TokenizerError extends GanglionError {
@@ -53,7 +54,8 @@ function describeChar(ch: string): string {
  *   tok.encode('hole');                             // Int32Array [1, 3, 2, 0]
  *   tok.decode(tok.encode('hole'));                 // 'hole'
  */
-export class CharTokenizer {
+export class CharTokenizer implements Tokenizer {
+  readonly kind = 'char';
   private readonly ids: Map<string, number>;
   /** Code point -> id (-1: not in the vocabulary), for the code points up to the largest in it. */
   private table: Int32Array | undefined;
@@ -202,6 +204,11 @@ export class CharTokenizer {
       s += c;
     }
     return s;
+  }
+
+  /** `<unk>` names the unknown token, when the vocabulary has one. */
+  specialId(token: string): number | undefined {
+    return token === '<unk>' ? this.unknownId : undefined;
   }
 
   toJSON(): CharTokenizerJSON {

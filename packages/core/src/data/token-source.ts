@@ -1,15 +1,16 @@
 // Token streams a dataset reads by window: a compact array in memory, or anything that can copy a
 // range of tokens out (the CLI reads token files at offsets through this interface, so a corpus
 // larger than memory trains in bounded memory). Ids are stored in the narrowest unsigned type that
-// holds the vocabulary: one byte per token up to 256 ids, two up to 65,536.
+// holds the vocabulary: one byte per token up to 256 ids, two up to 65,536, else four ('int32' in
+// memory; token files on disk use 'uint32', nanoGPT's layout for vocabularies past 65,536).
 
 import { DataError } from './dataset.js';
 
 /** Token ids in memory. */
-export type TokenArray = Int32Array | Uint16Array | Uint8Array;
+export type TokenArray = Int32Array | Uint32Array | Uint16Array | Uint8Array;
 
 /** The storage type of token ids. */
-export type TokenDType = 'uint8' | 'uint16' | 'int32';
+export type TokenDType = 'uint8' | 'uint16' | 'uint32' | 'int32';
 
 /** Tokens that can be read by range: `read(start, out)` fills `out` with tokens [start, start + out.length). */
 export interface TokenSource {
@@ -33,11 +34,13 @@ export function allocateTokens(dtype: TokenDType, length: number): TokenArray {
     ? new Uint8Array(length)
     : dtype === 'uint16'
       ? new Uint16Array(length)
-      : new Int32Array(length);
+      : dtype === 'uint32'
+        ? new Uint32Array(length)
+        : new Int32Array(length);
 }
 
 function isTokenArray(x: unknown): x is TokenArray {
-  return x instanceof Int32Array || x instanceof Uint16Array || x instanceof Uint8Array;
+  return x instanceof Int32Array || x instanceof Uint32Array || x instanceof Uint16Array || x instanceof Uint8Array;
 }
 
 function isTokenSource(x: unknown): x is TokenSource {

@@ -11,6 +11,7 @@ import type { AnyPluginSpec, OptionValue } from './plugin-registry.js';
 import type { LrSchedule } from '../training/schedules/lr-schedule.js';
 import type { Optimizer } from '../training/optimizer.js';
 import type { Trainer } from '../training/trainer.js';
+import type { TokenizerPlugin } from '../data/tokenizer.js';
 
 /**
  * A plugin's options by camelCase name (`{ weightDecay: 0.1, betas: [0.9, 0.95] }`). What a
@@ -47,6 +48,9 @@ export const TOKENS = {
   LayerClass: Symbol.for('ganglion.LayerClass') as ServiceIdentifier<LayerClass<object>>,
   /** Resolves a layer kind to its class, from the LayerClass bindings. */
   LayerResolver: Symbol.for('ganglion.LayerResolver') as ServiceIdentifier<LayerResolver>,
+
+  /** Tokenizer plugins (multi-binding): every kind a spec like `bpe:8192` or a saved tokenizer.json can name. */
+  Tokenizer: Symbol.for('ganglion.Tokenizer') as ServiceIdentifier<TokenizerPlugin>,
 
   Trainer: Symbol.for('ganglion.Trainer') as ServiceIdentifier<Trainer>,
   TrainerOptions: Symbol.for('ganglion.TrainerOptions') as ServiceIdentifier<TrainerOptions>,
