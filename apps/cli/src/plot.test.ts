@@ -109,7 +109,7 @@ describe('lossCurvePng', () => {
     for (const t of [
       'char-lstm on Moby-Dick',
       'step',
-      'loss (nats/char)',
+      'loss (nats/token)',
       'train loss',
       'validation loss',
       '>0<',

@@ -69,7 +69,7 @@ function labels(series: readonly Series[], title: string, s: ReturnType<typeof s
       scale: 1,
     })),
     { text: 'step', x: W / 2, y: H - 10, anchor: 'middle', size: 12, scale: 2 },
-    { text: 'loss (nats/char)', x: 16, y: H / 2, anchor: 'middle', size: 12, scale: 2, vertical: true },
+    { text: 'loss (nats/token)', x: 16, y: H / 2, anchor: 'middle', size: 12, scale: 2, vertical: true },
     ...series.map((ser, i): Label => ({
       text: ser.name,
       x: W - M.right - 132,

@@ -87,7 +87,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     name: 'word-lstm',
     summary: 'word vectors: a word-level LSTM language model',
     model: { kind: 'lstm', embed: 128, units: [256] },
-    tokenizer: 'word:8192',
+    tokenizer: 'word:4096',
     seqLen: 32,
     batchSize: 32,
     lr: 2e-3,
