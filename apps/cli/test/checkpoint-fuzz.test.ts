@@ -93,11 +93,15 @@ const CASES: [string, Tamper, 'fails' | 'may load' | 'recovers'][] = [
   ['meta.json: no format', editJSON('meta.json', (m) => delete m.format), 'fails'],
   ['meta.json: tokenizer is a number', editJSON('meta.json', (m) => (m.tokenizer = 5)), 'fails'],
   [
-    'meta.json: a character twice in the vocabulary',
-    editJSON('meta.json', (m) => m.tokenizer.vocab.push(m.tokenizer.vocab[0])),
+    'meta.json: an inline tokenizer with a character twice',
+    editJSON('meta.json', (m) => (m.tokenizer = { kind: 'char', vocab: ['a', 'a'] })),
     'fails',
   ],
-  ['meta.json: one character fewer', editJSON('meta.json', (m) => m.tokenizer.vocab.pop()), 'fails'],
+  [
+    'meta.json: an inline tokenizer narrower than the model',
+    editJSON('meta.json', (m) => (m.tokenizer = { kind: 'char', vocab: ['a'] })),
+    'fails',
+  ],
   ['meta.json: the manifest is a list', editJSON('meta.json', (m) => (m.files = [])), 'fails'],
   [
     'meta.json: a wrong size in the manifest',

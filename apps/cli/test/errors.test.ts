@@ -150,7 +150,7 @@ describe('run checks what the file claims', () => {
     const r = await refused(
       ['run', file, ...GREEDY],
       1,
-      `ExportError: "${file}": output "logits" is ${vocabSize} wide, but the vocabulary in its metadata has ${vocabSize - 1} characters`,
+      `ExportError: "${file}": output "logits" is ${vocabSize} wide, but the vocabulary in its metadata has ${vocabSize - 1} tokens`,
     );
     expect(r.stdout).toBe('');
   }, 60_000);

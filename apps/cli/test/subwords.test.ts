@@ -43,7 +43,11 @@ describe('prepare, train --data, generate, export, run with bpe', () => {
     expect(p.stderr).toBe('');
     expect(p.code).toBe(0);
     const tokenizerJson = JSON.parse(await readFile(join(dir, 'data', 'tokenizer.json'), 'utf8'));
-    expect(Object.keys(tokenizerJson.model.vocab).length + tokenizerJson.added_tokens.length).toBe(300);
+    const tokens = new Set([
+      ...Object.keys(tokenizerJson.model.vocab),
+      ...tokenizerJson.added_tokens.map((t: { content: string }) => t.content),
+    ]);
+    expect(tokens.size).toBe(300);
 
     // The library reads our file to the same ids: the token files are its encoding of the text.
     const hf = new HfTokenizer(tokenizerJson, {});
@@ -113,7 +117,7 @@ describe('bad input: one line, a non-zero exit, nothing left behind', () => {
     expectOneLineError(
       await run(['train', '--corpus', 'corpus.txt', '--tokenizer', 'bpe:100', '--out', 'r3'], dir),
       2,
-      /--tokenizer bpe:100: the vocabulary size must be a whole number >= 257/,
+      /--tokenizer bpe:100: the vocabulary size must be a whole number from 257/,
     );
     expect(existsSync(join(dir, 'r3'))).toBe(false);
   });

@@ -105,8 +105,8 @@ describe('checkpointing a character LSTM language model', () => {
     expect(loaded.params.keys()).toEqual(runtime.params.keys());
     expect(values(loaded.params)).toEqual(values(runtime.params));
 
-    // The tokenizer and the RNG come back from meta.json.
-    const tok2 = CharTokenizer.fromJSON(loaded.meta.tokenizer);
+    // The tokenizer (from tokenizer.json) and the RNG (from meta.json) come back.
+    const tok2 = CharTokenizer.fromJSON(loaded.tokenizer);
     expect(tok2.decode(tok.encode('lazy dog'))).toBe('lazy dog');
     const rng2 = Rng.fromState(loaded.meta.rng!);
     expect(rng2.nextSeed()).toBe(rng.nextSeed());

@@ -9,6 +9,7 @@ import {
   checkpointDirStatus,
   TOKENS,
   type Tokenizer,
+  TokenizerError,
   type TrainEvent,
   type Trainer,
   lmDataset,
@@ -276,11 +277,21 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   if (dataPath !== undefined) {
     data = await openData(dataPath, registry);
   } else {
-    const corpus = corpusPath !== undefined ? await corpusFromPaths([corpusPath]) : mobyDick();
+    const corpus = corpusPath !== undefined ? await corpusFromPaths([s.corpus ?? corpusPath]) : mobyDick();
     const spec = resumed?.tokenizer ?? s.tokenizer ?? preset.tokenizer;
     sink.note(`preparing ${corpus.name} with tokenizer ${typeof spec === 'string' ? spec : describeTokenizer(spec)}`);
     const dir = join(out, '.ganglion', 'data');
-    const prepared = await prepareData({ corpus, tokenizer: spec, out: dir, registry });
+    let prepared;
+    try {
+      prepared = await prepareData({ corpus, tokenizer: spec, out: dir, registry });
+    } catch (e) {
+      // The checkpoint's own tokenizer encodes the text it was trained on: this text is another.
+      if (loaded && e instanceof TokenizerError)
+        throw new UsageError(
+          `--resume: the corpus text differs from the one the checkpoint was trained on (${loaded.loadedFrom}/meta.json): ${e.message}`,
+        );
+      throw e;
+    }
     for (const n of prepared.notes) sink.note(n);
     data = await openData(dir, registry);
   }
