@@ -20,6 +20,9 @@ for name, default in [("vocab", 89), ("dim", 128), ("blocks", 4), ("heads", 4), 
 p.add_argument("--lr", type=float, default=3e-4)
 p.add_argument("--weight-decay", type=float, default=0.01)
 p.add_argument("--clip", type=float, default=1.0)
+p.add_argument("--lora", type=int, default=0, help="LoRA rank (0: fine-tune every weight)")
+p.add_argument("--lora-alpha", type=float, default=16.0)
+p.add_argument("--lora-targets", default="q,v")
 p.add_argument("--count-params", action="store_true")
 p.add_argument("--loss-of")
 a = p.parse_args()
@@ -33,19 +36,33 @@ torch.manual_seed(0)
 V, D, L, NH, T, B = a.vocab, a.dim, a.blocks, a.heads, a.context, a.batch
 
 
+TARGETS = a.lora_targets.split(",") if a.lora else []
+
+
 class Block(nn.Module):
     def __init__(s):
         super().__init__()
         s.ln1, s.qkv, s.proj = nn.LayerNorm(D), nn.Linear(D, 3 * D), nn.Linear(D, D)
         s.ln2, s.ff = nn.LayerNorm(D), nn.Sequential(nn.Linear(D, 4 * D), nn.GELU(), nn.Linear(4 * D, D))
+        # LoRA as PEFT lays it out: A [r, in] U(±1/√in), B [out, r] zeros; y += alpha/r · x Aᵀ Bᵀ.
+        for t in TARGETS:
+            setattr(s, f"lora_{t}_A", nn.Parameter(torch.empty(a.lora, D).uniform_(-(D ** -0.5), D ** -0.5)))
+            setattr(s, f"lora_{t}_B", nn.Parameter(torch.zeros(D, a.lora)))
+
+    def lora(s, t, x):
+        return (x @ getattr(s, f"lora_{t}_A").T @ getattr(s, f"lora_{t}_B").T) * (a.lora_alpha / a.lora) if t in TARGETS else 0
 
     def forward(s, x):
         b, t, _ = x.shape
-        q, k, v = (z.view(b, t, NH, D // NH).transpose(1, 2) for z in s.qkv(s.ln1(x)).split(D, -1))
+        h = s.ln1(x)
+        q, k, v = s.qkv(h).split(D, -1)
+        q, k, v = (z + s.lora(n, h) for z, n in ((q, "q"), (k, "k"), (v, "v")))
+        q, k, v = (z.reshape(b, t, NH, D // NH).transpose(1, 2) for z in (q, k, v))
         # PyTorch 1.13 has no scaled_dot_product_attention.
         att = (q @ k.transpose(-2, -1)) / math.sqrt(D // NH)
         att = att.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf")).softmax(-1)
-        x = x + s.proj((att @ v).transpose(1, 2).reshape(b, t, D))
+        o = (att @ v).transpose(1, 2).reshape(b, t, D)
+        x = x + s.proj(o) + s.lora("o", o)
         return x + s.ff(s.ln2(x))
 
 
@@ -78,7 +95,11 @@ if a.loss_of:
 
 from torch_common import print_result, timed  # noqa: E402
 
-opt = torch.optim.AdamW(m.parameters(), a.lr, weight_decay=a.weight_decay)
+if a.lora:  # only the adapters train: no gradients, no optimizer state for the rest
+    for name, q in m.named_parameters():
+        q.requires_grad = "lora_" in name
+trained = [q for q in m.parameters() if q.requires_grad]
+opt = torch.optim.AdamW(trained, a.lr, weight_decay=a.weight_decay)
 x, y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
 losses = []
 
@@ -87,7 +108,7 @@ def step():
     opt.zero_grad()
     loss = F.cross_entropy(m(x).reshape(-1, V), y.reshape(-1))
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(m.parameters(), a.clip)
+    torch.nn.utils.clip_grad_norm_(trained, a.clip)
     opt.step()
     losses.append(loss.item())
 

@@ -15,13 +15,21 @@ import {
   FULL_WORKLOAD,
   GPT_WORKLOADS,
   GPT_WORKLOAD_NAMES,
+  FINETUNE_WORKLOAD_NAMES,
   QUICK_WORKLOAD,
   type Workload,
   tokensPerStep,
 } from './workload.js';
 
 /** What `--workload` accepts: the char-LSTM, one GPT, the four GPTs in sequence, or the tokenizers. */
-export const WORKLOAD_CHOICES = ['char-lstm', ...GPT_WORKLOAD_NAMES, 'all-gpt', 'tokenizer'] as const;
+export const WORKLOAD_CHOICES = [
+  'char-lstm',
+  ...GPT_WORKLOAD_NAMES,
+  'all-gpt',
+  ...FINETUNE_WORKLOAD_NAMES,
+  'finetune',
+  'tokenizer',
+] as const;
 export type WorkloadChoice = (typeof WORKLOAD_CHOICES)[number];
 
 export interface BenchOptions {
@@ -50,6 +58,7 @@ export interface WorkloadRun {
 function workloadsOf(choice: Exclude<WorkloadChoice, 'tokenizer'>, quick = false): Workload[] {
   if (choice === 'char-lstm') return [quick ? QUICK_WORKLOAD : FULL_WORKLOAD];
   if (choice === 'all-gpt') return GPT_WORKLOAD_NAMES.map((n) => GPT_WORKLOADS[n]);
+  if (choice === 'finetune') return FINETUNE_WORKLOAD_NAMES.map((n) => GPT_WORKLOADS[n]);
   return [GPT_WORKLOADS[choice]];
 }
 
@@ -101,7 +110,7 @@ export async function runBench(o: BenchOptions, io: Io): Promise<void> {
     runs.push({
       workload: { ...shape, tokensPerStep: tokensPerStep(w) },
       contenders: results,
-      ratios: computeRatios(results, w.kind),
+      ratios: computeRatios(results, w.kind, w.kind === 'gpt' && w.timeTarget !== undefined ? w.timeTarget : 0.5),
     });
   }
 

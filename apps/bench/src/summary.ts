@@ -48,5 +48,24 @@ export function formatSummary(runs: readonly WorkloadRun[]): string {
     line(header),
     line(widths.map((n) => '-'.repeat(n))),
     ...rows.map(line),
+    ...loraAgainstFull(runs),
   ].join('\n');
+}
+
+/** With a LoRA workload and its full fine-tuning one: each side's peak RSS of LoRA over full. */
+function loraAgainstFull(runs: readonly WorkloadRun[]): string[] {
+  const peak = (workload: string, contender: string) =>
+    runs.find((r) => r.workload.name === workload)?.contenders.find((c) => c.name === contender && c.status === 'ok')
+      ?.peakRssMiB ?? null;
+  return runs
+    .filter((r) => r.workload.name.endsWith('-lora'))
+    .flatMap((r) => {
+      const full = r.workload.name.slice(0, -'-lora'.length);
+      return ['ganglion-onnx', 'pytorch'].map((c) => {
+        const [lora, all] = [peak(r.workload.name, c), peak(full, c)];
+        const value = lora === null || all === null ? null : lora / all;
+        const target = c === 'ganglion-onnx' ? ` [target <= 0.5${value === null ? '' : value <= 0.5 ? ': met' : ': NOT met'}]` : '';
+        return `${c} peak RSS, ${r.workload.name} / ${full}: ${value === null ? 'n/a' : `${value.toFixed(2)}x`}${target}`;
+      });
+    });
 }

@@ -40,7 +40,9 @@ export interface LstmWorkload extends WorkloadCommon {
 }
 
 export const GPT_WORKLOAD_NAMES = ['gpt-0.8m', 'gpt-5m', 'gpt-25m', 'gpt-85m'] as const;
-export type GptWorkloadName = (typeof GPT_WORKLOAD_NAMES)[number];
+/** Fine-tuning a GPT-2-small-shaped model (124M parameters, vocabulary 50,257): all weights, or LoRA r=8 on q, v. */
+export const FINETUNE_WORKLOAD_NAMES = ['gpt2-small', 'gpt2-small-lora'] as const;
+export type GptWorkloadName = (typeof GPT_WORKLOAD_NAMES)[number] | (typeof FINETUNE_WORKLOAD_NAMES)[number];
 
 /** A GPT as in `gpt({ position: 'learned' })` of @ganglion/layers; seqLen is its context. */
 export interface GptWorkload extends WorkloadCommon {
@@ -51,6 +53,10 @@ export interface GptWorkload extends WorkloadCommon {
   readonly blocks: number;
   /** AdamW's decoupled weight decay (betas 0.9/0.999 and eps 1e-8 are both sides' defaults). */
   readonly weightDecay: number;
+  /** LoRA adapters (PEFT's layout) on these attention projections, every other weight frozen. */
+  readonly lora?: { readonly rank: number; readonly alpha: number; readonly targets: readonly ('q' | 'k' | 'v' | 'o')[] };
+  /** The time ratio's target against PyTorch (default 0.5); null: none. */
+  readonly timeTarget?: number | null;
 }
 
 export type Workload = LstmWorkload | GptWorkload;
@@ -94,7 +100,9 @@ export const QUICK_WORKLOAD: LstmWorkload = {
  */
 function gptWorkload(
   name: GptWorkloadName,
-  s: { dim: number; blocks: number; heads: number; seqLen: number; batch: number; warmup: number; measured: number },
+  s: { dim: number; blocks: number; heads: number; seqLen: number; batch: number; warmup: number; measured: number } & Partial<
+    Pick<GptWorkload, 'vocab' | 'lora' | 'timeTarget'>
+  >,
 ): GptWorkload {
   const counts: StepCounts = { warmup: s.warmup, measured: s.measured, forwardWarmup: 0, forwardMeasured: 0 };
   const { warmup: _w, measured: _m, ...shape } = s;
@@ -112,6 +120,8 @@ function gptWorkload(
   };
 }
 
+const GPT2_SMALL = { vocab: 50257, dim: 768, blocks: 12, heads: 12, seqLen: 256, batch: 1, warmup: 1, measured: 3 };
+
 export const GPT_WORKLOADS: Readonly<Record<GptWorkloadName, GptWorkload>> = {
   'gpt-0.8m': gptWorkload('gpt-0.8m', {
     dim: 128,
@@ -125,6 +135,12 @@ export const GPT_WORKLOADS: Readonly<Record<GptWorkloadName, GptWorkload>> = {
   'gpt-5m': gptWorkload('gpt-5m', { dim: 256, blocks: 6, heads: 4, seqLen: 256, batch: 8, warmup: 2, measured: 5 }),
   'gpt-25m': gptWorkload('gpt-25m', { dim: 512, blocks: 8, heads: 8, seqLen: 256, batch: 4, warmup: 1, measured: 4 }),
   'gpt-85m': gptWorkload('gpt-85m', { dim: 768, blocks: 12, heads: 12, seqLen: 256, batch: 2, warmup: 1, measured: 3 }),
+  'gpt2-small': gptWorkload('gpt2-small', { ...GPT2_SMALL, timeTarget: 0.7 }),
+  'gpt2-small-lora': gptWorkload('gpt2-small-lora', {
+    ...GPT2_SMALL,
+    lora: { rank: 8, alpha: 16, targets: ['q', 'v'] },
+    timeTarget: null,
+  }),
 };
 
 /** Every workload by the name a child process is given. */
@@ -147,19 +163,28 @@ export function charLstmOnly(w: Workload, contender: string): LstmWorkload {
  * The GPT's parameter count from its shapes: token table V·D and position table T·D, then per
  * block two LayerNorms (4·D), the fused QKV projection (3·D² + 3·D), the output projection
  * (D² + D) and the MLP (4·D² + 4·D and 4·D² + D), and the final LayerNorm (2·D); the head reuses
- * the token table.
+ * the token table. LoRA adds A [r, D] and B [D, r] per target per block.
  */
 export function gptParamCount(w: GptWorkload): number {
   const d = w.dim;
   const block = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d);
-  return w.vocab * d + w.seqLen * d + w.blocks * block + 2 * d;
+  const lora = w.lora ? w.lora.targets.length * 2 * w.lora.rank * d : 0;
+  return w.vocab * d + w.seqLen * d + w.blocks * (block + lora) + 2 * d;
 }
 
 /** The workload's model as a Ganglion graph, from @ganglion/layers' model builders. */
 export async function workloadGraph(w: Workload): Promise<import('@ganglion/core').Graph> {
   const { charLstm, gpt } = await import('@ganglion/layers');
   if (w.kind === 'char-lstm') return charLstm(w.embed, Array(w.layers).fill(w.units))(w.vocab);
-  return gpt({ dim: w.dim, heads: w.heads, blocks: w.blocks, context: w.seqLen, position: 'learned' })(w.vocab);
+  const graph = gpt({
+    dim: w.dim,
+    heads: w.heads,
+    blocks: w.blocks,
+    context: w.seqLen,
+    position: 'learned',
+    ...(w.lora ? { lora: w.lora } : {}),
+  })(w.vocab);
+  return w.lora ? graph.freeze((key) => !key.includes('.lora_')) : graph;
 }
 
 /** The fixed batch every contender trains on: `ids` and next-token `labels`, [batch, seqLen]. */

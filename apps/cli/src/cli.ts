@@ -9,6 +9,8 @@ import { runCommand } from './commands/run.js';
 import { generateCommand } from './commands/generate.js';
 import { prepareCommand } from './commands/prepare.js';
 import { inspectCommand } from './commands/inspect.js';
+import { importCommand } from './commands/import.js';
+import { mergeLoraCommand } from './commands/merge-lora.js';
 import { trainCommand } from './commands/train.js';
 
 const USAGE = `usage: ganglion <command> [options]
@@ -16,7 +18,10 @@ const USAGE = `usage: ganglion <command> [options]
 commands:
   demo       train the demo model on Moby-Dick, then generate text
   prepare    turn a corpus into token files (train.bin, val.bin) for train --data
-  train      train a character language model
+  train      train a language model
+  import     import a Hugging Face model folder (GPT-2, Llama) as a checkpoint
+  finetune   train a checkpoint further on your text (full, frozen parts, or LoRA)
+  merge-lora fold a LoRA fine-tune's adapters into its weights
   generate   generate text from a checkpoint
   inspect    show a checkpoint's model
   bench      time training and inference against TF.js Layers, PyTorch and onnxruntime
@@ -32,6 +37,9 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<void
   demo: demoCommand,
   prepare: prepareCommand,
   train: trainCommand,
+  import: importCommand,
+  finetune: (argv, io) => trainCommand(argv, io, 'finetune'),
+  'merge-lora': mergeLoraCommand,
   generate: generateCommand,
   inspect: inspectCommand,
   bench: benchCommand,

@@ -22,10 +22,11 @@ export interface GptModel {
 
 export type ModelShape = LstmModel | GptModel;
 
-export interface Preset {
+/** What a run starts from when a flag is not given: a preset's, or finetune's (whose model is the checkpoint). */
+export interface TrainingDefaults {
   readonly name: string;
   readonly summary: string;
-  readonly model: ModelShape;
+  readonly model?: ModelShape;
   /** The tokenizer spec when --tokenizer is not given (`char`, `word:8192`, `bpe:4096`). */
   readonly tokenizer: string;
   readonly seqLen: number;
@@ -33,6 +34,29 @@ export interface Preset {
   readonly lr: number;
   readonly optimizer: string;
   readonly clip: string;
+}
+
+export interface Preset extends TrainingDefaults {
+  readonly model: ModelShape;
+}
+
+/** The name `ganglion finetune` runs record as their preset. */
+export const FINETUNE = 'finetune';
+
+const FINETUNE_DEFAULTS: TrainingDefaults = {
+  name: FINETUNE,
+  summary: 'fine-tuning a checkpoint (imported or trained): its model and tokenizer',
+  tokenizer: 'char',
+  seqLen: 128,
+  batchSize: 8,
+  lr: 1e-4,
+  optimizer: 'adamw',
+  clip: 'global-norm:1',
+};
+
+/** A preset's training defaults, or finetune's; undefined for an unknown name. */
+export function trainingDefaults(name: string): TrainingDefaults | undefined {
+  return name === FINETUNE ? FINETUNE_DEFAULTS : PRESETS[name];
 }
 
 /** The graph of a model shape for a vocabulary. */

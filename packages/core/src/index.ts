@@ -135,6 +135,13 @@ export type {
   SafetensorsFile,
   SafetensorsTensor,
 } from './checkpoint/safetensors.js';
+export {
+  SAFETENSORS_INDEX_FILE,
+  SAFETENSORS_MODEL_FILE,
+  openSafetensors,
+  openSafetensorsModel,
+} from './checkpoint/safetensors-reader.js';
+export type { SafetensorsReader, SafetensorsTensorInfo } from './checkpoint/safetensors-reader.js';
 export { CHECKPOINT_FILES, isCheckpointFile, loadCheckpoint, saveCheckpoint } from './checkpoint/checkpoint.js';
 export {
   type CheckpointDirStatus,

@@ -1,6 +1,13 @@
 // Scaled dot-product attention and the head/mask plumbing MultiHeadAttention and TransformerBlock
 // share. Tensors with heads are [batch, heads, time, headDim].
 //
+// Grouped-query attention: keys and values may have fewer heads than queries (kvHeads dividing
+// heads); key/value head j serves query heads j·g .. j·g + g - 1 (g = heads / kvHeads), as Hugging
+// Face's `repeat_kv`. NOTE: the keys and values are not repeated: the queries are regrouped
+// [g, batch, kvHeads, time, headDim], against which the keys' [batch, kvHeads, ...] broadcast in
+// MatMul (numpy rules), and so does the [batch|1, 1, time, keys] mask. No copy of the (cached) keys,
+// and no reshape of them, whose time dim an export leaves free.
+//
 // Masking: a query may see a key when every mask says "keep"; the scores of the others get
 // MASKED = -1e9 added before the softmax, so their weights underflow to exactly zero (and so do
 // their gradients), in float32 and float64 alike. NOTE: an additive bias, not Where: on tfjs-wasm a
@@ -102,8 +109,10 @@ export function attentionBias(
 }
 
 /**
- * softmax(q kᵀ / √headDim, masked) v over [batch, heads, time, headDim] tensors, with dropout
- * on the attention weights in training (as torch.nn.MultiheadAttention's `dropout`).
+ * softmax(q kᵀ / √headDim, masked) v for queries [batch, heads, time, headDim] over keys and values
+ * [batch, kvHeads, keys, headDim] (kvHeads dividing heads; see the header), with dropout on the
+ * attention weights in training (as torch.nn.MultiheadAttention's `dropout`). `bias` broadcasts
+ * to [batch, 1, time, keys].
  */
 export function scaledDotProductAttention(
   q: Tensor,
@@ -112,11 +121,20 @@ export function scaledDotProductAttention(
   bias: Tensor | undefined,
   opts: { dropout?: number; ctx?: LayerContext } = {},
 ): Tensor {
-  const headDim = q.shape[q.rank - 1] as number;
-  const scores = matMul(mul(q, 1 / Math.sqrt(headDim)), transpose(k, [0, 1, 3, 2]));
+  const [batch, heads, time, headDim] = q.shape;
+  const kvHeads = k.shape[1];
+  const groups = typeof heads === 'number' && typeof kvHeads === 'number' ? heads / kvHeads : NaN;
+  if (!Number.isInteger(groups))
+    throw new ShapeError(
+      `attention: ${String(heads)} query heads do not split into ${String(kvHeads)} key/value heads`,
+    );
+  const grouped = groups === 1 ? q : transpose(reshape(q, [batch, kvHeads, groups, time, headDim]), [2, 0, 1, 3, 4]);
+  const keysT = transpose(k, [0, 1, 3, 2]);
+  const scores = matMul(mul(grouped, 1 / Math.sqrt(headDim as number)), keysT);
   let weights = softmax(bias ? add(scores, bias) : scores, -1);
   if (opts.dropout && opts.ctx) weights = dropout(weights, opts.dropout, opts.ctx);
-  return matMul(weights, v);
+  const out = matMul(weights, v);
+  return groups === 1 ? out : reshape(transpose(out, [1, 2, 0, 3, 4]), [batch, heads, time, headDim]);
 }
 
 /** Inverted dropout with Dropout's own forward (identity outside training). */

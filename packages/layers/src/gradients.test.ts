@@ -25,6 +25,7 @@ import {
 import {
   FeedForward,
   LayerNorm,
+  Linear,
   MultiHeadAttention,
   PositionEmbedding,
   RMSNorm,
@@ -40,6 +41,10 @@ const away = (...shape: number[]): InputSpec => ({ shape, fill: 'away' });
 const ids = (vocab: number, ...shape: number[]): InputSpec => ({ shape, dtype: 'int32', fill: { ints: [0, vocab] } });
 /** A padding mask (1 = keep): no gradient to check, it only selects. */
 const keep = (shape: number[], values: number[]): InputSpec => ({ shape, fill: { values }, noGrad: true });
+
+/** An adapter that acts from the start (B random, not zero), so A gets a gradient too. */
+const lora = (rank: number, alpha: number, targets: ('q' | 'k' | 'v' | 'o')[], dropout?: number) =>
+  ({ rank, alpha, targets, init: 'random', ...(dropout ? { dropout } : {}) }) as const;
 
 const cases: [string, Layer, Record<string, InputSpec>, { probe?: string[]; training?: boolean }?][] = [
   ['Dense', new Dense({ units: 3 }), { x: f(2, 4) }],
@@ -152,6 +157,72 @@ const cases: [string, Layer, Record<string, InputSpec>, { probe?: string[]; trai
     'MultiHeadAttention (few rows, cross-attention)',
     new MultiHeadAttention({ dim: 8, heads: 4 }),
     { x: f(1, 2, 8), kv: f(1, 3, 8) },
+  ],
+  [
+    'MultiHeadAttention (GQA: 4 heads over 2 key/value heads, causal, RoPE)',
+    new MultiHeadAttention({ dim: 8, heads: 4, kvHeads: 2, causal: true, rope: true }),
+    { x: f(2, 3, 8) },
+  ],
+  [
+    'MultiHeadAttention (GQA 3 over 1, cross-attention, padding mask)',
+    new MultiHeadAttention({ dim: 6, heads: 3, kvHeads: 1 }),
+    { x: f(2, 2, 6), kv: f(2, 4, 6), mask: keep([2, 4], [1, 1, 0, 1, 1, 0, 1, 1]) },
+  ],
+  [
+    'MultiHeadAttention (GQA, few rows, window 2, no bias)',
+    new MultiHeadAttention({ dim: 8, heads: 4, kvHeads: 2, causal: true, window: 2, bias: false }),
+    { x: f(1, 3, 8) },
+  ],
+  ['FeedForward (swiglu)', new FeedForward({ hidden: 6, activation: 'swiglu' }), { x: f(2, 3, 4) }],
+  [
+    'TransformerBlock (Llama: rms, swiglu, GQA, RoPE base 500, no bias)',
+    new TransformerBlock({
+      heads: 4,
+      kvHeads: 2,
+      causal: true,
+      rope: true,
+      ropeBase: 500,
+      norm: 'rms',
+      eps: 1e-6,
+      activation: 'swiglu',
+      hidden: 10,
+      bias: false,
+    }),
+    { x: f(2, 4, 8) },
+  ],
+  ['Linear', new Linear({ units: 3, lora: { rank: 2, alpha: 4, init: 'random' } }), { x: f(2, 3, 5) }],
+  ['Linear (no adapter)', new Linear({ units: 3 }), { x: f(4, 5) }],
+  [
+    'Linear (no bias, lora dropout, training)',
+    new Linear({ units: 3, bias: false, lora: { rank: 2, alpha: 3, dropout: 0.3, init: 'random' } }),
+    { x: f(3, 4) },
+    { training: true },
+  ],
+  [
+    'MultiHeadAttention (GQA, LoRA on q, k, v, o)',
+    new MultiHeadAttention({ dim: 8, heads: 4, kvHeads: 2, causal: true, lora: lora(2, 4, ['q', 'k', 'v', 'o']) }),
+    { x: f(2, 3, 8) },
+  ],
+  [
+    'MultiHeadAttention (LoRA on k, v, few rows, cross-attention)',
+    new MultiHeadAttention({ dim: 8, heads: 2, lora: lora(3, 2, ['v', 'k']) }),
+    { x: f(1, 2, 8), kv: f(1, 3, 8) },
+  ],
+  [
+    'TransformerBlock (rms, GQA, LoRA on q, v with dropout, training)',
+    new TransformerBlock({
+      heads: 4,
+      kvHeads: 1,
+      causal: true,
+      rope: true,
+      norm: 'rms',
+      activation: 'swiglu',
+      hidden: 6,
+      bias: false,
+      lora: lora(2, 5, ['q', 'v'], 0.2),
+    }),
+    { x: f(2, 3, 8) },
+    { training: true },
   ],
 ];
 

@@ -18,6 +18,7 @@ import { SoftmaxCrossEntropy } from './softmax-cross-entropy.js';
 import { Tanh } from './tanh.js';
 import { FeedForward } from './feed-forward.js';
 import { LayerNorm } from './layer-norm.js';
+import { Linear } from './lora.js';
 import { MultiHeadAttention } from './multi-head-attention.js';
 import { PositionEmbedding } from './position-embedding.js';
 import { RMSNorm } from './rms-norm.js';
@@ -58,6 +59,7 @@ export { type ActivationName, activate } from './activation.js';
 export {
   FeedForward,
   LayerNorm,
+  Linear,
   MultiHeadAttention,
   PositionEmbedding,
   RMSNorm,
@@ -68,6 +70,7 @@ export {
 };
 export type { FeedForwardConfig } from './feed-forward.js';
 export type { LayerNormConfig } from './layer-norm.js';
+export type { AttentionLora, LinearConfig, LoraOptions, LoraTarget } from './lora.js';
 export type { AttentionOptions, KVCache, MultiHeadAttentionConfig } from './multi-head-attention.js';
 export type { PositionEmbeddingConfig } from './position-embedding.js';
 export type { RMSNormConfig } from './rms-norm.js';
@@ -83,6 +86,7 @@ export { rotary } from './rotary-embedding.js';
 export { sinusoidalTable } from './sinusoidal-position-embedding.js';
 export { MASKED, attentionBias, mergeHeads, scaledDotProductAttention, splitHeads, visibility } from './attention.js';
 export { linear } from './linear.js';
+export { loraDelta, loraParams, mergeLora } from './lora.js';
 export { type GptOptions, charLstm, gpt } from './models.js';
 
 /** Every built-in layer class, for registries. */
@@ -106,6 +110,7 @@ export const builtinLayers: readonly LayerClass<any>[] = [
   Tanh,
   FeedForward,
   LayerNorm,
+  Linear,
   MultiHeadAttention,
   PositionEmbedding,
   RMSNorm,

@@ -5,6 +5,13 @@
 //   in_proj_weight [3·dim, dim] (rows: Wq, Wk, Wv), in_proj_bias [3·dim],
 //   out_proj_weight [dim, dim], out_proj_bias [dim]; no biases when `bias` is false.
 // Initialized as PyTorch: Xavier-uniform in_proj_weight, U(±1/√dim) out_proj_weight, zero biases.
+// Grouped-query attention (`kvHeads` < heads, as Llama's num_key_value_heads): keys and values get
+// kvHeads heads of the same headDim = dim / heads, so in_proj_weight is
+// [(heads + 2·kvHeads)·headDim, dim] (rows q, then k, then v; in_proj_bias likewise), and key/value
+// head j serves query heads j·g .. j·g + g - 1 (g = heads / kvHeads), as Hugging Face's `repeat_kv`.
+// The KV cache holds the kvHeads heads, never repeated (see scaledDotProductAttention).
+// `lora` adds a LoRA adapter (lora.ts) to each target projection: lora_<t>_A [rank, dim] and
+// lora_<t>_B [out, rank] for t in q, k, v (out = the block's rows) and o (out = dim).
 // Ports: x [batch, time, dim] (queries); optional kv [batch, time_k, dim] (cross-attention);
 // optional mask [batch, time_k] float, 1 = keep, 0 = padding (PyTorch's key_padding_mask negated).
 // Output y [batch, time, dim].
@@ -17,7 +24,7 @@
 // `kv` wired (cross-attention) they are a build error, and there is no cache.
 //
 // Streaming (self-attention only): the node returns state { key, value, end } — this wave's keys and
-// values [batch, heads, t, headDim] appended to the cached ones, and the stream position they end
+// values [batch, kvHeads, t, headDim] appended to the cached ones, and the stream position they end
 // at — and on the next wave attends over cache + new keys, the causal mask offset by the cache
 // length. A wave must start where the cache ends (its `position`), else a clear error. With a
 // padding mask, the cached keys' flags travel as state.mask [batch, t]. With `window`, only the
@@ -35,6 +42,7 @@ import {
   ShapeError,
   type Tensor,
   type TensorSpec,
+  add,
   concat,
   expectPort,
   ones,
@@ -45,6 +53,7 @@ import {
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from './attention.js';
 import { onnxAttentionBias, onnxConcatTime, onnxLastAlongTime, onnxRotary } from './attention-onnx.js';
 import { linear, linearInit } from './linear.js';
+import { type AttentionLora, type LoraTarget, checkLora, loraDelta, loraParams } from './lora.js';
 import { rotary } from './rotary-embedding.js';
 
 export interface MultiHeadAttentionConfig {
@@ -62,13 +71,17 @@ export interface MultiHeadAttentionConfig {
   readonly ropeBase?: number;
   /** Sliding window: query i attends to keys i - window + 1 .. i; also bounds the KV cache. */
   readonly window?: number;
+  /** Key/value heads (grouped-query attention); must divide `heads`. Default `heads`. */
+  readonly kvHeads?: number;
+  /** LoRA adapters on the q/k/v/o projections (lora.ts). Default none. */
+  readonly lora?: AttentionLora;
 }
 
 /** The attention options MultiHeadAttention and TransformerBlock share. */
 export type AttentionOptions = Omit<MultiHeadAttentionConfig, 'dim'>;
 
 /**
- * Cached keys and values [batch, heads, t, headDim], the stream position where they end (an int32
+ * Cached keys and values [batch, kvHeads, t, headDim], the stream position where they end (an int32
  * scalar, to catch a wave fed at the wrong position), and the padding flags [batch, t] if any.
  */
 export interface KVCache {
@@ -78,13 +91,25 @@ export interface KVCache {
   readonly mask?: Tensor;
 }
 
-/** MultiHeadAttention's parameters (shared with TransformerBlock). */
-export function attentionParams(dim: number, bias = true): ParamSpec[] {
+/** Sizes of the projections: q has `dim` rows, k and v `kvDim` = kvHeads · headDim each. */
+function projectionSizes(dim: number, o: AttentionOptions): { headDim: number; kvHeads: number; kvDim: number } {
+  const headDim = dim / o.heads;
+  const kvHeads = o.kvHeads ?? o.heads;
+  return { headDim, kvHeads, kvDim: kvHeads * headDim };
+}
+
+/** MultiHeadAttention's parameters for model width `dim` (shared with TransformerBlock). */
+export function attentionParams(dim: number, o: AttentionOptions): ParamSpec[] {
+  const { kvDim } = projectionSizes(dim, o);
+  const rows = dim + 2 * kvDim;
+  const bias = o.bias !== false;
+  const out: Record<LoraTarget, number> = { q: dim, k: kvDim, v: kvDim, o: dim };
   return [
-    { name: 'in_proj_weight', shape: [3 * dim, dim], init: { kind: 'glorot-uniform' } },
-    ...(bias ? [{ name: 'in_proj_bias', shape: [3 * dim], init: { kind: 'zeros' } } as const] : []),
+    { name: 'in_proj_weight', shape: [rows, dim], init: { kind: 'glorot-uniform' } },
+    ...(bias ? [{ name: 'in_proj_bias', shape: [rows], init: { kind: 'zeros' } } as const] : []),
     { name: 'out_proj_weight', shape: [dim, dim], init: linearInit(dim) },
     ...(bias ? [{ name: 'out_proj_bias', shape: [dim], init: { kind: 'zeros' } } as const] : []),
+    ...(o.lora?.targets ?? []).flatMap((t) => loraParams(`lora_${t}`, dim, out[t], o.lora!)),
   ];
 }
 
@@ -92,10 +117,19 @@ export function attentionParams(dim: number, bias = true): ParamSpec[] {
 export function checkAttentionOptions(who: string, o: AttentionOptions): void {
   if (!Number.isInteger(o.heads) || o.heads < 1)
     throw new AttributeError(`${who}: heads must be a positive integer, got ${o.heads}`);
+  if (o.kvHeads !== undefined && !(Number.isInteger(o.kvHeads) && o.kvHeads >= 1 && o.heads % o.kvHeads === 0))
+    throw new AttributeError(
+      `${who}: kvHeads must be a positive integer that divides heads (${o.heads}), got ${o.kvHeads}`,
+    );
   if (o.dropout !== undefined && !(o.dropout >= 0 && o.dropout < 1))
     throw new AttributeError(`${who}: dropout must be in [0, 1), got ${o.dropout}`);
   if (o.window !== undefined && !(Number.isInteger(o.window) && o.window >= 1))
     throw new AttributeError(`${who}: window must be a positive integer, got ${o.window}`);
+  if (o.lora) {
+    checkLora(who, o.lora);
+    if (o.lora.targets === undefined)
+      throw new AttributeError(`${who}: lora.targets must list the projections to adapt (q, k, v, o)`);
+  }
 }
 
 /** Shape checks shared by MultiHeadAttention and TransformerBlock: `dim` splits into heads. */
@@ -108,29 +142,54 @@ export function checkHeads(dim: number, o: AttentionOptions): void {
     );
 }
 
+type Projection = 'q' | 'k' | 'v';
+
 /**
- * x Wᵢᵀ + bᵢ for `count` consecutive row blocks Wᵢ of in_proj_weight, starting at block `first`
- * (0: Wq, 1: Wk, 2: Wv). NOTE: slices whichever is smaller — the weights, or (with fewer rows than
- * features, as when generating one token per wave) the output of one product with all the blocks.
+ * The q, k or v projections of x (x Wᵀ + b with Wq, Wk or Wv, the row blocks of in_proj_weight,
+ * plus their LoRA updates), for consecutive blocks `which`. NOTE: slices whichever is smaller —
+ * the weights, or (with fewer rows than features, as when generating one token per wave) the
+ * output of one product with all the blocks.
  */
 function projections(
   x: Tensor,
   p: Readonly<Record<string, Tensor>>,
-  first: number,
-  count: number,
-  dim: number,
+  o: AttentionOptions,
+  which: readonly Projection[],
+  ctx?: LayerContext,
 ): Tensor[] {
+  const dim = p.in_proj_weight.shape[1] as number;
+  const { kvDim } = projectionSizes(dim, o);
+  const start = { q: 0, k: dim, v: dim + kvDim };
+  const range = (t: Projection): [number, number] => [start[t], start[t] + (t === 'q' ? dim : kvDim)];
+  const part = (t: Tensor, [from, to]: [number, number], axis: number) =>
+    from === 0 && to === t.shape[axis] ? t : slice(t, [from], [to], [axis]);
+  const bias = (r: [number, number]) => p.in_proj_bias && part(p.in_proj_bias, r, 0);
   const rows = sizeOf(x.shape.slice(0, -1));
-  const blocks = (t: Tensor, from: number, n: number, axis: number) =>
-    from === 0 && n * dim === t.shape[axis] ? t : slice(t, [from * dim], [(from + n) * dim], [axis]);
-  const bias = (from: number, n: number) => p.in_proj_bias && blocks(p.in_proj_bias, from, n, 0);
-  if (typeof rows === 'number' && rows < dim) {
-    const y = linear(x, blocks(p.in_proj_weight, first, count, 0), bias(first, count));
-    return Array.from({ length: count }, (_, i) => blocks(y, i, 1, y.rank - 1));
+  let ys: Tensor[];
+  if (typeof rows === 'number' && rows < dim && which.length > 1) {
+    const all: [number, number] = [range(which[0])[0], range(which[which.length - 1])[1]];
+    const y = linear(x, part(p.in_proj_weight, all, 0), bias(all));
+    ys = which.map((t) => part(y, [range(t)[0] - all[0], range(t)[1] - all[0]], y.rank - 1));
+  } else {
+    ys = which.map((t) => linear(x, part(p.in_proj_weight, range(t), 0), bias(range(t))));
   }
-  return Array.from({ length: count }, (_, i) =>
-    linear(x, blocks(p.in_proj_weight, first + i, 1, 0), bias(first + i, 1)),
+  const { lora } = o;
+  return ys.map((y, i) =>
+    lora?.targets.includes(which[i])
+      ? add(y, loraDelta(x, p[`lora_${which[i]}_A`], p[`lora_${which[i]}_B`], lora, ctx))
+      : y,
   );
+}
+
+/** The output projection of the merged heads (with its LoRA update when `o` is a target). */
+function outProjection(
+  h: Tensor,
+  p: Readonly<Record<string, Tensor>>,
+  o: AttentionOptions,
+  ctx?: LayerContext,
+): Tensor {
+  const y = linear(h, p.out_proj_weight, p.out_proj_bias);
+  return o.lora?.targets.includes('o') ? add(y, loraDelta(h, p.lora_o_A, p.lora_o_B, o.lora, ctx)) : y;
 }
 
 /**
@@ -149,11 +208,12 @@ export function multiHeadAttention(
   const [batch, time, dim] = x.shape as number[];
   const start = ctx.context.position;
   const [q0, k0, v0] = extra.kv
-    ? [...projections(x, p, 0, 1, dim), ...projections(extra.kv, p, 1, 2, dim)]
-    : projections(x, p, 0, 3, dim);
+    ? [...projections(x, p, o, ['q'], ctx), ...projections(extra.kv, p, o, ['k', 'v'], ctx)]
+    : projections(x, p, o, ['q', 'k', 'v'], ctx);
+  const { kvHeads } = projectionSizes(dim, o);
   let q = splitHeads(q0, o.heads);
-  let k = splitHeads(k0, o.heads);
-  let v = splitHeads(v0, o.heads);
+  let k = splitHeads(k0, kvHeads);
+  let v = splitHeads(v0, kvHeads);
   if (o.rope) {
     q = rotary(q, start, o.ropeBase);
     k = rotary(k, start, o.ropeBase);
@@ -184,7 +244,7 @@ export function multiHeadAttention(
   const keys = k.shape[2] as number;
   const bias = attentionBias(time, keys, { causal: o.causal === true, window: o.window, padding, like: x });
   const attended = scaledDotProductAttention(q, k, v, bias, { dropout: o.dropout, ctx });
-  const y = linear(mergeHeads(attended), p.out_proj_weight, p.out_proj_bias);
+  const y = outProjection(mergeHeads(attended), p, o, ctx);
   if (!selfAttention) return { y };
   // Keep what a later query can still see: everything, or the last `window` entries.
   const drop = o.window !== undefined && keys > o.window ? keys - o.window : 0;
@@ -211,11 +271,11 @@ export function multiHeadAttentionOnnx(
     throw new ExportError(
       "a padding mask cannot be exported statefully (the cached keys' flags are not carried); export without stateful, or without the mask",
     );
-  const dim = x.shape[2] as number;
-  const [q0, k0, v0] = projections(x, p, 0, 3, dim);
+  const [q0, k0, v0] = projections(x, p, o, ['q', 'k', 'v']);
+  const { kvHeads } = projectionSizes(x.shape[2] as number, o);
   let q = splitHeads(q0, o.heads);
-  let k = splitHeads(k0, o.heads);
-  let v = splitHeads(v0, o.heads);
+  let k = splitHeads(k0, kvHeads);
+  let v = splitHeads(v0, kvHeads);
   const positions = b.positions(x);
   if (o.rope) {
     q = onnxRotary(b, q, positions, o.ropeBase ?? 10000);
@@ -231,7 +291,7 @@ export function multiHeadAttentionOnnx(
     window: o.window,
     padding: extra.mask,
   });
-  const y = linear(mergeHeads(scaledDotProductAttention(q, k, v, bias)), p.out_proj_weight, p.out_proj_bias);
+  const y = outProjection(mergeHeads(scaledDotProductAttention(q, k, v, bias)), p, o);
   const recent = (t: Tensor) =>
     o.window !== undefined ? onnxLastAlongTime(b, t, o.window, 'present_sequence_length') : t;
   return { y, cache: { key: recent(k), value: recent(v) } };
@@ -265,7 +325,7 @@ export class MultiHeadAttention extends Layer<MultiHeadAttentionConfig> {
     if (inputs.mask) expectPort('mask', inputs.mask, 'float32', [x.shape[0], keyTime]);
     return {
       outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }],
-      params: attentionParams(dim, this.config.bias !== false),
+      params: attentionParams(dim, this.config),
     };
   }
 

@@ -1,16 +1,23 @@
-// TransformerBlock: a pre-norm (GPT-2 style) block, composed from the functions of LayerNorm,
+// TransformerBlock: a pre-norm block (GPT-2's, or with `norm: 'rms'` and `activation: 'swiglu'`
+// Llama's decoder layer), composed from the functions of LayerNorm or RMSNorm,
 // MultiHeadAttention and FeedForward (no maths of its own):
-//   h = x + dropout(attention(layerNorm1(x)))
-//   y = h + feedForward(layerNorm2(h))          (FeedForward applies the dropout to its output)
-// Parameters: the sub-layers' own, prefixed — ln1.weight, ln1.bias, attn.in_proj_weight,
-// attn.in_proj_bias, attn.out_proj_weight, attn.out_proj_bias, ln2.weight, ln2.bias,
-// ff.in_weight, ff.in_bias, ff.out_weight, ff.out_bias (layouts as in layer-norm.ts,
-// multi-head-attention.ts and feed-forward.ts, i.e. PyTorch's).
+//   h = x + dropout(attention(norm1(x)))
+//   y = h + feedForward(norm2(h))          (FeedForward applies the dropout to its output)
+// Parameters: the sub-layers' own, prefixed (layouts as in layer-norm.ts, rms-norm.ts,
+// multi-head-attention.ts and feed-forward.ts, i.e. PyTorch's):
+//   ln1.weight, ln1.bias (no bias with norm 'rms'), attn.in_proj_weight, attn.in_proj_bias,
+//   attn.out_proj_weight, attn.out_proj_bias (no attention biases with bias: false),
+//   attn.lora_<t>_A / attn.lora_<t>_B (with lora), ln2.weight, ln2.bias (not with 'rms'),
+//   ff.in_weight, ff.in_bias, ff.out_weight, ff.out_bias — or with 'swiglu' ff.gate_weight,
+//   ff.up_weight, ff.down_weight.
 // Ports: x [batch, time, dim]; optional mask [batch, time] (1 = keep, 0 = padding).
 // Streaming: the attention's KV cache is this node's state, exactly as for MultiHeadAttention.
-// Native ONNX export: LayerNormalization nodes, and the attention of multiHeadAttentionOnnx.
+// Native ONNX export: LayerNormalization nodes (RMSNorm as its formula's ops), and the attention
+// of multiHeadAttentionOnnx.
 import {
+  AttributeError,
   Layer,
+  type ParamSpec,
   type LayerContext,
   type OnnxBuilder,
   type LayerResult,
@@ -22,10 +29,11 @@ import {
   lastDim,
 } from '@ganglion/core';
 import { dropout } from './attention.js';
-import { checkFeedForwardConfig, feedForward, feedForwardParams } from './feed-forward.js';
+import { type FeedForwardConfig, checkFeedForwardConfig, feedForward, feedForwardParams } from './feed-forward.js';
 import { onnxLayerNorm } from './attention-onnx.js';
 import { layerNorm, layerNormParams } from './layer-norm.js';
 import { prefixParams, subParams } from './linear.js';
+import { rmsNorm } from './rms-norm.js';
 import {
   type AttentionOptions,
   attentionParams,
@@ -38,11 +46,17 @@ import {
 export interface TransformerBlockConfig extends AttentionOptions {
   /** FeedForward hidden width. Default 4 · dim. */
   readonly hidden?: number;
-  /** LayerNorm eps. Default 1e-5. */
+  /** The norms' eps (LayerNorm's or RMSNorm's). Default 1e-5. */
   readonly eps?: number;
   /** FeedForward activation. Default 'gelu'. */
-  readonly activation?: 'gelu' | 'gelu-tanh';
+  readonly activation?: FeedForwardConfig['activation'];
+  /** 'layer' (LayerNorm, weight and bias; default) or 'rms' (RMSNorm, weight only). */
+  readonly norm?: 'layer' | 'rms';
 }
+
+type Norm = (x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number) => Tensor;
+
+const rms: Norm = (x, weight, _bias, eps) => rmsNorm(x, weight, eps);
 
 export class TransformerBlock extends Layer<TransformerBlockConfig> {
   static override readonly kind = 'TransformerBlock';
@@ -54,6 +68,8 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
     super(config);
     checkAttentionOptions('TransformerBlock', config);
     checkFeedForwardConfig('TransformerBlock', config);
+    if (config.norm !== undefined && config.norm !== 'layer' && config.norm !== 'rms')
+      throw new AttributeError(`TransformerBlock: norm must be 'layer' or 'rms', got ${JSON.stringify(config.norm)}`);
   }
 
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
@@ -61,13 +77,15 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
     const dim = lastDim('x', x);
     checkHeads(dim, this.config);
     if (inputs.mask) expectPort('mask', inputs.mask, 'float32', [x.shape[0], x.shape[1]]);
+    const norm: ParamSpec[] =
+      this.config.norm === 'rms' ? [{ name: 'weight', shape: [dim], init: { kind: 'ones' } }] : layerNormParams(dim);
     return {
       outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }],
       params: [
-        ...prefixParams('ln1', layerNormParams(dim)),
-        ...prefixParams('attn', attentionParams(dim, this.config.bias !== false)),
-        ...prefixParams('ln2', layerNormParams(dim)),
-        ...prefixParams('ff', feedForwardParams(dim, this.config.hidden)),
+        ...prefixParams('ln1', norm),
+        ...prefixParams('attn', attentionParams(dim, this.config)),
+        ...prefixParams('ln2', norm),
+        ...prefixParams('ff', feedForwardParams(dim, this.config)),
       ],
     };
   }
@@ -77,20 +95,22 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
     p: Readonly<Record<string, Tensor>>,
     ctx: LayerContext,
   ): LayerResult {
-    return this.block(x, p, ctx, layerNorm, (normed) =>
+    return this.block(x, p, ctx, this.config.norm === 'rms' ? rms : layerNorm, (normed) =>
       multiHeadAttention(normed, subParams('attn', p), this.config, ctx, { mask, cache: ctx.state }),
     );
   }
 
-  /** Native export: LayerNorms as ONNX LayerNormalization, attention with in-graph positions and masks. */
+  /**
+   * Native export: LayerNorms as ONNX LayerNormalization (RMSNorms as their formula's ops),
+   * attention with in-graph positions and masks.
+   */
   lowerOnnx(
     b: OnnxBuilder,
     { x, mask }: Readonly<Record<string, Tensor>>,
     p: Readonly<Record<string, Tensor>>,
     ctx: LayerContext,
   ): LayerResult {
-    const norm = (t: Tensor, w: Tensor | undefined, bias: Tensor | undefined, eps: number) =>
-      onnxLayerNorm(b, t, w, bias, eps);
+    const norm: Norm = this.config.norm === 'rms' ? rms : (t, w, bias, eps) => onnxLayerNorm(b, t, w, bias, eps);
     return this.block(x, p, ctx, norm, (normed) =>
       multiHeadAttentionOnnx(b, normed, subParams('attn', p), this.config, { mask, cache: ctx.state }),
     );
@@ -100,7 +120,7 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
     x: Tensor,
     p: Readonly<Record<string, Tensor>>,
     ctx: LayerContext,
-    norm: (x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number) => Tensor,
+    norm: Norm,
     attention: (normed: Tensor) => { y: Tensor; cache?: { readonly key: Tensor; readonly value: Tensor } },
   ): LayerResult {
     const eps = this.config.eps ?? 1e-5;

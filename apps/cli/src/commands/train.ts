@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
 import {
   type Graph,
+  ParamStore,
   Runtime,
   checkpointDirStatus,
   TOKENS,
@@ -21,11 +22,30 @@ import { loadTokenizedCheckpoint } from '../checkpoint-io.js';
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
 import { BACKENDS, type BackendName, buildContainer, createBackend, tokenizerRegistry } from '../container.js';
 import { lossCurvePng, lossCurveSvg } from '../plot.js';
-import { PRESETS, PRESET_NAMES, type SizeFlags, buildModel, describeModel, sizedModel } from '../presets.js';
+import {
+  FINETUNE,
+  PRESETS,
+  PRESET_NAMES,
+  type Preset,
+  type SizeFlags,
+  buildModel,
+  describeModel,
+  sizedModel,
+  trainingDefaults,
+} from '../presets.js';
 import { checkTokenizerSpec, describeTokenizer, tokenizerSpecsHelp } from '../tokenizers.js';
 import { type PluginFlagValues, pluginChoice, pluginFlagSpec, pluginFlagValues, pluginHelp } from '../plugin-flags.js';
 import { JsonProgress, type ProgressSink, TextProgress } from '../progress.js';
 import { type RunFolder, openRunFolder, resumeSettings } from '../run-folder.js';
+import {
+  FINETUNE_HELP,
+  type LoraSettings,
+  adaptForFinetuning,
+  carriedMeta,
+  describeParams,
+  finetuneSeqLen,
+  finetuneSettings,
+} from '../finetune.js';
 
 export const TRAIN_FLAGS: FlagSpec = {
   preset: { type: 'string' },
@@ -56,6 +76,18 @@ export const TRAIN_FLAGS: FlagSpec = {
   'log-grad-norms': { type: 'string', optionalValue: '1' },
   'grad-accum': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+};
+
+/** finetune's flags: train's, less those that choose a model or a tokenizer (the checkpoint has both), plus LoRA and freezing. */
+const FINETUNE_FLAGS: FlagSpec = {
+  ...Object.fromEntries(
+    Object.entries(TRAIN_FLAGS).filter(
+      ([k]) => !['preset', 'tokenizer', 'dim', 'blocks', 'heads', 'context', 'embed', 'units', 'layers'].includes(k),
+    ),
+  ),
+  lora: { type: 'string', optionalValue: '' },
+  'lora-targets': { type: 'string' },
+  freeze: { type: 'string' },
 };
 
 const TRAIN_HELP = `usage: ganglion train [--preset ${PRESET_NAMES.join('|')}] [--corpus PATH | --data DIR] [--tokenizer SPEC]
@@ -120,12 +152,27 @@ export interface TrainSettings {
   readonly logGradNorms?: number;
   /** Micro-batches per batch, their gradients summed before one update (compiled step only). */
   readonly gradAccum?: number;
+  /** `ganglion finetune`: the checkpoint whose graph, weights and tokenizer training starts from. */
+  readonly base?: string;
+  /** finetune --lora: adapters on the attention projections; every base weight frozen. */
+  readonly lora?: LoraSettings;
+  /** finetune --freeze: parameter-key patterns (`*` wildcards) to keep fixed. */
+  readonly freeze?: readonly string[];
 }
 
-export function trainSettings(argv: readonly string[], defaults: Partial<TrainSettings> = {}): TrainSettings | 'help' {
-  const { values, positionals } = parse(argv, TRAIN_FLAGS, 'train');
+export function trainSettings(
+  argv: readonly string[],
+  defaults: Partial<TrainSettings> = {},
+  command: 'train' | 'finetune' = 'train',
+): TrainSettings | 'help' {
+  const finetune = command === 'finetune';
+  const { values, positionals } = parse(argv, finetune ? FINETUNE_FLAGS : TRAIN_FLAGS, command);
   if (values.help) return 'help';
-  if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const [base, ...extra] = finetune ? positionals : [undefined, ...positionals];
+  if (finetune && base === undefined)
+    throw new UsageError('name the checkpoint to start from: ganglion finetune CKPT --corpus FILE ...');
+  if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  const tuning = finetune ? finetuneSettings(values) : {};
   const preset =
     values.preset === undefined ? defaults.preset : oneOf('preset', values.preset, PRESET_NAMES, 'char-lstm');
   if (values.data !== undefined && values.corpus !== undefined)
@@ -161,9 +208,12 @@ export function trainSettings(argv: readonly string[], defaults: Partial<TrainSe
     seqLen:
       values['seq-len'] === undefined ? undefined : num('seq-len', values['seq-len'], 0, { min: 1, integer: true }),
     lr: values.lr === undefined ? undefined : num('lr', values.lr, 0, { min: 0, exclusiveMin: true }),
-    plugins: checkedPluginFlags(values, preset ?? (values.resume ? undefined : 'char-lstm')),
+    plugins: checkedPluginFlags(values, finetune ? FINETUNE : (preset ?? (values.resume ? undefined : 'char-lstm'))),
     seed: values.seed === undefined ? defaults.seed : num('seed', values.seed, 0, { integer: true }),
-    out: (values.out as string | undefined) ?? defaults.out ?? join('runs', preset ?? 'char-lstm'),
+    out:
+      (values.out as string | undefined) ??
+      defaults.out ??
+      join('runs', finetune ? 'finetune' : (preset ?? 'char-lstm')),
     checkpointEvery:
       values['checkpoint-every'] === undefined
         ? undefined
@@ -179,6 +229,7 @@ export function trainSettings(argv: readonly string[], defaults: Partial<TrainSe
       values.backend,
       values.batch === undefined ? (preset ? PRESETS[preset]?.batchSize : undefined) : Number(values.batch),
     ),
+    ...(finetune ? { base, ...tuning } : {}),
   };
 }
 
@@ -210,7 +261,7 @@ function checkedPluginFlags(
 ): PluginFlagValues {
   const plugins = pluginFlagValues(values);
   // Resuming without --preset: the checkpoint names the preset, so the check waits for it.
-  const preset = presetName === undefined ? undefined : PRESETS[presetName];
+  const preset = presetName === undefined ? undefined : trainingDefaults(presetName);
   if (preset) pluginChoice(plugins, { optimizer: preset.optimizer, clipping: preset.clip });
   return plugins;
 }
@@ -235,6 +286,8 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   const backend = await createBackend(s.backend);
   // The checkpoint to continue, and the settings it was trained with, before any corpus is read.
   const resumed = folder.resume ? await loadTokenizedCheckpoint(out, backend) : undefined;
+  // finetune: the checkpoint to start from (resuming a finetune run reads its own checkpoint instead).
+  const base = s.base !== undefined && !folder.resume ? await loadTokenizedCheckpoint(s.base, backend) : undefined;
   const loaded = resumed?.checkpoint;
   const saved = loaded
     ? resumeSettings(
@@ -243,8 +296,8 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
         loaded.loadedFrom,
       )
     : {};
-  const presetName = s.preset ?? saved.preset ?? 'char-lstm';
-  const preset = PRESETS[presetName];
+  const presetName = s.base !== undefined ? FINETUNE : (s.preset ?? saved.preset ?? 'char-lstm');
+  const preset = trainingDefaults(presetName);
   if (!preset)
     throw new UsageError(
       `--resume: ${loaded?.loadedFrom}/meta.json names preset ${JSON.stringify(presetName)}, which this version does not have; pass --preset`,
@@ -260,11 +313,13 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   const seed = saved.seed ?? s.seed ?? 0;
   const container = buildContainer({
     backend,
-    lr: s.lr ?? preset.lr,
+    lr: s.lr ?? (s.lora || loaded?.meta.lora ? 1e-3 : preset.lr),
     ...pluginChoice(s.plugins, { optimizer: preset.optimizer, clipping: preset.clip }),
   });
   const trainer: Trainer = container.get(TOKENS.Trainer);
   const registry = tokenizerRegistry(container);
+  // finetune: the checkpoint's graph with the adapters and freezes, checked before any data is read.
+  const tuned = base && adaptForFinetuning(base.checkpoint.graph, s, container.get(TOKENS.LayerResolver));
 
   // The data: a folder `ganglion prepare` wrote, or a corpus prepared into the run folder (Moby-Dick
   // when none is named). Resuming reads the checkpoint's own data or corpus; either way the text
@@ -278,7 +333,7 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
     data = await openData(dataPath, registry);
   } else {
     const corpus = corpusPath !== undefined ? await corpusFromPaths([s.corpus ?? corpusPath]) : mobyDick();
-    const spec = resumed?.tokenizer ?? s.tokenizer ?? preset.tokenizer;
+    const spec = resumed?.tokenizer ?? base?.tokenizer ?? s.tokenizer ?? preset.tokenizer;
     sink.note(`preparing ${corpus.name} with tokenizer ${typeof spec === 'string' ? spec : describeTokenizer(spec)}`);
     const dir = join(out, '.ganglion', 'data');
     let prepared;
@@ -311,22 +366,40 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
       if (loaded.optimizerState) trainer.optimizer.setState(loaded.optimizerState, backend);
       trainer.resumeFrom(loaded.meta);
       sink.note(`resuming ${out} at step ${trainer.step}`);
+    } else if (base && tuned) {
+      tokenizer = base.tokenizer;
+      if (JSON.stringify(data.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON()))
+        throw new UsageError(
+          `--data ${data.dir}: its tokenizer (${describeTokenizer(data.tokenizer)}) is not the checkpoint's (${describeTokenizer(tokenizer)}); prepare the text with the checkpoint's tokenizer.json, or pass --corpus`,
+        );
+      graph = tuned;
+      runtime = new Runtime(graph, {
+        params: ParamStore.initialize(graph, seed, backend, base.checkpoint.params),
+        backend,
+      });
     } else {
       tokenizer = data.tokenizer;
-      graph = buildModel(sizedModel(preset, s.size), tokenizer.vocabSize);
+      graph = buildModel(sizedModel(preset as Preset, s.size), tokenizer.vocabSize);
       runtime = new Runtime(graph, { seed, backend });
     }
     const { train: trainTokens, validation: valTokens } = data;
     const seqLen =
-      saved.seqLen ?? s.seqLen ?? (preset.model.kind === 'gpt' ? (s.size.context ?? preset.seqLen) : preset.seqLen);
+      saved.seqLen ??
+      s.seqLen ??
+      (base
+        ? finetuneSeqLen(graph, preset.seqLen)
+        : preset.model?.kind === 'gpt'
+          ? (s.size.context ?? preset.seqLen)
+          : preset.seqLen);
     const batchSize = saved.batchSize ?? s.batch ?? preset.batchSize;
     // On 'onnx' each update is one compiled ONNX graph run in onnxruntime; the eager runtime on
     // tfjs-wasm does validation, checkpoints and generation, synced from it when needed.
     if (s.gradAccum) checkMicroBatches(batchSize, s.gradAccum);
     const stepper = s.backend === 'onnx' ? compiledStepper(runtime, trainer, { gradAccum: s.gradAccum }) : undefined;
-    const model = loaded
-      ? `${graph.paramCount().toLocaleString('en-US')} parameters`
-      : `${describeModel(sizedModel(preset, s.size))}, ${graph.paramCount().toLocaleString('en-US')} parameters`;
+    const model =
+      loaded || base
+        ? describeParams(graph, s)
+        : `${describeModel(sizedModel(preset as Preset, s.size))}, ${graph.paramCount().toLocaleString('en-US')} parameters`;
     sink.note(
       `${preset.name}: ${model}, tokenizer ${describeTokenizer(tokenizer)}, ${stepper ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`,
     );
@@ -356,6 +429,8 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
     const meta = () => ({
       tokenizer: tokenizer.toJSON(),
       preset: preset.name,
+      ...carriedMeta(base?.checkpoint.meta ?? loaded?.meta),
+      ...(base ? { finetunedFrom: base.checkpoint.loadedFrom, ...(s.lora ? { lora: { ...s.lora } } : {}) } : {}),
       corpus: data.meta.corpus,
       corpusPath,
       dataPath,
@@ -426,10 +501,11 @@ function smooth(points: readonly [number, number][], window = 10): [number, numb
 export async function trainCommand(
   argv: readonly string[],
   io: { stdout: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean } },
+  command: 'train' | 'finetune' = 'train',
 ): Promise<void> {
-  const s = trainSettings(argv);
+  const s = trainSettings(argv, {}, command);
   if (s === 'help') {
-    io.stdout.write(`${TRAIN_HELP}\n`);
+    io.stdout.write(`${command === 'finetune' ? FINETUNE_HELP : TRAIN_HELP}\n`);
     return;
   }
   const json = argv.includes('--json');

@@ -1,7 +1,9 @@
 // ONNX ops back to Ganglion primitives: what OnnxModel runs. Each entry computes one ONNX node with
 // core ops, so it runs synchronously on any backend and differentiates like any other layer code.
 // Shapes are concrete here (this runs at forward time), so shape inputs (Reshape's shape, Slice's
-// bounds) are read as values. ONNX int64 maps to int32 and double to float32.
+// bounds) are read as values. ONNX int64 maps to int32 and double to float32. Each entry also says
+// which inputs a gradient flows back to (`grads`): a trainable OnnxModel makes parameters only of
+// initializers that reach the output through those.
 import {
   type DType,
   GraphError,
@@ -68,6 +70,8 @@ export interface OpContext {
 export interface OnnxOp {
   /** Inputs read as values (shapes, axes, bounds) rather than used as tensors. */
   readonly hostInputs?: readonly number[];
+  /** Inputs the gradient flows back to ('all' for variadic ops); absent: none (comparisons, Shape). */
+  readonly grads?: readonly number[] | 'all' | ((attrs: Attrs) => readonly number[]);
   readonly run: (inputs: readonly (Tensor | undefined)[], attrs: Attrs, ctx: OpContext) => (Tensor | undefined)[];
 }
 
@@ -102,10 +106,13 @@ const unsupported = (ctx: OpContext, what: string): never => {
 
 const int = (a: Attrs, k: string, d: number) => (a[k] === undefined ? d : (a[k] as number));
 const str = (a: Attrs, k: string, d: string) => (a[k] === undefined ? d : (a[k] as string));
-const unary = (f: (x: Tensor) => Tensor): OnnxOp => ({ run: ([x]) => [f(x!)] });
-const binary = (f: (a: Tensor, b: Tensor) => Tensor): OnnxOp => ({ run: ([a, b]) => [f(a!, b!)] });
+const unary = (f: (x: Tensor) => Tensor): OnnxOp => ({ grads: [0], run: ([x]) => [f(x!)] });
+const binary = (f: (a: Tensor, b: Tensor) => Tensor): OnnxOp => ({ grads: [0, 1], run: ([a, b]) => [f(a!, b!)] });
+/** Comparisons and logic: bool outputs, no gradient. */
+const predicate = (f: (a: Tensor, b: Tensor) => Tensor): OnnxOp => ({ run: ([a, b]) => [f(a!, b!)] });
 /** Max/Min/Sum take any number of inputs. */
 const variadic = (f: (a: Tensor, b: Tensor) => Tensor): OnnxOp => ({
+  grads: 'all',
   run: (ins) => [(ins as Tensor[]).reduce((a, b) => f(a, b))],
 });
 
@@ -115,6 +122,7 @@ function reduceOp(
 ): OnnxOp {
   return {
     hostInputs: [1],
+    grads: [0],
     run: ([x, axesT], a, ctx) => {
       const keepdims = int(a, 'keepdims', 1) === 1;
       const axes =
@@ -216,16 +224,20 @@ function and(a: Tensor, b: Tensor): Tensor {
 export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   Abs: unary(abs),
   Add: binary(add),
-  And: binary(and),
-  Cast: { run: ([x], a, ctx) => [cast(x!, dtypeOfElem(a.to as number, `node "${ctx.node}"`))] },
+  And: predicate(and),
+  Cast: {
+    grads: (a) => (dtypeOfElem(a.to as number, 'Cast') === 'float32' ? [0] : []),
+    run: ([x], a, ctx) => [cast(x!, dtypeOfElem(a.to as number, `node "${ctx.node}"`))],
+  },
   Clip: {
     hostInputs: [1, 2],
+    grads: [0],
     run: ([x, lo, hi], _a, ctx) => {
       const limit = x!.dtype === 'int32' ? 2 ** 31 - 1 : 3.4e38;
       return [clip(x!, lo ? ctx.values(lo)[0] : -limit, hi ? ctx.values(hi)[0] : limit)];
     },
   },
-  Concat: { run: (ins, a) => [concat(ins as Tensor[], a.axis as number)] },
+  Concat: { grads: 'all', run: (ins, a) => [concat(ins as Tensor[], a.axis as number)] },
   Constant: {
     run: (_, a, ctx) => {
       if (a.value !== undefined) return [tensorFromProto(a.value as ITensorProto, `node "${ctx.node}"`)];
@@ -244,15 +256,17 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
     },
   },
   Div: binary(div),
-  Dropout: { run: ([x]) => [x, undefined] },
-  Equal: binary(equal),
+  Dropout: { grads: [0], run: ([x]) => [x, undefined] },
+  Equal: predicate(equal),
   Erf: unary(erf),
   Exp: unary(exp),
   Expand: {
     hostInputs: [1],
+    grads: [0],
     run: ([x, shape], _a, ctx) => [expand(x!, broadcastShapes('Expand', x!.shape, ctx.values(shape!)))],
   },
   Flatten: {
+    grads: [0],
     run: ([x], a) => {
       const axis = int(a, 'axis', 1);
       const dims = x!.shape as number[];
@@ -261,12 +275,14 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
     },
   },
   Gather: {
+    grads: [0],
     run: ([data, indices], a) => {
       const axis = int(a, 'axis', 0);
       return [gather(data!, indices!, axis < 0 ? axis + data!.rank : axis)];
     },
   },
   Gemm: {
+    grads: [0, 1, 2],
     run: ([A, B, C], a) => {
       const at = int(a, 'transA', 0) ? transpose(A!) : A!;
       const bt = int(a, 'transB', 0) ? transpose(B!) : B!;
@@ -278,11 +294,12 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
       return [y];
     },
   },
-  Greater: binary(greater),
-  GreaterOrEqual: binary((a, b) => equal(cast(less(a, b), 'int32'), 0)),
-  GRU: { run: gru },
-  Identity: { run: ([x]) => [x] },
+  Greater: predicate(greater),
+  GreaterOrEqual: predicate((a, b) => equal(cast(less(a, b), 'int32'), 0)),
+  GRU: { grads: [0, 1, 2, 3, 5], run: gru },
+  Identity: { grads: [0], run: ([x]) => [x] },
   LayerNormalization: {
+    grads: [0, 1, 2],
     run: ([x, scale, bias], a, ctx) => {
       const axis = int(a, 'axis', -1);
       if (axis !== -1 && axis !== x!.rank - 1) unsupported(ctx, 'LayerNormalization over more than the last axis');
@@ -293,10 +310,10 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
       return [bias ? add(y, bias) : y, undefined, undefined];
     },
   },
-  Less: binary(less),
+  Less: predicate(less),
   Log: unary(log),
-  LogSoftmax: { run: ([x], a) => [logSoftmax(x!, int(a, 'axis', -1))] },
-  LSTM: { run: lstm },
+  LogSoftmax: { grads: [0], run: ([x], a) => [logSoftmax(x!, int(a, 'axis', -1))] },
+  LSTM: { grads: [0, 1, 2, 3, 5, 6], run: lstm },
   MatMul: binary(matMul),
   Max: variadic(max),
   Min: variadic(min),
@@ -304,6 +321,7 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   Neg: unary(neg),
   Pad: {
     hostInputs: [1, 2, 3],
+    grads: [0],
     run: ([x, pads, value, axes], a, ctx) => {
       if (str(a, 'mode', 'constant') !== 'constant' || axes)
         unsupported(ctx, 'Pad other than mode "constant" over all axes');
@@ -352,9 +370,11 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   Relu: unary(relu),
   Reshape: {
     hostInputs: [1],
+    grads: [0],
     run: ([x, shape], a, ctx) => [reshape(x!, reshapeTarget(x!, ctx.values(shape!), int(a, 'allowzero', 0) === 1))],
   },
   ScatterND: {
+    grads: [0, 2],
     run: ([data, indices, updates], a, ctx) => {
       if (str(a, 'reduction', 'none') !== 'add' || indices!.shape[indices!.rank - 1] !== 1)
         unsupported(ctx, 'ScatterND other than reduction "add" with 1-element index tuples');
@@ -372,18 +392,20 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
     },
   },
   Sigmoid: unary(sigmoid),
-  Sign: unary(sign),
+  Sign: { run: ([x]) => [sign(x!)] },
   Slice: {
     hostInputs: [1, 2, 3, 4],
+    grads: [0],
     run: ([x, starts, ends, axes, steps], _a, ctx) => {
       if (steps && ctx.values(steps).some((s) => s !== 1)) unsupported(ctx, 'Slice with steps other than 1');
       return [slice(x!, ctx.values(starts!), ctx.values(ends!), axes ? ctx.values(axes) : undefined)];
     },
   },
-  Softmax: { run: ([x], a) => [softmax(x!, int(a, 'axis', -1))] },
+  Softmax: { grads: [0], run: ([x], a) => [softmax(x!, int(a, 'axis', -1))] },
   Sqrt: unary(sqrt),
   Squeeze: {
     hostInputs: [1],
+    grads: [0],
     run: ([x, axes], a, ctx) => [
       reshape(x!, squeezeShape(x!, axes ? ctx.values(axes) : (a.axes as number[] | undefined))),
     ],
@@ -391,10 +413,11 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   Sub: binary(sub),
   Sum: variadic(add),
   Tanh: unary(tanh),
-  Transpose: { run: ([x], a) => [transpose(x!, a.perm as number[] | undefined)] },
+  Transpose: { grads: [0], run: ([x], a) => [transpose(x!, a.perm as number[] | undefined)] },
   Unsqueeze: {
     hostInputs: [1],
+    grads: [0],
     run: ([x, axes], a, ctx) => [reshape(x!, unsqueezeShape(x!, axes ? ctx.values(axes) : (a.axes as number[])))],
   },
-  Where: { run: ([c, x, y]) => [where(c!, x!, y!)] },
+  Where: { grads: [1, 2], run: ([c, x, y]) => [where(c!, x!, y!)] },
 };

@@ -3,6 +3,9 @@
 // graph inputs' values (initializers, constants, shape arithmetic), and the caller's backend for
 // everything computed from the inputs. Values computed only from constants are folded once and
 // cached (per backend, when moved there), so a forward pass re-runs only the input-dependent part.
+// With `trainable`, float initializers the nodes read as tensors are parameters instead (frozen
+// ones where a node passes them no gradient: onnx-ops.ts `grads`): fed on every run like graph
+// inputs, so the tape sees them and nothing computed from them is folded.
 import {
   type Backend,
   type DType,
@@ -14,7 +17,17 @@ import {
   tensor,
   withBackend,
 } from '@ganglion/core';
-import { type INodeProto, type IValueInfoProto, type ModelProto, attributeValue, onnx, toNumber } from '../proto.js';
+import {
+  ElemType,
+  type INodeProto,
+  type ITensorProto,
+  type IValueInfoProto,
+  type ModelProto,
+  attributeValue,
+  onnx,
+  tensorValues,
+  toNumber,
+} from '../proto.js';
 import { type Attrs, type OnnxOp, dtypeOfElem, onnxOps, tensorFromProto } from './onnx-ops.js';
 
 export interface ProgramPort {
@@ -22,6 +35,27 @@ export interface ProgramPort {
   readonly name: string;
   readonly shape: Shape;
   readonly dtype: DType;
+}
+
+export interface ProgramOptions {
+  /** Float initializers become parameters (`params`), fed to `run`, instead of constants. */
+  readonly trainable?: boolean;
+  /**
+   * An initializer some node reads where no gradient flows (a comparison, Where's condition, a cast
+   * to int): 'freeze' makes it a frozen parameter (default), 'error' throws naming node and op.
+   */
+  readonly nonDifferentiable?: 'freeze' | 'error';
+}
+
+/** A float initializer served as a parameter of a trainable program. */
+export interface ProgramParam {
+  /** The Ganglion parameter name: the initializer's name with characters other than [A-Za-z0-9_] as '_'. */
+  readonly name: string;
+  /** The ONNX initializer name. */
+  readonly initializer: string;
+  readonly shape: readonly number[];
+  /** False when some node reads it where no gradient flows (nonDifferentiable: 'freeze'). */
+  readonly trainable: boolean;
 }
 
 interface Step {
@@ -42,6 +76,9 @@ export class OnnxProgram {
   readonly opset: number;
   /** The model's metadata_props (a vocabulary, the exporting graph, ...). */
   readonly metadata: Readonly<Record<string, string>>;
+  /** Initializers served as parameters (empty unless made with `trainable`). */
+  readonly params: readonly ProgramParam[];
+  private readonly initial = new Map<string, Float32Array>();
   private readonly steps: readonly Step[];
   private readonly host = new ReferenceBackend();
   /** Constants (initializers and folded values) on the host backend. */
@@ -53,6 +90,7 @@ export class OnnxProgram {
   private constructor(
     readonly source: string,
     model: ModelProto,
+    options: ProgramOptions,
   ) {
     const graph = model.graph;
     if (!graph) throw new GraphError(`ONNX model ${source} has no graph`);
@@ -65,14 +103,18 @@ export class OnnxProgram {
 
     this.metadata = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
     const initializers = new Set((graph.initializer ?? []).map((i) => i.name!));
+    this.params = options.trainable ? trainableParams(graph.initializer ?? [], graph.node ?? [], options, source) : [];
+    const byInitializer = new Set(this.params.map((p) => p.initializer));
     withBackend(this.host, () => {
-      for (const init of graph.initializer ?? [])
-        this.constants.set(init.name!, keep(tensorFromProto(init, `initializer "${init.name}"`)));
+      for (const init of graph.initializer ?? []) {
+        if (byInitializer.has(init.name!)) this.initial.set(init.name!, tensorValues(init).values as Float32Array);
+        else this.constants.set(init.name!, keep(tensorFromProto(init, `initializer "${init.name}"`)));
+      }
     });
     this.inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name!)).map((i) => port(i, source));
     this.outputs = (graph.output ?? []).map((o) => port(o, source));
 
-    const known = new Set(initializers);
+    const known = new Set([...initializers].filter((i) => !byInitializer.has(i)));
     const unsupported: string[] = [];
     const steps: Step[] = [];
     for (const [k, node] of (graph.node ?? []).entries()) {
@@ -97,15 +139,23 @@ export class OnnxProgram {
     this.steps = steps;
   }
 
-  static fromBytes(bytes: Uint8Array, source = '<bytes>'): OnnxProgram {
-    return new OnnxProgram(source, decodeModel(bytes, source));
+  static fromBytes(bytes: Uint8Array, source = '<bytes>', options: ProgramOptions = {}): OnnxProgram {
+    return new OnnxProgram(source, decodeModel(bytes, source), options);
+  }
+
+  /** A parameter's value in the file (its initializer), by parameter name. */
+  initialValue(name: string): Float32Array {
+    const p = this.params.find((q) => q.name === name);
+    if (!p) throw new GraphError(`ONNX model ${this.source} has no parameter "${name}"`);
+    return this.initial.get(p.initializer)!;
   }
 
   /**
-   * Evaluate the model on `feeds` (keyed by ONNX input name) with the backend of the first feed.
+   * Evaluate the model on `feeds` (keyed by ONNX input name) with the backend of the first feed;
+   * a trainable program also takes every parameter in `params` (keyed by parameter name).
    * Returns every graph output.
    */
-  run(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
+  run(feeds: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>> = {}): Record<string, Tensor> {
     this.fold();
     const first = Object.values(feeds)[0];
     const backend = first?.backend ?? this.host;
@@ -115,6 +165,11 @@ export class OnnxProgram {
       const t = feeds[i.name];
       if (!t) throw new GraphError(`ONNX model ${this.source}: input "${i.name}" was not fed`);
       env.set(i.name, t);
+    }
+    for (const p of this.params) {
+      const t = params[p.name];
+      if (!t) throw new GraphError(`ONNX model ${this.source}: parameter "${p.name}" was not given`);
+      env.set(p.initializer, t);
     }
     /** A value as a tensor on `target`: constants are moved once and cached. */
     const on = (name: string, target: Backend): Tensor | undefined => {
@@ -163,6 +218,7 @@ export class OnnxProgram {
     for (const t of this.constants.values()) t.dispose();
     for (const m of this.moved.values()) for (const t of m.values()) t.dispose();
     this.constants.clear();
+    this.initial.clear();
     this.moved.clear();
   }
 
@@ -196,6 +252,56 @@ export class OnnxProgram {
     }
     return m;
   }
+}
+
+/**
+ * The float initializers of rank >= 1 that nodes read as tensors, as parameters. One read as a value
+ * on the host (a Clip bound, a Pad value) stays a constant, like shapes and scalars (epsilons,
+ * coefficients); Shape reads no values and does not count.
+ */
+function trainableParams(
+  inits: readonly ITensorProto[],
+  nodes: readonly INodeProto[],
+  options: ProgramOptions,
+  source: string,
+): ProgramParam[] {
+  const uses = new Map<string, { node: string; opType: string; input: number; host: boolean; grad: boolean }[]>();
+  for (const [k, node] of nodes.entries()) {
+    const op = (node.domain ?? '') === '' || node.domain === 'ai.onnx' ? onnxOps[node.opType!] : undefined;
+    if (!op || node.opType === 'Shape') continue;
+    const attrs = Object.fromEntries((node.attribute ?? []).map((a) => [a.name!, attributeValue(a)]));
+    const grads = typeof op.grads === 'function' ? op.grads(attrs) : op.grads;
+    (node.input ?? []).forEach((name, input) => {
+      if (name === '') return;
+      const use = {
+        node: node.name || `${node.opType}_${k}`,
+        opType: node.opType!,
+        input,
+        host: (op.hostInputs ?? []).includes(input),
+        grad: grads === 'all' || (grads ?? []).includes(input),
+      };
+      uses.set(name, [...(uses.get(name) ?? []), use]);
+    });
+  }
+  const params: ProgramParam[] = [];
+  const taken = new Set<string>();
+  for (const init of inits) {
+    const dims = (init.dims ?? []).map(toNumber);
+    const read = uses.get(init.name!) ?? [];
+    if (init.dataType !== ElemType.FLOAT || dims.length === 0 || read.length === 0 || read.some((u) => u.host))
+      continue;
+    const blocked = read.find((u) => !u.grad);
+    if (blocked && options.nonDifferentiable === 'error') {
+      throw new GraphError(
+        `ONNX model ${source}: initializer "${init.name}" feeds node "${blocked.node}" (${blocked.opType}, input ${blocked.input}), which passes no gradient to it; use nonDifferentiable: 'freeze' to keep it frozen`,
+      );
+    }
+    let name = init.name!.replace(/[^A-Za-z0-9_]/g, '_');
+    for (let n = 2; taken.has(name); n++) name = `${init.name!.replace(/[^A-Za-z0-9_]/g, '_')}_${n}`;
+    taken.add(name);
+    params.push({ name, initializer: init.name!, shape: dims, trainable: !blocked });
+  }
+  return params;
 }
 
 function port(v: IValueInfoProto, source: string): ProgramPort {

@@ -23,6 +23,7 @@ import {
   GRU,
   LSTM,
   LayerNorm,
+  Linear,
   MSE,
   MultiHeadAttention,
   PositionEmbedding,
@@ -77,6 +78,9 @@ function single(
 const x = (features: number, name = 'x'): InputDecl => ({ name, shape: ['batch', 'time', features] });
 const state = (name: string, units: number): InputDecl => ({ name, shape: ['batch', units] });
 
+/** A LoRA adapter that acts from the start (B random, not PEFT's zeros), so its lowering shows. */
+const adapter = { rank: 2, alpha: 4, init: 'random' } as const;
+
 /** Every built-in layer, alone in a graph. */
 export function layerCases(): GraphCase[] {
   return [
@@ -126,6 +130,52 @@ export function layerCases(): GraphCase[] {
     ]),
     single('mha_cross', new MultiHeadAttention({ dim: 8, heads: 2 }), [x(8), { name: 'kv', shape: ['batch', 4, 8] }]),
     single('transformer_block', new TransformerBlock({ heads: 2, causal: true, rope: true, window: 4 }), [x(8)]),
+    single('feed_forward_swiglu', new FeedForward({ hidden: 10, activation: 'swiglu' }), [x(6)]),
+    single('mha_gqa', new MultiHeadAttention({ dim: 8, heads: 4, kvHeads: 2, causal: true, rope: true }), [x(8)]),
+    single(
+      'mha_gqa_window_padding',
+      new MultiHeadAttention({ dim: 8, heads: 4, kvHeads: 1, causal: true, window: 3 }),
+      [x(8), { name: 'mask', shape: ['batch', 'time'], unit: true }],
+    ),
+    single('mha_gqa_cross', new MultiHeadAttention({ dim: 8, heads: 4, kvHeads: 2 }), [
+      x(8),
+      { name: 'kv', shape: ['batch', 4, 8] },
+    ]),
+    single(
+      'mha_gqa_lora',
+      new MultiHeadAttention({
+        dim: 8,
+        heads: 2,
+        kvHeads: 1,
+        causal: true,
+        lora: { ...adapter, targets: ['q', 'k', 'v', 'o'] },
+      }),
+      [x(8)],
+    ),
+    single(
+      'transformer_block_llama',
+      new TransformerBlock({
+        heads: 4,
+        kvHeads: 2,
+        causal: true,
+        rope: true,
+        ropeBase: 500,
+        window: 4,
+        norm: 'rms',
+        eps: 1e-6,
+        activation: 'swiglu',
+        hidden: 12,
+        bias: false,
+      }),
+      [x(8)],
+    ),
+    single(
+      'transformer_block_lora',
+      new TransformerBlock({ heads: 2, causal: true, lora: { ...adapter, dropout: 0.1, targets: ['q', 'v'] } }),
+      [x(8)],
+    ),
+    single('lora_linear', new Linear({ units: 5, lora: adapter }), [x(6)]),
+    single('lora_linear_plain', new Linear({ units: 5, bias: false }), [x(6)]),
   ];
 }
 

@@ -6,6 +6,8 @@
 // Decoding trusts nothing: every problem is a CheckpointError naming the file and the problem,
 // with the same checks as the reference implementation (offsets contiguous from 0 and covering
 // the whole buffer, sizes matching shape × dtype).
+// The header checks (`checkSafetensorsPrefix`, `parseSafetensorsHeader`) are shared with the
+// streamed reader in safetensors-reader.ts, which reads one tensor at a time from disk.
 
 import { CheckpointError } from '../errors.js';
 
@@ -143,25 +145,91 @@ function writeValues(view: DataView, at: number, t: SafetensorsTensor): void {
  *   const { tensors } = decodeSafetensors(await readFile(path), path);
  */
 export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {
-  const fail: (problem: string) => never = (problem) => {
+  const headerLength = checkSafetensorsPrefix(bytes.subarray(0, 8), bytes.length, file);
+  const { entries, metadata, dataStart } = parseSafetensorsHeader(
+    bytes.subarray(8, 8 + headerLength),
+    bytes.length,
+    file,
+    SAFETENSORS_DTYPES,
+  );
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const e of entries) {
+    const dtype = e.dtype as SafetensorsDType;
+    const data = readValues(bytes, dataStart + e.begin, e.end - e.begin, dtype);
+    if (dtype === 'BOOL') {
+      const bad = (data as Uint8Array).findIndex((v) => v > 1);
+      if (bad >= 0)
+        throw new CheckpointError(
+          `${file}: tensor "${e.name}": BOOL value ${data[bad]} at flat index ${bad}; expected 0 or 1`,
+        );
+    }
+    tensors.set(e.name, { dtype, shape: e.shape, data });
+  }
+  return { tensors, metadata };
+}
+
+/** One tensor of a checked safetensors header; `begin`/`end` are relative to the data buffer. */
+export interface SafetensorsHeaderEntry {
+  readonly name: string;
+  /** One of the format's dtype names (F16, I64, ...), not only those this file can decode. */
+  readonly dtype: string;
+  readonly shape: number[];
+  readonly begin: number;
+  readonly end: number;
+}
+
+export interface SafetensorsHeader {
+  /** Sorted by data offset; together they tile the data buffer exactly. */
+  readonly entries: SafetensorsHeaderEntry[];
+  readonly metadata: Record<string, string>;
+  /** Where the data buffer starts in the file: 8 + the header length. */
+  readonly dataStart: number;
+}
+
+const failIn =
+  (file: string) =>
+  (problem: string): never => {
     throw new CheckpointError(`${file}: ${problem}`);
   };
-  if (bytes.length < 8)
+
+/**
+ * Check a file's first 8 bytes (`prefix`, fewer if the file is shorter) against its length in
+ * bytes; returns the header length. Shared by the in-memory decoder and the streamed reader.
+ *
+ *   const headerLength = checkSafetensorsPrefix(first8, size, path);
+ */
+export function checkSafetensorsPrefix(prefix: Uint8Array, fileLength: number, file: string): number {
+  const fail = failIn(file);
+  if (fileLength < 8 || prefix.length < 8)
     fail(
-      `file is ${bytes.length} bytes, shorter than the 8-byte header length; it is truncated or not a safetensors file`,
+      `file is ${fileLength} bytes, shorter than the 8-byte header length; it is truncated or not a safetensors file`,
     );
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(bytes.length - 8))
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(fileLength - 8))
     fail(
-      `header length ${n} runs past the end of the file (${bytes.length} bytes); it is truncated or not a safetensors file`,
+      `header length ${n} runs past the end of the file (${fileLength} bytes); it is truncated or not a safetensors file`,
     );
   if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} is over the ${MAX_HEADER_BYTES}-byte limit`);
-  const headerLength = Number(n);
+  return Number(n);
+}
 
+/**
+ * Parse and check a header (the `json` bytes after the 8-byte length) of a file of `fileLength`
+ * bytes: every entry well formed, sizes matching shape × dtype, offsets tiling the data exactly.
+ * `readable` limits the dtypes accepted (by default every dtype the format defines).
+ *
+ *   const { entries, metadata, dataStart } = parseSafetensorsHeader(json, size, path);
+ */
+export function parseSafetensorsHeader(
+  json: Uint8Array,
+  fileLength: number,
+  file: string,
+  readable: readonly string[] = Object.keys(DTYPE_BYTES),
+): SafetensorsHeader {
+  const fail = failIn(file);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
   } catch {
     return fail('header is not valid UTF-8');
   }
@@ -175,7 +243,7 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
     fail(`header is ${JSON.stringify(header)}, expected a JSON object`);
 
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
+  const entries: SafetensorsHeaderEntry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
@@ -191,10 +259,10 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
       fail(`tensor "${name}": entry is ${JSON.stringify(raw)}, expected { dtype, shape, data_offsets }`);
     if (typeof e.dtype !== 'string') fail(`tensor "${name}": dtype is ${JSON.stringify(e.dtype)}, expected a string`);
     const dtype = e.dtype as string;
-    if (!(dtype in DTYPE_BYTES))
+    if (!Object.hasOwn(DTYPE_BYTES, dtype))
       fail(`tensor "${name}": unknown dtype "${dtype}" (the format defines ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    if (!isSupported(dtype))
-      fail(`tensor "${name}": dtype ${dtype} is not supported (supported: ${SAFETENSORS_DTYPES.join(', ')})`);
+    if (!readable.includes(dtype))
+      fail(`tensor "${name}": dtype ${dtype} is not supported (supported: ${readable.join(', ')})`);
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       fail(`tensor "${name}": shape is ${JSON.stringify(shape)}, expected an array of non-negative integers`);
@@ -216,12 +284,12 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
         `tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but shape ${fmt(shape as number[])} of ${dtype} needs ${expected}`,
       );
     }
-    entries.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
+    entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
 
   // The tensors must tile the data buffer exactly: sorted by offset, each starts where the last ended.
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
+  const dataStart = 8 + json.length;
+  const dataLength = fileLength - dataStart;
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expectedBegin = 0;
   let previous: string | undefined;
@@ -246,17 +314,7 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
     fail(
       `${dataLength - expectedBegin} bytes after the last tensor's data (the tensors end at ${expectedBegin}, the data is ${dataLength} bytes)`,
     );
-
-  const tensors = new Map<string, SafetensorsTensor>();
-  for (const e of entries) {
-    const data = readValues(bytes, dataStart + e.begin, e.end - e.begin, e.dtype);
-    if (e.dtype === 'BOOL') {
-      const bad = (data as Uint8Array).findIndex((v) => v > 1);
-      if (bad >= 0) fail(`tensor "${e.name}": BOOL value ${data[bad]} at flat index ${bad}; expected 0 or 1`);
-    }
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
-  }
-  return { tensors, metadata };
+  return { entries, metadata, dataStart };
 }
 
 function readValues(bytes: Uint8Array, at: number, length: number, dtype: SafetensorsDType): SafetensorsData {

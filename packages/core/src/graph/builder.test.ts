@@ -6,6 +6,8 @@ import type { Tensor } from '../tensor.js';
 import { GraphBuilder, graphFromJSON, sequential } from './builder.js';
 import { Layer, type LayerSignature, expectPort } from './layer.js';
 import { Linear } from '../testing/test-layers.js';
+import { Runtime } from './runtime.js';
+import { tensor } from '../creation.js';
 
 /** Expects its input's last dim to be exactly `dim`. */
 class Needs extends Layer<{ dim: number }> {
@@ -130,6 +132,46 @@ describe('GraphBuilder.build validation', () => {
     expectGraphError(
       () => graphFromJSON(json, () => undefined),
       /node "linear_1": unknown layer kind "Linear"; bind its plugin in the layer registry/,
+    );
+  });
+
+  test('freeze: frozen parameters get no gradient, survive the JSON round trip, and bad names are errors', () => {
+    const graph = sequential(
+      [
+        ['a', new Linear({ units: 4 })],
+        ['b', new Linear({ units: 1 })],
+      ],
+      { input: [1, 5] },
+    );
+    const frozen = graph.freeze((key) => key.startsWith('a.'));
+    const trainable = (g: typeof graph) =>
+      g
+        .params()
+        .filter((p) => p.spec.trainable !== false)
+        .map((p) => `${p.node}.${p.spec.name}`);
+    expect(trainable(graph)).toEqual(graph.params().map((p) => `${p.node}.${p.spec.name}`));
+    expect(trainable(frozen)).toEqual(
+      graph
+        .params()
+        .filter((p) => p.node === 'b')
+        .map((p) => `b.${p.spec.name}`),
+    );
+    const resolve = (kind: string) => (kind === 'Linear' ? Linear : undefined) as never;
+    const json = JSON.parse(JSON.stringify(frozen.toJSON()));
+    expect(trainable(graphFromJSON(json, resolve))).toEqual(trainable(frozen));
+    expect(graph.toJSON().nodes.every((n) => n.frozen === undefined)).toBe(true);
+    // The gradient of the loss reaches only b's parameters.
+    const runtime = new Runtime(frozen, { seed: 1 });
+    const x = tensor(
+      Float32Array.from({ length: 5 }, (_, i) => Math.sin(i)),
+      [1, 5],
+    );
+    const grads = runtime.gradients({ x }, { loss: 'y', seed: 0 }).paramGrads;
+    expect([...grads.keys()].sort()).toEqual(trainable(frozen).sort());
+    json.nodes[0].frozen = ['nope'];
+    expectGraphError(
+      () => graphFromJSON(json, resolve),
+      /node "a": frozen parameter "nope" is not one of its parameters/,
     );
   });
 

@@ -237,5 +237,18 @@ export function graphFromJSON(json: GraphJSON, resolve: LayerResolver): Graph {
     g.node(n.name, new cls(n.config as object), inputs);
   }
   for (const [name, ref] of Object.entries(json.outputs)) g.output(name, ref);
-  return g.build();
+  const graph = g.build();
+  const frozen = new Set<string>();
+  for (const n of json.nodes) {
+    if (n.frozen === undefined) continue;
+    const declared = graph.node(n.name).signature.params.map((p) => p.name);
+    for (const name of Array.isArray(n.frozen) ? n.frozen : [n.frozen]) {
+      if (typeof name !== 'string' || !declared.includes(name))
+        throw new GraphError(
+          `node "${n.name}": frozen parameter ${JSON.stringify(name)} is not one of its parameters (${declared.join(', ')})`,
+        );
+      frozen.add(`${n.name}.${name}`);
+    }
+  }
+  return frozen.size > 0 ? graph.freeze((key) => frozen.has(key)) : graph;
 }

@@ -19,6 +19,8 @@ export interface GraphNode {
   readonly inputs: Readonly<Record<string, PortRef | undefined>>;
   readonly inputSpecs: Readonly<Record<string, TensorSpec | undefined>>;
   readonly signature: LayerSignature;
+  /** Parameters frozen on this node by `Graph.freeze` (their specs say trainable: false). */
+  readonly frozen?: readonly string[];
 }
 
 /** Serialized graph (checkpoints' graph.json). */
@@ -31,6 +33,8 @@ export interface GraphJSON {
     kind: string;
     config: unknown;
     inputs: Readonly<Record<string, string | undefined>>;
+    /** Parameter names frozen by `Graph.freeze`; absent when none. */
+    frozen?: readonly string[];
   }[];
   readonly outputs: Readonly<Record<string, string>>;
 }
@@ -124,6 +128,25 @@ export class Graph {
     );
   }
 
+  /**
+   * The same graph with more parameters frozen: every parameter whose key (`<node>.<param>`) the
+   * predicate accepts gets `trainable: false`, so it has no gradient, no optimizer slots and no place
+   * in a compiled step's gradient graph. Freezes are kept in `toJSON` (a node's `frozen` list); a
+   * parameter a layer already declares frozen stays frozen.
+   *
+   *   const tuned = graph.freeze((key) => !key.includes('.lora_'));   // train only the LoRA weights
+   */
+  freeze(frozen: (key: string) => boolean): Graph {
+    const nodes = this.nodes.map((n): GraphNode => {
+      const names = new Set(n.frozen);
+      for (const p of n.signature.params) if (p.trainable !== false && frozen(`${n.name}.${p.name}`)) names.add(p.name);
+      if (names.size === (n.frozen?.length ?? 0)) return n;
+      const params = n.signature.params.map((p) => (names.has(p.name) ? { ...p, trainable: false } : p));
+      return { ...n, signature: { ...n.signature, params }, frozen: [...names] };
+    });
+    return new Graph(this.inputs, nodes, this.outputs);
+  }
+
   toJSON(): GraphJSON {
     return {
       format: 'ganglion-graph',
@@ -134,6 +157,7 @@ export class Graph {
         kind: n.layer.kind,
         config: n.layer.config,
         inputs: Object.fromEntries(Object.entries(n.inputs).map(([p, r]) => [p, r ? formatPortRef(r) : undefined])),
+        ...(n.frozen?.length ? { frozen: n.frozen } : {}),
       })),
       outputs: Object.fromEntries(Object.entries(this.outputs).map(([k, r]) => [k, formatPortRef(r)])),
     };

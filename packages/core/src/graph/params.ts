@@ -24,11 +24,17 @@ export class ParamStore {
 
   /**
    * Fresh parameters from each spec's initializer. The seed of each parameter is derived from
-   * `seed` and its name, so adding a node does not change the others' initial weights.
+   * `seed` and its name, so adding a node does not change the others' initial weights. Keys `given`
+   * holds (same shapes) take its tensors instead: new layers on a trained model (LoRA adapters) get
+   * fresh values, the rest keep theirs.
    */
-  static initialize(graph: Graph, seed: number, backend: Backend = getBackend()): ParamStore {
+  static initialize(graph: Graph, seed: number, backend: Backend = getBackend(), given?: ParamStore): ParamStore {
     const store = new ParamStore(graph);
     for (const [key, { spec }] of store.specs) {
+      if (given?.has(key)) {
+        store.set(key, given.get(key), false);
+        continue;
+      }
       const values = initialValues(spec.init, spec.shape, deriveSeed(seed, key));
       store.set(key, tensor(values, spec.shape, 'float32', backend));
     }
