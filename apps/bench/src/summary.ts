@@ -64,7 +64,8 @@ function loraAgainstFull(runs: readonly WorkloadRun[]): string[] {
       return ['ganglion-onnx', 'pytorch'].map((c) => {
         const [lora, all] = [peak(r.workload.name, c), peak(full, c)];
         const value = lora === null || all === null ? null : lora / all;
-        const target = c === 'ganglion-onnx' ? ` [target <= 0.5${value === null ? '' : value <= 0.5 ? ': met' : ': NOT met'}]` : '';
+        const target =
+          c === 'ganglion-onnx' ? ` [target <= 0.5${value === null ? '' : value <= 0.5 ? ': met' : ': NOT met'}]` : '';
         return `${c} peak RSS, ${r.workload.name} / ${full}: ${value === null ? 'n/a' : `${value.toFixed(2)}x`}${target}`;
       });
     });

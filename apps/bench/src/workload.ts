@@ -54,7 +54,11 @@ export interface GptWorkload extends WorkloadCommon {
   /** AdamW's decoupled weight decay (betas 0.9/0.999 and eps 1e-8 are both sides' defaults). */
   readonly weightDecay: number;
   /** LoRA adapters (PEFT's layout) on these attention projections, every other weight frozen. */
-  readonly lora?: { readonly rank: number; readonly alpha: number; readonly targets: readonly ('q' | 'k' | 'v' | 'o')[] };
+  readonly lora?: {
+    readonly rank: number;
+    readonly alpha: number;
+    readonly targets: readonly ('q' | 'k' | 'v' | 'o')[];
+  };
   /** The time ratio's target against PyTorch (default 0.5); null: none. */
   readonly timeTarget?: number | null;
 }
@@ -100,9 +104,15 @@ export const QUICK_WORKLOAD: LstmWorkload = {
  */
 function gptWorkload(
   name: GptWorkloadName,
-  s: { dim: number; blocks: number; heads: number; seqLen: number; batch: number; warmup: number; measured: number } & Partial<
-    Pick<GptWorkload, 'vocab' | 'lora' | 'timeTarget'>
-  >,
+  s: {
+    dim: number;
+    blocks: number;
+    heads: number;
+    seqLen: number;
+    batch: number;
+    warmup: number;
+    measured: number;
+  } & Partial<Pick<GptWorkload, 'vocab' | 'lora' | 'timeTarget'>>,
 ): GptWorkload {
   const counts: StepCounts = { warmup: s.warmup, measured: s.measured, forwardWarmup: 0, forwardMeasured: 0 };
   const { warmup: _w, measured: _m, ...shape } = s;

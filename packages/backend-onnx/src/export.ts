@@ -20,9 +20,18 @@ import {
   hasOnnxLowering,
   withBackend,
 } from '@ganglion/core';
+import { type WeightStorage, type WeightStorageReport, checkWeightStorage, quantizeModel } from './quantize.js';
 import { POSITION_IDS, type PositionRowsInput, TraceBackend, type TraceOptions, checkOpset } from './trace-backend.js';
 
-export interface ExportOptions extends TraceOptions {
+/**
+ * `quantize: 'int8'` stores the parameters that are weight matrices and embedding tables as int8
+ * with per-channel scales (DequantizeLinear); `dtype: 'float16'` stores the other large float
+ * tensors (all of them without `quantize`) as float16 (Cast). The model computes in float32 either
+ * way (see quantize.ts).
+ *
+ *   traceModel(graph, params, { stateful: true, quantize: 'int8' }).weights   // what was converted
+ */
+export interface ExportOptions extends TraceOptions, WeightStorage {
   /**
    * The shape each graph input is traced with (default: its declared shape). Symbolic dims
    * ('batch', 'time') become dim_params; concrete ones are fixed in the model.
@@ -75,6 +84,8 @@ export interface ExportedModel {
   readonly state: readonly StateBinding[];
   /** Position tables the caller feeds for each wave (`positionRows: 'input'`). */
   readonly positionRows: readonly PositionRowsInput[];
+  /** What `quantize` / `dtype: 'float16'` converted, and the sizes before and after; absent without them. */
+  readonly weights?: WeightStorageReport;
 }
 
 /** The free dim along a KV cache's time axis in a stateful export; 0 on the first step. */
@@ -167,6 +178,7 @@ function fsReason(e: unknown, path: string): string {
 /** Export, and describe the model's inputs, outputs and state bindings. */
 export function traceModel(graph: Graph, params: ParamStore, options: ExportOptions = {}): ExportedModel {
   checkOpset(options.opset ?? 17);
+  checkWeightStorage(options);
   const outputs = checkOutputs(graph, options.outputs);
   checkInputs(graph, options.inputs);
   const metadata = checkMetadata(options.metadata);
@@ -203,13 +215,18 @@ export function traceModel(graph: Graph, params: ParamStore, options: ExportOpti
   const allMetadata: Record<string, string> = { ...metadata, 'ganglion.graph': JSON.stringify(graph.toJSON()) };
   if (options.stateful) allMetadata[STATE_METADATA_KEY] = JSON.stringify(state);
   if (tb.usesPositions) allMetadata[MAX_POSITIONS_METADATA_KEY] = String(tb.maxPositions);
-  const bytes = tb.toModel({
+  const traced = tb.toModel({
     graphName: options.graphName ?? 'ganglion',
     docString:
       options.docString ??
       `Ganglion graph (${graph.nodes.map((n) => `${n.name}: ${n.layer.kind}`).join(', ')}), exported by tracing`,
     metadata: allMetadata,
   });
+  const narrow = options.quantize !== undefined || options.dtype === 'float16';
+  const stored = narrow
+    ? quantizeModel(traced, { quantize: options.quantize, dtype: options.dtype, quantizable: new Set(params.keys()) })
+    : undefined;
+  const bytes = stored?.bytes ?? traced;
   const kept = new Set(tb.graph.inputNames());
   const inputs: ValueDescription[] = [
     ...graph.inputs
@@ -220,7 +237,7 @@ export function traceModel(graph: Graph, params: ParamStore, options: ExportOpti
   ];
   const positionRows = [...tb.positionRowsInputs.values()].filter((r) => kept.has(r.input));
   for (const r of positionRows) inputs.push({ name: r.input, shape: r.shape, dtype: 'float32' });
-  return { bytes, inputs, outputs: described, state, positionRows };
+  return { bytes, inputs, outputs: described, state, positionRows, ...(stored && { weights: stored.report }) };
 }
 
 interface Pass {

@@ -109,7 +109,9 @@ describe('a folder that cannot be imported: one line naming the file and the ten
   test('a config key that would change the maths', async () => {
     const dir = copyOf('llama-tiny');
     editJson(join(dir, 'config.json'), (c) => (c.rope_scaling = { rope_type: 'llama3', factor: 8 }));
-    expect(await importError(dir)).toMatch(/config\.json: "rope_scaling": .* is not supported \(Ganglion computes plain RoPE\)$/);
+    expect(await importError(dir)).toMatch(
+      /config\.json: "rope_scaling": .* is not supported \(Ganglion computes plain RoPE\)$/,
+    );
   });
 
   test('a missing tensor', async () => {
@@ -139,7 +141,9 @@ describe('a folder that cannot be imported: one line naming the file and the ten
     const text = Buffer.from(JSON.stringify(header).padEnd(n, ' '));
     expect(text.length).toBe(n);
     writeFileSync(file, Buffer.concat([bytes.subarray(0, 8), text, bytes.subarray(8 + n)]));
-    expect(await importError(dir)).toMatch(/model\.safetensors: tensor "ln_f\.weight" is I16; only F32, F16, BF16 and F64/);
+    expect(await importError(dir)).toMatch(
+      /model\.safetensors: tensor "ln_f\.weight" is I16; only F32, F16, BF16 and F64/,
+    );
   });
 
   test('a tensor the architecture does not have', async () => {

@@ -146,7 +146,9 @@ async function readJson(file: string, optional: boolean): Promise<unknown> {
     text = await readFile(file, 'utf8');
   } catch (e) {
     if (optional && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ImportError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message}`);
+    throw new ImportError(
+      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message}`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -178,7 +180,9 @@ export async function importHf(dir: string, options: { backend?: Backend } = {})
     const used = new Set<string>();
     for (const { key, names, layout } of sources) {
       const spec = store.specs.get(key)!.spec;
-      const parts = await Promise.all(names.map((name) => readChecked(reader, name, key, spec.shape, layout, configFile)));
+      const parts = await Promise.all(
+        names.map((name) => readChecked(reader, name, key, spec.shape, layout, configFile)),
+      );
       names.forEach((n) => used.add(n));
       const values = parts.length === 1 ? parts[0] : concatenate(parts);
       const size = spec.shape.reduce((a, b) => a * b, 1);

@@ -46,7 +46,7 @@ export const ganglionOnnxContender: NodeContender = {
   available: () => availableWith('compileTrainStep'),
   async prepare(w: Workload): Promise<Session> {
     const { compileTrainStep } = await loadBackendOnnxOrThrow();
-    const { ParamStore, ReferenceBackend, createTrainer } = await import('@ganglion/core');
+    const { createTrainer, deriveSeed, initialValues, paramKey } = await import('@ganglion/core');
     const graph = await workloadGraph(w);
     const optimizerOptions = w.kind === 'gpt' ? { weightDecay: w.weightDecay } : {};
     const trainer = createTrainer({
@@ -56,17 +56,21 @@ export const ganglionOnnxContender: NodeContender = {
       clipping: 'global-norm',
       clippingOptions: { maxNorm: w.clipNorm },
     });
-    // The initial weights only need a home to be copied from: the compiled step keeps its own
-    // float32 copies, and the float64 store is collected before the first step (the child runs
-    // with --expose-gc), so it does not add to the training peak.
-    const params = ParamStore.initialize(graph, 0, new ReferenceBackend());
-    const paramCount = params.keys().reduce((n, k) => n + params.get(k).size, 0);
+    // The initial weights straight into float32 arrays, one parameter at a time (the values
+    // ParamStore.initialize gives: the same per-parameter seeds), which the compiled step takes
+    // over as they are: no float64 copy of the model is ever alive, so the process's peak is the
+    // training's, not the initialization's.
+    const params = new Map(
+      graph.params().map(({ node, spec }) => {
+        const key = paramKey(node, spec.name);
+        return [key, Float32Array.from(initialValues(spec.init, spec.shape, deriveSeed(0, key)))] as const;
+      }),
+    );
+    const paramCount = [...params.values()].reduce((n, a) => n + a.length, 0);
     const compiled = compileTrainStep(
       { graph, params },
       { optimizer: trainer.optimizer, clipping: trainer.clipping, schedule: trainer.schedule, lr: w.lr },
     );
-    params.dispose();
-    (globalThis as { gc?: () => void }).gc?.();
     const { ids, labels } = syntheticBatch(w);
     const shape = [w.batch, w.seqLen];
     const feeds = {

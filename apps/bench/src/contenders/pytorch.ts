@@ -104,7 +104,8 @@ export function gptArgs(w: GptWorkload, counts?: StepCounts): string[] {
     '--clip',
     w.clipNorm,
   ];
-  if (w.lora) args.push('--lora', w.lora.rank, '--lora-alpha', w.lora.alpha, '--lora-targets', w.lora.targets.join(','));
+  if (w.lora)
+    args.push('--lora', w.lora.rank, '--lora-alpha', w.lora.alpha, '--lora-targets', w.lora.targets.join(','));
   if (counts) args.push('--warmup', counts.warmup, '--steps', counts.measured);
   return args.map(String);
 }

@@ -1,10 +1,22 @@
 // ganglion export: a checkpoint's language model as an ONNX file (logits from ids, batch and time
-// dims free), optionally stateful (state_in.* / state_out.*) so it generates token by token alone.
-import { realpathSync, statSync } from 'node:fs';
+// dims free), optionally stateful (state_in.* / state_out.*) so it generates token by token alone,
+// optionally with int8 / float16 weights; --eval-text measures what that costs in held-out loss,
+// running the written file and the float32 export on the same text in onnxruntime.
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { CHECKPOINT_FILES, checkpointDirStatus, isCheckpointFile } from '@ganglion/core';
-import { writeOnnxFile } from '@ganglion/backend-onnx';
-import { type FlagSpec, UsageError, num, parse } from '../args.js';
+import { CHECKPOINT_FILES, ExportError, type Tokenizer, checkpointDirStatus, isCheckpointFile } from '@ganglion/core';
+import {
+  type ExportOptions,
+  type ExportedModel,
+  type FeedValue,
+  PAST_SEQUENCE_LENGTH,
+  POSITION_IDS,
+  createSession,
+  runSession,
+  traceModel,
+  writeOnnxFile,
+} from '@ganglion/backend-onnx';
+import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
 import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';
 import { VOCAB_METADATA_KEY } from '../onnx-models.js';
@@ -14,13 +26,23 @@ export const EXPORT_FLAGS: FlagSpec = {
   opset: { type: 'string' },
   stateful: { type: 'boolean' },
   'max-positions': { type: 'string' },
+  quantize: { type: 'string' },
+  dtype: { type: 'string' },
+  'eval-text': { type: 'string' },
+  'eval-context': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 const EXPORT_HELP = `usage: ganglion export DIR --out model.onnx [--opset N] [--stateful] [--max-positions N]
+                      [--quantize int8] [--dtype float32|float16] [--eval-text FILE [--eval-context N]]
 Exports the checkpoint in DIR to ONNX (opset 17..26, default 17). The vocabulary travels in the
 model's metadata_props; --stateful adds the recurrent state as inputs/outputs (for a GPT:
 position_ids, past_key_values.N.* and present.N.*), so \`ganglion run\` can generate from the file
-alone. --max-positions (default 4096): the stream positions a GPT's RoPE tables cover.`;
+alone. --max-positions (default 4096): the stream positions a GPT's RoPE tables cover.
+--quantize int8: weight matrices and embedding tables as int8 with a float32 scale per output
+channel, read by DequantizeLinear (onnxruntime folds it into its MatMul); --dtype float16: the
+other large tensors (all of them without --quantize) as float16, widened by a Cast. The model
+computes in float32 either way. --eval-text FILE: the held-out loss of the written file and of the
+float32 export on FILE's text, in windows of --eval-context tokens (default 128).`;
 
 export interface ExportSettings {
   readonly dir: string;
@@ -28,6 +50,30 @@ export interface ExportSettings {
   readonly opset: number;
   readonly stateful: boolean;
   readonly maxPositions?: number;
+  readonly quantize?: 'int8';
+  readonly dtype?: 'float32' | 'float16';
+  /** Held-out text to measure the written file's loss on, against the float32 export. */
+  readonly evalText?: { readonly path: string; readonly text: string; readonly context: number };
+}
+
+export interface ExportResult {
+  readonly path: string;
+  readonly inputs: string[];
+  readonly outputs: string[];
+  /** Bytes written, and of the float32 export when the weights were narrowed. */
+  readonly bytes: number;
+  readonly float32Bytes?: number;
+  readonly int8: number;
+  readonly float16: number;
+  readonly heldOut?: HeldOutLoss;
+}
+
+export interface HeldOutLoss {
+  readonly tokens: number;
+  readonly characters: number;
+  /** Mean cross-entropy in nats per token, of the written file and of the float32 export. */
+  readonly loss: number;
+  readonly float32Loss: number;
 }
 
 /**
@@ -78,10 +124,10 @@ function statOrUndefined(path: string, refuse: (problem: string) => never): Retu
   }
 }
 
-export async function runExport(s: ExportSettings): Promise<{ path: string; inputs: string[]; outputs: string[] }> {
+export async function runExport(s: ExportSettings): Promise<ExportResult> {
   await checkExportTarget(s.out);
   const { checkpoint, tokenizer } = await loadModel(s.dir, await createBackend('reference'));
-  const model = writeOnnxFile(resolve(s.out), checkpoint.graph, checkpoint.params, {
+  const options: ExportOptions = {
     opset: s.opset,
     outputs: ['logits'],
     inputs: { ids: ['batch', 'time'] },
@@ -92,10 +138,100 @@ export async function runExport(s: ExportSettings): Promise<{ path: string; inpu
       'ganglion.preset': String(checkpoint.meta.preset ?? ''),
       'ganglion.step': String(checkpoint.meta.step),
     },
+  };
+  const ids = s.evalText && heldOutIds(tokenizer, s.evalText.path, s.evalText.text);
+  const model = writeOnnxFile(resolve(s.out), checkpoint.graph, checkpoint.params, {
+    ...options,
+    quantize: s.quantize,
+    dtype: s.dtype,
   });
   const describe = (v: { name: string; shape: readonly (number | string)[]; dtype: string }) =>
     `${v.name} [${v.shape.join(', ')}] ${v.dtype}`;
-  return { path: resolve(s.out), inputs: model.inputs.map(describe), outputs: model.outputs.map(describe) };
+  let heldOut: HeldOutLoss | undefined;
+  if (s.evalText && ids) {
+    const float = model.weights ? traceModel(checkpoint.graph, checkpoint.params, options) : model;
+    const context = Math.min(s.evalText.context, s.maxPositions ?? 4096);
+    heldOut = {
+      tokens: ids.length - 1,
+      characters: [...s.evalText.text].length,
+      loss: await heldOutLoss(model, ids, context, JSON.stringify(resolve(s.out))),
+      float32Loss: model.weights ? await heldOutLoss(float, ids, context, 'the float32 export') : NaN,
+    };
+  }
+  return {
+    path: resolve(s.out),
+    inputs: model.inputs.map(describe),
+    outputs: model.outputs.map(describe),
+    bytes: model.bytes.byteLength,
+    float32Bytes: model.weights?.float32Bytes,
+    int8: model.weights?.int8.length ?? 0,
+    float16: model.weights?.float16.length ?? 0,
+    heldOut,
+  };
+}
+
+/** The held-out text as ids, refused when the vocabulary cannot spell it or it is too short. */
+function heldOutIds(tokenizer: Tokenizer, path: string, text: string): Int32Array {
+  const unknown = tokenizer.unknown(text);
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--eval-text ${JSON.stringify(path)}: ${unknown.length} character(s) are not in the model's vocabulary (first ${JSON.stringify(unknown[0])})`,
+    );
+  const ids = tokenizer.encode(text);
+  if (ids.length < 2)
+    throw new UsageError(`--eval-text ${JSON.stringify(path)}: ${ids.length} token(s); at least 2 are needed`);
+  return ids;
+}
+
+/**
+ * Mean next-token cross-entropy (nats) of an exported model over `ids`, in onnxruntime as
+ * `ganglion run` opens a file (level 'all'): windows of `context` tokens, each from a fresh state
+ * (zeros, empty caches, positions from 0), eight windows a batch; every token but the first is
+ * predicted once.
+ */
+async function heldOutLoss(model: ExportedModel, ids: Int32Array, context: number, name: string): Promise<number> {
+  const predicted = ids.length - 1;
+  const full = Math.floor(predicted / context);
+  const batches: { starts: number[]; time: number }[] = [];
+  for (let w = 0; w < full; w += 8)
+    batches.push({ starts: Array.from({ length: Math.min(8, full - w) }, (_, k) => (w + k) * context), time: context });
+  if (predicted % context > 0) batches.push({ starts: [full * context], time: predicted % context });
+  const positions = model.inputs.some((i) => i.name === POSITION_IDS);
+  const session = await createSession(model.bytes, name, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+  try {
+    let total = 0;
+    for (const { starts, time } of batches) {
+      const rows = [starts.length, time];
+      const feeds: Record<string, FeedValue> = {
+        ids: { data: starts.flatMap((s) => Array.from(ids.subarray(s, s + time))), shape: rows, dtype: 'int32' },
+      };
+      if (positions)
+        feeds[POSITION_IDS] = { data: starts.flatMap(() => [...Array(time).keys()]), shape: rows, dtype: 'int32' };
+      for (const state of model.state) {
+        const shape = state.shape.map((d) => (d === 'batch' ? starts.length : d === PAST_SEQUENCE_LENGTH ? 0 : d));
+        const free = shape.find((d) => typeof d !== 'number');
+        if (free !== undefined)
+          throw new ExportError(`${name}: state input "${state.input}" has a free dim "${free}"; cannot start it`);
+        const dims = shape as number[];
+        feeds[state.input] = { data: new Float32Array(dims.reduce((x, y) => x * y, 1)), shape: dims };
+      }
+      const logits = (await runSession(session, feeds)).logits;
+      const vocab = logits.shape[2];
+      starts.forEach((start, b) => {
+        for (let t = 0; t < time; t++) {
+          const row = logits.data.subarray((b * time + t) * vocab, (b * time + t + 1) * vocab);
+          let max = -Infinity;
+          for (const v of row) max = Math.max(max, v);
+          let sum = 0;
+          for (const v of row) sum += Math.exp(v - max);
+          total += max + Math.log(sum) - row[ids[start + t + 1]];
+        }
+      });
+    }
+    return total / predicted;
+  } finally {
+    await session.release();
+  }
 }
 
 export async function exportCommand(
@@ -113,7 +249,10 @@ export async function exportCommand(
     );
   if (typeof values.out !== 'string')
     throw new UsageError('--out: the path of the .onnx file to write is required (see ganglion export --help)');
-  const settings = {
+  const evalPath = values['eval-text'];
+  if (values['eval-context'] !== undefined && evalPath === undefined)
+    throw new UsageError('--eval-context: give --eval-text FILE too (the held-out text to measure the loss on)');
+  const settings: ExportSettings = {
     dir: positionals[0],
     out: values.out,
     opset: num('opset', values.opset, 17, { min: 17, max: 26, integer: true }),
@@ -122,7 +261,50 @@ export async function exportCommand(
       values['max-positions'] === undefined
         ? undefined
         : num('max-positions', values['max-positions'], 4096, { min: 1, integer: true }),
+    quantize: values.quantize === undefined ? undefined : oneOf('quantize', values.quantize, ['int8'] as const, 'int8'),
+    dtype: oneOf('dtype', values.dtype, ['float32', 'float16'] as const, 'float32'),
+    evalText:
+      typeof evalPath === 'string'
+        ? {
+            path: evalPath,
+            text: readText(evalPath),
+            context: num('eval-context', values['eval-context'], 128, { min: 1, integer: true }),
+          }
+        : undefined,
   };
   const r = await runExport(settings);
-  io.stdout.write(`wrote ${r.path}\n  inputs:  ${r.inputs.join(', ')}\n  outputs: ${r.outputs.join(', ')}\n`);
+  const narrowed = [r.int8 > 0 ? `${r.int8} tensors int8` : '', r.float16 > 0 ? `${r.float16} float16` : '']
+    .filter(Boolean)
+    .join(', ');
+  const size =
+    r.float32Bytes === undefined
+      ? megabytes(r.bytes)
+      : `${megabytes(r.bytes)}, ${(r.bytes / r.float32Bytes).toFixed(3)} of the float32 export's ${megabytes(r.float32Bytes)}${narrowed ? `: ${narrowed}` : ''}`;
+  io.stdout.write(`wrote ${r.path} (${size})\n  inputs:  ${r.inputs.join(', ')}\n  outputs: ${r.outputs.join(', ')}\n`);
+  const h = r.heldOut;
+  if (h) {
+    const bpc = (nats: number) => ((nats * h.tokens) / h.characters / Math.LN2).toFixed(4);
+    const line = `held-out loss on ${settings.evalText!.path} (${h.tokens} tokens): ${h.loss.toFixed(4)} nats/token, ${bpc(h.loss)} bits/char`;
+    io.stdout.write(
+      Number.isNaN(h.float32Loss)
+        ? `${line}\n`
+        : `${line}; float32 export ${h.float32Loss.toFixed(4)} nats/token, ${bpc(h.float32Loss)} bits/char (${signedPercent(h.loss / h.float32Loss - 1)})\n`,
+    );
+  }
+}
+
+const megabytes = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
+const signedPercent = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(3)}%`;
+
+function readText(path: string): string {
+  try {
+    if (!statSync(path).isFile()) throw new UsageError(`--eval-text ${JSON.stringify(path)}: not a regular file`);
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `--eval-text ${JSON.stringify(path)}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
+  }
 }

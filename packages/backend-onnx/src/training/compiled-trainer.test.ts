@@ -229,7 +229,12 @@ describe('CompiledTrainer', () => {
     const trainable = params.trainableKeys();
     expect(trainable.sort()).toEqual(['head.bias', 'head.kernel']);
     expect(model.grads.map((g) => g.key).sort()).toEqual([]); // fused: gradients stay inside
-    expect(model.params.filter((p) => p.output).map((p) => p.key).sort()).toEqual(trainable);
+    expect(
+      model.params
+        .filter((p) => p.output)
+        .map((p) => p.key)
+        .sort(),
+    ).toEqual(trainable);
     expect(new Set(model.slotsIn.map((s) => s.name.split('.').slice(0, 2).join('.')))).toEqual(new Set(trainable));
     const gradientsModel = onnx.ModelProto.decode(model.bytes).graph!.output!.map((o) => o.name);
     expect(gradientsModel.some((n) => n!.includes('lstm1'))).toBe(false);

@@ -123,7 +123,7 @@ export interface CompiledGradients {
   readonly grads: ReadonlyMap<string, Float32Array>;
 }
 
-/** Above this many parameters the split step is the default (see defaultStepMode). */
+/** Above this many trained (not frozen) parameters the split step is the default (see defaultStepMode). */
 export const SPLIT_ABOVE_PARAMS = 2_000_000;
 
 /**
@@ -197,8 +197,10 @@ export class CompiledTrainer {
           toOrtTensor(key, { data, shape: (specs.get(key)?.spec.shape as number[]) ?? [data.length] }),
         );
     for (const [name, t] of state.tensors) this.slots.set(name, toOrtTensor(name, t));
+    // Frozen parameters are read, never rewritten: only the trained ones decide whether updating
+    // them in place (split) is worth a second graph.
     let count = 0;
-    for (const t of this.params.values()) count += t.size;
+    for (const [key, t] of this.params) if (specs.get(key)?.spec.trainable !== false) count += t.size;
     this.mode = options.mode ?? (accum > 1 ? 'split' : defaultStepMode(count));
     if (this.mode === 'fused' && accum > 1)
       throw new ConfigError(`gradAccum ${accum} needs mode 'split' (the fused graph applies every batch it sees)`);
@@ -554,7 +556,7 @@ export class CompiledTrainer {
  *   await compiled.step({ ids, labels });
  */
 export function compileTrainStep(
-  source: Runtime | { readonly graph: Graph; readonly params: ParamStore },
+  source: Runtime | { readonly graph: Graph; readonly params: ParamStore | ReadonlyMap<string, Float32Array> },
   setup: TrainingSetup,
   options: CompileOptions = {},
 ): CompiledTrainer {
