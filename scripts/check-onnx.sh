@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Exports pass the official ONNX checker with full shape inference: train a tiny char-LSTM and a
-# tiny char-GPT with the built CLI, export each plain and stateful (opset 17, the default), and run
+# tiny char-GPT with the built CLI, export each plain and stateful (opset 17, the default; also int8 and
+# float16 storage, and an imported Llama), and run
 # onnx.checker.check_model(m, full_check=True) with Debian's python3-onnx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,12 @@ $g export "$dir/model" --out "$dir/stateful-17.onnx" --opset 17 --stateful > /de
 $g train --preset char-gpt --corpus "$dir/corpus.txt" --backend reference --batch 2 --seq-len 8 --steps 1 --out "$dir/gpt" --json > /dev/null
 $g export "$dir/gpt" --out "$dir/gpt-plain-17.onnx" --opset 17 > /dev/null
 $g export "$dir/gpt" --out "$dir/gpt-stateful-17.onnx" --opset 17 --stateful > /dev/null
+# Quantized and float16 storage: DequantizeLinear per channel, Cast from float16.
+$g export "$dir/gpt" --out "$dir/gpt-int8-17.onnx" --stateful --quantize int8 --dtype float16 > /dev/null
+$g export "$dir/model" --out "$dir/lstm-int8-17.onnx" --stateful --quantize int8 > /dev/null
+# An imported Llama (grouped-query attention, RMSNorm, SwiGLU, untied head).
+$g import hf packages/hf/fixtures/llama-tiny --out "$dir/llama" > /dev/null
+$g export "$dir/llama" --out "$dir/llama-stateful-17.onnx" --stateful > /dev/null
 /usr/bin/python3 - "$dir"/*.onnx <<'PY'
 import sys, onnx
 for path in sys.argv[1:]:
