@@ -64,7 +64,7 @@ export interface WeightStorageReport {
 }
 
 /** Default smallest tensor stored in a narrower type. */
-export const MIN_ELEMENTS = 1024;
+const MIN_ELEMENTS = 1024;
 
 /**
  * Store a model's weights as int8 and/or float16: the new ModelProto bytes and what was converted.
