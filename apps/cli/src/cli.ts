@@ -5,6 +5,7 @@ import { UsageError } from './args.js';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
 import { exportCommand } from './commands/export.js';
+import { fillMaskCommand } from './commands/fill-mask.js';
 import { runCommand } from './commands/run.js';
 import { generateCommand } from './commands/generate.js';
 import { prepareCommand } from './commands/prepare.js';
@@ -12,6 +13,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { importCommand } from './commands/import.js';
 import { mergeLoraCommand } from './commands/merge-lora.js';
 import { trainCommand } from './commands/train.js';
+import { translateCommand } from './commands/translate.js';
 
 const USAGE = `usage: ganglion <command> [options]
 
@@ -23,10 +25,12 @@ commands:
   finetune   train a checkpoint further on your text (full, frozen parts, or LoRA)
   merge-lora fold a LoRA fine-tune's adapters into its weights
   generate   generate text from a checkpoint
+  fill-mask  predict the [MASK] tokens of a text with a masked LM (train --preset bert-mini)
+  translate  pronounce words with a g2p model (train --preset g2p): one line of phonemes each
   inspect    show a checkpoint's model
   bench      time training and inference against TF.js Layers, PyTorch and onnxruntime
   export     export a checkpoint to ONNX
-  run        generate text from an exported ONNX file alone
+  run        generate text (or pronounce words) from exported ONNX files alone
 
 Run \`ganglion <command> --help\` for a command's options. Errors are one line; GANGLION_DEBUG=1
 also prints where an unexpected one came from.`;
@@ -41,6 +45,8 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<void
   finetune: (argv, io) => trainCommand(argv, io, 'finetune'),
   'merge-lora': mergeLoraCommand,
   generate: generateCommand,
+  'fill-mask': fillMaskCommand,
+  translate: translateCommand,
   inspect: inspectCommand,
   bench: benchCommand,
   export: exportCommand,

@@ -1,5 +1,5 @@
-// Text generation from a character language model: the sampling distribution (greedy, temperature,
-// top-k, top-p) and the seeded draw from it, and streaming one token per step. A `TokenModel` hides
+// Text generation from a character language model: streaming one token per step, each drawn by
+// core's `sampleToken` (greedy, temperature, top-k, top-p, seeded). A `TokenModel` hides
 // where the logits come from: the framework's runtime (state carried in its messages), onnxruntime
 // running the graph, or a stateful .onnx file alone. None of them re-runs the prefix.
 //
@@ -8,15 +8,18 @@
 // prompt is. A recurrence carries its whole past in its state, and attention masks each query by
 // its stream position (causal, sliding window) against the cache plus the chunk, so the logits are
 // those of one unchunked call, for chunks shorter or longer than an attention window alike.
-import { type Runtime, StreamDecoder, type Tokenizer, tensor, tidy, uniformAt } from '@ganglion/core';
+import {
+  type Runtime,
+  type SamplingOptions,
+  StreamDecoder,
+  type Tokenizer,
+  sampleToken,
+  tensor,
+  tidy,
+} from '@ganglion/core';
 
-export interface SamplingOptions {
-  /** 0 is greedy. */
-  readonly temperature: number;
-  readonly topK?: number;
-  readonly topP?: number;
-  readonly seed: number;
-}
+/** The sampling code lives in @ganglion/core, shared with the batched decoders (greedy, beam search). */
+export { type SamplingOptions, sampleToken as sample, tokenProbabilities } from '@ganglion/core';
 
 /** Something that maps token ids to next-token logits, keeping its own state between calls. */
 export interface TokenModel {
@@ -28,70 +31,6 @@ export interface TokenModel {
 
 /** The most prompt tokens fed to a TokenModel in one call. */
 export const PREFILL_CHUNK = 256;
-
-/**
- * Ids ranked by logit, highest first (ties: the lower id first). Sampling keeps a prefix of this
- * ranking (top-k, top-p) and inverts the CDF in this order.
- */
-function ranked(logits: ArrayLike<number>): number[] {
-  return Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
-}
-
-/** The ids `sample` may draw, in rank order, and their probabilities (summing to 1). */
-function nucleus(logits: ArrayLike<number>, opts: Omit<SamplingOptions, 'seed'>): { ids: number[]; probs: number[] } {
-  if (opts.temperature === 0) {
-    let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-    return { ids: [best], probs: [1] };
-  }
-  let ids = ranked(logits);
-  if (opts.topK && opts.topK < ids.length) ids = ids.slice(0, opts.topK);
-  const m = logits[ids[0]];
-  let probs = normalize(ids.map((i) => Math.exp((logits[i] - m) / opts.temperature)));
-  if (opts.topP !== undefined && opts.topP < 1) {
-    // The smallest head of the ranking whose probability reaches topP.
-    let acc = 0;
-    let keep = 0;
-    while (keep < probs.length && acc < opts.topP) acc += probs[keep++];
-    ids = ids.slice(0, keep);
-    probs = normalize(probs.slice(0, keep));
-  }
-  return { ids, probs };
-}
-
-function normalize(weights: number[]): number[] {
-  const total = weights.reduce((a, b) => a + b, 0);
-  return weights.map((w) => w / total);
-}
-
-/**
- * The probability of each id under the sampling options: softmax(logits / temperature) over the
- * topK highest logits, then cut to the smallest set of most likely ids whose mass reaches topP, and
- * renormalized. Temperature 0 puts all the mass on the first highest logit.
- *
- *   tokenProbabilities([Math.log(1), Math.log(3)], { temperature: 1 })  // [0.25, 0.75]
- */
-export function tokenProbabilities(logits: ArrayLike<number>, opts: Omit<SamplingOptions, 'seed'>): Float64Array {
-  const out = new Float64Array(logits.length);
-  const { ids, probs } = nucleus(logits, opts);
-  ids.forEach((id, k) => (out[id] = probs[k]));
-  return out;
-}
-
-/**
- * Draw a token from `tokenProbabilities(logits, opts)`: the uniform number `draw` of the seeded
- * stream, u, picks the id whose interval holds u, the intervals laid end to end in rank order.
- */
-export function sample(logits: ArrayLike<number>, opts: SamplingOptions, draw: number): number {
-  const { ids, probs } = nucleus(logits, opts);
-  if (ids.length === 1) return ids[0];
-  let u = uniformAt(opts.seed, draw);
-  for (let k = 0; k < probs.length; k++) {
-    u -= probs[k];
-    if (u < 0) return ids[k];
-  }
-  return ids[ids.length - 1];
-}
 
 /** The last row of [1, time, vocab] logits (a copy: the rest can be freed). */
 export function lastRow(data: Float32Array | Float64Array, vocab: number): Float32Array | Float64Array {
@@ -147,7 +86,7 @@ export async function generate(
   const promptIds = tokenizer.encode(prompt);
   let out = '';
   let position = promptIds.length;
-  let next = sample(await prefill(model, promptIds, 0), opts, 0);
+  let next = sampleToken(await prefill(model, promptIds, 0), opts, 0);
   // Text is written as it becomes whole: a token ending inside a UTF-8 character waits for the next.
   const decoder = new StreamDecoder(tokenizer, promptIds);
   const emit = (text: string) => {
@@ -159,7 +98,7 @@ export async function generate(
     emit(decoder.push(next));
     if (i === maxTokens - 1) break;
     const logits = await model.next(Int32Array.of(next), position);
-    next = sample(logits, opts, i + 1);
+    next = sampleToken(logits, opts, i + 1);
     position++;
   }
   emit(decoder.flush());

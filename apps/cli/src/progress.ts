@@ -2,8 +2,29 @@
 // the output is not a terminal (logs, CI), or one JSON object per line with --json.
 import type { TrainEvent } from '@ganglion/core';
 
+/**
+ * What an encoder–decoder's validation adds to its `epoch` and `done` events (train --preset g2p):
+ * the fractions of held-out words decoded wrong, and of their phonemes (edit distance).
+ */
+export interface DecodingRates {
+  readonly valWordErrorRate?: number;
+  readonly valPhonemeErrorRate?: number;
+}
+
+/** The decoding rates of an event, for its JSON line (nothing when it has none). */
+const ratesOf = (e: DecodingRates) =>
+  e.valWordErrorRate === undefined
+    ? {}
+    : { valWordErrorRate: e.valWordErrorRate, valPhonemeErrorRate: e.valPhonemeErrorRate ?? null };
+
+/** ` | held-out word error rate 31.2%, phoneme error rate 8.1%`, to end a line of text ('' without rates). */
+const ratesText = (e: DecodingRates) =>
+  e.valWordErrorRate === undefined
+    ? ''
+    : ` | held-out word error rate ${(100 * e.valWordErrorRate).toFixed(1)}%, phoneme error rate ${(100 * (e.valPhonemeErrorRate ?? NaN)).toFixed(1)}%`;
+
 export interface ProgressSink {
-  event(e: TrainEvent): void;
+  event(e: TrainEvent & DecodingRates): void;
   /** A line of text that is not an event (messages, generated text). */
   note(text: string): void;
   /** The L2 norm of each parameter's gradient at a step (--log-grad-norms), keyed `<node>.<param>`. */
@@ -11,13 +32,15 @@ export interface ProgressSink {
   /**
    * The validation text's characters per token (1 for characters; ~4 for English BPE), so a
    * validation loss in nats per token also reads as bits per character, comparable across tokenizers.
+   * NaN: the loss has no such reading (a masked LM's), and none is shown.
    */
   charactersPerToken(ratio: number): void;
   close(): void;
 }
 
-/** Bits per character of a loss in nats per token. */
-const bitsPerChar = (nats: number, charactersPerToken: number) => nats / charactersPerToken / Math.LN2;
+/** Bits per character of a loss in nats per token; null when it has none (charactersPerToken NaN). */
+const bitsPerChar = (nats: number, charactersPerToken: number) =>
+  Number.isNaN(charactersPerToken) ? null : nats / charactersPerToken / Math.LN2;
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
@@ -44,7 +67,7 @@ export class JsonProgress implements ProgressSink {
   charactersPerToken(ratio: number): void {
     this.perToken = ratio;
   }
-  event(e: TrainEvent): void {
+  event(e: TrainEvent & DecodingRates): void {
     switch (e.type) {
       case 'batch':
         this.write(
@@ -65,6 +88,7 @@ export class JsonProgress implements ProgressSink {
             epoch: e.epoch,
             valLoss: e.valLoss ?? null,
             valBitsPerChar: e.valLoss === undefined ? null : bitsPerChar(e.valLoss, this.perToken),
+            ...ratesOf(e),
           }),
         );
         break;
@@ -80,6 +104,7 @@ export class JsonProgress implements ProgressSink {
             seconds: Number(e.seconds.toFixed(2)),
             valLoss: e.valLoss ?? null,
             valBitsPerChar: e.valLoss === undefined ? null : bitsPerChar(e.valLoss, this.perToken),
+            ...ratesOf(e),
           }),
         );
         break;
@@ -121,8 +146,8 @@ export class TextProgress implements ProgressSink {
     this.perToken = ratio;
   }
 
-  event(e: TrainEvent): void {
-    const bpc = (nats: number) => bitsPerChar(nats, this.perToken);
+  event(e: TrainEvent & DecodingRates): void {
+    const bpc = (nats: number) => bitsPerChar(nats, this.perToken)?.toFixed(3);
     if (e.type === 'batch') {
       if (this.startStep < 0) this.startStep = e.step - 1;
       this.tokensPerSecond =
@@ -143,12 +168,17 @@ export class TextProgress implements ProgressSink {
         ? `${e.partial ? 'end of run' : `epoch ${e.epoch + 1}`}: train loss ${e.trainLoss.toFixed(4)}` +
           (e.valLoss === undefined
             ? ''
-            : ` | validation loss ${e.valLoss.toFixed(4)} nats/token = ${bpc(e.valLoss).toFixed(3)} bits/char`)
+            : ` | validation loss ${e.valLoss.toFixed(4)} nats/token` +
+              (bpc(e.valLoss) === undefined ? '' : ` = ${bpc(e.valLoss)} bits/char`))
         : e.type === 'checkpoint'
           ? `checkpoint saved: ${e.path}`
           : `done: ${e.steps} steps in ${formatDuration(e.seconds)}` +
-            (e.valLoss === undefined ? '' : `, validation ${bpc(e.valLoss).toFixed(3)} bits/char`);
-    this.note(text);
+            (e.valLoss === undefined
+              ? ''
+              : bpc(e.valLoss) === undefined
+                ? `, validation loss ${e.valLoss.toFixed(4)} nats/token`
+                : `, validation ${bpc(e.valLoss)} bits/char`);
+    this.note(text + ratesText(e));
   }
 
   note(text: string): void {

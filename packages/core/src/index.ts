@@ -178,7 +178,31 @@ export { StreamDecoder, TokenizerRegistry, parseTokenizerSpec } from './data/tok
 export type { TextFiles, Tokenizer, TokenizerPlugin, TokenizerTrainer } from './data/tokenizer.js';
 export { lmDataset, lmWindowCount } from './data/lm-windows.js';
 export type { LmDataset, LmWindowOptions } from './data/lm-windows.js';
+export { MLM_IGNORE, maskWindow, mlmDataset, mlmWindowCount } from './data/mlm-windows.js';
+export type { MaskedWindow, MlmDataset, MlmSpecialIds, MlmWindowOptions } from './data/mlm-windows.js';
+export {
+  BOS_ID,
+  EOS_ID,
+  PAD_ID,
+  PAD_LABEL,
+  SEQ2SEQ_SPECIALS,
+  SymbolVocab,
+  seq2seqBatch,
+  seq2seqDataset,
+} from './data/seq2seq-pairs.js';
+export type { Seq2SeqBatchOptions, Seq2SeqDataset, SequencePair } from './data/seq2seq-pairs.js';
 export { trainValidationSplit, trainValidationSplitText } from './data/split.js';
 export type { Split } from './data/split.js';
+export { sampleToken, tokenProbabilities } from './generation/sampling.js';
+export type { SamplingOptions } from './generation/sampling.js';
+export { hypothesisLength } from './generation/decoder.js';
+export type { DecodeOptions, DecoderStep, Hypothesis } from './generation/decoder.js';
+export { greedyDecode, sampleDecode } from './generation/sample-decode.js';
+export { beamSearch, lengthPenalty } from './generation/beam-search.js';
+export type { BeamSearchOptions } from './generation/beam-search.js';
+export { runtimeDecoder } from './generation/runtime-decoder.js';
+export type { RuntimeDecoder, RuntimeDecoderOptions } from './generation/runtime-decoder.js';
+export { editDistance, phonemeErrorRate, wordErrorRate } from './generation/error-rates.js';
+export type { Reference } from './generation/error-rates.js';
 export { hasOnnxLowering, onnxAttr } from './export/native-lowering.js';
 export type { OnnxAttribute, OnnxBuilder, OnnxElementwiseOp, OnnxLowerable } from './export/native-lowering.js';

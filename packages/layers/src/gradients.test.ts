@@ -5,6 +5,7 @@ import type { InputSpec } from '@ganglion/core/testing';
 import type { Layer } from '@ganglion/core';
 import {
   Add,
+  Bidirectional,
   Concat,
   Dense,
   Dropout,
@@ -34,6 +35,7 @@ import {
   TiedHead,
   TransformerBlock,
 } from './index.js';
+import { Seq2SeqAttention, TransformerDecoderBlock } from './index.js';
 import { checkLayerGradients } from './testing/layer-gradcheck.js';
 
 const f = (...shape: number[]): InputSpec => ({ shape });
@@ -59,6 +61,36 @@ const cases: [string, Layer, Record<string, InputSpec>, { probe?: string[]; trai
   ['LSTM (initial state wired)', new LSTM({ units: 3 }), { x: f(2, 3, 2), h0: f(2, 3), c0: f(2, 3) }],
   ['GRU', new GRU({ units: 3 }), { x: f(2, 4, 2) }],
   ['GRU (initial state wired)', new GRU({ units: 2 }), { x: f(3, 2, 3), h0: f(3, 2) }],
+  [
+    'LSTM (mask: padding and a hole, initial state)',
+    new LSTM({ units: 3 }),
+    { x: f(2, 4, 2), h0: f(2, 3), c0: f(2, 3), mask: keep([2, 4], [1, 1, 1, 0, 1, 0, 1, 0]) },
+  ],
+  ['GRU (mask)', new GRU({ units: 3 }), { x: f(3, 3, 2), mask: keep([3, 3], [1, 1, 1, 1, 0, 0, 1, 1, 0]) }],
+  [
+    'LSTM (dropout, recurrentDropout, training)',
+    new LSTM({ units: 3, dropout: 0.3, recurrentDropout: 0.4 }),
+    { x: f(3, 3, 4) },
+    { training: true },
+  ],
+  [
+    'GRU (dropout, recurrentDropout, mask, training)',
+    new GRU({ units: 4, dropout: 0.3, recurrentDropout: 0.4 }),
+    { x: f(3, 3, 4), h0: f(3, 4), mask: keep([3, 3], [1, 1, 1, 1, 1, 0, 1, 0, 0]) },
+    { training: true },
+  ],
+  [
+    'Bidirectional (LSTM, concat, mask)',
+    new Bidirectional({ cell: 'lstm', units: 3 }),
+    { x: f(2, 4, 2), mask: keep([2, 4], [1, 1, 1, 1, 1, 1, 0, 0]) },
+  ],
+  ['Bidirectional (GRU, sum)', new Bidirectional({ cell: 'gru', units: 2, merge: 'sum' }), { x: f(2, 3, 3) }],
+  [
+    'Bidirectional (GRU, concat, mask, dropout, recurrentDropout, training)',
+    new Bidirectional({ cell: 'gru', units: 3, dropout: 0.3, recurrentDropout: 0.3 }),
+    { x: f(3, 3, 4), mask: keep([3, 3], [1, 1, 1, 1, 1, 0, 1, 0, 0]) },
+    { training: true },
+  ],
   ['ReLU', new ReLU(), { x: away(3, 4) }],
   ['Tanh', new Tanh(), { x: f(3, 4) }],
   ['Sigmoid', new Sigmoid(), { x: f(3, 4) }],
@@ -222,6 +254,51 @@ const cases: [string, Layer, Record<string, InputSpec>, { probe?: string[]; trai
       lora: lora(2, 5, ['q', 'v'], 0.2),
     }),
     { x: f(2, 3, 8) },
+    { training: true },
+  ],
+  [
+    'SoftmaxCrossEntropy (ignoreIndex -1)',
+    new SoftmaxCrossEntropy({ ignoreIndex: -1 }),
+    { logits: f(2, 3, 5), labels: { shape: [2, 3], dtype: 'int32', fill: { values: [0, -1, 4, 2, -1, 1] } } },
+  ],
+  [
+    'SoftmaxCrossEntropy (ignoreIndex 2, mask)',
+    new SoftmaxCrossEntropy({ ignoreIndex: 2 }),
+    {
+      logits: f(2, 3, 4),
+      labels: { shape: [2, 3], dtype: 'int32', fill: { values: [2, 0, 3, 1, 2, 3] } },
+      mask: keep([2, 3], [1, 1, 0, 1, 1, 1]),
+    },
+  ],
+  [
+    'Seq2SeqAttention (dot, source mask, weights)',
+    new Seq2SeqAttention({ score: 'dot', weights: true }),
+    { query: f(2, 3, 4), memory: f(2, 4, 4), mask: keep([2, 4], [1, 1, 1, 0, 1, 1, 0, 0]) },
+  ],
+  ['Seq2SeqAttention (general)', new Seq2SeqAttention({ score: 'general' }), { query: f(2, 2, 3), memory: f(2, 3, 5) }],
+  [
+    'Seq2SeqAttention (additive, source mask, weights)',
+    new Seq2SeqAttention({ score: 'additive', units: 4, weights: true }),
+    { query: f(2, 3, 3), memory: f(2, 4, 5), mask: keep([2, 4], [1, 1, 0, 0, 1, 1, 1, 0]) },
+  ],
+  [
+    'TransformerDecoderBlock (source mask)',
+    new TransformerDecoderBlock({ heads: 2, hidden: 6 }),
+    { x: f(2, 3, 4), memory: f(2, 4, 4), mask: keep([2, 4], [1, 1, 1, 0, 1, 1, 0, 0]) },
+  ],
+  [
+    'TransformerDecoderBlock (rms, swiglu, RoPE, GQA, no bias, dropout, training)',
+    new TransformerDecoderBlock({
+      heads: 4,
+      kvHeads: 2,
+      rope: true,
+      norm: 'rms',
+      activation: 'swiglu',
+      hidden: 6,
+      bias: false,
+      dropout: 0.2,
+    }),
+    { x: f(2, 3, 8), memory: f(2, 2, 8) },
     { training: true },
   ],
 ];

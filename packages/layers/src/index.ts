@@ -1,6 +1,7 @@
 // @ganglion/layers: the built-in layer plugins, one file each.
 import type { LayerClass } from '@ganglion/core';
 import { Add } from './add.js';
+import { Bidirectional } from './bidirectional.js';
 import { Concat } from './concat.js';
 import { Dense } from './dense.js';
 import { Dropout } from './dropout.js';
@@ -26,6 +27,8 @@ import { RotaryEmbedding } from './rotary-embedding.js';
 import { SinusoidalPositionEmbedding } from './sinusoidal-position-embedding.js';
 import { TiedHead } from './tied-head.js';
 import { TransformerBlock } from './transformer-block.js';
+import { Seq2SeqAttention } from './seq2seq-attention.js';
+import { TransformerDecoderBlock } from './transformer-decoder-block.js';
 
 export {
   Add,
@@ -49,6 +52,9 @@ export type { DenseConfig } from './dense.js';
 export type { EmbeddingConfig } from './embedding.js';
 export type { LSTMConfig } from './lstm.js';
 export type { GRUConfig } from './gru.js';
+export { Bidirectional };
+export type { BidirectionalConfig } from './bidirectional.js';
+export type { RecurrentConfig } from './recurrent.js';
 export type { DropoutConfig } from './dropout.js';
 export type { ConcatConfig } from './concat.js';
 export type { ReshapeConfig } from './reshape.js';
@@ -88,6 +94,23 @@ export { MASKED, attentionBias, mergeHeads, scaledDotProductAttention, splitHead
 export { linear } from './linear.js';
 export { loraDelta, loraParams, mergeLora } from './lora.js';
 export { type GptOptions, charLstm, gpt } from './models.js';
+export { Seq2SeqAttention, TransformerDecoderBlock };
+export type { SoftmaxCrossEntropyConfig } from './softmax-cross-entropy.js';
+export { type AttentionScore, type Seq2SeqAttentionConfig, seq2seqAttention } from './seq2seq-attention.js';
+export type { TransformerDecoderBlockConfig } from './transformer-decoder-block.js';
+export {
+  IGNORE_LABEL,
+  type Seq2SeqLstmOptions,
+  type Seq2SeqOptions,
+  type Seq2SeqTransformerOptions,
+  decoderStepGraph,
+  encoderGraph,
+  memoryWidth,
+  seq2seqGraph,
+  seq2seqLstm,
+  seq2seqTransformer,
+} from './seq2seq-models.js';
+export { type BertOptions, bert } from './bert-models.js';
 
 /** Every built-in layer class, for registries. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- classes with different config types; a constructor's parameter type makes LayerClass<object> too narrow
@@ -118,5 +141,8 @@ export const builtinLayers: readonly LayerClass<any>[] = [
   SinusoidalPositionEmbedding,
   TiedHead,
   TransformerBlock,
+  Bidirectional,
+  Seq2SeqAttention,
+  TransformerDecoderBlock,
 ];
 export { bindLayerResolver, layersModule } from './module.js';

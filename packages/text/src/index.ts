@@ -24,3 +24,4 @@ export { DEFAULT_WORD_VOCAB, WordTokenizer, wordTokenizer } from './word.js';
 export { HfTokenizer, hfTokenizer } from './hf.js';
 export { BpeTokenizer, BpeTrainer, DEFAULT_BPE_VOCAB, bpeTokenizer, trainBpe } from './bpe.js';
 export type { AddedToken, BpeTrainerOptions, BpeVocabulary } from './bpe.js';
+export { BERT_SPECIAL_TOKENS, withSpecialTokens } from './special-tokens.js';

@@ -20,6 +20,8 @@ import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
 import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';
 import { VOCAB_METADATA_KEY } from '../onnx-models.js';
+import { isG2pRunFolder } from '../g2p-train.js';
+import { runSeq2SeqExport } from '../g2p-export.js';
 
 export const EXPORT_FLAGS: FlagSpec = {
   out: { type: 'string' },
@@ -42,7 +44,12 @@ alone. --max-positions (default 4096): the stream positions a GPT's RoPE tables 
 channel, read by DequantizeLinear (onnxruntime folds it into its MatMul); --dtype float16: the
 other large tensors (all of them without --quantize) as float16, widened by a Cast. The model
 computes in float32 either way. --eval-text FILE: the held-out loss of the written file and of the
-float32 export on FILE's text, in windows of --eval-context tokens (default 128).`;
+float32 export on FILE's text, in windows of --eval-context tokens (default 128).
+A g2p checkpoint (train --preset g2p) exports as two files: --out (the encoder: src, src_mask ->
+memory) and its stem + .decoder.onnx (the decoder step, always stateful: tgt_in, memory, src_mask,
+position_ids and the state in -> logits and the state out; a Transformer's KV caches as
+past_key_values.N.* / present.N.*, an LSTM's h and c as state_in.* / state_out.*), both carrying the
+vocabularies; \`ganglion run\` pronounces words from them.`;
 
 export interface ExportSettings {
   readonly dir: string;
@@ -81,7 +88,7 @@ export interface HeldOutLoss {
  * device or FIFO (a rename would replace it; /proc entries never finish), a path whose folder is
  * missing, and any file a checkpoint owns (its weights, meta.json, anything under `.ganglion`).
  */
-async function checkExportTarget(out: string): Promise<void> {
+export async function checkExportTarget(out: string): Promise<void> {
   const path = resolve(out);
   const folder = dirname(path);
   const refuse = (problem: string): never => {
@@ -272,6 +279,11 @@ export async function exportCommand(
           }
         : undefined,
   };
+  // A g2p checkpoint exports as two files: the encoder and the stateful decoder step (g2p-export.ts).
+  if (await isG2pRunFolder(settings.dir)) {
+    for (const line of await runSeq2SeqExport(settings)) io.stdout.write(`${line}\n`);
+    return;
+  }
   const r = await runExport(settings);
   const narrowed = [r.int8 > 0 ? `${r.int8} tensors int8` : '', r.float16 > 0 ? `${r.float16} float16` : '']
     .filter(Boolean)

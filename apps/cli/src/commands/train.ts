@@ -1,5 +1,6 @@
 // ganglion train: train a language model on a corpus or a prepared data folder, with live
 // progress, checkpoints, validation in nats per token and bits per character, and a loss curve.
+// A masked LM (preset bert-mini) trains on masked windows instead of next-token ones (mlm.ts).
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
@@ -46,6 +47,28 @@ import {
   finetuneSeqLen,
   finetuneSettings,
 } from '../finetune.js';
+import { MASKED_LM, MLM_NOTE, checkMlmTokenizerSpec, isMaskedLm, mlmDatasets, mlmTokenizer } from '../mlm.js';
+import { isG2pRunFolder, isSeq2SeqPreset, trainSeq2Seq } from '../g2p-train.js';
+import {
+  DISTRIBUTED_FLAGS,
+  DISTRIBUTED_HELP,
+  DISTRIBUTED_USAGE,
+  type DistributedFlags,
+  QUIET_SINK,
+  type RankContext,
+  distributedFlags,
+  runAsRank,
+} from '../distributed/data-parallel.js';
+import { launchWorkers } from '../distributed/launcher.js';
+import {
+  PIPELINE_FLAGS,
+  PIPELINE_HELP,
+  PIPELINE_USAGE,
+  type PipelineFlags,
+  describePipeline,
+  pipelineFlags,
+  startPipeline,
+} from '../distributed/pipeline-flags.js';
 
 export const TRAIN_FLAGS: FlagSpec = {
   preset: { type: 'string' },
@@ -75,6 +98,8 @@ export const TRAIN_FLAGS: FlagSpec = {
   json: { type: 'boolean' },
   'log-grad-norms': { type: 'string', optionalValue: '1' },
   'grad-accum': { type: 'string' },
+  ...DISTRIBUTED_FLAGS,
+  ...PIPELINE_FLAGS,
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -96,6 +121,8 @@ const TRAIN_HELP = `usage: ganglion train [--preset ${PRESET_NAMES.join('|')}] [
                       [--optimizer NAME] [--clip NAME[:VALUE]] [--schedule NAME[:VALUE]] [plugin option flags]
                       [--seed N] [--out DIR] [--checkpoint-every N] [--resume | --overwrite] [--json]
                       [--log-grad-norms [N]] [--grad-accum K]
+                      ${DISTRIBUTED_USAGE}
+                      ${PIPELINE_USAGE}
 Trains a language model (default: char-lstm on Moby-Dick, the last chapters held out) and saves a
 checkpoint (with its tokenizer.json), the validation loss in nats per token and bits per character,
 and loss.svg / loss.png in --out.
@@ -104,14 +131,19 @@ a window at a time; --corpus PATH (a text file, a folder of *.txt, a .jsonl) is 
 into the run folder with --tokenizer SPEC (default: the preset's), one of:
 ${tokenizerSpecsHelp(tokenizerRegistry())}
 Presets: ${PRESET_NAMES.map((n) => `${n} (${PRESETS[n].tokenizer}; ${describeModel(PRESETS[n].model)})`).join('; ')}.
-Size flags override the preset's model: --dim --blocks --heads --context for a GPT, --embed --units
---layers for an LSTM (--units N --layers L: L LSTMs of N).
+Size flags override the preset's model: --dim --blocks --heads --context for a GPT or BERT, --embed
+--units --layers for an LSTM (--units N --layers L: L LSTMs of N).
+bert-mini is a masked LM: 15% of each window's tokens are predicted (80% shown as [MASK], 10% as a
+random token, 10% unchanged), the validation loss is nats per masked token (no bits per character),
+and \`ganglion fill-mask\` uses the checkpoint; its tokenizer gets [PAD] [CLS] [SEP] [MASK] (not char).
 --out must be new, empty, or hold a Ganglion checkpoint: --resume continues it (with its preset,
 batch, seq-len, seed and corpus unless given), --overwrite replaces it. Other files there are kept.
 --grad-accum K runs each batch as K micro-batches through the compiled gradients graph, summing
 their gradients before one update (same result as the whole batch, less memory; --backend onnx).
 --log-grad-norms [N] prints each parameter's gradient norm every N steps (default 1), from the
 ParamGrad messages (runtime.watch), on every backend; with --json as {"event":"grad-norms",...} lines.
+${DISTRIBUTED_HELP}
+${PIPELINE_HELP}
 The preset sets the optimizer and clipping unless given; the schedule defaults to constant.
 ${pluginHelp()}`;
 
@@ -122,6 +154,8 @@ export interface TrainResult {
   readonly images: readonly string[];
   /** Set when the checkpoint is already at --steps: nothing was trained or written. */
   readonly nothingToDo?: string;
+  /** Data parallel, ranks > 0: the line to print instead of the checkpoint's. */
+  readonly note?: string;
 }
 
 export interface TrainSettings {
@@ -158,6 +192,10 @@ export interface TrainSettings {
   readonly lora?: LoraSettings;
   /** finetune --freeze: parameter-key patterns (`*` wildcards) to keep fixed. */
   readonly freeze?: readonly string[];
+  /** Data parallel: --workers N, or this process as --rank R of --world W on --nats URL. */
+  readonly distributed?: DistributedFlags;
+  /** Pipeline stages: --stages, --micro-batches (pipeline-flags.ts). */
+  readonly pipeline?: PipelineFlags;
 }
 
 export function trainSettings(
@@ -192,6 +230,8 @@ export function trainSettings(
     );
   if (preset !== undefined) sizedModel(PRESETS[preset], size);
   if (typeof values.tokenizer === 'string') checkTokenizerSpec(values.tokenizer, tokenizerRegistry());
+  if (typeof values.tokenizer === 'string' && preset !== undefined && PRESETS[preset].model.kind === 'bert')
+    checkMlmTokenizerSpec(values.tokenizer, preset);
   return {
     preset,
     corpus: values.corpus as string | undefined,
@@ -229,6 +269,22 @@ export function trainSettings(
       values.backend,
       values.batch === undefined ? (preset ? PRESETS[preset]?.batchSize : undefined) : Number(values.batch),
     ),
+    pipeline: pipelineFlags(values, {
+      backend: values.backend,
+      batch: values.batch === undefined ? (preset ? PRESETS[preset]?.batchSize : undefined) : Number(values.batch),
+    }),
+    // --nats and --timeout serve the pipeline when --stages is given.
+    distributed:
+      values.stages !== undefined
+        ? undefined
+        : distributedFlags(values, {
+            backend: values.backend,
+            batch:
+              values.batch === undefined ? (preset ? PRESETS[preset]?.batchSize : undefined) : Number(values.batch),
+            gradAccum: values['grad-accum'] === undefined ? undefined : Number(values['grad-accum']),
+            timeBudget: values['time-budget'] !== undefined,
+            logGradNorms: values['log-grad-norms'] !== undefined,
+          }),
     ...(finetune ? { base, ...tuning } : {}),
   };
 }
@@ -266,10 +322,16 @@ function checkedPluginFlags(
   return plugins;
 }
 
-export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<TrainResult> {
-  const folder = await openRunFolder(s.out, { resume: s.resume, overwrite: s.overwrite });
+export async function runTrain(s: TrainSettings, sink: ProgressSink, rank?: RankContext): Promise<TrainResult> {
+  // Data parallel: this process is one rank; ranks > 0 leave --out and the terminal to rank 0.
+  if (s.distributed && !rank)
+    return runAsRank(s.distributed, s.base === undefined ? 'train' : 'finetune', (ctx) =>
+      runTrain(s, ctx.rank > 0 ? QUIET_SINK : sink, ctx),
+    );
+  const folder =
+    rank?.follower(s.out, s.resume) ?? (await openRunFolder(s.out, { resume: s.resume, overwrite: s.overwrite }));
   try {
-    return await trainInto(folder, s, sink);
+    return await trainInto(folder, s, sink, rank);
   } catch (e) {
     // Bad data found while preparing it, say: a folder this run made holds nothing of the user's yet.
     await folder.lock.release();
@@ -281,8 +343,18 @@ export async function runTrain(s: TrainSettings, sink: ProgressSink): Promise<Tr
   }
 }
 
-async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink): Promise<TrainResult> {
+async function trainInto(
+  folder: RunFolder,
+  s: TrainSettings,
+  sink: ProgressSink,
+  rank?: RankContext,
+): Promise<TrainResult> {
   const out = folder.path;
+  // An encoder–decoder (preset g2p) has its own data, model and validation: g2p-train.ts.
+  if (isSeq2SeqPreset(s.preset) || (s.preset === undefined && folder.resume && (await isG2pRunFolder(out)))) {
+    if (rank) throw new UsageError('--workers, --nats: preset g2p trains in one process');
+    return trainSeq2Seq(folder, s, sink);
+  }
   const backend = await createBackend(s.backend);
   // The checkpoint to continue, and the settings it was trained with, before any corpus is read.
   const resumed = folder.resume ? await loadTokenizedCheckpoint(out, backend) : undefined;
@@ -320,6 +392,8 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   const registry = tokenizerRegistry(container);
   // finetune: the checkpoint's graph with the adapters and freezes, checked before any data is read.
   const tuned = base && adaptForFinetuning(base.checkpoint.graph, s, container.get(TOKENS.LayerResolver));
+  // A masked LM: preset bert-mini, or a checkpoint trained as one (resumed or fine-tuned).
+  const mlm = preset.model?.kind === 'bert' || isMaskedLm((base ?? resumed)?.checkpoint.meta);
 
   // The data: a folder `ganglion prepare` wrote, or a corpus prepared into the run folder (Moby-Dick
   // when none is named). Resuming reads the checkpoint's own data or corpus; either way the text
@@ -335,7 +409,7 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
     const corpus = corpusPath !== undefined ? await corpusFromPaths([s.corpus ?? corpusPath]) : mobyDick();
     const spec = resumed?.tokenizer ?? base?.tokenizer ?? s.tokenizer ?? preset.tokenizer;
     sink.note(`preparing ${corpus.name} with tokenizer ${typeof spec === 'string' ? spec : describeTokenizer(spec)}`);
-    const dir = join(out, '.ganglion', 'data');
+    const dir = rank?.dataDir ?? join(out, '.ganglion', 'data');
     let prepared;
     try {
       prepared = await prepareData({ corpus, tokenizer: spec, out: dir, registry });
@@ -352,14 +426,16 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
   }
   try {
     if (loaded) resumeSettings(loaded.meta, { corpusFingerprint: data.meta.fingerprint }, loaded.loadedFrom);
+    // A masked LM's tokenizer is the data's with BERT's special tokens after its ids.
+    const dataTokenizer = mlm ? mlmTokenizer(data.tokenizer, registry) : data.tokenizer;
     let graph: Graph;
     let runtime: Runtime;
     let tokenizer: Tokenizer;
     if (loaded && resumed) {
       tokenizer = resumed.tokenizer;
-      if (JSON.stringify(data.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON()))
+      if (JSON.stringify(dataTokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON()))
         throw new UsageError(
-          `--resume: the tokenizer of ${data.dir} (${describeTokenizer(data.tokenizer)}) is not the checkpoint's (${describeTokenizer(tokenizer)}); resume on the data it was trained on`,
+          `--resume: the tokenizer of ${data.dir} (${describeTokenizer(dataTokenizer)}) is not the checkpoint's (${describeTokenizer(tokenizer)}); resume on the data it was trained on`,
         );
       graph = loaded.graph;
       runtime = new Runtime(graph, { params: loaded.params, backend });
@@ -368,9 +444,9 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
       sink.note(`resuming ${out} at step ${trainer.step}`);
     } else if (base && tuned) {
       tokenizer = base.tokenizer;
-      if (JSON.stringify(data.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON()))
+      if (JSON.stringify(dataTokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON()))
         throw new UsageError(
-          `--data ${data.dir}: its tokenizer (${describeTokenizer(data.tokenizer)}) is not the checkpoint's (${describeTokenizer(tokenizer)}); prepare the text with the checkpoint's tokenizer.json, or pass --corpus`,
+          `--data ${data.dir}: its tokenizer (${describeTokenizer(dataTokenizer)}) is not the checkpoint's (${describeTokenizer(tokenizer)}); prepare the text with the checkpoint's tokenizer.json, or pass --corpus`,
         );
       graph = tuned;
       runtime = new Runtime(graph, {
@@ -378,7 +454,7 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
         backend,
       });
     } else {
-      tokenizer = data.tokenizer;
+      tokenizer = dataTokenizer;
       graph = buildModel(sizedModel(preset as Preset, s.size), tokenizer.vocabSize);
       runtime = new Runtime(graph, { seed, backend });
     }
@@ -388,31 +464,63 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
       s.seqLen ??
       (base
         ? finetuneSeqLen(graph, preset.seqLen)
-        : preset.model?.kind === 'gpt'
+        : preset.model?.kind === 'gpt' || preset.model?.kind === 'bert'
           ? (s.size.context ?? preset.seqLen)
           : preset.seqLen);
     const batchSize = saved.batchSize ?? s.batch ?? preset.batchSize;
     // On 'onnx' each update is one compiled ONNX graph run in onnxruntime; the eager runtime on
     // tfjs-wasm does validation, checkpoints and generation, synced from it when needed.
     if (s.gradAccum) checkMicroBatches(batchSize, s.gradAccum);
-    const stepper = s.backend === 'onnx' ? compiledStepper(runtime, trainer, { gradAccum: s.gradAccum }) : undefined;
+    const pipeline =
+      s.pipeline &&
+      (await startPipeline(runtime, trainer, s.pipeline, {
+        plugins: pluginChoice(s.plugins, { optimizer: preset.optimizer, clipping: preset.clip }),
+        seed,
+        batch: batchSize,
+      }));
+    const stepper = rank
+      ? await rank.stepper(
+          runtime,
+          trainer,
+          {
+            preset: preset.name,
+            batch: batchSize,
+            'seq-len': seqLen,
+            seed,
+            steps: s.steps,
+            data: data.meta.fingerprint,
+            mlm,
+          },
+          s.gradAccum,
+        )
+      : (pipeline ??
+        (s.backend === 'onnx' ? compiledStepper(runtime, trainer, { gradAccum: s.gradAccum }) : undefined));
+    // Data parallel: rank 0 alone validates and writes.
+    const writes = !rank || rank.rank === 0;
     const model =
       loaded || base
         ? describeParams(graph, s)
         : `${describeModel(sizedModel(preset as Preset, s.size))}, ${graph.paramCount().toLocaleString('en-US')} parameters`;
     sink.note(
-      `${preset.name}: ${model}, tokenizer ${describeTokenizer(tokenizer)}, ${stepper ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`,
+      `${preset.name}: ${model}, tokenizer ${describeTokenizer(tokenizer)}, ${pipeline ? describePipeline(pipeline, s.pipeline!) : stepper ? 'training step compiled to ONNX, run in onnxruntime' : `backend ${backend.name}`}`,
     );
     const perToken = data.validationCharactersPerToken;
-    sink.charactersPerToken(perToken);
+    // NaN: no bits per character for a masked LM's loss.
+    sink.charactersPerToken(mlm ? Number.NaN : perToken);
+    if (mlm) sink.note(MLM_NOTE);
     sink.note(
       `data: ${data.meta.corpus}: ${trainTokens.length.toLocaleString('en-US')} training and ${valTokens.length.toLocaleString('en-US')} validation tokens (${perToken.toFixed(2)} characters per token)`,
     );
-    const trainData = lmDataset(trainTokens, { seqLen, batchSize, shuffle: true, seed });
-    const valData = lmDataset(valTokens, {
-      seqLen,
-      batchSize: Math.max(1, Math.min(batchSize, Math.floor((valTokens.length - 1) / seqLen))),
-    });
+    const masked = mlm
+      ? mlmDatasets(tokenizer, graph, { train: trainTokens, validation: valTokens }, { seqLen, batchSize, seed })
+      : undefined;
+    const trainData = masked?.train ?? lmDataset(trainTokens, { seqLen, batchSize, shuffle: true, seed });
+    const valData =
+      masked?.validation ??
+      lmDataset(valTokens, {
+        seqLen,
+        batchSize: Math.max(1, Math.min(batchSize, Math.floor((valTokens.length - 1) / seqLen))),
+      });
     const trainLoss: [number, number][] = [];
     const valLoss: [number, number][] = [];
     let done: Extract<TrainEvent, { type: 'done' }> | undefined;
@@ -429,6 +537,7 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
     const meta = () => ({
       tokenizer: tokenizer.toJSON(),
       preset: preset.name,
+      ...(mlm ? { objective: MASKED_LM } : {}),
       ...carriedMeta(base?.checkpoint.meta ?? loaded?.meta),
       ...(base ? { finetunedFrom: base.checkpoint.loadedFrom, ...(s.lora ? { lora: { ...s.lora } } : {}) } : {}),
       corpus: data.meta.corpus,
@@ -446,8 +555,8 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
             steps: s.steps,
             timeBudgetSeconds: s.timeBudget,
             seed,
-            validation: valData,
-            checkpoint: { dir: out, everySteps: s.checkpointEvery, meta },
+            validation: writes ? valData : undefined,
+            checkpoint: writes ? { dir: out, everySteps: s.checkpointEvery, meta } : undefined,
             stepper,
           })
           .pipe(
@@ -467,8 +576,11 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
       );
     } finally {
       watching?.unsubscribe();
+      await pipeline?.close();
     }
+    if (rank) sink.note(rank.summary());
     sink.close();
+    if (!writes) return { out, steps: done?.steps ?? trainer.step, images: [], note: rank?.summary() };
     const series = [
       { name: 'train loss', color: '#1f77b4', points: smooth(trainLoss) },
       { name: 'validation loss', color: '#d62728', points: valLoss },
@@ -481,7 +593,7 @@ async function trainInto(folder: RunFolder, s: TrainSettings, sink: ProgressSink
     return {
       out,
       steps: done?.steps ?? trainer.step,
-      valBitsPerChar: done?.valLoss === undefined ? undefined : done.valLoss / perToken / Math.LN2,
+      valBitsPerChar: done?.valLoss === undefined || mlm ? undefined : done.valLoss / perToken / Math.LN2,
       images: [svg, png],
     };
   } finally {
@@ -508,11 +620,17 @@ export async function trainCommand(
     io.stdout.write(`${command === 'finetune' ? FINETUNE_HELP : TRAIN_HELP}\n`);
     return;
   }
+  // --workers N: this process starts the ranks and waits for them.
+  if (s.distributed?.workers !== undefined) return launchWorkers(command, argv, s.distributed);
   const json = argv.includes('--json');
   const sink: ProgressSink = json
     ? new JsonProgress((line) => io.stdout.write(`${line}\n`))
     : new TextProgress(io.stdout, { steps: s.steps, seconds: s.timeBudget });
   const r = await runTrain(s, sink);
+  if (r.note !== undefined) {
+    io.stdout.write(`${r.note}\n`);
+    return;
+  }
   if (r.nothingToDo) {
     if (json) sink.note(r.nothingToDo);
     else io.stdout.write(`${r.nothingToDo}\n`);

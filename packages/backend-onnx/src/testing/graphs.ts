@@ -13,6 +13,7 @@ import {
 } from '@ganglion/core';
 import {
   Add,
+  Bidirectional,
   Concat,
   Dense,
   Dropout,
@@ -39,6 +40,7 @@ import {
   TiedHead,
   TransformerBlock,
 } from '@ganglion/layers';
+import { Seq2SeqAttention, TransformerDecoderBlock } from '@ganglion/layers';
 
 export interface InputDecl {
   readonly name: string;
@@ -77,6 +79,8 @@ function single(
 
 const x = (features: number, name = 'x'): InputDecl => ({ name, shape: ['batch', 'time', features] });
 const state = (name: string, units: number): InputDecl => ({ name, shape: ['batch', units] });
+/** A padding mask with holes, and sequences with no valid step at all. */
+const mask = (): InputDecl => ({ name: 'mask', shape: ['batch', 'time'], unit: true });
 
 /** A LoRA adapter that acts from the start (B random, not PEFT's zeros), so its lowering shows. */
 const adapter = { rank: 2, alpha: 4, init: 'random' } as const;
@@ -92,6 +96,11 @@ export function layerCases(): GraphCase[] {
     single('lstm_h0c0', new LSTM({ units: 8 }), [x(6), state('h0', 8), state('c0', 8)], ['y', 'h', 'c']),
     single('gru', new GRU({ units: 7 }), [x(6)], ['y', 'h']),
     single('gru_h0', new GRU({ units: 7 }), [x(6), state('h0', 7)], ['y', 'h']),
+    single('lstm_mask', new LSTM({ units: 8 }), [x(6), state('h0', 8), state('c0', 8), mask()], ['y', 'h', 'c']),
+    single('gru_mask', new GRU({ units: 7, dropout: 0.3 }), [x(6), mask()], ['y', 'h']),
+    single('bilstm_mask', new Bidirectional({ cell: 'lstm', units: 5 }), [x(6), mask()], ['y', 'h', 'c']),
+    single('bigru_sum', new Bidirectional({ cell: 'gru', units: 5, merge: 'sum' }), [x(6)], ['y', 'h']),
+    single('bigru_sum_mask', new Bidirectional({ cell: 'gru', units: 4, merge: 'sum' }), [x(6), mask()], ['y', 'h']),
     single('relu', new ReLU(), [x(6)]),
     single('tanh', new Tanh(), [x(6)]),
     single('sigmoid', new Sigmoid(), [x(6)]),
@@ -176,6 +185,35 @@ export function layerCases(): GraphCase[] {
     ),
     single('lora_linear', new Linear({ units: 5, lora: adapter }), [x(6)]),
     single('lora_linear_plain', new Linear({ units: 5, bias: false }), [x(6)]),
+    single('softmax_cross_entropy_ignore', new SoftmaxCrossEntropy({ ignoreIndex: 2 }), [
+      x(5, 'logits'),
+      { name: 'labels', shape: ['batch', 'time'], dtype: 'int32', ints: 5 },
+    ]),
+    single(
+      'seq2seq_attention_dot',
+      new Seq2SeqAttention({ score: 'dot', weights: true }),
+      [x(6, 'query'), { name: 'memory', shape: ['batch', 5, 6] }, { name: 'mask', shape: ['batch', 5], unit: true }],
+      ['y', 'weights'],
+    ),
+    single('seq2seq_attention_general', new Seq2SeqAttention({ score: 'general' }), [
+      x(4, 'query'),
+      x(6, 'memory'),
+      { name: 'mask', shape: ['batch', 'time'], unit: true },
+    ]),
+    single('seq2seq_attention_additive', new Seq2SeqAttention({ score: 'additive', units: 5 }), [
+      x(4, 'query'),
+      { name: 'memory', shape: ['batch', 3, 6] },
+    ]),
+    single('transformer_decoder_block', new TransformerDecoderBlock({ heads: 2, hidden: 12 }), [
+      x(8),
+      x(8, 'memory'),
+      { name: 'mask', shape: ['batch', 'time'], unit: true },
+    ]),
+    single(
+      'transformer_decoder_block_rope_gqa',
+      new TransformerDecoderBlock({ heads: 4, kvHeads: 2, rope: true, window: 3, norm: 'rms', activation: 'swiglu' }),
+      [x(8), { name: 'memory', shape: ['batch', 4, 8] }],
+    ),
   ];
 }
 

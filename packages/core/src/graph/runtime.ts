@@ -9,11 +9,12 @@ import { Observable, Subject, Subscription, filter, map, share, zip } from 'rxjs
 import type { Backend } from '../backend.js';
 import { isFloat } from '../dtype.js';
 import { Tape } from '../autodiff/tape.js';
-import { fill, scalar } from '../creation.js';
+import { fill, scalar, tensor } from '../creation.js';
 import { getBackend, keep, tidy, withBackend } from '../engine.js';
 import { ConfigError, GanglionError, GraphError } from '../errors.js';
 import { add } from '../ops/add.js';
 import { expand } from '../ops/expand.js';
+import { gather } from '../ops/gather.js';
 import { reshape } from '../ops/reshape.js';
 import { deriveSeed } from '../random/prng.js';
 import { formatShape, sameDim } from '../shape/dim.js';
@@ -203,6 +204,41 @@ export class Runtime {
     for (const s of this.states.values()) for (const t of Object.values(s)) t.dispose();
     this.states.clear();
     this.messages.next({ kind: 'reset-state', step: this.stepCounter });
+  }
+
+  /**
+   * Gather rows of the state carried between streaming waves: afterwards row i of every node's
+   * state is its row `rows[i]` of before. Beam search calls it when it re-ranks its beams, or to
+   * grow B sequences into B·K beams (`[0, 0, 1, 1]`) or drop finished ones; `rows` may repeat, skip
+   * and change the row count. State tensors are batch-first (LSTM h/c [batch, H], the KV cache's
+   * key/value [batch, heads, t, headDim] and mask [batch, t]); a scalar (the cache's stream position
+   * `end`) belongs to every row and is kept.
+   *
+   *   runtime.reorderState([2, 0, 0]); // three rows: the old row 2, then the old row 0 twice
+   */
+  reorderState(rows: ArrayLike<number>): void {
+    if (rows.length === 0) throw new ConfigError('reorderState: no rows given, expected at least one row index');
+    for (const [node, state] of this.states) {
+      for (const [name, t] of Object.entries(state)) {
+        if (t.rank === 0) continue;
+        const batch = t.shape[0] as number;
+        const bad = Array.from(rows).find((r) => !(Number.isInteger(r) && r >= 0 && r < batch));
+        if (bad !== undefined)
+          throw new ConfigError(
+            `reorderState: row ${bad} is out of range for state "${name}" of node "${node}" (shape ${formatShape(t.shape)}, ${batch} rows)`,
+          );
+      }
+    }
+    tidy(() => {
+      const indices = tensor(Int32Array.from(rows), [rows.length], 'int32', this.backend);
+      for (const state of this.states.values()) {
+        for (const [name, t] of Object.entries(state)) {
+          if (t.rank === 0) continue;
+          state[name] = keep(gather(t, indices, 0));
+          t.dispose();
+        }
+      }
+    });
   }
 
   /** Stop: emit end-of-stream, complete `messages$`, free state (parameters stay with their store). */

@@ -52,7 +52,8 @@ export interface FitOptions {
 
 export interface Stepper {
   step(batch: Batch): Promise<StepResult>;
-  sync(): void;
+  /** May be asynchronous (weights held by other processes); `fit` waits for it. */
+  sync(): void | Promise<void>;
   /** Mean loss per example over a dataset where the steps run, by `meanLoss` (default: the eager runtime after `sync`). */
   evaluate?(data: Dataset): Promise<number>;
 }
@@ -230,12 +231,12 @@ export class Trainer {
         const validate = async () => {
           if (!opts.validation) return undefined;
           if (opts.stepper?.evaluate) return opts.stepper.evaluate(opts.validation);
-          opts.stepper?.sync();
+          await opts.stepper?.sync();
           return this.evaluate(runtime, opts.validation, { loss: opts.loss });
         };
         const checkpoint = async () => {
           if (!opts.checkpoint) return;
-          opts.stepper?.sync();
+          await opts.stepper?.sync();
           const path = await this.save(opts.checkpoint.dir, runtime, opts.checkpoint.meta?.() ?? {});
           subscriber.next({ type: 'checkpoint', step: this.step, path });
         };

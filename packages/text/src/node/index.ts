@@ -28,3 +28,4 @@ export { END_OF_TEXT, TEXT_SEPARATOR } from './first-pass.js';
 export { MAX_VOCAB, TokenFile, TokenFileError, TokenFileWriter, dataDType } from './token-files.js';
 export { nodeTextFiles } from './text-files.js';
 export { MAX_PIECE_UNITS, type Piece, PieceCutter } from './pieces.js';
+export { type CmudictOptions, type G2pData, type G2pEntry, cmudictG2p } from './cmudict.js';
