@@ -11,6 +11,7 @@ import {
   loadCheckpoint,
 } from '@ganglion/core';
 import { buildContainer, tokenizerRegistry } from './container.js';
+import { isG2pMeta } from './g2p.js';
 
 export interface LoadedModel {
   readonly checkpoint: LoadedCheckpoint;
@@ -31,6 +32,10 @@ export async function loadTokenizedCheckpoint(
       `ganglion: note: ${checkpoint.recovered}; read the last complete save instead, ${checkpoint.loadedFrom}\n`,
     );
   const metaFile = join(checkpoint.loadedFrom, 'meta.json');
+  if (isG2pMeta(checkpoint.meta as Readonly<Record<string, unknown>>))
+    throw new CheckpointError(
+      `${metaFile}: a g2p (letters to phonemes) model; pronounce words with \`ganglion translate\``,
+    );
   if (checkpoint.tokenizer === undefined)
     throw new CheckpointError(`${metaFile}: no tokenizer, so this checkpoint cannot read or write text`);
   const tokenizerFile =

@@ -1,4 +1,4 @@
-// `ganglion train --preset g2p` (or g2p-lstm): an encoder–decoder trained on CMUdict (text's
+// `ganglion train --preset g2p` (or g2p-transformer): an encoder–decoder trained on CMUdict (text's
 // cmudictG2p: stress digits stripped, split by word) to spell words as phonemes. The data is every
 // (word, pronunciation) pair of the training words, in padded batches bucketed by length (core's
 // seq2seqDataset), so the compiled step sees a few batch shapes. Each validation computes the loss
@@ -76,6 +76,15 @@ function checkFlags(s: TrainSettings, preset: string): void {
     );
 }
 
+/**
+ * The held-out words each validation decodes: `count` of them evenly spaced through the sorted list
+ * (word floor(i · length / count) for i < count), or all.
+ */
+export function validationWords<T>(heldOut: readonly T[], count: number | undefined): T[] {
+  if (count === undefined || count >= heldOut.length) return [...heldOut];
+  return Array.from({ length: count }, (_, i) => heldOut[Math.floor((i * heldOut.length) / count)]);
+}
+
 /** Each pronunciation of each word as a pair of ids. */
 function pairsOf(entries: readonly G2pEntry[], m: G2pModel): SequencePair[] {
   return entries.flatMap((e) =>
@@ -83,7 +92,7 @@ function pairsOf(entries: readonly G2pEntry[], m: G2pModel): SequencePair[] {
   );
 }
 
-/** A new model's record: vocabularies and lengths from the training words. */
+/** A new model's record: vocabularies from the training words, lengths from the data's limit. */
 function newModel(shape: Seq2SeqModel, data: G2pData): G2pModel {
   const graphemes = SymbolVocab.fromSequences(data.train.map((e) => [...e.word]));
   const phonemes = SymbolVocab.fromSequences(data.train.flatMap((e) => e.pronunciations));
@@ -91,8 +100,8 @@ function newModel(shape: Seq2SeqModel, data: G2pData): G2pModel {
     model: seq2seqOptions(shape, graphemes.size, phonemes.size),
     graphemes,
     phonemes,
-    maxSourceLength: Math.max(...data.train.map((e) => [...e.word].length)),
-    maxTargetLength: Math.max(...data.train.flatMap((e) => e.pronunciations.map((p) => p.length))),
+    maxSourceLength: data.maxLength,
+    maxTargetLength: data.maxLength,
     stress: data.stress,
   };
 }
@@ -106,7 +115,9 @@ export async function trainSeq2Seq(folder: RunFolder, s: TrainSettings, sink: Pr
   if (folder.resume) loaded = await loadCheckpoint(out, { resolve: resolver, backend });
   const metaFile = loaded && join(loaded.loadedFrom, 'meta.json');
   if (loaded && loaded.meta[G2P_META_KEY] === undefined)
-    throw new UsageError(`--resume: ${metaFile} is not a g2p run (no "${G2P_META_KEY}"); resume it without --preset ${s.preset}`);
+    throw new UsageError(
+      `--resume: ${metaFile} is not a g2p run (no "${G2P_META_KEY}"); resume it without --preset ${s.preset}`,
+    );
   const saved = loaded
     ? resumeSettings(loaded.meta, { preset: s.preset, batchSize: s.batch, seed: s.seed }, loaded.loadedFrom)
     : {};
@@ -126,11 +137,16 @@ export async function trainSeq2Seq(folder: RunFolder, s: TrainSettings, sink: Pr
   const data = cmudictG2p();
   const fingerprint = `${data.name}: ${data.rule}`;
   if (loaded) resumeSettings(loaded.meta, { corpusFingerprint: fingerprint }, loaded.loadedFrom);
-  const m = loaded ? g2pModelFrom(loaded.meta[G2P_META_KEY], metaFile!) : newModel(sizedModel(preset, s.size) as Seq2SeqModel, data);
+  const m = loaded
+    ? g2pModelFrom(loaded.meta[G2P_META_KEY], metaFile!)
+    : newModel(sizedModel(preset, s.size) as Seq2SeqModel, data);
   // Held-out words the letters cannot spell (none in CMUdict as split) cannot be asked.
   const heldOut = data.heldOut.filter(
-    (e) => m.graphemes.unknown([...e.word]).length === 0 && e.pronunciations.every((p) => m.phonemes.unknown(p).length === 0),
+    (e) =>
+      m.graphemes.unknown([...e.word]).length === 0 &&
+      e.pronunciations.every((p) => m.phonemes.unknown(p).length === 0),
   );
+  const decoded = validationWords(heldOut, s.valWords);
 
   const container = buildContainer({
     backend,
@@ -156,7 +172,11 @@ export async function trainSeq2Seq(folder: RunFolder, s: TrainSettings, sink: Pr
     seed,
     dropLast: true,
   });
-  const valData = seq2seqDataset(pairsOf(heldOut, m), { batchSize: VALIDATION_BATCH, bucket: BUCKET, sharedLength: true });
+  const valData = seq2seqDataset(pairsOf(heldOut, m), {
+    batchSize: VALIDATION_BATCH,
+    bucket: BUCKET,
+    sharedLength: true,
+  });
   const compiled = s.backend === 'onnx' ? compiledStepper(runtime, trainer, { gradAccum: s.gradAccum }) : undefined;
   const shape = loaded ? undefined : (sizedModel(preset, s.size) as Seq2SeqModel);
   sink.note(
@@ -172,12 +192,16 @@ export async function trainSeq2Seq(folder: RunFolder, s: TrainSettings, sink: Pr
   const validate = async (dataset: Parameters<NonNullable<Stepper['evaluate']>>[0]): Promise<number> => {
     const loss = compiled?.evaluate ? await compiled.evaluate(dataset) : await trainer.evaluate(runtime, dataset);
     await compiled?.sync();
+    const t0 = performance.now();
     const engine = compiled ? await onnxEngineOf(m, runtime) : frameworkEngine(m, runtime.params, backend);
     try {
-      rates = await errorRates(engine, m, heldOut, { beam: 1, batch: VALIDATION_BATCH });
+      rates = await errorRates(engine, m, decoded, { beam: 1, batch: VALIDATION_BATCH });
     } finally {
       await engine.close();
     }
+    sink.note(
+      `validation: ${decoded.length.toLocaleString('en-US')} held-out words decoded greedily in ${((performance.now() - t0) / 1000).toFixed(1)}s`,
+    );
     return loss;
   };
   const stepper: Stepper = {

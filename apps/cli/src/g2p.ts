@@ -5,8 +5,8 @@
 // in batches, encoded once, decoded greedily (beam 1) or by beam search over a `Seq2SeqEngine`
 // (the framework's runtime or onnxruntime, seq2seq-engines.ts), so every path gives the same output.
 // Bad input, one line each: an empty text; a character outside the model's letters; a word longer
-// than its positions (`maxSourceLength`, the longest word it was trained on) is refused, never
-// truncated, since a cut word has another pronunciation.
+// than its positions (`maxSourceLength`, the longest word its training data allows) is refused,
+// never truncated, since a cut word has another pronunciation.
 import {
   CheckpointError,
   type DecoderStep,
@@ -31,7 +31,7 @@ export interface G2pModel {
   readonly model: Seq2SeqOptions;
   readonly graphemes: SymbolVocab;
   readonly phonemes: SymbolVocab;
-  /** The longest word it reads (characters): longer ones are refused. */
+  /** The longest word it reads (characters; its training data's limit): longer ones are refused. */
   readonly maxSourceLength: number;
   /** The longest pronunciation it writes (phonemes): decoding stops there. */
   readonly maxTargetLength: number;
@@ -64,7 +64,8 @@ export function g2pModelFrom(json: unknown, where: string): G2pModel {
   if (json === null || typeof json !== 'object') return fail('is not an object');
   const j = json as Record<string, unknown>;
   const whole = (k: string) => {
-    if (!(Number.isInteger(j[k]) && (j[k] as number) >= 1)) fail(`.${k} must be a whole number >= 1, got ${JSON.stringify(j[k])}`);
+    if (!(Number.isInteger(j[k]) && (j[k] as number) >= 1))
+      fail(`.${k} must be a whole number >= 1, got ${JSON.stringify(j[k])}`);
     return j[k] as number;
   };
   const vocab = (k: string) => {
@@ -117,7 +118,7 @@ export function sourceWords(text: string, m: G2pModel, flag = '--text'): string[
       );
     if (chars.length > m.maxSourceLength)
       throw new UsageError(
-        `${flag}: the word ${JSON.stringify(w)} has ${chars.length} letters, but the model's positions cover ${m.maxSourceLength} (the longest word it was trained on); it is refused, not truncated`,
+        `${flag}: the word ${JSON.stringify(w)} has ${chars.length} letters, but the model reads words of at most ${m.maxSourceLength} (the limit of its training data); it is refused, not truncated`,
       );
   }
   return words;

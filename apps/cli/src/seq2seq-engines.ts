@@ -16,7 +16,6 @@ import {
   ExportError,
   type ParamStore,
   Runtime,
-  type Tensor,
   keep,
   runtimeDecoder,
   tensor,
@@ -38,14 +37,21 @@ import {
 } from '@ganglion/backend-onnx';
 import { decoderStepGraph, encoderGraph, memoryWidth } from '@ganglion/layers';
 import type * as ort from 'onnxruntime-node';
-import { G2P_META_KEY, type G2pModel, type Seq2SeqDecoder, type Seq2SeqEngine, g2pModelFrom, g2pModelJson } from './g2p.js';
+import {
+  G2P_META_KEY,
+  type G2pModel,
+  type Seq2SeqDecoder,
+  type Seq2SeqEngine,
+  g2pModelFrom,
+  g2pModelJson,
+} from './g2p.js';
 
 /** Metadata key of the exported g2p model (a G2pModel's JSON), in both files. */
-export const G2P_METADATA_KEY = `ganglion.${G2P_META_KEY}`;
+const G2P_METADATA_KEY = `ganglion.${G2P_META_KEY}`;
 /** Metadata key, in the encoder file, naming the decoder-step file beside it. */
-export const DECODER_METADATA_KEY = 'ganglion.seq2seq.decoder';
+const DECODER_METADATA_KEY = 'ganglion.seq2seq.decoder';
 /** Metadata key saying which half a file is: 'encoder' or 'decoder'. */
-export const ROLE_METADATA_KEY = 'ganglion.seq2seq.role';
+const ROLE_METADATA_KEY = 'ganglion.seq2seq.role';
 
 /**
  * The framework's runtime as an engine: the encoder runs once per batch, the decoder-step graph
@@ -111,7 +117,11 @@ export function traceSeq2Seq(
   const decoder = traceModel(decoderStepGraph(m.model), params, {
     ...common,
     stateful: true,
-    inputs: { tgt_in: ['batch', 1], memory: ['batch', 'src_time', memoryWidth(m.model)], src_mask: ['batch', 'src_time'] },
+    inputs: {
+      tgt_in: ['batch', 1],
+      memory: ['batch', 'src_time', memoryWidth(m.model)],
+      src_mask: ['batch', 'src_time'],
+    },
     metadata: { ...metadata, [ROLE_METADATA_KEY]: 'decoder' },
     graphName: 'g2p_decoder_step',
   });
@@ -152,8 +162,12 @@ export async function onnxEngine(
       return {
         step: async (tokens) => {
           const n = tokens.length;
-          const feeds: Record<string, FeedValue> = { ...carried, tgt_in: { data: tokens, shape: [n, 1], dtype: 'int32' } };
-          if (positioned) feeds[POSITION_IDS] = { data: new Int32Array(n).fill(position), shape: [n, 1], dtype: 'int32' };
+          const feeds: Record<string, FeedValue> = {
+            ...carried,
+            tgt_in: { data: tokens, shape: [n, 1], dtype: 'int32' },
+          };
+          if (positioned)
+            feeds[POSITION_IDS] = { data: new Int32Array(n).fill(position), shape: [n, 1], dtype: 'int32' };
           const out = await runSession(decoder, feeds);
           position++;
           for (const b of bindings) carried[b.input] = out[b.output];
@@ -226,11 +240,17 @@ export async function openSeq2SeqFiles(path: string): Promise<OpenedSeq2SeqFiles
   const role = encoderInfo.metadata[ROLE_METADATA_KEY];
   if (role !== 'encoder') {
     const encoder = role === 'decoder' ? 'the encoder file beside it (the path given to ganglion export --out)' : '';
-    fail(path, role === 'decoder' ? `is the decoder half of a g2p export; run ${encoder}` : 'is not a g2p encoder export');
+    fail(
+      path,
+      role === 'decoder' ? `is the decoder half of a g2p export; run ${encoder}` : 'is not a g2p encoder export',
+    );
   }
   const decoderName = encoderInfo.metadata[DECODER_METADATA_KEY];
   if (!decoderName || decoderName !== basename(decoderName) || decoderName === '..')
-    fail(path, `metadata "${DECODER_METADATA_KEY}" must name the decoder file beside it, got ${JSON.stringify(decoderName)}`);
+    fail(
+      path,
+      `metadata "${DECODER_METADATA_KEY}" must name the decoder file beside it, got ${JSON.stringify(decoderName)}`,
+    );
   const decoderPath = join(dirname(path), decoderName);
   const decoderBytes = read(decoderPath);
   const decoderInfo = describeOnnxModel(decoderBytes, `"${decoderPath}"`);
@@ -249,7 +269,10 @@ export async function openSeq2SeqFiles(path: string): Promise<OpenedSeq2SeqFiles
   };
   const model = g2pModelFrom(json(path, encoderInfo.metadata, G2P_METADATA_KEY), name);
   if (decoderInfo.metadata[G2P_METADATA_KEY] !== encoderInfo.metadata[G2P_METADATA_KEY])
-    fail(decoderPath, `its model (metadata "${G2P_METADATA_KEY}") is not the encoder's (${name}); export the pair again`);
+    fail(
+      decoderPath,
+      `its model (metadata "${G2P_METADATA_KEY}") is not the encoder's (${name}); export the pair again`,
+    );
   const bindings = json(decoderPath, decoderInfo.metadata, STATE_METADATA_KEY) as StateBinding[];
   if (!Array.isArray(bindings)) fail(decoderPath, `metadata "${STATE_METADATA_KEY}" must list the state bindings`);
   const has = (ports: readonly { name: string }[], n: string) => ports.some((p) => p.name === n);
@@ -261,7 +284,8 @@ export async function openSeq2SeqFiles(path: string): Promise<OpenedSeq2SeqFiles
   const logits = decoderInfo.outputs.find((o) => o.name === 'logits');
   if (!logits || logits.shape.at(-1) !== model.phonemes.size)
     fail(decoderPath, `output "logits" must be ${model.phonemes.size} wide (the phonemes in its metadata)`);
-  for (const b of bindings) if (!has(decoderInfo.outputs, b.output)) fail(decoderPath, `state output "${b.output}" is missing`);
+  for (const b of bindings)
+    if (!has(decoderInfo.outputs, b.output)) fail(decoderPath, `state output "${b.output}" is missing`);
   const engine = await onnxEngine(encoderBytes, decoderBytes, bindings, { encoder: name, decoder: `"${decoderPath}"` });
   return { model, engine, metadata: encoderInfo.metadata };
 }

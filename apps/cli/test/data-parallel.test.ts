@@ -7,10 +7,13 @@
 // missing nats-server binary are one line each. No process outlives the tests: every worker (found
 // by the launcher pid in its environment) and every server (named by the run id) is gone at the end.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeSafetensors } from '@ganglion/core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { trainSettings } from '../src/commands/train.js';
 import { startNatsServer } from '../src/distributed/nats-server.js';
 import { BIN, type CliResult, expectOneLineError, folderWithCorpus } from './run-cli.js';
 
@@ -23,10 +26,13 @@ beforeAll(async () => {
   dir = await folderWithCorpus('ganglion-dp-');
 });
 afterAll(async () => {
-  await new Promise((r) => setTimeout(r, 300));
-  expect(workersOf(launchers)).toEqual([]);
-  expect(pgrep(['-f', RUN])).toEqual([]);
+  await new Promise((r) => setTimeout(r, 500));
+  const left = [...workersOf(launchers), ...pgrep(['-f', RUN])];
+  for (const pid of left) process.kill(pid, 'SIGKILL'); // a failed test's leftovers: none must stay
   await rm(dir, { recursive: true, force: true });
+  expect(left).toEqual([]);
+  // Nor the data folders of ranks > 0, killed ones' included.
+  expect(readdirSync(tmpdir()).filter((name) => name.startsWith(`ganglion-${RUN}`))).toEqual([]);
 });
 
 /** A tiny char-LSTM, Adam (the preset's), global-norm clipping at 0.2 (below every step's norm here). */
@@ -42,9 +48,9 @@ interface Running {
   readonly done: Promise<CliResult & { readonly at: number }>;
 }
 
-/** `ganglion ...args` in the test folder, with its own run id; killed after 120 s. */
+/** `ganglion ...args` in the test folder (with --workers, its own run id: its server's name); killed after 120 s. */
 function start(args: readonly string[], env: Record<string, string> = {}): Running {
-  const run = args.includes('--run-id') ? [] : ['--run-id', `${RUN}r${++runs}`];
+  const run = args.includes('--workers') && !args.includes('--run-id') ? ['--run-id', `${RUN}r${++runs}`] : [];
   const child = spawn(process.execPath, [BIN, ...args, ...run], {
     cwd: dir,
     env: { ...process.env, FORCE_COLOR: '0', GANGLION_DEBUG: '', ...env },
@@ -94,7 +100,7 @@ function pgrep(args: string[]): number[] {
 function workersOf(launcherPids: readonly number[]): number[] {
   return pgrep(['-f', 'ganglion-worker']).filter((pid) => {
     try {
-      const env = execFileSync('cat', [`/proc/${pid}/environ`], { encoding: 'utf8' }).split('\0');
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       return launcherPids.some((l) => env.includes(`GANGLION_WORKER_OF=${l}`));
     } catch {
       return false;
@@ -163,32 +169,52 @@ describe('ganglion train --workers 2', () => {
         'weights.safetensors',
       ].sort(),
     );
+  }, 150_000);
 
-    // Resume on another world size: 10 steps in one process, 10 more on two ranks, as 20 in one process.
+  test('resumes on another world size (1 → 2 and 2 → 1 processes): as 20 steps in one process', async () => {
+    const want = batches(await run(['train', ...TINY, '--steps', '20', '--out', 'whole']));
     expect((await run(['train', ...TINY, '--steps', '10', '--out', 'half'])).code).toBe(0);
-    const resumed = await run(['train', ...TINY, '--steps', '20', '--out', 'half', '--resume', '--workers', '2']);
+    const same = TINY.filter(
+      (a, i) => !['--embed', '--units'].includes(a) && !['--embed', '--units'].includes(TINY[i - 1]),
+    );
+    const resumed = await run(['train', ...same, '--steps', '20', '--out', 'half', '--resume', '--workers', '2']);
     expect(resumed.stderr).toBe('');
     expect(batches(resumed).map((e) => e.step)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
     for (const e of batches(resumed))
       expect(Math.abs(Number(e.loss) - Number(want[Number(e.step) - 1].loss))).toBeLessThan(1e-5);
-    expect(await maxDiff('single', 'half', 'weights.safetensors')).toBeLessThan(1e-5);
-  });
+    expect(await maxDiff('whole', 'half', 'weights.safetensors')).toBeLessThan(1e-5);
+    expect(await maxDiff('whole', 'half', 'optimizer.safetensors')).toBeLessThan(1e-5);
+    // And back: 10 steps on two ranks, 10 more in one process.
+    expect((await run(['train', ...TINY, '--steps', '10', '--out', 'back', '--workers', '2'])).code).toBe(0);
+    const single = await run(['train', ...same, '--steps', '20', '--out', 'back', '--resume']);
+    expect(single.stderr).toBe('');
+    expect(batches(single).map((e) => e.step)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    expect(await maxDiff('whole', 'back', 'weights.safetensors')).toBeLessThan(1e-5);
+  }, 150_000);
 
   test.each([
     [
+      'SIGKILL',
       'a worker',
       'ganglion-worker rank 1',
       /^ganglion train: DistributedError: rank 1 \(pid \d+ on .+\) stopped answering: no heartbeat for \d+\.\d s \(--timeout 3\)$/,
     ],
     [
+      'SIGSTOP',
+      'a worker',
+      'ganglion-worker rank 1',
+      /^ganglion train: DistributedError: rank 1 \(pid \d+ on .+\) stopped answering: no heartbeat for \d+\.\d s \(--timeout 3\)$/,
+    ],
+    [
+      'SIGKILL',
       'the nats-server',
       'nats-server',
       /^ganglion train: DistributedError: lost the connection to NATS at nats:\/\/127\.0\.0\.1:\d+: /,
     ],
-  ])(
-    'SIGKILL to %s mid-run: every process ends within the timeout with one line; the last checkpoint loads',
-    async (_, name, line) => {
-      const out = `killed-${name.split(' ')[0]}`;
+  ] as const)(
+    '%s to %s mid-run: every process ends within the timeout with one line; the last checkpoint loads',
+    async (signal, _, name, line) => {
+      const out = `${signal}-${name.split(' ')[0]}`;
       const r = start([
         'train',
         ...TINY,
@@ -208,10 +234,11 @@ describe('ganglion train --workers 2', () => {
       expect(workers).toHaveLength(2);
       const [victim] = pgrep(['-P', String(r.child.pid), '-f', name]);
       expect(victim).toBeGreaterThan(0);
-      process.kill(victim, 'SIGKILL');
+      process.kill(victim, signal);
       const killedAt = performance.now();
       const result = await r.done;
-      expect((result.at - killedAt) / 1000).toBeLessThan(3 + 5);
+      // A stopped rank cannot stop itself: the launcher kills it 5 s after rank 0 has failed.
+      expect((result.at - killedAt) / 1000).toBeLessThan(signal === 'SIGSTOP' ? 3 + 5 + 4 : 3 + 5);
       expectOneLineError(result, 1, line);
       expect(workers.filter((pid) => pgrep(['-f', 'ganglion-worker']).includes(pid))).toEqual([]);
       const inspect = await run(['inspect', out]);
@@ -221,6 +248,20 @@ describe('ganglion train --workers 2', () => {
       expect(step).toBeGreaterThanOrEqual(10);
     },
   );
+
+  test('SIGKILL to the launcher: its workers and its private server stop by themselves', async () => {
+    const r = start(['train', ...TINY, '--steps', '5000', '--out', 'orphans', '--workers', '2', '--timeout', '3']);
+    await r.waitFor(/"event":"batch","step":5,/);
+    const run = r.child.spawnargs[r.child.spawnargs.indexOf('--run-id') + 1];
+    expect(pgrep(['-f', run]).length).toBeGreaterThanOrEqual(2); // the launcher and its server
+    expect(workersOf([r.child.pid!])).toHaveLength(2);
+    r.child.kill('SIGKILL');
+    await r.done;
+    const deadline = performance.now() + 10_000;
+    while (performance.now() < deadline && [...workersOf([r.child.pid!]), ...pgrep(['-f', run])].length > 0)
+      await new Promise((ok) => setTimeout(ok, 200));
+    expect([...workersOf([r.child.pid!]), ...pgrep(['-f', run])]).toEqual([]);
+  }, 120_000);
 
   test('a private server: none left behind; a missing nats-server binary is one line naming the package', async () => {
     const r = await run(['train', ...TINY, '--steps', '2', '--out', 'nobin', '--workers', '2'], {
@@ -235,29 +276,31 @@ describe('ganglion train --workers 2', () => {
 });
 
 describe('ganglion train --nats URL --world W --rank R', () => {
-  test('flags that cannot work are one line before anything starts', async () => {
-    const cases: [string[], RegExp][] = [
-      [['--world', '2', '--rank', '2'], /^ganglion train: --rank 2: ranks run from 0 to --world - 1 = 1$/],
-      [['--world', '2'], /^ganglion train: --nats: also give --world W .* and --rank R/],
+  test('flags that cannot work are refused before anything starts; a URL where no server answers is one line', async () => {
+    const refused: [string[], RegExp][] = [
+      [['--world', '2', '--rank', '2'], /^--rank 2: ranks run from 0 to --world - 1 = 1$/],
+      [['--world', '2'], /^--nats: also give --world W .* and --rank R/],
       [
         ['--world', '2', '--rank', '0', '--batch', '5'],
-        /^ganglion train: --batch 5 does not split evenly over 2 ranks: use a multiple of 2$/,
+        /^--batch 5 does not split evenly over 2 ranks: use a multiple of 2$/,
       ],
       [
         ['--world', '2', '--rank', '0', '--backend', 'tfjs'],
-        /^ganglion train: --world 2: the ranks run the compiled gradients graph; use --backend onnx/,
+        /^--world 2: the ranks run the compiled gradients graph; use --backend onnx/,
+      ],
+      [
+        ['--world', '2', '--rank', '0', '--time-budget', '9'],
+        /^--world 2: --time-budget would stop the ranks at different steps/,
       ],
     ];
-    for (const [flags, line] of cases) {
-      const r = await run(['train', ...TINY, '--steps', '2', '--out', 'bad', '--nats', 'nats://127.0.0.1:1', ...flags]);
-      expectOneLineError(r, 2, line);
-    }
-    expectOneLineError(
-      await run(['train', ...TINY, '--out', 'bad', '--workers', '2', '--rank', '1']),
-      2,
-      /^ganglion train: --workers 2 starts ranks 0 to 1 itself; --world and --rank are for processes you start with --nats$/,
+    for (const [flags, message] of refused)
+      expect(() => trainSettings([...TINY, '--nats', 'nats://127.0.0.1:1', ...flags])).toThrow(message);
+    expect(() => trainSettings([...TINY, '--workers', '2', '--rank', '1'])).toThrow(
+      /^--workers 2 starts ranks 0 to 1 itself; --world and --rank are for processes you start with --nats$/,
     );
-    // A URL where no NATS server answers.
+    expect(() => trainSettings([...TINY, '--timeout', '5'])).toThrow(
+      /^--timeout: data-parallel training needs --workers N/,
+    );
     const t0 = performance.now();
     const r = await run([
       'train',
@@ -275,7 +318,7 @@ describe('ganglion train --nats URL --world W --rank R', () => {
     ]);
     expectOneLineError(r, 1, /^ganglion train: ConfigError: cannot reach NATS at nats:\/\/127\.0\.0\.1:1: /);
     expect((performance.now() - t0) / 1000).toBeLessThan(10);
-  });
+  }, 120_000);
 
   test('two processes with one rank, and ranks with different settings: every process stops with one line', async () => {
     const server = await startNatsServer(`${RUN}srv`);
@@ -318,5 +361,5 @@ describe('ganglion train --nats URL --world W --rank R', () => {
     } finally {
       await server.stop();
     }
-  });
+  }, 120_000);
 });

@@ -139,7 +139,7 @@ export function zeroState(x: Tensor, batch: Dim, units: number): Tensor {
 }
 
 /** Stack per-step [batch, units] outputs into [batch, time, units]. */
-export function stackSteps(hs: readonly Tensor[]): Tensor {
+function stackSteps(hs: readonly Tensor[]): Tensor {
   return concat(
     hs.map((h) => reshape(h, [h.shape[0], 1, h.shape[1]])),
     1,

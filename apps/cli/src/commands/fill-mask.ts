@@ -10,7 +10,7 @@ import { isMaskedLm, mlmContext, mlmSpecialIds } from '../mlm.js';
 
 const FILL_MASK_BACKENDS = ['tfjs-wasm', 'tfjs', 'reference'] as const;
 
-export const FILL_MASK_FLAGS: FlagSpec = {
+const FILL_MASK_FLAGS: FlagSpec = {
   text: { type: 'string' },
   'top-k': { type: 'string' },
   backend: { type: 'string' },
@@ -49,7 +49,7 @@ export interface FillMaskResult {
   readonly masks: readonly { readonly position: number; readonly predictions: readonly Prediction[] }[];
 }
 
-export function fillMaskSettings(argv: readonly string[]): FillMaskSettings | 'help' {
+function fillMaskSettings(argv: readonly string[]): FillMaskSettings | 'help' {
   const { values, positionals } = parse(argv, FILL_MASK_FLAGS, 'fill-mask');
   if (values.help) return 'help';
   if (positionals.length !== 1)
@@ -70,7 +70,7 @@ export function fillMaskSettings(argv: readonly string[]): FillMaskSettings | 'h
 }
 
 /** The top-K tokens at each [MASK] of `s.text`. */
-export async function runFillMask(s: FillMaskSettings): Promise<FillMaskResult> {
+async function runFillMask(s: FillMaskSettings): Promise<FillMaskResult> {
   const model = await loadModel(s.dir, await createBackend(s.backend));
   const { checkpoint, tokenizer } = model;
   if (!isMaskedLm(checkpoint.meta))

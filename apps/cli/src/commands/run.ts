@@ -39,14 +39,17 @@ export async function runCommand(
   const path = positionals[0];
   if (isSeq2SeqFile(path)) {
     const text = Object.keys(GENERATION_FLAGS).find((k) => k !== 'help' && values[k] !== undefined);
-    if (text) throw new UsageError(`--${text}: "${path}" is a g2p export, which pronounces --text; it generates no text`);
+    if (text)
+      throw new UsageError(`--${text}: "${path}" is a g2p export, which pronounces --text; it generates no text`);
     const { model, engine } = await openSeq2SeqFiles(path);
     await pronounce(engine, model, decodingSettings(values), (line) => io.stdout.write(line));
     return;
   }
   const stray = Object.keys(DECODING_FLAGS).find((k) => values[k] !== undefined);
   if (stray)
-    throw new UsageError(`--${stray}: "${path}" is not a g2p export (those pronounce --text); it generates from --prompt`);
+    throw new UsageError(
+      `--${stray}: "${path}" is not a g2p export (those pronounce --text); it generates from --prompt`,
+    );
   const opts = {
     temperature: num('temperature', values.temperature, 0.8, { min: 0 }),
     topK: values['top-k'] === undefined ? undefined : num('top-k', values['top-k'], 0, { min: 1, integer: true }),

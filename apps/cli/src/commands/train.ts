@@ -98,6 +98,7 @@ export const TRAIN_FLAGS: FlagSpec = {
   json: { type: 'boolean' },
   'log-grad-norms': { type: 'string', optionalValue: '1' },
   'grad-accum': { type: 'string' },
+  'val-words': { type: 'string' },
   ...DISTRIBUTED_FLAGS,
   ...PIPELINE_FLAGS,
   help: { type: 'boolean', short: 'h' },
@@ -120,7 +121,7 @@ const TRAIN_HELP = `usage: ganglion train [--preset ${PRESET_NAMES.join('|')}] [
                       [--dim N] [--blocks N] [--heads N] [--context N] [--embed N] [--units N] [--layers N]
                       [--optimizer NAME] [--clip NAME[:VALUE]] [--schedule NAME[:VALUE]] [plugin option flags]
                       [--seed N] [--out DIR] [--checkpoint-every N] [--resume | --overwrite] [--json]
-                      [--log-grad-norms [N]] [--grad-accum K]
+                      [--log-grad-norms [N]] [--grad-accum K] [--val-words N]
                       ${DISTRIBUTED_USAGE}
                       ${PIPELINE_USAGE}
 Trains a language model (default: char-lstm on Moby-Dick, the last chapters held out) and saves a
@@ -136,6 +137,11 @@ Size flags override the preset's model: --dim --blocks --heads --context for a G
 bert-mini is a masked LM: 15% of each window's tokens are predicted (80% shown as [MASK], 10% as a
 random token, 10% unchanged), the validation loss is nats per masked token (no bits per character),
 and \`ganglion fill-mask\` uses the checkpoint; its tokenizer gets [PAD] [CLS] [SEP] [MASK] (not char).
+g2p (LSTMs with attention) and g2p-transformer (a Transformer encoder–decoder) learn to pronounce
+words from CMUdict (no --corpus: stress digits stripped, 5% of the words held out). Each validation also
+decodes the held-out words greedily (--val-words N: N of them, evenly spaced; default all) and
+reports the word and phoneme error rates (valWordErrorRate, valPhonemeErrorRate with --json);
+\`ganglion translate\` pronounces words with the checkpoint.
 --out must be new, empty, or hold a Ganglion checkpoint: --resume continues it (with its preset,
 batch, seq-len, seed and corpus unless given), --overwrite replaces it. Other files there are kept.
 --grad-accum K runs each batch as K micro-batches through the compiled gradients graph, summing
@@ -186,6 +192,8 @@ export interface TrainSettings {
   readonly logGradNorms?: number;
   /** Micro-batches per batch, their gradients summed before one update (compiled step only). */
   readonly gradAccum?: number;
+  /** g2p: the held-out words each validation decodes (evenly spaced; undefined: all). */
+  readonly valWords?: number;
   /** `ganglion finetune`: the checkpoint whose graph, weights and tokenizer training starts from. */
   readonly base?: string;
   /** finetune --lora: adapters on the attention projections; every base weight frozen. */
@@ -229,6 +237,8 @@ export function trainSettings(
       `--resume: the checkpoint fixes the model and its tokenizer; drop --${Object.keys(size)[0] ?? 'tokenizer'}, or train a new run in another --out`,
     );
   if (preset !== undefined) sizedModel(PRESETS[preset], size);
+  if (values['val-words'] !== undefined && (preset === undefined ? !values.resume : !isSeq2SeqPreset(preset)))
+    throw new UsageError('--val-words: only an encoder–decoder (preset g2p, g2p-transformer) decodes held-out words');
   if (typeof values.tokenizer === 'string') checkTokenizerSpec(values.tokenizer, tokenizerRegistry());
   if (typeof values.tokenizer === 'string' && preset !== undefined && PRESETS[preset].model.kind === 'bert')
     checkMlmTokenizerSpec(values.tokenizer, preset);
@@ -264,6 +274,10 @@ export function trainSettings(
       values['log-grad-norms'] === undefined
         ? undefined
         : num('log-grad-norms', values['log-grad-norms'], 1, { min: 1, integer: true }),
+    valWords:
+      values['val-words'] === undefined
+        ? undefined
+        : num('val-words', values['val-words'], 0, { min: 1, integer: true }),
     gradAccum: gradAccum(
       values['grad-accum'],
       values.backend,

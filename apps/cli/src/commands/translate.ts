@@ -19,9 +19,13 @@ export const DECODING_HELP = `Words are split at whitespace and lower-cased; eac
 in order. --beam K (default 1: greedy) keeps the K most likely pronunciations while decoding, and
 --length-penalty A (default 0) divides each one's log-probability by ((5 + length) / 6)^A. One-line
 errors: an empty --text; a character outside the model's letters; a word longer than its positions
-(the longest word it was trained on) is refused, not truncated.`;
+(the longest word its training data allows, 32 letters for CMUdict) is refused, not truncated.`;
 
-const TRANSLATE_FLAGS: FlagSpec = { ...DECODING_FLAGS, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+const TRANSLATE_FLAGS: FlagSpec = {
+  ...DECODING_FLAGS,
+  backend: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
 const TRANSLATE_HELP = `usage: ganglion translate DIR --text "WORDS" [--beam K] [--length-penalty A] [--backend ${BACKENDS.join('|')}]
 Pronounces words with the g2p checkpoint in DIR (ganglion train --preset g2p).
 ${DECODING_HELP}

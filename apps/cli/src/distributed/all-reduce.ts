@@ -10,6 +10,7 @@
 // The order of the additions is fixed and every rank ends with the owners' bytes, so every rank
 // holds the same bits whatever the number of threads or the arrival order. Each rank sends about
 // 4·n bytes a step: (W-1)/W of its vector to the owners, 1/W as an owner (the server fans it out).
+// Shards travel in pieces of at most CHUNK_VALUES, each with its offset, copied into place on arrival.
 // Waits go through the RankGroup, so a dead rank or a lost server fails them instead of hanging.
 //
 //   const reduce = new AllReduce(link, group);
@@ -17,15 +18,24 @@
 import type { Link } from './link.js';
 import type { RankGroup } from './rank-group.js';
 
-/** Bytes before a shard's values: u32 step, u32 sending rank. */
-const HEAD = 8;
+/** Bytes before a piece of a shard: u32 step, u32 sending rank, u32 offset in the shard. */
+const HEAD = 12;
+/**
+ * Values per message: under NATS's default max_payload (1 MiB) with room for the head, so no message
+ * is cut and joined again on the way, and each piece is copied once on arrival, into place.
+ */
+const CHUNK_VALUES = 250_000;
 
 interface Round {
   readonly step: number;
   readonly data: Float32Array;
   readonly sentTo: Set<number>;
-  /** Contributions to this rank's shard, by sending rank. */
+  /** Contributions to this rank's shard, by sending rank: values arrived so far. */
+  readonly receivedValues: Map<number, number>;
+  /** Ranks whose whole contribution has arrived. */
   readonly received: Set<number>;
+  /** Owners' reduced shards: values arrived so far. */
+  readonly gatheredValues: Map<number, number>;
   /** Owners whose reduced shard is in `data`. */
   readonly gathered: Set<number>;
 }
@@ -46,6 +56,10 @@ export class AllReduce {
   /** Contribution buffers by sending rank, reused from step to step. */
   private readonly buffers = new Map<number, Float32Array>();
   private readonly unsubscribe: (() => void)[];
+  /** The float64 sums of this rank's shard, reused from step to step. */
+  private acc = new Float64Array(0);
+  /** The last step summed (a repeated word about it is old news). */
+  private done = -1;
   private calls = 0;
   private seconds = 0;
   private bytesSent = 0;
@@ -78,19 +92,37 @@ export class AllReduce {
     if (world === 1) return;
     const t0 = performance.now();
     this.calls++;
-    const round: Round = { step, data, sentTo: new Set(), received: new Set(), gathered: new Set() };
+    const round: Round = {
+      step,
+      data,
+      sentTo: new Set(),
+      receivedValues: new Map(),
+      received: new Set(),
+      gatheredValues: new Map(),
+      gathered: new Set(),
+    };
     // Empty shards (fewer values than ranks) have nothing to send or gather.
     for (let r = 0; r < world; r++) if (this.size(r, data.length) === 0) round.gathered.add(r);
     this.round = round;
-    this.publish('ready', Uint8Array.from(head(step, rank)));
+    this.publish('ready', head(step, rank));
     this.send();
+    // Say it again now and then: the word is idempotent, and a rank that missed it would wait forever.
+    const again = setInterval(() => {
+      try {
+        this.group.send('ready', head(step, rank));
+      } catch {
+        // The run failed: the wait below ends with it.
+      }
+    }, this.group.intervalMs);
     try {
       await this.group.until(
         () => round.gathered.size === world,
         () => this.awaited(round),
       );
     } finally {
+      clearInterval(again);
       this.round = undefined;
+      this.done = Math.max(this.done, step);
       this.ready.delete(step);
       this.seconds += (performance.now() - t0) / 1000;
     }
@@ -119,7 +151,7 @@ export class AllReduce {
   }
 
   private publish(name: string, bytes: Uint8Array): void {
-    this.link.publish(this.group.subject(name), bytes);
+    this.group.send(name, bytes);
     this.bytesSent += bytes.byteLength;
   }
 
@@ -132,12 +164,13 @@ export class AllReduce {
       if (d === this.group.rank || round.sentTo.has(d) || !ready?.has(d)) continue;
       round.sentTo.add(d);
       const [a, b] = this.shard(d, round.data.length);
-      if (b > a) this.publish(`rs.${d}`, frame(round.step, this.group.rank, round.data.subarray(a, b)));
+      this.publishShard(`rs.${d}`, round, a, b);
     }
   }
 
   private onReady(bytes: Uint8Array): void {
     const [step, from] = readHead(bytes);
+    if (step <= this.done) return;
     const set = this.ready.get(step) ?? new Set<number>();
     set.add(from);
     this.ready.set(step, set);
@@ -155,11 +188,14 @@ export class AllReduce {
       return;
     }
     const [a, b] = this.shard(this.group.rank, round.data.length);
-    if (!this.fits(bytes, b - a, from, step)) return;
+    const at = this.place(bytes, b - a, from, step);
+    if (at === undefined) return;
     let buffer = this.buffers.get(from);
     if (buffer?.length !== b - a) this.buffers.set(from, (buffer = new Float32Array(b - a)));
-    copyValues(bytes, buffer, 0);
-    round.received.add(from);
+    const n = copyValues(bytes, buffer, at);
+    const total = (round.receivedValues.get(from) ?? 0) + n;
+    round.receivedValues.set(from, total);
+    if (total === b - a) round.received.add(from);
     this.reduceIfComplete();
     this.group.poke();
   }
@@ -175,9 +211,11 @@ export class AllReduce {
       return;
     }
     const [a, b] = this.shard(owner, round.data.length);
-    if (!this.fits(bytes, b - a, owner, step)) return;
-    copyValues(bytes, round.data, a);
-    round.gathered.add(owner);
+    const at = this.place(bytes, b - a, owner, step);
+    if (at === undefined) return;
+    const total = (round.gatheredValues.get(owner) ?? 0) + copyValues(bytes, round.data, a + at);
+    round.gatheredValues.set(owner, total);
+    if (total === b - a) round.gathered.add(owner);
     this.group.poke();
   }
 
@@ -187,31 +225,45 @@ export class AllReduce {
     const { rank, world } = this.group;
     if (round.received.size < world - 1 || round.gathered.has(rank)) return;
     const [a, b] = this.shard(rank, round.data.length);
-    const acc = new Float64Array(b - a);
+    if (this.acc.length !== b - a) this.acc = new Float64Array(b - a);
+    const acc = this.acc;
     for (let r = 0; r < world; r++) {
       const part = r === rank ? round.data.subarray(a, b) : this.buffers.get(r)!;
-      for (let i = 0; i < acc.length; i++) acc[i] += part[i];
+      if (r === 0) acc.set(part);
+      else for (let i = 0; i < acc.length; i++) acc[i] += part[i];
     }
     round.data.set(acc, a);
     round.gathered.add(rank);
-    this.publish('ag', frame(round.step, rank, round.data.subarray(a, b)));
+    this.publishShard('ag', round, a, b);
   }
 
-  private fits(bytes: Uint8Array, expected: number, from: number, step: number): boolean {
-    const got = (bytes.byteLength - HEAD) / 4;
-    if (got === expected) return true;
+  /** Publish values [a, b) of the round's vector in pieces of CHUNK_VALUES, each with its offset from a. */
+  private publishShard(name: string, round: Round, a: number, b: number): void {
+    for (let at = a; at < b; at += CHUNK_VALUES)
+      this.publish(
+        name,
+        frame(round.step, this.group.rank, at - a, round.data.subarray(at, Math.min(b, at + CHUNK_VALUES))),
+      );
+  }
+
+  /** Where a piece goes in a shard of `size` values; undefined (and the run failed) when it does not fit. */
+  private place(bytes: Uint8Array, size: number, from: number, step: number): number | undefined {
+    const at = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
+    const n = (bytes.byteLength - HEAD) / 4;
+    if (Number.isInteger(n) && at + n <= size) return at;
     this.group.fail(
-      `rank ${from} sent ${got} gradient values for step ${step} where rank ${this.group.rank} expected ${expected}: the ranks' models differ`,
+      `rank ${from} sent gradient values ${at} to ${at + n} of step ${step} for a shard of ${size} on rank ${this.group.rank}: the ranks' models differ`,
     );
-    return false;
+    return undefined;
   }
 }
 
-function head(step: number, rank: number): Uint8Array {
+function head(step: number, rank: number, offset = 0): Uint8Array {
   const out = new Uint8Array(HEAD);
   const view = new DataView(out.buffer);
   view.setUint32(0, step, true);
   view.setUint32(4, rank, true);
+  view.setUint32(8, offset, true);
   return out;
 }
 
@@ -221,15 +273,16 @@ function readHead(bytes: Uint8Array): [number, number] {
 }
 
 /** A message: the head, then the values' bytes (little-endian float32, as typed arrays hold them here). */
-function frame(step: number, rank: number, values: Float32Array): Uint8Array {
+function frame(step: number, rank: number, offset: number, values: Float32Array): Uint8Array {
   const out = new Uint8Array(HEAD + values.byteLength);
-  out.set(head(step, rank));
+  out.set(head(step, rank, offset));
   out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), HEAD);
   return out;
 }
 
-/** Copy a message's values into `target` from index `at` (the message's bytes need not be aligned). */
-function copyValues(bytes: Uint8Array, target: Float32Array, at: number): void {
+/** Copy a message's values into `target` from index `at` (the message's bytes need not be aligned); returns how many. */
+function copyValues(bytes: Uint8Array, target: Float32Array, at: number): number {
   const values = bytes.subarray(HEAD);
   new Uint8Array(target.buffer, target.byteOffset + at * 4, values.byteLength).set(values);
+  return values.byteLength / 4;
 }

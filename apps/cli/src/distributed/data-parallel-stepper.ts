@@ -139,7 +139,15 @@ export async function dataParallelStepper(
   };
   for (const [key, v] of Object.entries(opts.settings ?? {})) if (v !== undefined) config[key] = String(v);
   const agreed: RankConfig = config;
-  await group.agree(agreed);
+  // Listen before agreeing: a rank that agrees first may say it is ready for step 1 at once, and
+  // this rank's heartbeat that completes the agreement leaves after its subscriptions.
+  const reduce = new AllReduce(link, group);
+  try {
+    await group.agree(agreed);
+  } catch (e) {
+    reduce.close();
+    throw e;
+  }
 
   const compiled = compileTrainStep(
     runtime,
@@ -160,7 +168,6 @@ export async function dataParallelStepper(
       },
     },
   );
-  const reduce = new AllReduce(link, group);
   let keys: string[] | undefined;
   let flat = new Float32Array(0);
   let steps = 0;

@@ -2,8 +2,8 @@
 // tested without a server: AllReduce against a float64 sum, the RankGroup's membership, liveness
 // and agreement, and two ranks of dataParallelStepper against one CompiledTrainer on the whole
 // batch (20 steps, Adam, active global-norm clipping): the same losses and weights within 1e-5, and
-// bit-equal weights on both ranks. The processes, the CLI and a real nats-server are tested in
-// apps/cli/test/data-parallel.test.ts.
+// bit-equal weights on both ranks; weights that drift apart stop both. The processes, the CLI and a
+// real nats-server are tested in apps/cli/test/data-parallel.test.ts.
 import { afterEach, describe, expect, test } from 'vitest';
 import {
   type Batch,
@@ -47,6 +47,7 @@ describe('AllReduce', () => {
     [3, 10],
     [3, 2],
     [2, 1001],
+    [2, 600_001],
   ])('%i ranks, %i values: the float64 sum in rank order, the same bits on every rank', async (world, n) => {
     const hub = memoryHub();
     const inputs = Array.from({ length: world }, (_, r) =>
@@ -214,5 +215,30 @@ describe('dataParallelStepper', () => {
     expect(stats.floats).toBe(graph.paramCount() + 1);
     await Promise.all(ranks.map((r: { stepper: DataParallelStepper }) => r.stepper.close()));
     await single.dispose();
+  });
+
+  test('weights that drift apart on one rank stop both at the next check', async () => {
+    const hub = memoryHub();
+    const ranks = await Promise.all(
+      [0, 1].map(async (rank) => {
+        const link = hub.link();
+        const group = await join(link, rank, 2);
+        const runtime = new Runtime(graph, { seed: 3, backend });
+        return dataParallelStepper(runtime, trainer(), { group, link, checkEvery: 3 });
+      }),
+    );
+    // A rank whose hardware computes differently, simulated: one weight of rank 1 nudged in place.
+    const held = (ranks[1].compiled as unknown as { params: Map<string, { data: Float32Array }> }).params;
+    held.values().next().value!.data[0] += 1e-3;
+    const steps = ranks.map(async (stepper) => {
+      for (let s = 0; s < 3; s++) await stepper.step(batches[s]);
+    });
+    for (const r of await Promise.allSettled(steps)) {
+      expect(r.status).toBe('rejected');
+      expect(((r as PromiseRejectedResult).reason as Error).message).toMatch(
+        /^after step 3 the weights differ between ranks \(sha256 rank 0 [0-9a-f]{12}, rank 1 [0-9a-f]{12}\): the ranks no longer train one model$/,
+      );
+    }
+    await Promise.all(ranks.map((r) => r.close()));
   });
 });

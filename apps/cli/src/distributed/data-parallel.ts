@@ -9,6 +9,7 @@
 // `--workers N` is launcher.ts: it starts the ranks as processes of this command.
 //
 //   ganglion train --nats nats://10.0.0.5:4222 --world 4 --rank 2 --run-id job-17 --corpus book.txt
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,7 +19,7 @@ import type { ProgressSink } from '../progress.js';
 import type { RunFolder } from '../run-folder.js';
 import { type DataParallelStepper, dataParallelStepper } from './data-parallel-stepper.js';
 import { connectNats } from './nats-link.js';
-import { DistributedError, RankGroup } from './rank-group.js';
+import { RankGroup } from './rank-group.js';
 
 export const DISTRIBUTED_FLAGS: FlagSpec = {
   workers: { type: 'string' },
@@ -129,6 +130,20 @@ export interface RankContext {
   summary(): string;
 }
 
+/**
+ * The launcher's private nats-server (`pid:run`), when the launcher died without stopping it: a
+ * worker that notices stops it, if that pid is still the server named after the run.
+ */
+function stopOrphanedServer(server: string | undefined): void {
+  const [pid, run] = (server ?? '').split(':');
+  try {
+    if (pid && run && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(run))
+      process.kill(Number(pid), 'SIGTERM');
+  } catch {
+    // Gone already, or not ours to stop.
+  }
+}
+
 /** A sink that shows nothing: ranks > 0 leave the terminal to rank 0. */
 export const QUIET_SINK: ProgressSink = {
   event: () => undefined,
@@ -176,10 +191,14 @@ export async function runAsRank<T>(
     });
     // Started by `--workers`: the launcher's end (even by SIGKILL) closes this channel.
     if (process.send && process.env.GANGLION_WORKER_OF) {
-      process.on('disconnect', () => g.fail(`the launcher (pid ${process.env.GANGLION_WORKER_OF}) is gone`));
+      process.on('disconnect', () => {
+        stopOrphanedServer(process.env.GANGLION_PRIVATE_NATS);
+        g.fail(`the launcher (pid ${process.env.GANGLION_WORKER_OF}) is gone`);
+      });
       process.channel?.unref();
     }
-    if (rank > 0) dataDir = await mkdtemp(join(tmpdir(), `ganglion-rank-${rank}-`));
+    // Named after the run, so the launcher can remove what a killed worker left behind.
+    if (rank > 0) dataDir = await mkdtemp(join(tmpdir(), `ganglion-${run}-rank-${rank}-`));
     const threads = Number(process.env.GANGLION_WORKER_THREADS) || availableParallelism();
     const ctx: RankContext = {
       rank,
@@ -212,13 +231,14 @@ export async function runAsRank<T>(
     return await train(ctx);
   } catch (e) {
     settled = true;
-    if (group && !(e instanceof DistributedError)) {
-      const err = e as Error;
-      const line = `${err?.name ?? 'Error'}: ${String(err?.message ?? e)}`.split('\n')[0];
-      group.fail(line, false);
-    }
     // Whatever still holds the event loop (a late answer from the server) must not keep a failed rank alive.
     setTimeout(() => process.exit(process.exitCode || 1), 3000).unref();
+    // The run failed first (a rank, the server): that is the one line, not what it broke here.
+    if (group?.failed) throw group.failed;
+    if (group) {
+      const err = e as Error;
+      group.fail(`${err?.name ?? 'Error'}: ${String(err?.message ?? e)}`.split('\n')[0], false);
+    }
     throw e;
   } finally {
     settled = true;

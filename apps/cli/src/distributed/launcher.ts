@@ -6,13 +6,16 @@
 // Rank 0's standard output is this command's (progress, events); the workers' errors are read,
 // and a failed run ends with one line: the first failed rank's own line (they all name the rank or
 // the server at fault), or the signal that killed a rank that could not say anything. The workers
-// hold an IPC channel to this process: if it dies, even by SIGKILL, they notice and stop. A worker
-// still running `timeout` + 10 s after another failed is killed.
+// hold an IPC channel to this process: if it dies, even by SIGKILL, they notice, stop the private
+// server and themselves. A worker still running 5 s after another failed with an error (`timeout`
+// + 5 s after one was killed) is stuck, and killed.
 //
 //   await launchWorkers('train', argv, flags);   // resolves when every rank exited 0
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { readdir, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GanglionError } from '@ganglion/core';
 import { UsageError } from '../args.js';
@@ -38,7 +41,7 @@ interface Exit {
 }
 
 /** `argv` without `--workers N` / `--workers=N`. */
-export function withoutWorkersFlag(argv: readonly string[]): string[] {
+function withoutWorkersFlag(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--workers') i++;
@@ -58,8 +61,16 @@ export async function launchWorkers(command: string, argv: readonly string[], fl
   const children: ChildProcess[] = [];
   const exits: Exit[] = [];
   let deadline: NodeJS.Timeout | undefined;
+  let deadlineAt = Infinity;
   const stopAll = (signal: NodeJS.Signals) => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
+  };
+  const stopAllBy = (at: number) => {
+    if (at >= deadlineAt) return;
+    if (deadline) clearTimeout(deadline);
+    deadlineAt = at;
+    deadline = setTimeout(() => stopAll('SIGKILL'), at - performance.now());
+    deadline.unref();
   };
   const killAtExit = () => stopAll('SIGKILL');
   process.once('exit', killAtExit);
@@ -82,7 +93,13 @@ export async function launchWorkers(command: string, argv: readonly string[], fl
         ],
         {
           stdio: ['ignore', rank === 0 ? 'inherit' : 'ignore', 'pipe', 'ipc'],
-          env: { ...process.env, GANGLION_WORKER_OF: String(process.pid), GANGLION_WORKER_THREADS: String(threads) },
+          env: {
+            ...process.env,
+            GANGLION_WORKER_OF: String(process.pid),
+            GANGLION_WORKER_THREADS: String(threads),
+            // Should this process die without stopping it, the workers stop the private server.
+            ...(server ? { GANGLION_PRIVATE_NATS: `${server.pid}:${run}` } : {}),
+          },
         },
       );
       children.push(child);
@@ -95,10 +112,9 @@ export async function launchWorkers(command: string, argv: readonly string[], fl
       return new Promise<void>((resolve) =>
         child.once('close', (code, signal) => {
           exits.push({ rank, pid: child.pid ?? 0, code, signal, stderr });
-          if ((code !== 0 || signal) && !deadline) {
-            deadline = setTimeout(() => stopAll('SIGKILL'), (flags.timeoutSeconds + 10) * 1000);
-            deadline.unref();
-          }
+          // A rank that failed has told the others (they stop within seconds); a killed one has
+          // not, and the others need the timeout to notice. Whoever is left after that is stuck.
+          if (code !== 0 || signal) stopAllBy(performance.now() + (signal ? flags.timeoutSeconds + 5 : 5) * 1000);
           resolve();
         }),
       );
@@ -110,6 +126,9 @@ export async function launchWorkers(command: string, argv: readonly string[], fl
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     await server?.stop();
+    // A worker killed before its own cleanup leaves its data folder (data-parallel.ts names it after the run).
+    for (const name of await readdir(tmpdir()).catch(() => []))
+      if (name.startsWith(`ganglion-${run}-rank-`)) await rm(join(tmpdir(), name), { recursive: true, force: true });
   }
   const failed = exits.filter((e) => e.code !== 0 || e.signal).sort((a, b) => a.rank - b.rank);
   if (failed.length === 0) return;

@@ -21,7 +21,7 @@ export interface Link {
 }
 
 /** Whether a subject matches a pattern with NATS wildcards. */
-export function subjectMatches(pattern: string, subject: string): boolean {
+function subjectMatches(pattern: string, subject: string): boolean {
   const p = pattern.split('.');
   const s = subject.split('.');
   for (let i = 0; i < p.length; i++) {

@@ -39,7 +39,10 @@ export interface PipelineFlags {
 type Values = Readonly<Record<string, string | boolean | undefined>>;
 
 /** The pipeline flags, or undefined without --stages; a bad one is one UsageError naming it. */
-export function pipelineFlags(values: Values, ctx: { backend?: string | boolean; batch?: number }): PipelineFlags | undefined {
+export function pipelineFlags(
+  values: Values,
+  ctx: { backend?: string | boolean; batch?: number },
+): PipelineFlags | undefined {
   if (values.stages === undefined) {
     if (values['micro-batches'] !== undefined)
       throw new UsageError('--micro-batches: micro-batches are for pipeline stages; add --stages S');
@@ -66,7 +69,10 @@ export function pipelineFlags(values: Values, ctx: { backend?: string | boolean;
     throw new UsageError(
       `--backend ${backend}: pipeline stages run eager runtimes; use --backend ${STAGE_BACKENDS.join(', ')}`,
     );
-  if (values.nats !== undefined && (typeof values.nats !== 'string' || !/^(nats|tls|wss?):\/\/|^[^:/]+:\d+$/.test(values.nats)))
+  if (
+    values.nats !== undefined &&
+    (typeof values.nats !== 'string' || !/^(nats|tls|wss?):\/\/|^[^:/]+:\d+$/.test(values.nats))
+  )
     throw new UsageError(`--nats ${String(values.nats)}: expected a NATS URL such as nats://host:4222`);
   return {
     ...(placement ? { placement } : { stages }),
@@ -91,7 +97,9 @@ function placementOf(raw: string): Record<string, number> {
   try {
     map = JSON.parse(text);
   } catch {
-    throw new UsageError(`--stages: expected a stage count or a JSON object {"node": stage}, got ${JSON.stringify(text.slice(0, 60))}`);
+    throw new UsageError(
+      `--stages: expected a stage count or a JSON object {"node": stage}, got ${JSON.stringify(text.slice(0, 60))}`,
+    );
   }
   const ok =
     typeof map === 'object' &&
@@ -99,7 +107,8 @@ function placementOf(raw: string): Record<string, number> {
     !Array.isArray(map) &&
     Object.keys(map).length > 0 &&
     Object.values(map).every((v) => Number.isInteger(v) && (v as number) >= 0);
-  if (!ok) throw new UsageError('--stages: a placement maps each node to a stage number ≥ 0, e.g. {"embed":0,"head":1}');
+  if (!ok)
+    throw new UsageError('--stages: a placement maps each node to a stage number ≥ 0, e.g. {"embed":0,"head":1}');
   return map as Record<string, number>;
 }
 

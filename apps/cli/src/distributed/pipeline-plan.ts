@@ -9,7 +9,15 @@
 //
 //   const plan = planPipeline(graph, { stages: 2 });
 //   const { forward, train } = stageGraphs(graph, plan, 0);
-import { ConfigError, Graph, type GraphInput, type GraphNode, type PortRef, formatPortRef, isFloat } from '@ganglion/core';
+import {
+  ConfigError,
+  Graph,
+  type GraphInput,
+  type GraphNode,
+  type PortRef,
+  formatPortRef,
+  isFloat,
+} from '@ganglion/core';
 import { PipelineSeam } from './pipeline-seam.js';
 
 export interface PipelinePlanOptions {
@@ -76,14 +84,18 @@ export function planPipeline(graph: Graph, opts: PipelinePlanOptions): PipelineP
   const loss = opts.loss ?? 'loss';
   const lossRef = graph.outputs[loss];
   if (!lossRef)
-    throw new ConfigError(`pipeline: the graph has no output "${loss}" (outputs: ${Object.keys(graph.outputs).join(', ')})`);
+    throw new ConfigError(
+      `pipeline: the graph has no output "${loss}" (outputs: ${Object.keys(graph.outputs).join(', ')})`,
+    );
   const needed = graph.subgraph([loss]);
   for (const name of [...needed.inputs.map((i) => i.name), ...needed.nodes.map((n) => n.name)])
     if (!SUBJECT_SAFE.test(name))
       throw new ConfigError(
         `pipeline: node "${name}" cannot name a NATS subject (no spaces, "*", ">" or empty parts between dots)`,
       );
-  const placement = opts.placement ? checkPlacement(needed, opts.placement) : balancedPlacement(needed, opts.stages ?? 1);
+  const placement = opts.placement
+    ? checkPlacement(needed, opts.placement)
+    : balancedPlacement(needed, opts.stages ?? 1);
   const count = Math.max(...Object.values(placement)) + 1;
   const onPath = lossPath(needed, lossRef);
   const stageOf = (node: string): number => (needed.isInput(node) ? -1 : placement[node]);
@@ -107,7 +119,8 @@ export function planPipeline(graph: Graph, opts: PipelinePlanOptions): PipelineP
         const ref = { node: n.name, port: o.name };
         const readers = needed.consumers(ref).filter((c) => placement[c.node] > k);
         if (readers.length === 0) continue;
-        const stagesOf = (cs: readonly PortRef[]) => [...new Set(cs.map((c) => placement[c.node]))].sort((a, b) => a - b);
+        const stagesOf = (cs: readonly PortRef[]) =>
+          [...new Set(cs.map((c) => placement[c.node]))].sort((a, b) => a - b);
         outputs.push({ ref, to: stagesOf(readers) });
         const back = readers.filter((c) => floatEdgeOnPath(needed.node(c.node), c.port));
         if (back.length) gradientsIn.push({ ref, from: stagesOf(back) });
@@ -204,8 +217,7 @@ function lossPath(graph: Graph, lossRef: PortRef): Set<string> {
     if (path.has(name) || graph.isInput(name)) return;
     path.add(name);
     const node = graph.node(name);
-    for (const [p, src] of Object.entries(node.inputs))
-      if (src && isFloat(node.inputSpecs[p]!.dtype)) visit(src.node);
+    for (const [p, src] of Object.entries(node.inputs)) if (src && isFloat(node.inputSpecs[p]!.dtype)) visit(src.node);
   };
   visit(lossRef.node);
   return path;
@@ -221,11 +233,13 @@ function checkPlacement(graph: Graph, placement: Readonly<Record<string, number>
       throw new ConfigError(`pipeline placement: node "${node}" has stage ${String(stage)}, expected an integer ≥ 0`);
   }
   const missing = graph.nodes.filter((n) => placement[n.name] === undefined).map((n) => n.name);
-  if (missing.length) throw new ConfigError(`pipeline placement: no stage for node ${missing.map((n) => `"${n}"`).join(', ')}`);
+  if (missing.length)
+    throw new ConfigError(`pipeline placement: no stage for node ${missing.map((n) => `"${n}"`).join(', ')}`);
   const used = new Set(Object.values(placement));
   const count = Math.max(...used) + 1;
   for (let k = 0; k < count; k++)
-    if (!used.has(k)) throw new ConfigError(`pipeline placement: stage ${k} has no node (stages are 0 to ${count - 1})`);
+    if (!used.has(k))
+      throw new ConfigError(`pipeline placement: stage ${k} has no node (stages are 0 to ${count - 1})`);
   for (const n of graph.nodes)
     for (const src of Object.values(n.inputs)) {
       if (!src || graph.isInput(src.node) || placement[src.node] <= placement[n.name]) continue;

@@ -38,7 +38,9 @@ export interface ConfigRequest {
   readonly lr: number;
   /** Updates the optimizer has applied (a resumed run's). */
   readonly optimizerStep: number;
+  /** The driver's optimizer and clipping policy by name, checked against the stage's. */
   readonly optimizer: string;
+  readonly clipping: string;
   readonly messages: ForwardedMessages;
   readonly timeoutMs: number;
   // Tensors: `param.<node>.<param>` and `slot.<node>.<param>.<slot>` of this stage's parameters.
@@ -61,11 +63,7 @@ export interface ApplyRequest {
   readonly lr: number;
 }
 
-export type ControlRequest =
-  | ConfigRequest
-  | StepRequest
-  | ApplyRequest
-  | { readonly op: 'discard' | 'sync' | 'stop' };
+export type ControlRequest = ConfigRequest | StepRequest | ApplyRequest | { readonly op: 'discard' | 'sync' | 'stop' };
 
 /** The head of a control frame: the request and its id. */
 export type ControlHead = ControlRequest & { readonly id: number };

@@ -5,7 +5,16 @@
 // with each yᵢ an output port of the stage and gᵢ its gradient, fed as a graph input. The stage
 // holding the loss seams the loss itself with g = 1/M, so each of M micro-batches sends back its
 // share of the gradient of the batch's mean loss. Built by pipeline-plan.ts, never serialized.
-import { Layer, type LayerSignature, type Tensor, type TensorSpec, add, expectPort, mul, reduceSum } from '@ganglion/core';
+import {
+  Layer,
+  type LayerSignature,
+  type Tensor,
+  type TensorSpec,
+  add,
+  expectPort,
+  mul,
+  reduceSum,
+} from '@ganglion/core';
 
 export interface PipelineSeamConfig {
   /** How many (y, g) pairs: ports y0..y{n-1} and g0..g{n-1}. */

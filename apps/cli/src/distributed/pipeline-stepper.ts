@@ -35,7 +35,15 @@ import {
   type StageBackend,
   subjects,
 } from './pipeline-protocol.js';
-import { type Frame, type WireTensor, decodeFrame, encodeFrame, frameMessage, messageTensors, toTensor } from './wire.js';
+import {
+  type Frame,
+  type WireTensor,
+  decodeFrame,
+  encodeFrame,
+  frameMessage,
+  messageTensors,
+  toTensor,
+} from './wire.js';
 
 export interface PipelineOptions extends PipelinePlanOptions {
   /** Micro-batches per batch (default 1); the batch's first dimension must split evenly. */
@@ -129,6 +137,7 @@ class PipelineDriver implements PipelineStepper {
   private closing?: Promise<void>;
   private readonly hellos = new Set<number>();
   private onHello?: () => void;
+  private onFailure?: () => void;
   private readonly held: Tensor[] = [];
   private readonly timeoutMs: number;
 
@@ -162,7 +171,9 @@ class PipelineDriver implements PipelineStepper {
     );
     link.subscribe(this.s.reply('*'), (bytes) => this.guard(() => this.onReply(decodeFrame(bytes))));
     link.subscribe(this.s.msg('*'), (bytes) => this.guard(() => this.onMessage(decodeFrame(bytes))));
-    void link.closed.then((e) => this.fail(`the connection to ${this.cluster.where} closed${e ? `: ${e.message}` : ''}`));
+    void link.closed.then((e) =>
+      this.fail(`the connection to ${this.cluster.where} closed${e ? `: ${e.message}` : ''}`),
+    );
     await link.flush();
     for (const stage of this.plan.stages) {
       const h = this.cluster.start(stage.index);
@@ -170,7 +181,9 @@ class PipelineDriver implements PipelineStepper {
       void h.exited.then((why) => this.fail(`stage ${stage.index}${h.pid ? ` (pid ${h.pid})` : ''} ${why}`));
     }
     await this.waitForHellos();
-    await Promise.all(this.plan.stages.map((st) => this.request(st.index, this.config(), 'config', this.stageTensors(st.index))));
+    await Promise.all(
+      this.plan.stages.map((st) => this.request(st.index, this.config(), 'config', this.stageTensors(st.index))),
+    );
   }
 
   private waitForHellos(): Promise<void> {
@@ -178,7 +191,11 @@ class PipelineDriver implements PipelineStepper {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const missing = this.plan.stages.map((s) => s.index).filter((k) => !this.hellos.has(k));
-        reject(new TrainingError(`pipeline: stage ${missing.join(', ')} did not connect to ${this.cluster.where} within ${this.timeoutMs / 1000} s`));
+        reject(
+          new TrainingError(
+            `pipeline: stage ${missing.join(', ')} did not connect to ${this.cluster.where} within ${this.timeoutMs / 1000} s`,
+          ),
+        );
       }, this.timeoutMs);
       const check = () => {
         if (this.failure) {
@@ -195,8 +212,6 @@ class PipelineDriver implements PipelineStepper {
     });
   }
 
-  private onFailure?: () => void;
-
   private config(): ConfigRequest {
     const o = this.options;
     return {
@@ -209,6 +224,7 @@ class PipelineDriver implements PipelineStepper {
       lr: this.trainer.options.lr,
       optimizerStep: this.trainer.optimizer.stepCount,
       optimizer: this.trainer.optimizer.name,
+      clipping: this.trainer.clipping.name,
       messages: o.messages ?? 'all',
       timeoutMs: this.timeoutMs,
     };
@@ -230,7 +246,12 @@ class PipelineDriver implements PipelineStepper {
 
   // ---- requests ----
 
-  private request(k: number, req: ControlRequest, what: string, tensors: Record<string, Tensor | WireTensor> = {}): Promise<Frame> {
+  private request(
+    k: number,
+    req: ControlRequest,
+    what: string,
+    tensors: Record<string, Tensor | WireTensor> = {},
+  ): Promise<Frame> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<Frame>((resolve, reject) => {
@@ -242,7 +263,10 @@ class PipelineDriver implements PipelineStepper {
 
   private timer(k: number, what: string): NodeJS.Timeout {
     return setTimeout(
-      () => this.fail(`stage ${k}${this.handles[k]?.pid ? ` (pid ${this.handles[k].pid})` : ''} did not answer ${what} within ${this.timeoutMs / 1000} s`),
+      () =>
+        this.fail(
+          `stage ${k}${this.handles[k]?.pid ? ` (pid ${this.handles[k].pid})` : ''} did not answer ${what} within ${this.timeoutMs / 1000} s`,
+        ),
       this.timeoutMs,
     );
   }
@@ -258,7 +282,6 @@ class PipelineDriver implements PipelineStepper {
 
   private onReply(frame: Frame): void {
     const head = frame.head as unknown as ReplyHead;
-    process.stderr.write(`DBG reply ${JSON.stringify(head)}\n`);
     const p = this.pending.get(head.id);
     if (!p) return;
     clearTimeout(p.timer);
@@ -267,8 +290,9 @@ class PipelineDriver implements PipelineStepper {
       return;
     }
     this.pending.delete(head.id);
-    if (head.ok) p.resolve(frame);
-    else this.fail(head.error ?? `stage ${p.stage} failed ${p.what}`);
+    if (head.ok) return p.resolve(frame);
+    this.fail(head.error ?? `stage ${p.stage} failed ${p.what}`);
+    p.reject(this.failure!);
   }
 
   private onMessage(frame: Frame): void {
@@ -293,7 +317,6 @@ class PipelineDriver implements PipelineStepper {
   // ---- Stepper ----
 
   async step(batch: Batch): Promise<StepResult> {
-    process.stderr.write(`DBG step ${this.steps + 1}\n`);
     const t = this.steps + 1;
     const micro = this.options.microBatches ?? 1;
     const base = deriveSeed(this.options.seed ?? 0, 'step', t);
@@ -302,7 +325,11 @@ class PipelineDriver implements PipelineStepper {
     const parts = splitFeeds(batch, this.graphInputs(), micro);
     try {
       const replies = this.plan.stages.map((st) =>
-        this.request(st.index, { op: 'step', step: t, seeds, correlationIds, watches: this.runtime.watches }, `step ${t}`),
+        this.request(
+          st.index,
+          { op: 'step', step: t, seeds, correlationIds, watches: this.runtime.watches },
+          `step ${t}`,
+        ),
       );
       parts.forEach((feeds, m) => {
         for (const [name, w] of Object.entries(feeds)) {
@@ -345,7 +372,10 @@ class PipelineDriver implements PipelineStepper {
         else slots.set(name.slice('slot.'.length), t);
       }
     }
-    this.trainer.optimizer.setState({ name: this.trainer.optimizer.name, tensors: slots, meta: { step: optimizerStep } }, this.runtime.backend);
+    this.trainer.optimizer.setState(
+      { name: this.trainer.optimizer.name, tensors: slots, meta: { step: optimizerStep } },
+      this.runtime.backend,
+    );
     for (const t of slots.values()) t.dispose();
   }
 
@@ -362,9 +392,9 @@ class PipelineDriver implements PipelineStepper {
     this.closing ??= (async () => {
       const stopping = this.failure
         ? []
-        : this.plan.stages.slice(0, this.handles.length).map((st) =>
-            this.request(st.index, { op: 'stop' }, 'stop').catch(() => undefined),
-          );
+        : this.plan.stages
+            .slice(0, this.handles.length)
+            .map((st) => this.request(st.index, { op: 'stop' }, 'stop').catch(() => undefined));
       await Promise.race([Promise.all(stopping), new Promise((r) => setTimeout(r, 2000))]);
       for (const p of this.pending.values()) clearTimeout(p.timer);
       for (const h of this.handles) h.kill();
@@ -381,7 +411,9 @@ function splitFeeds(batch: Batch, names: readonly string[], micro: number): Reco
   for (const name of names) {
     const t = batch[name];
     if (!t)
-      throw new TrainingError(`pipeline: the batch has no "${name}" (it has ${Object.keys(batch).join(', ') || 'nothing'})`);
+      throw new TrainingError(
+        `pipeline: the batch has no "${name}" (it has ${Object.keys(batch).join(', ') || 'nothing'})`,
+      );
     const rows = t.shape[0];
     if (typeof rows !== 'number' || t.rank === 0 || rows % micro !== 0)
       throw new ConfigError(
@@ -390,8 +422,8 @@ function splitFeeds(batch: Batch, names: readonly string[], micro: number): Reco
     const data = t.dataSync();
     const size = data.length / micro;
     const shape = [rows / micro, ...(t.shape.slice(1) as number[])];
-    for (let m = 0; m < micro; m++) parts[m][name] = { dtype: t.dtype, shape, data: data.slice(m * size, (m + 1) * size) };
+    for (let m = 0; m < micro; m++)
+      parts[m][name] = { dtype: t.dtype, shape, data: data.slice(m * size, (m + 1) * size) };
   }
   return parts;
 }
-

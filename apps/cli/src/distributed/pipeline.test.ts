@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   type Batch,
+  type Graph,
   type Message,
   ReferenceBackend,
   Runtime,
@@ -21,7 +22,7 @@ import {
   tensor,
   tidy,
 } from '@ganglion/core';
-import { gpt } from '@ganglion/layers';
+import { charLstm, gpt } from '@ganglion/layers';
 import { memoryHub } from './link.js';
 import { planPipeline } from './pipeline-plan.js';
 import { type PipelineStepper, type StageCluster, pipelineStepper } from './pipeline-stepper.js';
@@ -37,7 +38,13 @@ const STEPS = 20;
 function batches(n: number, rows = 4, time = 4): Batch[] {
   let state = 7; // a small LCG: the same token ids in every process
   const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
-  const ids = () => tensor(Array.from({ length: rows * time }, () => Math.floor(next() * 11)), [rows, time], 'int32', backend);
+  const ids = () =>
+    tensor(
+      Array.from({ length: rows * time }, () => Math.floor(next() * 11)),
+      [rows, time],
+      'int32',
+      backend,
+    );
   return Array.from({ length: n }, () => ({ ids: ids(), labels: ids() }));
 }
 
@@ -45,9 +52,9 @@ function trainer(): Trainer {
   return createTrainer({ ...plugins, lr: LR, backend });
 }
 
-/** Train `STEPS` steps in one process: the losses, the weights and the Adam slots. */
-function singleProcess(data: Batch[]) {
-  const runtime = new Runtime(graph, { seed: 3, backend });
+/** Train on each batch in one process: the losses, the weights and the Adam slots. */
+function singleProcess(model: Graph, data: Batch[]) {
+  const runtime = new Runtime(model, { seed: 3, backend });
   const t = trainer();
   const losses = data.map((b) => t.trainStep(runtime, b).loss);
   return { runtime, trainer: t, losses, values: values(runtime, t) };
@@ -107,7 +114,7 @@ describe('planPipeline', () => {
 describe('pipeline stages in one process (memory bus)', () => {
   test('3 stages × 2 micro-batches train as one process does: losses, weights and Adam slots within 1e-5 after 20 steps', async () => {
     const data = batches(STEPS);
-    const single = singleProcess(data);
+    const single = singleProcess(graph, data);
     const runtime = new Runtime(graph, { seed: 3, backend });
     const t = trainer();
     const stepper = await pipelineStepper(runtime, t, {
@@ -125,7 +132,35 @@ describe('pipeline stages in one process (memory bus)', () => {
       await stepper.sync();
       expect(maxDifference(values(runtime, t), single.values)).toBeLessThan(1e-5);
       // The weights moved: equality is not two untouched copies.
-      expect(maxDifference(values(new Runtime(graph, { seed: 3, backend })), values(single.runtime))).toBeGreaterThan(1e-3);
+      expect(maxDifference(values(new Runtime(graph, { seed: 3, backend })), values(single.runtime))).toBeGreaterThan(
+        1e-3,
+      );
+    } finally {
+      await stepper.close();
+    }
+  });
+
+  test('an LSTM resumed at step 10 (weights and Adam slots sent to the stages), 2 stages × 4 micro-batches, equals 20 steps in one process', async () => {
+    // An LSTM's two biases get one and the same gradient tensor: the stages' sums must keep both.
+    const lstm = charLstm(8, [8, 8])(11);
+    const data = batches(STEPS, 8);
+    const single = singleProcess(lstm, data);
+    const start = singleProcess(lstm, data.slice(0, 10));
+    const stepper = await pipelineStepper(start.runtime, start.trainer, {
+      stages: 2,
+      microBatches: 4,
+      backend: 'reference',
+      plugins,
+      cluster: memoryCluster(),
+    });
+    try {
+      for (const [i, b] of data.slice(10).entries()) {
+        const r = await stepper.step(b);
+        expect(r.step).toBe(11 + i);
+        expect(Math.abs(r.loss - single.losses[10 + i])).toBeLessThan(1e-5);
+      }
+      await stepper.sync();
+      expect(maxDifference(values(start.runtime, start.trainer), single.values)).toBeLessThan(1e-5);
     } finally {
       await stepper.close();
     }
@@ -133,7 +168,9 @@ describe('pipeline stages in one process (memory bus)', () => {
 
   test("messages$ on the driver shows every stage's messages, as one process would send them", async () => {
     const [b] = batches(1);
-    const expected = collect(new Runtime(graph, { seed: 3, backend }), (rt) => tidy(() => void trainer().trainStep(rt, b)));
+    const expected = collect(new Runtime(graph, { seed: 3, backend }), (rt) =>
+      tidy(() => void trainer().trainStep(rt, b)),
+    );
     const runtime = new Runtime(graph, { seed: 3, backend });
     const stepper = await pipelineStepper(runtime, trainer(), {
       stages: 3,
@@ -223,7 +260,7 @@ function maxAbs(a: number[], b: number[]): number {
 
 describe('pipeline stages as processes over a private nats-server', () => {
   const data = batches(STEPS + 2);
-  const single = singleProcess(data.slice(0, STEPS));
+  const single = singleProcess(graph, data.slice(0, STEPS));
   const runtime = new Runtime(graph, { seed: 3, backend });
   const t = trainer();
   let stepper: PipelineStepper;
@@ -231,7 +268,13 @@ describe('pipeline stages as processes over a private nats-server', () => {
 
   beforeAll(async () => {
     // A generous timeout: under the test runner each stage loads the TypeScript sources.
-    stepper = await pipelineStepper(runtime, t, { stages: 2, microBatches: 2, backend: 'reference', plugins, timeoutSeconds: 90 });
+    stepper = await pipelineStepper(runtime, t, {
+      stages: 2,
+      microBatches: 2,
+      backend: 'reference',
+      plugins,
+      timeoutSeconds: 90,
+    });
     run = stepper.run;
   }, 150_000);
 

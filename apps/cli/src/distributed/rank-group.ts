@@ -192,10 +192,24 @@ export class RankGroup {
     }
   }
 
+  /**
+   * Publish on `<run>.dp.<name>`. A connection that cannot send any more fails the run (naming the
+   * server) and throws that failure.
+   */
+  send(name: string, bytes: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    try {
+      this.link.publish(this.subject(name), bytes);
+    } catch (e) {
+      this.fail(`lost the connection to ${this.where}: ${(e as Error).message}`);
+      throw this.failure;
+    }
+  }
+
   /** Every rank's `value` for (`kind`, `step`), by rank: a small all-gather. */
   async exchange(kind: string, step: number, value: string): Promise<string[]> {
     const key = `${kind}|${step}`;
-    this.link.publish(this.subject('vote'), encode({ kind, step, rank: this.rank, value }));
+    this.send('vote', encode({ kind, step, rank: this.rank, value }));
     const got = () => this.votes.get(key);
     await this.until(
       () => (got()?.size ?? 0) === this.world,

@@ -52,9 +52,13 @@ export async function localStageCluster(opts: LocalClusterOptions = {}): Promise
 }
 
 function startStage(url: string, run: string, k: number): StageHandle {
-  const child = spawn(process.execPath, [...stageEntry(), '--nats', url, '--run', run, '--stage', String(k), '--watch-stdin'], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...stageEntry(), '--nats', url, '--run', run, '--stage', String(k), '--watch-stdin'],
+    {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    },
+  );
   children.add(child);
   let err = '';
   child.stderr?.setEncoding('utf8');
@@ -80,5 +84,10 @@ function stageEntry(): string[] {
   const here = import.meta.url;
   if (!here.endsWith('.ts')) return [fileURLToPath(new URL('./stage-main.js', here))];
   const jiti = join(dirname(createRequire(here).resolve('jiti/package.json')), 'lib', 'jiti-register.mjs');
-  return ['--conditions=@ganglion/source', '--import', pathToFileURL(jiti).href, fileURLToPath(new URL('./stage-main.ts', here))];
+  return [
+    '--conditions=@ganglion/source',
+    '--import',
+    pathToFileURL(jiti).href,
+    fileURLToPath(new URL('./stage-main.ts', here)),
+  ];
 }

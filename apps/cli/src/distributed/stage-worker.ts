@@ -28,7 +28,6 @@ import {
   formatPortRef,
   graphFromJSON,
   keep,
-  matchesFilter,
   mul,
   reduceSum,
   scalar,
@@ -36,15 +35,33 @@ import {
   tidy,
 } from '@ganglion/core';
 import type { Link } from './link.js';
-import { SEAM, type StageGraphs, planPipeline, seedInput, stageGraphs, stageInputName, type PipelinePlan } from './pipeline-plan.js';
-import type { ConfigRequest, ControlHead, PortHead, ReplyHead, StepRequest, subjects as Subjects } from './pipeline-protocol.js';
-import { subjects } from './pipeline-protocol.js';
+import { Mailbox } from './mailbox.js';
+import {
+  type StageGraphs,
+  planPipeline,
+  seedInput,
+  stageGraphs,
+  stageInputName,
+  type PipelinePlan,
+} from './pipeline-plan.js';
+import {
+  type ConfigRequest,
+  type ControlHead,
+  type PortHead,
+  type ReplyHead,
+  type StepRequest,
+  subjects,
+} from './pipeline-protocol.js';
+import { graphMessage, wanted } from './stage-messages.js';
 import { type WireTensor, decodeFrame, encodeFrame, messageFrame, toTensor } from './wire.js';
 
 /** What a stage needs from its host: a backend by name, and the layers, optimizer and clipping of a plugin choice. */
 export interface StageHost {
   createBackend(name: ConfigRequest['backend']): Promise<Backend>;
-  training(config: ConfigRequest, backend: Backend): { resolve: LayerResolver; optimizer: Optimizer; clipping: ClippingPolicy };
+  training(
+    config: ConfigRequest,
+    backend: Backend,
+  ): { resolve: LayerResolver; optimizer: Optimizer; clipping: ClippingPolicy };
 }
 
 interface Configured {
@@ -67,10 +84,9 @@ interface Configured {
  *   await new StageWorker(link, run, 1, host).serve();
  */
 export class StageWorker {
-  private readonly s: ReturnType<typeof Subjects>;
+  private readonly s: ReturnType<typeof subjects>;
   private state?: Configured;
-  private readonly mailbox = new Map<string, { frame: ReturnType<typeof decodeFrame> }>();
-  private readonly waiting = new Map<string, () => void>();
+  private readonly mailbox = new Mailbox();
   private accumulated = new Map<string, Tensor>();
   /** Whether runtime messages are being forwarded now, and which. */
   private forwarding: { step: number; watches: readonly MessageFilter[]; recompute: boolean } | undefined;
@@ -123,7 +139,6 @@ export class StageWorker {
       this.reply({ id: head.id, ok: true, ...reply.head }, reply.tensors);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      if (process.env.DBG) console.error(e);
       this.reply({ id: head.id, ok: false, error: `stage ${this.index}: ${message.split('\n')[0]}` });
     }
     if (head.op === 'stop') {
@@ -162,6 +177,10 @@ export class StageWorker {
   private async configure(config: ConfigRequest, tensors: Record<string, WireTensor>): Promise<void> {
     const backend = await this.host.createBackend(config.backend);
     const { resolve, optimizer, clipping } = this.host.training(config, backend);
+    if (optimizer.name !== config.optimizer || clipping.name !== config.clipping)
+      throw new TrainingError(
+        `the plugins sent make optimizer "${optimizer.name}" and clipping "${clipping.name}", but the driver's trainer uses "${config.optimizer}" and "${config.clipping}"`,
+      );
     const graph = graphFromJSON(config.graph as GraphJSON, resolve);
     const plan = planPipeline(graph, { loss: config.loss, placement: config.placement });
     const stage = plan.stages[this.index];
@@ -211,37 +230,27 @@ export class StageWorker {
   private deliver(kind: 'act' | 'grad', ref: PortRef, bytes: Uint8Array): void {
     const frame = decodeFrame(bytes);
     const h = frame.head as unknown as PortHead;
-    const key = mailKey(kind, ref, h.step, h.micro, kind === 'grad' ? h.stage : undefined);
-    this.mailbox.set(key, { frame });
-    this.waiting.get(key)?.();
+    this.mailbox.put(mailKey(kind, ref, h.step, h.micro, kind === 'grad' ? h.stage : undefined), frame);
   }
 
   /** The tensor sent on a port for a step's micro-batch, waiting at most the timeout. */
-  private async receive(kind: 'act' | 'grad', ref: PortRef, step: number, micro: number, from: number): Promise<Tensor> {
+  private async receive(
+    kind: 'act' | 'grad',
+    ref: PortRef,
+    step: number,
+    micro: number,
+    from: number,
+  ): Promise<Tensor> {
+    const { timeoutMs } = this.state!.config;
     const key = mailKey(kind, ref, step, micro, kind === 'grad' ? from : undefined);
-    if (!this.mailbox.has(key)) {
-      const { timeoutMs } = this.state!.config;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.waiting.delete(key);
-          const sender = from < 0 ? 'the driver' : `stage ${from}`;
-          reject(
-            new TrainingError(
-              `no ${kind === 'act' ? 'activation' : 'gradient'} of "${formatPortRef(ref)}" from ${sender} for step ${step}, micro-batch ${micro}, within ${timeoutMs / 1000} s`,
-            ),
-          );
-        }, timeoutMs);
-        this.waiting.set(key, () => {
-          clearTimeout(timer);
-          this.waiting.delete(key);
-          resolve();
-        });
-      });
-    }
-    const { frame } = this.mailbox.get(key)!;
-    this.mailbox.delete(key);
-    const value = frame.tensors.value;
-    return keep(toTensor(value, this.state!.backend));
+    const frame = await this.mailbox.take(key, timeoutMs, () => {
+      const what = kind === 'act' ? 'activation' : 'gradient';
+      const sender = from < 0 ? 'the driver' : `stage ${from}`;
+      return new TrainingError(
+        `no ${what} of "${formatPortRef(ref)}" from ${sender} for step ${step}, micro-batch ${micro}, within ${timeoutMs / 1000} s`,
+      );
+    });
+    return keep(toTensor(frame.tensors.value, this.state!.backend));
   }
 
   private send(kind: 'act' | 'grad', ref: PortRef, step: number, micro: number, value: Tensor): void {
@@ -324,16 +333,24 @@ export class StageWorker {
    * One micro-batch's backward wave on the train graph: sums its parameter gradients into the
    * step's, sends each received port's gradient back to the stage that sent the port. Returns the loss.
    */
-  private backward(feeds: Record<string, Tensor>, opts: { step: number; seed: number; correlationId: string }, micro: number): number {
+  private backward(
+    feeds: Record<string, Tensor>,
+    opts: { step: number; seed: number; correlationId: string },
+    micro: number,
+  ): number {
     const st = this.state!;
     const stage = st.plan.stages[this.index];
     return tidy(() => {
       const r = st.train!.gradients(feeds, { loss: 'loss', ...opts });
+      // One tensor may be the gradient of two parameters (an LSTM's two biases): free the old sums once none is held.
+      const old = new Set<Tensor>();
       for (const [key, g] of r.paramGrads) {
         const prev = this.accumulated.get(key);
         this.accumulated.set(key, keep(prev ? add(prev, g) : g));
-        prev?.dispose();
+        if (prev) old.add(prev);
       }
+      const held = new Set(this.accumulated.values());
+      for (const t of old) if (!held.has(t)) t.dispose();
       for (const ref of stage.gradientsOut) {
         const grad = r.inputGrads.get(formatPortRef(ref));
         if (!grad) throw new TrainingError(`no gradient reached the input "${formatPortRef(ref)}"`);
@@ -370,7 +387,7 @@ export class StageWorker {
   }
 
   private clearAccumulated(): void {
-    for (const t of this.accumulated.values()) t.dispose();
+    for (const t of new Set(this.accumulated.values())) t.dispose();
     this.accumulated = new Map();
   }
 
@@ -384,36 +401,16 @@ export class StageWorker {
     const f = this.forwarding;
     const st = this.state;
     if (!f || !st) return;
-    let out: Message | undefined;
-    switch (m.kind) {
-      case 'activation':
-        // Inputs are the sender's activations; a recomputed forward repeats what was sent already.
-        if (!f.recompute && m.from.node !== SEAM && !st.graphs.train?.isInput(m.from.node) && !st.graphs.forward?.isInput(m.from.node))
-          out = m;
-        break;
-      case 'gradient':
-        if (m.to.node === SEAM) break;
-        if (m.from.node === SEAM) {
-          // The seam's gradient of the loss is the seed of the whole backward wave; of a sent port, the next stages sent it.
-          const loss = st.plan.lossRef;
-          if (m.to.node === loss.node && m.to.port === loss.port)
-            out = { ...m, from: { node: 'loss', port: 'seed' } };
-          break;
-        }
-        out = { ...m, to: st.received.get(m.to.node) ?? m.to };
-        break;
-      case 'param-grad':
-        // A micro-batch's share is not what the optimizer sees: the step's sum is sent instead.
-        if (own) out = m;
-        break;
-      default:
-        break;
-    }
-    if (!out) return;
-    const wanted =
-      st.config.messages === 'all' ||
-      f.watches.some((w) => out.step % (w.every ?? 1) === 0 && matchesFilter(w, out));
-    if (wanted) this.link.publish(this.s.msg(this.index), messageFrame(out, this.index));
+    const isStageInput = (node: string) => Boolean(st.graphs.train?.isInput(node) || st.graphs.forward?.isInput(node));
+    const out = graphMessage(m, {
+      lossRef: st.plan.lossRef,
+      isStageInput,
+      received: st.received,
+      recompute: f.recompute,
+      own,
+    });
+    if (out && wanted(out, st.config.messages, f.watches))
+      this.link.publish(this.s.msg(this.index), messageFrame(out, this.index));
   }
 }
 

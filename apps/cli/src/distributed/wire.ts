@@ -45,7 +45,7 @@ function arrayKind(data: TensorData): ArrayKind {
 }
 
 /** A tensor's values and spec (reads it back from its backend). */
-export function wireTensor(t: Tensor): WireTensor {
+function wireTensor(t: Tensor): WireTensor {
   const shape = t.shape.map((d) => {
     if (typeof d !== 'number') throw new GanglionError(`wire: tensor of symbolic shape [${t.shape.join(', ')}]`);
     return d;
@@ -58,7 +58,10 @@ export function toTensor(w: WireTensor, backend: Backend): Tensor {
   return tensor(w.data, [...w.shape], w.dtype, backend);
 }
 
-export function encodeFrame(head: Record<string, unknown>, tensors: Record<string, Tensor | WireTensor> = {}): Uint8Array {
+export function encodeFrame(
+  head: Record<string, unknown>,
+  tensors: Record<string, Tensor | WireTensor> = {},
+): Uint8Array {
   const specs: Record<string, { dtype: DType; shape: readonly number[]; kind: ArrayKind; offset: number }> = {};
   const parts: Uint8Array[] = [];
   let offset = 0;

@@ -85,7 +85,8 @@ export class SymbolVocab {
   decode(ids: ArrayLike<number>): string[] {
     return Array.from({ length: ids.length }, (_, i) => {
       const s = this.symbols[ids[i]];
-      if (s === undefined) throw new DataError(`id ${ids[i]} at position ${i} is outside the vocabulary (0..${this.size - 1})`);
+      if (s === undefined)
+        throw new DataError(`id ${ids[i]} at position ${i} is outside the vocabulary (0..${this.size - 1})`);
       return s;
     });
   }
@@ -174,7 +175,11 @@ export function seq2seqDataset(pairs: readonly SequencePair[], options: Seq2SeqB
     const batchOrder = options.shuffle
       ? seededPermutation(cut.length, deriveSeed(seed, 'seq2seq-batches', epoch))
       : Int32Array.from(cut.keys());
-    for (const b of batchOrder) yield seq2seqBatch(cut[b].map((i) => pairs[i]), { bucket, sharedLength: shared, backend: options.backend });
+    for (const b of batchOrder)
+      yield seq2seqBatch(
+        cut[b].map((i) => pairs[i]),
+        { bucket, sharedLength: shared, backend: options.backend },
+      );
   }
 
   return { size, batches };

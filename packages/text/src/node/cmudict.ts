@@ -41,6 +41,8 @@ export interface G2pData {
   /** The rule that chose the words and split them, in words. */
   readonly rule: string;
   readonly stress: boolean;
+  /** The longest word and pronunciation kept (options.maxLength). */
+  readonly maxLength: number;
 }
 
 /** Letters, with inner apostrophes, hyphens and periods (and a trailing one: `a.`, `dunkin'`). */
@@ -68,7 +70,10 @@ export function cmudictG2p(options: CmudictOptions = {}): G2pData {
   for (const [key, value] of Object.entries(dict)) {
     const word = key.replace(/\(\d+\)$/, '').toLowerCase();
     if (!WORD.test(word) || word.length > maxLength) continue;
-    const phonemes = value.trim().split(/\s+/).map((p) => (stress ? p : p.replace(/\d$/, '')));
+    const phonemes = value
+      .trim()
+      .split(/\s+/)
+      .map((p) => (stress ? p : p.replace(/\d$/, '')));
     if (phonemes.length === 0 || phonemes[0] === '' || phonemes.length > maxLength) continue;
     const list = byWord.get(word) ?? [];
     if (!list.some((p) => p.join(' ') === phonemes.join(' '))) list.push(phonemes);
@@ -86,6 +91,7 @@ export function cmudictG2p(options: CmudictOptions = {}): G2pData {
     train,
     heldOut: held,
     stress,
+    maxLength,
     rule:
       `CMUdict words of letters (with inner ' - .), at most ${maxLength} letters and phonemes, ` +
       `${stress ? 'with' : 'without'} stress digits; ${held.length} of ${words.length} words (${heldOut}) ` +

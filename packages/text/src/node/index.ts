@@ -1,5 +1,6 @@
 // @ganglion/text/node: what reads and writes files — corpora (text files, folders of *.txt, .jsonl,
-// Moby-Dick), token files, data folders (`openData`) and the `prepare` pipeline (`prepareData`).
+// Moby-Dick), token files, data folders (`openData`), the `prepare` pipeline (`prepareData`) and
+// CMUdict as grapheme-to-phoneme pairs (`cmudictG2p`).
 export {
   type Corpus,
   CorpusError,
