@@ -31,8 +31,7 @@ export {
   gruCell,
   lstmCell,
   toOnnxRecurrentWeights,
-  unrollGru,
-  unrollLstm,
+  unrollRecurrent,
 } from './composites/rnn-cells.js';
 export type { RecurrentCell, RecurrentWeights, UnrollOptions } from './composites/rnn-cells.js';
 export { Tape } from './autodiff/tape.js';

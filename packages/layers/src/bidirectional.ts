@@ -29,7 +29,7 @@ import {
   checkRecurrentConfig,
   lowerRecurrent,
   recurrentSignature,
-  unrollRecurrent,
+  recurrentForward,
   variationalMasks,
   weightsOf,
   zeroState,
@@ -89,7 +89,7 @@ export class Bidirectional extends Layer<BidirectionalConfig> implements OnnxLow
     const zero = zeroState(x, x.shape[0], this.config.units);
     const start = Object.fromEntries(this.states.map((s) => [s, zero]));
     const [forward, backward] = [false, true].map((reverse) =>
-      unrollRecurrent(this.cell, x, weightsOf(p, reverse ? REVERSE : ''), start, {
+      recurrentForward(this.cell, x, weightsOf(p, reverse ? REVERSE : ''), start, {
         mask,
         reverse,
         dropout: variationalMasks(this.config, x, ctx),

@@ -26,7 +26,7 @@ import {
   initialState,
   lowerRecurrent,
   recurrentSignature,
-  unrollRecurrent,
+  recurrentForward,
   variationalMasks,
   weightsOf,
 } from './recurrent.js';
@@ -56,7 +56,7 @@ export class GRU extends Layer<GRUConfig> implements OnnxLowerable {
     ctx: LayerContext,
   ): LayerResult {
     const h0 = initialState('h', inputs, ctx, inputs.x.shape[0], this.config.units);
-    const { y, state } = unrollRecurrent(
+    const { y, state } = recurrentForward(
       'gru',
       inputs.x,
       weightsOf(p),

@@ -27,7 +27,7 @@ import {
   initialState,
   lowerRecurrent,
   recurrentSignature,
-  unrollRecurrent,
+  recurrentForward,
   variationalMasks,
   weightsOf,
 } from './recurrent.js';
@@ -61,7 +61,7 @@ export class LSTM extends Layer<LSTMConfig> implements OnnxLowerable {
     const H = this.config.units;
     const batch = inputs.x.shape[0];
     const state = { h: initialState('h', inputs, ctx, batch, H), c: initialState('c', inputs, ctx, batch, H) };
-    const { y, state: final } = unrollRecurrent('lstm', inputs.x, weightsOf(p), state, {
+    const { y, state: final } = recurrentForward('lstm', inputs.x, weightsOf(p), state, {
       mask: inputs.mask,
       dropout: variationalMasks(this.config, inputs.x, ctx),
     });

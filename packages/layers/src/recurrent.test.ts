@@ -18,7 +18,7 @@ import {
 } from '@ganglion/core';
 import { maxRelError } from '@ganglion/core/testing';
 import { Bidirectional, GRU, LSTM } from './index.js';
-import { unrollRecurrent } from './recurrent.js';
+import { recurrentForward } from './recurrent.js';
 import { WeightedSum } from './testing/layer-gradcheck.js';
 
 const B = 3;
@@ -172,7 +172,7 @@ test.each(['lstm', 'gru'] as const)("%s: given dropout masks, the unroll is Gal 
     const keep = (n: number, seed: number) => uniformValues(seed, n).map((u) => (u < 0.4 ? 0 : 2));
     const [mx, mh] = [keep(B * I, 21), keep(B * H, 22)];
     const zero = tensor(new Float64Array(B * H), [B, H]);
-    const { y } = unrollRecurrent(cell, x, params as never, cell === 'lstm' ? { h: zero, c: zero } : { h: zero }, {
+    const { y } = recurrentForward(cell, x, params as never, cell === 'lstm' ? { h: zero, c: zero } : { h: zero }, {
       dropout: { input: tensor(mx, [B, I]), state: tensor(mh, [B, H]) },
     });
     const xv = x.dataSync();

@@ -1,19 +1,14 @@
-// What LSTM, GRU and Bidirectional share besides their cells (core's rnn-cells.ts): the config
-// checks, the signature, the initial state (an input port, else the state carried from the
-// previous streaming wave, else zeros), the unroll with masks, direction and variational dropout,
-// and the native ONNX lowering as one ONNX `LSTM`/`GRU` node.
-//
-// Masks: `mask` [batch, time] float, 1 = keep, 0 = padding. A padded step leaves the state as it
-// was and outputs zeros, so the final state is each sequence's state at its last valid step, and a
-// reversed run (Bidirectional's backward direction) starts each sequence at its last valid step:
-// PyTorch's packed sequences when the mask is a prefix of ones; a hole inside a sequence is skipped.
+// What LSTM, GRU and Bidirectional share besides the cells and their unroll (core's rnn-cells.ts,
+// which also describes masks and reversal): the config checks, the signature, the initial state (an
+// input port, else the state carried from the previous streaming wave, else zeros), drawing the
+// variational dropout masks, and the native ONNX lowering as one ONNX `LSTM`/`GRU` node.
 //
 // Variational dropout (Gal & Ghahramani, 2016): in training, one mask per sequence on the inputs
 // [batch, I] (`dropout`) and one on the recurrent state [batch, H] (`recurrentDropout`), drawn from
 // the node's seeded stream (ctx.nextSeed) and reused at every time step; one mask for all gates,
 // as Keras does. The recurrent mask drops h where it enters W_hh, not the state carried forward.
 //
-//   const { y, state } = unrollRecurrent('lstm', x, weightsOf(p), { h, c }, { mask, dropout });
+//   const { y, state } = recurrentForward('lstm', x, weightsOf(p), { h, c }, { mask, dropout });
 import {
   AttributeError,
   type Dim,
@@ -49,8 +44,7 @@ import {
   sub,
   toOnnxRecurrentWeights,
   transpose,
-  unrollGru,
-  unrollLstm,
+  unrollRecurrent,
   where,
 } from '@ganglion/core';
 
@@ -177,80 +171,21 @@ export interface UnrollOptions {
   readonly dropout?: DropoutMasks;
 }
 
-/**
- * An LSTM (state { h, c }) or GRU (state { h }) over x [batch, time, I]: y [batch, time, H] and
- * the final state. Without mask, reversal or dropout this is core's unrollLstm / unrollGru.
- */
-export function unrollRecurrent(
+/** An LSTM (state { h, c }) or GRU (state { h }) over x [batch, time, I] (core's unrollRecurrent): y [batch, time, H] and the final state. */
+export function recurrentForward(
   cell: RecurrentCell,
   x: Tensor,
   w: Required<RecurrentWeights>,
   state: Readonly<Record<string, Tensor>>,
   o: UnrollOptions = {},
 ): { y: Tensor; state: Record<string, Tensor> } {
-  const { mask, reverse = false, dropout = {} } = o;
-  if (!mask && !reverse && !dropout.input && !dropout.state) {
-    if (cell === 'gru') {
-      const { steps, h } = unrollGru(x, w, state.h);
-      return { y: stackSteps(steps), state: { h } };
-    }
-    const { steps, h, c } = unrollLstm(x, w, { h: state.h, c: state.c });
-    return { y: stackSteps(steps), state: { h, c } };
-  }
-  const [batch, time] = x.shape;
-  if (typeof time !== 'number')
-    throw new ShapeError(`${cell.toUpperCase()}: the time dim must be concrete to unroll, got ${time}`);
-  // One input projection over every time step; the input mask is the same at each of them.
-  const xd = dropout.input ? mul(x, reshape(dropout.input, [batch, 1, dropout.input.shape[1]])) : x;
-  const xz = add(matMul(xd, transpose(w.weight_ih)), cell === 'lstm' ? add(w.bias_ih, w.bias_hh) : w.bias_ih);
-  const width = xz.shape[2];
-  const whhT = transpose(w.weight_hh);
-  const padding = mask && { keep: mask, held: sub(1, mask) };
-  let s: Record<string, Tensor> = { ...state };
-  const steps: Tensor[] = new Array<Tensor>(time);
-  for (let k = 0; k < time; k++) {
-    const t = reverse ? time - 1 - k : k;
-    const next = cellStep(
-      cell,
-      reshape(slice(xz, [t], [t + 1], [1]), [batch, width]),
-      s,
-      whhT,
-      w.bias_hh,
-      dropout.state,
-    );
-    if (!padding) {
-      s = next;
-      steps[t] = next.h;
-      continue;
-    }
-    // m ∈ {0, 1}: m·new + (1 - m)·old is exactly one of them, and differentiable in both.
-    const m = slice(padding.keep, [t], [t + 1], [1]);
-    const held = slice(padding.held, [t], [t + 1], [1]);
-    s = Object.fromEntries(Object.entries(next).map(([key, v]) => [key, add(mul(m, v), mul(held, s[key]))]));
-    steps[t] = mul(m, next.h);
-  }
-  return { y: stackSteps(steps), state: s };
-}
-
-/** One step of the cell from state `s`, h dropped by `stateMask` where it enters W_hh. */
-function cellStep(
-  cell: RecurrentCell,
-  xz: Tensor,
-  s: Readonly<Record<string, Tensor>>,
-  whhT: Tensor,
-  bhh: Tensor,
-  stateMask: Tensor | undefined,
-): Record<string, Tensor> {
-  const hIn = stateMask ? mul(s.h, stateMask) : s.h;
-  if (cell === 'lstm') return lstmCell(xz, hIn, s.c, whhT);
-  const h = gruCell(xz, hIn, whhT, bhh);
-  if (!stateMask) return { h };
-  // NOTE: gruCell carries z ⊙ hIn into h'; the carried state must be the undropped h, so add
-  // z ⊙ (h - hIn), with z (gate block 1) recomputed from the same pre-activations.
-  const H = whhT.shape[0] as number;
-  const block = (t: Tensor) => slice(t, [H], [2 * H], [-1]);
-  const z = sigmoid(add(block(xz), add(matMul(hIn, block(whhT)), block(bhh))));
-  return { h: add(h, mul(z, sub(s.h, hIn))) };
+  const { steps, state: final } = unrollRecurrent(cell, x, w, state, {
+    ...(o.mask ? { mask: o.mask } : {}),
+    ...(o.reverse ? { reverse: true } : {}),
+    ...(o.dropout?.input ? { inputMask: o.dropout.input } : {}),
+    ...(o.dropout?.state ? { stateMask: o.dropout.state } : {}),
+  });
+  return { y: stackSteps(steps), state: final };
 }
 
 // ---- native ONNX lowering ----
@@ -266,7 +201,7 @@ export interface OnnxDirection {
  * 'bidirectional' (two: forward, then reverse), layout 0 (x transposed to [time, batch, I] around
  * it; time may stay symbolic). `states` names the states in ONNX's output order (h, then c).
  * With a mask, the valid steps of each sequence are first moved to its front (a one-hot
- * [batch, time, time] matrix P, so holes are skipped as in `unrollRecurrent`), the node runs with
+ * [batch, time, time] matrix P, so holes are skipped as in core's `unrollRecurrent`), the node runs with
  * sequence_lens = the number of valid steps, and P's transpose puts the outputs back, zeros at the
  * padded steps. Returns each direction's y [batch, time, H] and final states [batch, H].
  */

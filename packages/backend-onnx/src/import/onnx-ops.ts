@@ -7,6 +7,7 @@
 import {
   type DType,
   GraphError,
+  type RecurrentCell,
   type Tensor,
   abs,
   add,
@@ -51,8 +52,7 @@ import {
   tanh,
   tensor,
   transpose,
-  unrollGru,
-  unrollLstm,
+  unrollRecurrent,
   where,
 } from '@ganglion/core';
 import { type AttributeValue, ElemType, type ITensorProto, tensorValues } from '../proto.js';
@@ -156,65 +156,91 @@ function unsqueezeShape(x: Tensor, axes: number[]): number[] {
   return out;
 }
 
-/** ONNX LSTM (forward, layout 0, default activations), unrolled with core's lstmCell. */
-function lstm(
-  [x, w, r, b, seqLens, h0, c0, peep]: readonly (Tensor | undefined)[],
+/**
+ * ONNX LSTM / GRU (layout 0, default activations, no clip; forward, reverse or bidirectional; with
+ * or without sequence_lens; GRU either linear_before_reset), unrolled with core's unrollRecurrent.
+ */
+function recurrent(
+  cell: RecurrentCell,
+  [x, w, r, b, seqLens, ...rest]: readonly (Tensor | undefined)[],
   a: Attrs,
   ctx: OpContext,
 ): (Tensor | undefined)[] {
-  if (seqLens || peep) unsupported(ctx, 'LSTM with sequence_lens or peepholes');
+  const op = cell.toUpperCase();
+  const states = cell === 'lstm' ? ['h', 'c'] : ['h'];
+  if (cell === 'lstm' && rest[2]) unsupported(ctx, 'LSTM with peepholes');
+  const direction = str(a, 'direction', 'forward');
   if (
-    str(a, 'direction', 'forward') !== 'forward' ||
+    !['forward', 'reverse', 'bidirectional'].includes(direction) ||
     int(a, 'layout', 0) !== 0 ||
     a.activations ||
     a.clip ||
     int(a, 'input_forget', 0)
   ) {
-    unsupported(ctx, 'LSTM other than forward, layout 0, default activations, no clip');
+    unsupported(ctx, `${op} other than layout 0, default activations, no clip`);
   }
   const H = a.hidden_size as number;
   const [T, B] = x!.shape as number[];
-  const state = {
-    h: h0 ? reshape(h0, [B, H]) : zeroState(x!, B, H),
-    c: c0 ? reshape(c0, [B, H]) : zeroState(x!, B, H),
-  };
-  const { steps, h, c } = unrollLstm(x!, fromOnnxRecurrentWeights('lstm', H, w!, r!, b), state, { timeAxis: 0 });
-  return [stackTimeMajor(steps, T, B, H), reshape(h, [1, B, H]), reshape(c, [1, B, H])];
-}
-
-/** ONNX GRU (forward, layout 0, default activations, either linear_before_reset), unrolled with core's gruCell. */
-function gru(
-  [x, w, r, b, seqLens, h0]: readonly (Tensor | undefined)[],
-  a: Attrs,
-  ctx: OpContext,
-): (Tensor | undefined)[] {
-  if (seqLens) unsupported(ctx, 'GRU with sequence_lens');
-  if (str(a, 'direction', 'forward') !== 'forward' || int(a, 'layout', 0) !== 0 || a.activations || a.clip) {
-    unsupported(ctx, 'GRU other than forward, layout 0, default activations, no clip');
-  }
-  const H = a.hidden_size as number;
-  const [T, B] = x!.shape as number[];
-  const linearBeforeReset = int(a, 'linear_before_reset', 0) === 1;
-  const { steps, h } = unrollGru(
-    x!,
-    fromOnnxRecurrentWeights('gru', H, w!, r!, b),
-    h0 ? reshape(h0, [B, H]) : zeroState(x!, B, H),
-    { timeAxis: 0, linearBeforeReset },
-  );
-  return [stackTimeMajor(steps, T, B, H), reshape(h, [1, B, H])];
+  const D = direction === 'bidirectional' ? 2 : 1;
+  const G = cell === 'lstm' ? 4 : 3;
+  // sequence_lens [B] as a mask [B, T]: step t of sequence b is real when t < lens[b].
+  const mask =
+    seqLens &&
+    cast(
+      greater(
+        reshape(cast(seqLens, 'float32'), [B, 1]),
+        tensor(
+          Array.from({ length: T }, (_, t) => t),
+          [1, T],
+          'float32',
+          x!.backend,
+        ),
+      ),
+      'float32',
+    );
+  const of = (t: Tensor | undefined, d: number, shape: number[]) =>
+    t && reshape(D === 1 ? t : slice(t, [d], [d + 1], [0]), shape);
+  const runs = Array.from({ length: D }, (_, d) => {
+    const weights = fromOnnxRecurrentWeights(
+      cell,
+      H,
+      of(w, d, [1, G * H, w!.shape[2] as number])!,
+      of(r, d, [1, G * H, H])!,
+      of(b, d, [1, 2 * G * H]),
+    );
+    const start = Object.fromEntries(states.map((s, i) => [s, of(rest[i], d, [B, H]) ?? zeroState(x!, B, H)]));
+    return unrollRecurrent(cell, x!, weights, start, {
+      timeAxis: 0,
+      ...(mask ? { mask } : {}),
+      ...(direction === 'reverse' || d === 1 ? { reverse: true } : {}),
+      ...(cell === 'gru' ? { linearBeforeReset: int(a, 'linear_before_reset', 0) === 1 } : {}),
+    });
+  });
+  // Y [T, D, B, H]; each final state [D, B, H].
+  const y =
+    T > 0
+      ? concat(
+          Array.from({ length: T }, (_, t) =>
+            concat(
+              runs.map((run) => reshape(run.steps[t], [1, 1, B, H])),
+              1,
+            ),
+          ),
+          0,
+        )
+      : fill([0, D, B, H], 0);
+  return [
+    y,
+    ...states.map((s) =>
+      concat(
+        runs.map((run) => reshape(run.state[s], [1, B, H])),
+        0,
+      ),
+    ),
+  ];
 }
 
 const zeroState = (x: Tensor, B: number, H: number) => expand(scalar(0, 'float32', x.backend), [B, H]);
-
-/** ONNX's Y [T, 1, B, H] from the steps' [B, H]. */
-function stackTimeMajor(steps: readonly Tensor[], T: number, B: number, H: number): Tensor {
-  return T > 0
-    ? concat(
-        steps.map((h) => reshape(h, [1, 1, B, H])),
-        0,
-      )
-    : fill([0, 1, B, H], 0);
-}
 
 /** Elementwise a && b of two bool tensors (as 0/1 ints: both set). */
 function and(a: Tensor, b: Tensor): Tensor {
@@ -296,7 +322,7 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   },
   Greater: predicate(greater),
   GreaterOrEqual: predicate((a, b) => equal(cast(less(a, b), 'int32'), 0)),
-  GRU: { grads: [0, 1, 2, 3, 5], run: gru },
+  GRU: { grads: [0, 1, 2, 3, 5], run: (inputs, a, ctx) => recurrent('gru', inputs, a, ctx) },
   Identity: { grads: [0], run: ([x]) => [x] },
   LayerNormalization: {
     grads: [0, 1, 2],
@@ -313,7 +339,7 @@ export const onnxOps: Readonly<Record<string, OnnxOp>> = {
   Less: predicate(less),
   Log: unary(log),
   LogSoftmax: { grads: [0], run: ([x], a) => [logSoftmax(x!, int(a, 'axis', -1))] },
-  LSTM: { grads: [0, 1, 2, 3, 5, 6], run: lstm },
+  LSTM: { grads: [0, 1, 2, 3, 5, 6], run: (inputs, a, ctx) => recurrent('lstm', inputs, a, ctx) },
   MatMul: binary(matMul),
   Max: variadic(max),
   Min: variadic(min),

@@ -1,13 +1,14 @@
-// The importer's ONNX LSTM/GRU (core's unrollLstm/unrollGru after fromOnnxRecurrentWeights) against
-// onnxruntime on hand-made nodes in the forms Ganglion's own export never writes: GRU with ONNX's
-// default linear_before_reset = 0, no bias B, no initial state; LSTM without B.
+// The importer's ONNX LSTM/GRU (core's unrollRecurrent after fromOnnxRecurrentWeights) against
+// onnxruntime on hand-made nodes: the forms Ganglion's own export never writes (GRU with ONNX's
+// default linear_before_reset = 0, no bias B, no initial state; LSTM without B; direction reverse),
+// and the ones its masked and bidirectional layers write (sequence_lens, direction bidirectional).
 import { ReferenceBackend, type Tensor, tensor, tidy, uniformValues } from '@ganglion/core';
 import { describe, expect, it } from 'vitest';
 import { ort } from '../ort-tensors.js';
 import { TraceBackend } from '../trace-backend.js';
 import { OnnxModel } from './onnx-model.js';
 
-const [T, B, I, H] = [5, 2, 3, 4];
+const [T, B, I, H] = [5, 3, 3, 4];
 
 interface Case {
   readonly name: string;
@@ -15,7 +16,12 @@ interface Case {
   readonly bias: boolean;
   readonly initial: boolean;
   readonly linearBeforeReset?: 0 | 1;
+  readonly direction?: 'reverse' | 'bidirectional';
+  /** Feed sequence_lens (SEQ_LENS: one full sequence, two short ones; onnxruntime leaves a length-0 one undefined). */
+  readonly seqLens?: boolean;
 }
+
+const SEQ_LENS = [T, 2, 1];
 
 const cases: Case[] = [
   { name: 'GRU, linear_before_reset 0, with B and h0', op: 'GRU', bias: true, initial: true, linearBeforeReset: 0 },
@@ -23,12 +29,38 @@ const cases: Case[] = [
   { name: 'GRU, linear_before_reset 1, no B', op: 'GRU', bias: false, initial: true, linearBeforeReset: 1 },
   { name: 'LSTM, no B, with h0 and c0', op: 'LSTM', bias: false, initial: true },
   { name: 'LSTM, with B, no initial state', op: 'LSTM', bias: true, initial: false },
+  { name: 'LSTM, reverse, with h0 and c0', op: 'LSTM', bias: true, initial: true, direction: 'reverse' },
+  {
+    name: 'LSTM, bidirectional, sequence_lens',
+    op: 'LSTM',
+    bias: true,
+    initial: true,
+    direction: 'bidirectional',
+    seqLens: true,
+  },
+  {
+    name: 'GRU, forward, sequence_lens, no h0',
+    op: 'GRU',
+    bias: true,
+    initial: false,
+    linearBeforeReset: 1,
+    seqLens: true,
+  },
+  {
+    name: 'GRU, bidirectional, linear_before_reset 0',
+    op: 'GRU',
+    bias: false,
+    initial: true,
+    linearBeforeReset: 0,
+    direction: 'bidirectional',
+  },
 ];
 
 /** A model of one `op` node: x [T, B, I] (and h0, c0 [1, B, H]) in, Y and the final states out. */
 function model(c: Case): Uint8Array {
   const tb = new TraceBackend({ opset: 17 });
   const G = c.op === 'LSTM' ? 4 : 3;
+  const D = c.direction === 'bidirectional' ? 2 : 1;
   const param = (name: string, shape: number[], seed: number) =>
     tb.parameter(
       name,
@@ -42,25 +74,26 @@ function model(c: Case): Uint8Array {
     );
   const states = c.op === 'LSTM' ? ['h', 'c'] : ['h'];
   const initial = states.map((s) =>
-    c.initial ? tb.input(`${s}0`, { shape: [1, B, H], dtype: 'float32' }) : undefined,
+    c.initial ? tb.input(`${s}0`, { shape: [D, B, H], dtype: 'float32' }) : undefined,
   );
   const inputs: (Tensor | undefined)[] = [
     tb.input('x', { shape: [T, B, I], dtype: 'float32' }),
-    param('W', [1, G * H, I], 1),
-    param('R', [1, G * H, H], 2),
-    c.bias ? param('B', [1, 2 * G * H], 3) : undefined,
-    undefined,
+    param('W', [D, G * H, I], 1),
+    param('R', [D, G * H, H], 2),
+    c.bias ? param('B', [D, 2 * G * H], 3) : undefined,
+    c.seqLens ? tb.input('seq_lens', { shape: [B], dtype: 'int32' }) : undefined,
     ...initial,
   ];
   const attrs = {
     hidden_size: { type: 'int', value: H } as const,
+    ...(c.direction ? { direction: { type: 'string', value: c.direction } as const } : {}),
     ...(c.linearBeforeReset === undefined
       ? {}
       : { linear_before_reset: { type: 'int', value: c.linearBeforeReset } as const }),
   };
   const [y, ...finals] = tb.op(c.op, inputs, attrs, [
-    { shape: [T, 1, B, H], dtype: 'float32' },
-    ...states.map(() => ({ shape: [1, B, H], dtype: 'float32' as const })),
+    { shape: [T, D, B, H], dtype: 'float32' },
+    ...states.map(() => ({ shape: [D, B, H], dtype: 'float32' as const })),
   ]);
   tb.output('y', y);
   finals.forEach((f, i) => tb.output(`${states[i]}_out`, f));
@@ -70,23 +103,35 @@ function model(c: Case): Uint8Array {
 describe('the importer runs ONNX LSTM/GRU as onnxruntime does', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
     const bytes = model(c);
-    const feeds: Record<string, { data: Float32Array; shape: number[] }> = {
+    const D = c.direction === 'bidirectional' ? 2 : 1;
+    const feeds: Record<string, { data: Float32Array | Int32Array; shape: number[] }> = {
       x: { data: Float32Array.from(uniformValues(7, T * B * I, -2, 2)), shape: [T, B, I] },
     };
+    if (c.seqLens) feeds.seq_lens = { data: Int32Array.from(SEQ_LENS), shape: [B] };
     if (c.initial)
       for (const [k, s] of ['h0', 'c0'].entries())
         if (c.op === 'LSTM' || s === 'h0')
-          feeds[s] = { data: Float32Array.from(uniformValues(10 + k, B * H, -1, 1)), shape: [1, B, H] };
+          feeds[s] = { data: Float32Array.from(uniformValues(10 + k, D * B * H, -1, 1)), shape: [D, B, H] };
     const session = await ort.InferenceSession.create(bytes);
     const want = await session.run(
-      Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor('float32', f.data, f.shape)])),
+      Object.fromEntries(
+        Object.entries(feeds).map(([k, f]) => [
+          k,
+          new ort.Tensor(f.data instanceof Int32Array ? 'int32' : 'float32', f.data, f.shape),
+        ]),
+      ),
     );
     await session.release();
     const reference = new ReferenceBackend();
     const program = OnnxModel.fromBytes(bytes, c.name).program;
     const got = tidy(() => {
       const out = program.run(
-        Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, tensor(f.data, f.shape, 'float32', reference)])),
+        Object.fromEntries(
+          Object.entries(feeds).map(([k, f]) => [
+            k,
+            tensor(f.data, f.shape, f.data instanceof Int32Array ? 'int32' : 'float32', reference),
+          ]),
+        ),
       );
       return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.toArray()]));
     });

@@ -1,11 +1,19 @@
-// The LSTM and GRU cells, written once: the layers' forward, and the ONNX importer (ONNX LSTM/GRU
-// nodes run with core ops), unroll these; the layers' native ONNX lowering and the importer convert
-// parameters between Ganglion's layout and ONNX's with the functions at the end.
+// The LSTM and GRU cells and their unroll, written once: the layers' forward (LSTM, GRU,
+// Bidirectional) and the ONNX importer (ONNX LSTM/GRU nodes run with core ops) both call
+// unrollRecurrent; the layers' native ONNX lowering and the importer convert parameters between
+// Ganglion's layout and ONNX's with the functions at the end.
 // Ganglion's layout is PyTorch's: weight_ih [G·H, I], weight_hh [G·H, H], bias_ih, bias_hh [G·H],
 // gate blocks i, f, g, o (LSTM) and r, z, n (GRU). ONNX's LSTM/GRU take W [1, G·H, I],
 // R [1, G·H, H], B [1, 2·G·H] (W's bias then R's), gate blocks i, o, f, c and z, r, h.
 //
-//   const { steps, h, c } = unrollLstm(x, params, { h: h0, c: c0 }); // x [batch, time, I]
+// Masks: `mask` [batch, time], 1 = a real step, 0 = padding. A padded step leaves the state as it
+// was and outputs zeros, so the final state is each sequence's state at its last real step, and a
+// reversed run starts each sequence at its last real step: PyTorch's packed sequences, ONNX's
+// sequence_lens, when the mask is a prefix of ones; a hole inside a sequence is skipped.
+// Variational dropout (Gal & Ghahramani): `inputMask` [batch, I] multiplies every step's input,
+// `stateMask` [batch, H] multiplies h where it enters W_hh (not the state carried forward).
+//
+//   const { steps, state } = unrollRecurrent('lstm', x, params, { h: h0, c: c0 }); // x [batch, time, I]
 import { ShapeError } from '../errors.js';
 import { tensor } from '../creation.js';
 import type { Tensor } from '../tensor.js';
@@ -32,6 +40,16 @@ export interface RecurrentWeights {
 export interface UnrollOptions {
   /** The time axis of x: 1 for [batch, time, I] (Ganglion's layers), 0 for [time, batch, I] (ONNX). */
   readonly timeAxis?: 0 | 1;
+  /** [batch, time] (whatever the time axis of x), 1 = a real step, 0 = padding. */
+  readonly mask?: Tensor;
+  /** Run from the last step to the first (a backward direction); the steps stay in time order. */
+  readonly reverse?: boolean;
+  /** Variational dropout on the input, [batch, I], already scaled by 1 / (1 - rate). */
+  readonly inputMask?: Tensor;
+  /** Variational dropout on h where it enters W_hh, [batch, H], already scaled. */
+  readonly stateMask?: Tensor;
+  /** GRU only: PyTorch's form (true, the default) or ONNX's default (false); see gruCell. */
+  readonly linearBeforeReset?: boolean;
 }
 
 /** Columns [k·H, (k+1)·H) of a [batch, G·H] tensor: gate block k. */
@@ -76,6 +94,7 @@ export function lstmCell(xz: Tensor, h: Tensor, c: Tensor, whhT: Tensor): { h: T
  *   r, z = σ(xz + h·W_hhᵀ + b_hh) (their blocks);  h' = (1 - z)⊙n + z⊙h, with
  *   n = tanh(xz_n + r⊙(h·W_hnᵀ + b_hn)) (PyTorch; ONNX linear_before_reset = 1), or
  *   n = tanh(xz_n + (r⊙h)·W_hnᵀ + b_hn) (`linearBeforeReset` false: ONNX's default).
+ * `carry` is the h of z⊙h (default h): the undropped state when h is a dropped copy.
  */
 export function gruCell(
   xz: Tensor,
@@ -83,6 +102,7 @@ export function gruCell(
   whhT: Tensor,
   bhh: Tensor | undefined,
   linearBeforeReset = true,
+  carry: Tensor = h,
 ): Tensor {
   const H = whhT.shape[0] as number;
   const withBias = (t: Tensor, from: number, to: number) =>
@@ -100,45 +120,51 @@ export function gruCell(
         : withBias(matMul(mul(r, h), slice(whhT, [2 * H], [3 * H], [1])), 2 * H, 3 * H),
     ),
   );
-  return add(mul(sub(1, z), n), mul(z, h));
+  return add(mul(sub(1, z), n), mul(z, carry));
 }
 
-/** An LSTM over a sequence from state (h, c) [batch, H]: every step's h (`steps`) and the last h, c. */
-export function unrollLstm(
+/**
+ * An LSTM (state { h, c }) or GRU (state { h }) over x from `state` [batch, H] each: every step's h
+ * [batch, H] in time order (`steps`; zeros at padded steps) and the final state.
+ */
+export function unrollRecurrent(
+  cell: RecurrentCell,
   x: Tensor,
   w: RecurrentWeights,
-  state: { readonly h: Tensor; readonly c: Tensor },
+  state: Readonly<Record<string, Tensor>>,
   o: UnrollOptions = {},
-): { steps: Tensor[]; h: Tensor; c: Tensor } {
-  // One big input projection over all time steps, both biases folded in.
-  const bias = w.bias_ih && w.bias_hh ? add(w.bias_ih, w.bias_hh) : (w.bias_ih ?? w.bias_hh);
-  const xz = inputProjection(x, w.weight_ih, bias, o.timeAxis ?? 1, 'LSTM');
+): { steps: Tensor[]; state: Record<string, Tensor> } {
+  const timeAxis = o.timeAxis ?? 1;
+  const xd = o.inputMask
+    ? mul(x, reshape(o.inputMask, timeAxis === 1 ? [x.shape[0], 1, x.shape[2]] : [1, x.shape[1], x.shape[2]]))
+    : x;
+  // One input projection over every time step; an LSTM folds both biases into it.
+  const lstmBias = w.bias_ih && w.bias_hh ? add(w.bias_ih, w.bias_hh) : (w.bias_ih ?? w.bias_hh);
+  const bias = cell === 'lstm' ? lstmBias : w.bias_ih;
+  const xz = inputProjection(xd, w.weight_ih, bias, timeAxis, cell.toUpperCase());
   const whhT = transpose(w.weight_hh);
-  let { h, c } = state;
-  const steps: Tensor[] = [];
-  for (let t = 0; t < xz.T; t++) {
-    ({ h, c } = lstmCell(xz.at(t), h, c, whhT));
-    steps.push(h);
+  const padding = o.mask && { keep: o.mask, held: sub(1, o.mask) };
+  let s: Record<string, Tensor> = { ...state };
+  const steps = new Array<Tensor>(xz.T);
+  for (let k = 0; k < xz.T; k++) {
+    const t = o.reverse ? xz.T - 1 - k : k;
+    const hIn = o.stateMask ? mul(s.h, o.stateMask) : s.h;
+    const next =
+      cell === 'lstm'
+        ? lstmCell(xz.at(t), hIn, s.c, whhT)
+        : { h: gruCell(xz.at(t), hIn, whhT, w.bias_hh, o.linearBeforeReset ?? true, s.h) };
+    if (!padding) {
+      s = next;
+      steps[t] = next.h;
+      continue;
+    }
+    // m ∈ {0, 1}: m·new + (1 - m)·old is exactly one of them, and differentiable in both.
+    const m = slice(padding.keep, [t], [t + 1], [1]);
+    const held = slice(padding.held, [t], [t + 1], [1]);
+    s = Object.fromEntries(Object.entries(next).map(([key, v]) => [key, add(mul(m, v), mul(held, s[key]))]));
+    steps[t] = mul(m, next.h);
   }
-  return { steps, h, c };
-}
-
-/** A GRU over a sequence from state h [batch, H]: every step's h (`steps`) and the last one. */
-export function unrollGru(
-  x: Tensor,
-  w: RecurrentWeights,
-  h0: Tensor,
-  o: UnrollOptions & { readonly linearBeforeReset?: boolean } = {},
-): { steps: Tensor[]; h: Tensor } {
-  const xz = inputProjection(x, w.weight_ih, w.bias_ih, o.timeAxis ?? 1, 'GRU');
-  const whhT = transpose(w.weight_hh);
-  let h = h0;
-  const steps: Tensor[] = [];
-  for (let t = 0; t < xz.T; t++) {
-    h = gruCell(xz.at(t), h, whhT, w.bias_hh, o.linearBeforeReset ?? true);
-    steps.push(h);
-  }
-  return { steps, h };
+  return { steps, state: s };
 }
 
 // ---- Ganglion's layout <-> ONNX's ----
