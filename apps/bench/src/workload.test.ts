@@ -21,7 +21,18 @@ describe('GPT workloads', () => {
     // LayerNorms 4·128 = 512, QKV 384·128 + 384 = 49,536, the output projection 128·128 + 128 =
     // 16,512, the MLP 512·128 + 512 + 128·512 + 128 = 131,712: 198,272, four of them 793,088;
     // the final LayerNorm 256; the head has none of its own. 11,392 + 16,384 + 793,088 + 256.
-    const byHand = { 'gpt-0.8m': 821_120, 'gpt-5m': 4_827_392, 'gpt-25m': 25_396_736, 'gpt-85m': 85_320_960 };
+    // gpt2-small (GPT-2's shape, context 256): tokens 50,257·768 = 38,597,376; positions 256·768 =
+    // 196,608; a block 2·1,536 + (2,304·768 + 2,304) + (768·768 + 768) + (3,072·768 + 3,072) +
+    // (768·3,072 + 768) = 7,087,872, twelve of them 85,054,464; the final LayerNorm 1,536. Its LoRA
+    // variant adds r = 8 adapters on q and v: 12 blocks · 2 · (8·768 + 768·8) = 294,912.
+    const byHand = {
+      'gpt-0.8m': 821_120,
+      'gpt-5m': 4_827_392,
+      'gpt-25m': 25_396_736,
+      'gpt-85m': 85_320_960,
+      'gpt2-small': 123_849_984,
+      'gpt2-small-lora': 123_849_984 + 294_912,
+    };
     for (const [name, w] of Object.entries(GPT_WORKLOADS)) {
       expect(countOf(await workloadGraph(w)), name).toBe(byHand[name as keyof typeof byHand]);
       expect(gptParamCount(w), name).toBe(byHand[name as keyof typeof byHand]);

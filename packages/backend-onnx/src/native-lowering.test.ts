@@ -27,6 +27,8 @@ const MARKERS: Readonly<Record<string, string | undefined>> = {
   layer_norm: 'LayerNormalization',
   layer_norm_plain: 'LayerNormalization',
   transformer_block: 'LayerNormalization',
+  transformer_decoder_block: 'LayerNormalization',
+  transformer_decoder_block_rope_gqa: 'Range',
   gpt: 'LayerNormalization',
   mha: undefined,
   mha_padding: 'Where',
