@@ -43,7 +43,8 @@ import {
   multiHeadAttentionOnnx,
 } from './multi-head-attention.js';
 
-export interface TransformerBlockConfig extends AttentionOptions {
+/** What a Transformer block has besides its attention: the feed-forward and the norms. */
+export interface BlockConfig {
   /** FeedForward hidden width. Default 4 · dim. */
   readonly hidden?: number;
   /** The norms' eps (LayerNorm's or RMSNorm's). Default 1e-5. */
@@ -54,9 +55,46 @@ export interface TransformerBlockConfig extends AttentionOptions {
   readonly norm?: 'layer' | 'rms';
 }
 
-type Norm = (x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number) => Tensor;
+export interface TransformerBlockConfig extends AttentionOptions, BlockConfig {}
 
-const rms: Norm = (x, weight, _bias, eps) => rmsNorm(x, weight, eps);
+/** Throw AttributeError unless a block's attention, feed-forward and norm options are valid. */
+export function checkBlockConfig(layer: string, config: BlockConfig & Pick<AttentionOptions, 'heads'>): void {
+  checkAttentionOptions(layer, config);
+  checkFeedForwardConfig(layer, config);
+  if (config.norm !== undefined && config.norm !== 'layer' && config.norm !== 'rms')
+    throw new AttributeError(`${layer}: norm must be 'layer' or 'rms', got ${JSON.stringify(config.norm)}`);
+}
+
+/** One norm's parameters: weight and bias (LayerNorm) or weight (RMSNorm). */
+export function blockNormParams(config: BlockConfig, dim: number): ParamSpec[] {
+  return config.norm === 'rms' ? [{ name: 'weight', shape: [dim], init: { kind: 'ones' } }] : layerNormParams(dim);
+}
+
+/** A block's norm (its parameters `<ln>.weight`, `<ln>.bias`) and its residual dropout. */
+export interface BlockParts {
+  readonly norm: (x: Tensor, ln: string) => Tensor;
+  readonly drop: (x: Tensor) => Tensor;
+}
+
+/** The norm computed in the framework or (given `b`) lowered to ONNX, and the dropout at the config's rate. */
+export function blockParts(
+  config: BlockConfig & { readonly dropout?: number },
+  p: Readonly<Record<string, Tensor>>,
+  ctx: LayerContext,
+  b?: OnnxBuilder,
+): BlockParts {
+  const eps = config.eps ?? 1e-5;
+  const rate = config.dropout ?? 0;
+  return {
+    norm: (x, ln) =>
+      config.norm === 'rms'
+        ? rmsNorm(x, p[`${ln}.weight`], eps)
+        : b
+          ? onnxLayerNorm(b, x, p[`${ln}.weight`], p[`${ln}.bias`], eps)
+          : layerNorm(x, p[`${ln}.weight`], p[`${ln}.bias`], eps),
+    drop: (x) => dropout(x, rate, ctx),
+  };
+}
 
 export class TransformerBlock extends Layer<TransformerBlockConfig> {
   static override readonly kind = 'TransformerBlock';
@@ -66,10 +104,7 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
 
   constructor(config: TransformerBlockConfig) {
     super(config);
-    checkAttentionOptions('TransformerBlock', config);
-    checkFeedForwardConfig('TransformerBlock', config);
-    if (config.norm !== undefined && config.norm !== 'layer' && config.norm !== 'rms')
-      throw new AttributeError(`TransformerBlock: norm must be 'layer' or 'rms', got ${JSON.stringify(config.norm)}`);
+    checkBlockConfig('TransformerBlock', config);
   }
 
   signature(inputs: Readonly<Record<string, TensorSpec | undefined>>): LayerSignature {
@@ -77,8 +112,7 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
     const dim = lastDim('x', x);
     checkHeads(dim, this.config);
     if (inputs.mask) expectPort('mask', inputs.mask, 'float32', [x.shape[0], x.shape[1]]);
-    const norm: ParamSpec[] =
-      this.config.norm === 'rms' ? [{ name: 'weight', shape: [dim], init: { kind: 'ones' } }] : layerNormParams(dim);
+    const norm = blockNormParams(this.config, dim);
     return {
       outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }],
       params: [
@@ -95,7 +129,7 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
     p: Readonly<Record<string, Tensor>>,
     ctx: LayerContext,
   ): LayerResult {
-    return this.block(x, p, ctx, this.config.norm === 'rms' ? rms : layerNorm, (normed) =>
+    return this.block(x, p, ctx, undefined, (normed) =>
       multiHeadAttention(normed, subParams('attn', p), this.config, ctx, { mask, cache: ctx.state }),
     );
   }
@@ -110,8 +144,7 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
     p: Readonly<Record<string, Tensor>>,
     ctx: LayerContext,
   ): LayerResult {
-    const norm: Norm = this.config.norm === 'rms' ? rms : (t, w, bias, eps) => onnxLayerNorm(b, t, w, bias, eps);
-    return this.block(x, p, ctx, norm, (normed) =>
+    return this.block(x, p, ctx, b, (normed) =>
       multiHeadAttentionOnnx(b, normed, subParams('attn', p), this.config, { mask, cache: ctx.state }),
     );
   }
@@ -120,14 +153,13 @@ export class TransformerBlock extends Layer<TransformerBlockConfig> {
     x: Tensor,
     p: Readonly<Record<string, Tensor>>,
     ctx: LayerContext,
-    norm: Norm,
+    b: OnnxBuilder | undefined,
     attention: (normed: Tensor) => { y: Tensor; cache?: { readonly key: Tensor; readonly value: Tensor } },
   ): LayerResult {
-    const eps = this.config.eps ?? 1e-5;
-    const rate = this.config.dropout ?? 0;
-    const { y: attended, cache } = attention(norm(x, p['ln1.weight'], p['ln1.bias'], eps));
-    const h = add(x, dropout(attended, rate, ctx));
-    const y = add(h, feedForward(norm(h, p['ln2.weight'], p['ln2.bias'], eps), subParams('ff', p), this.config, ctx));
+    const { norm, drop } = blockParts(this.config, p, ctx, b);
+    const { y: attended, cache } = attention(norm(x, 'ln1'));
+    const h = add(x, drop(attended));
+    const y = add(h, feedForward(norm(h, 'ln2'), subParams('ff', p), this.config, ctx));
     return { outputs: { y }, state: { ...cache } };
   }
 }

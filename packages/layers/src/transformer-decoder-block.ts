@@ -20,52 +20,33 @@
 // Native ONNX export: LayerNormalization nodes, the self-attention of multiHeadAttentionOnnx (its
 // cache exports as past_key_values.N / present.N), the cross-attention traced from its forward.
 import {
-  AttributeError,
   Layer,
   type LayerContext,
   type LayerResult,
   type LayerSignature,
   type OnnxBuilder,
-  type ParamSpec,
   type Tensor,
   type TensorSpec,
   add,
   expectPort,
   lastDim,
 } from '@ganglion/core';
-import { dropout } from './attention.js';
-import { onnxLayerNorm } from './attention-onnx.js';
-import { type FeedForwardConfig, checkFeedForwardConfig, feedForward, feedForwardParams } from './feed-forward.js';
-import { layerNorm, layerNormParams } from './layer-norm.js';
+import { feedForward, feedForwardParams } from './feed-forward.js';
 import { prefixParams, subParams } from './linear.js';
 import {
   type AttentionOptions,
   type KVCache,
   attentionParams,
-  checkAttentionOptions,
   checkHeads,
   multiHeadAttention,
   multiHeadAttentionOnnx,
 } from './multi-head-attention.js';
-import { rmsNorm } from './rms-norm.js';
+import { type BlockConfig, blockNormParams, blockParts, checkBlockConfig } from './transformer-block.js';
 
-export interface TransformerDecoderBlockConfig extends Pick<
-  AttentionOptions,
-  'heads' | 'kvHeads' | 'bias' | 'dropout' | 'rope' | 'ropeBase' | 'window'
-> {
-  /** FeedForward hidden width. Default 4 · dim. */
-  readonly hidden?: number;
-  /** The norms' eps. Default 1e-5. */
-  readonly eps?: number;
-  /** FeedForward activation. Default 'gelu'. */
-  readonly activation?: FeedForwardConfig['activation'];
-  /** 'layer' (LayerNorm, weight and bias; default) or 'rms' (RMSNorm, weight only). */
-  readonly norm?: 'layer' | 'rms';
-}
-
-type Norm = (x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number) => Tensor;
-
-const rms: Norm = (x, weight, _bias, eps) => rmsNorm(x, weight, eps);
+export interface TransformerDecoderBlockConfig
+  extends
+    Pick<AttentionOptions, 'heads' | 'kvHeads' | 'bias' | 'dropout' | 'rope' | 'ropeBase' | 'window'>,
+    BlockConfig {}
 
 export class TransformerDecoderBlock extends Layer<TransformerDecoderBlockConfig> {
   static override readonly kind = 'TransformerDecoderBlock';
@@ -76,12 +57,7 @@ export class TransformerDecoderBlock extends Layer<TransformerDecoderBlockConfig
   /** new TransformerDecoderBlock({ heads: 4, hidden: 512 }): wire x, memory and the source mask. */
   constructor(config: TransformerDecoderBlockConfig) {
     super(config);
-    checkAttentionOptions('TransformerDecoderBlock', config);
-    checkFeedForwardConfig('TransformerDecoderBlock', config);
-    if (config.norm !== undefined && config.norm !== 'layer' && config.norm !== 'rms')
-      throw new AttributeError(
-        `TransformerDecoderBlock: norm must be 'layer' or 'rms', got ${JSON.stringify(config.norm)}`,
-      );
+    checkBlockConfig('TransformerDecoderBlock', config);
   }
 
   /** The self-attention's options: causal, with the block's positions and window. */
@@ -107,8 +83,7 @@ export class TransformerDecoderBlock extends Layer<TransformerDecoderBlockConfig
     checkHeads(dim, this.selfOptions);
     const memory = expectPort('memory', inputs.memory, 'float32', [x.shape[0], null, dim]);
     if (inputs.mask) expectPort('mask', inputs.mask, 'float32', [x.shape[0], memory.shape[1]]);
-    const norm: ParamSpec[] =
-      this.config.norm === 'rms' ? [{ name: 'weight', shape: [dim], init: { kind: 'ones' } }] : layerNormParams(dim);
+    const norm = blockNormParams(this.config, dim);
     return {
       outputs: [{ name: 'y', dtype: 'float32', shape: x.shape }],
       params: [
@@ -127,7 +102,7 @@ export class TransformerDecoderBlock extends Layer<TransformerDecoderBlockConfig
     p: Readonly<Record<string, Tensor>>,
     ctx: LayerContext,
   ): LayerResult {
-    return this.block(x, memory, mask, p, ctx, this.config.norm === 'rms' ? rms : layerNorm, (normed) =>
+    return this.block(x, memory, mask, p, ctx, undefined, (normed) =>
       multiHeadAttention(normed, subParams('attn', p), this.selfOptions, ctx, { cache: ctx.state }),
     );
   }
@@ -139,8 +114,7 @@ export class TransformerDecoderBlock extends Layer<TransformerDecoderBlockConfig
     p: Readonly<Record<string, Tensor>>,
     ctx: LayerContext,
   ): LayerResult {
-    const norm: Norm = this.config.norm === 'rms' ? rms : (t, w, bias, eps) => onnxLayerNorm(b, t, w, bias, eps);
-    return this.block(x, memory, mask, p, ctx, norm, (normed) =>
+    return this.block(x, memory, mask, p, ctx, b, (normed) =>
       multiHeadAttentionOnnx(b, normed, subParams('attn', p), this.selfOptions, { cache: ctx.state }),
     );
   }
@@ -151,25 +125,21 @@ export class TransformerDecoderBlock extends Layer<TransformerDecoderBlockConfig
     mask: Tensor | undefined,
     p: Readonly<Record<string, Tensor>>,
     ctx: LayerContext,
-    norm: Norm,
+    b: OnnxBuilder | undefined,
     selfAttention: (normed: Tensor) => {
       y: Tensor;
       cache?: KVCache | { readonly key: Tensor; readonly value: Tensor };
     },
   ): LayerResult {
-    const eps = this.config.eps ?? 1e-5;
-    const rate = this.config.dropout ?? 0;
-    const { y: attended, cache } = selfAttention(norm(x, p['ln1.weight'], p['ln1.bias'], eps));
-    const h = add(x, dropout(attended, rate, ctx));
-    const { y: crossed } = multiHeadAttention(
-      norm(h, p['ln2.weight'], p['ln2.bias'], eps),
-      subParams('cross', p),
-      this.crossOptions,
-      ctx,
-      { kv: memory, mask },
-    );
-    const g = add(h, dropout(crossed, rate, ctx));
-    const y = add(g, feedForward(norm(g, p['ln3.weight'], p['ln3.bias'], eps), subParams('ff', p), this.config, ctx));
+    const { norm, drop } = blockParts(this.config, p, ctx, b);
+    const { y: attended, cache } = selfAttention(norm(x, 'ln1'));
+    const h = add(x, drop(attended));
+    const { y: crossed } = multiHeadAttention(norm(h, 'ln2'), subParams('cross', p), this.crossOptions, ctx, {
+      kv: memory,
+      mask,
+    });
+    const g = add(h, drop(crossed));
+    const y = add(g, feedForward(norm(g, 'ln3'), subParams('ff', p), this.config, ctx));
     return { outputs: { y }, state: { ...cache } };
   }
 }
