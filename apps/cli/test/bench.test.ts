@@ -74,7 +74,7 @@ describe('ganglion bench', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(
-      /--workload: unknown workload "gpt-1b" \(workloads: char-lstm, gpt-0\.8m, gpt-5m, gpt-25m, gpt-85m, all-gpt, tokenizer\)/,
+      /--workload: unknown workload "gpt-1b" \(workloads: char-lstm, gpt-0\.8m, gpt-5m, gpt-25m, gpt-85m, all-gpt, gpt2-small, gpt2-small-lora, finetune, tokenizer\)/,
     );
   });
 
