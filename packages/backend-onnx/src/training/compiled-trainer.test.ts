@@ -20,7 +20,7 @@ import {
 } from '@ganglion/core';
 import { RootOfGap } from '@ganglion/core/testing';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
-import { Dense, Dropout, Embedding, GRU, LSTM, MSE, SoftmaxCrossEntropy } from '@ganglion/layers';
+import { Dense, Dropout, Embedding, GRU, LSTM, MSE, SoftmaxCrossEntropy, gpt } from '@ganglion/layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { onnx } from '../proto.js';
 import { CompiledTrainer, compileTrainStep } from './compiled-trainer.js';
@@ -200,10 +200,39 @@ describe('CompiledTrainer', () => {
     // Pad is left to rewrite), and MatMul's VJP already takes the LSTM's input weight and the
     // head's kernel gradients as one product over batch × time rows. What is left: the recurrent
     // weight's per-step products, summed, become one Gemm.
-    expect(model.rewrites).toEqual({ matMulSums: 1, matMulLeaves: T });
+    expect(model.rewrites).toEqual({ matMulSums: 1, matMulLeaves: T, scatterSums: 0 });
     const plainModel = await plain.prepare(data[0]);
     expect(plainModel.rewrites.matMulSums).toBe(0);
     expect(onnx.ModelProto.decode(plainModel.bytes).graph!.node!.filter((n) => n.opType === 'Pad')).toEqual([]);
+    for (let s = 0; s < 3; s++) {
+      const a = await fast.step(data[s]);
+      const b = await plain.step(data[s]);
+      expect(relDiff(a.loss, b.loss)).toBeLessThan(1e-6);
+    }
+    const [wa, wb] = [fast.paramStore(tfjs), plain.paramStore(tfjs)];
+    for (const [key, t] of wa.entries())
+      expect(maxAbsDiff(t.dataSync(), wb.get(key).dataSync()), key).toBeLessThan(1e-6);
+    wa.dispose();
+    wb.dispose();
+    await fast.dispose();
+    await plain.dispose();
+  });
+
+  it("a tied head's weight gradient is one scatter onto the head's product, and the step is the plain step", async () => {
+    const graph = gpt({ dim: 16, heads: 2, blocks: 1, context: T, position: 'learned' })(V);
+    const params = ParamStore.initialize(graph, 1, tfjs);
+    const data = batches();
+    // SGD, not Adam: Adam's g/√v turns the rounding noise of a gradient that is zero in exact
+    // arithmetic (the key bias's) into whole steps of ±lr.
+    const make = (rewrite: boolean) =>
+      new CompiledTrainer(graph, params, createTrainer({ optimizer: 'sgd', lr: 0.1 }), { rewrite });
+    const fast = make(true);
+    const plain = make(false);
+    const model = await fast.prepare(data[0]);
+    expect(model.rewrites.scatterSums).toBe(1); // embed.weight: the Gather's scatter plus the head's product
+    const scatters = (bytes: Uint8Array) =>
+      onnx.ModelProto.decode(bytes).graph!.node!.filter((n) => n.opType === 'ScatterND').length;
+    expect(scatters(model.bytes)).toBe(scatters((await plain.prepare(data[0])).bytes));
     for (let s = 0; s < 3; s++) {
       const a = await fast.step(data[s]);
       const b = await plain.step(data[s]);

@@ -1,20 +1,26 @@
 // The gradient-sum rewrite on small hand-made sums: the rewritten model computes what the original
 // does (up to rounding: the Gemm sums in another order), and leaves alone what does not match.
-import { type Tensor, add, matMul, transpose, uniformValues } from '@ganglion/core';
+import { type Tensor, add, matMul, scatterAdd, tensor, transpose, uniformValues } from '@ganglion/core';
 import { describe, expect, it } from 'vitest';
 import { onnx } from '../proto.js';
 import { ort } from '../ort-tensors.js';
 import { type RewriteStats, rewriteGradientSums } from './gradient-sums.js';
 import { ShapeRecordingTrace } from './trace-train-step.js';
 
-type Build = (input: (name: string, shape: number[]) => Tensor) => Tensor;
+type Build = (
+  input: (name: string, shape: number[]) => Tensor,
+  ints: (values: number[], shape: number[]) => Tensor,
+) => Tensor;
 
 async function compare(build: Build): Promise<{ stats: RewriteStats; maxDiff: number; ops: string[] }> {
   const tb = new ShapeRecordingTrace();
   const shapes = new Map<string, number[]>();
   tb.output(
     's',
-    build((name, shape) => (shapes.set(name, shape), tb.input(name, { shape, dtype: 'float32' }))),
+    build(
+      (name, shape) => (shapes.set(name, shape), tb.input(name, { shape, dtype: 'float32' })),
+      (values, shape) => tensor(values, shape, 'int32', tb),
+    ),
   );
   const plain = tb.toModel();
   const proto = onnx.ModelProto.decode(plain);
@@ -59,7 +65,7 @@ describe('gradient-sum rewrites', () => {
       }
       return acc!;
     });
-    expect(r.stats).toEqual({ matMulSums: 1, matMulLeaves: 5 });
+    expect(r.stats).toEqual({ matMulSums: 1, matMulLeaves: 5, scatterSums: 0 });
     expect(r.ops.filter((o) => o === 'MatMul')).toHaveLength(0);
     expect(r.ops).toContain('Gemm');
     expect(r.maxDiff).toBeLessThan(1e-5);
@@ -73,8 +79,32 @@ describe('gradient-sum rewrites', () => {
       );
       return add(plain, matMul(transpose(input('h', [3, 4]), [1, 0]), input('dz', [3, 6])));
     });
-    expect(r.stats).toEqual({ matMulSums: 0, matMulLeaves: 0 });
+    expect(r.stats).toEqual({ matMulSums: 0, matMulLeaves: 0, scatterSums: 0 });
     expect(r.ops.filter((o) => o === 'MatMul')).toHaveLength(3);
+    expect(r.maxDiff).toBe(0);
+  });
+
+  it("a tied weight's gradient, a scatter onto zeros plus a product, becomes one scatter onto the product", async () => {
+    // ids repeat (1 twice): the scatter adds both rows, as the Gather's VJP must.
+    const r = await compare((input, ints) =>
+      add(
+        scatterAdd(ints([1, 4, 1, 0], [2, 2]), input('dEmb', [2, 2, 3]), 0, 6),
+        matMul(transpose(input('dLogits', [5, 6]), [1, 0]), input('x', [5, 3])),
+      ),
+    );
+    expect(r.stats).toEqual({ matMulSums: 0, matMulLeaves: 0, scatterSums: 1 });
+    expect(r.ops.filter((o) => o === 'ScatterND')).toHaveLength(1);
+    expect(r.ops).not.toContain('Add');
+    expect(r.ops).not.toContain('Expand');
+    expect(r.maxDiff).toBeLessThan(1e-6);
+  });
+
+  it('leaves alone a scatter whose sum broadcasts', async () => {
+    const r = await compare((input, ints) =>
+      add(scatterAdd(ints([1, 4], [2]), input('dEmb', [2, 3]), 0, 6), input('b', [3])),
+    );
+    expect(r.stats.scatterSums).toBe(0);
+    expect(r.ops).toContain('Add');
     expect(r.maxDiff).toBe(0);
   });
 });

@@ -6,13 +6,17 @@
 // equal up to float rounding.
 // The rewrite works on the ModelProto's graph with the shapes the tracer recorded, replaces each
 // chain's last Add by the new nodes (same output name) and prunes what nothing needs any more.
+// A second kind: a tied weight's gradient (an Embedding's table that is also the head) is the sum of
+// the Gather's VJP, ScatterND(zeros, ids, updates, reduction add), and the head's product X. The
+// sum is ScatterND(X, ids, updates, reduction add): one [vocab, dim] buffer where there were three
+// (the zeros, the scatter and the sum), which onnxruntime may even write in X's place.
 // NOTE: the other sums a traced step holds need no rewrite: core's tape joins the gradients of
 // one-axis slices with a Concat itself (no chain of Pads), and MatMul's VJP takes a matrix weight's
 // gradient over the flattened rows (no batched product summed over the batch).
 import type onnxProto from 'onnx-proto';
 import type { INodeProto, ITensorProto } from '../proto.js';
 import { neededValues } from '../onnx-graph.js';
-import { attributeProto } from '../proto.js';
+import { attributeProto, tensorValues } from '../proto.js';
 
 type IGraphProto = onnxProto.onnx.IGraphProto;
 
@@ -20,10 +24,12 @@ export interface RewriteStats {
   /** Chains of MatMul(Transpose(a), b) rewritten into one Gemm, and the products they held. */
   readonly matMulSums: number;
   readonly matMulLeaves: number;
+  /** Sums Add(ScatterND onto zeros, X) rewritten into ScatterND onto X. */
+  readonly scatterSums: number;
 }
 
 /** What a graph the rewrite did not run on reports. */
-export const NO_REWRITES: RewriteStats = { matMulSums: 0, matMulLeaves: 0 };
+export const NO_REWRITES: RewriteStats = { matMulSums: 0, matMulLeaves: 0, scatterSums: 0 };
 
 type ShapeOf = (value: string) => readonly number[] | undefined;
 
@@ -159,10 +165,61 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Rewri
     emitted[emitted.length - 1].name = root.name;
     replacements.set(root, emitted);
   }
-  if (replacements.size === 0) return stats;
-  graph.node = nodes.flatMap((n) => replacements.get(n) ?? [n]);
-  prune(graph);
+  if (replacements.size > 0) {
+    graph.node = nodes.flatMap((n) => replacements.get(n) ?? [n]);
+    prune(graph);
+  }
+  stats.scatterSums = foldScatterSums(graph, shapeOf);
   return stats;
+}
+
+/** Rewrite Add(ScatterND(zeros, i, u, add), X) as ScatterND(X, i, u, add) where the shapes are equal; how many. */
+function foldScatterSums(graph: IGraphProto, shapeOf: ShapeOf): number {
+  const nodes = graph.node ?? [];
+  const producer = new Map<string, INodeProto>();
+  const uses = new Map<string, number>();
+  for (const n of nodes) {
+    for (const o of n.output ?? []) producer.set(o, n);
+    for (const i of n.input ?? []) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
+  }
+  for (const o of graph.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
+  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
+  const isZero = (v: string) => {
+    const t = initializers.get(v);
+    if (!t) return false;
+    const { values } = tensorValues(t);
+    return values.length === 1 && values[0] === 0;
+  };
+  /** The scatter onto zeros that only `v`'s sum reads, if `v` is one. */
+  const scatterOntoZeros = (v: string): INodeProto | undefined => {
+    const p = producer.get(v);
+    if (p?.opType !== 'ScatterND' || uses.get(v) !== 1) return undefined;
+    const reduction = p.attribute?.find((a) => a.name === 'reduction')?.s;
+    if (!reduction || new TextDecoder().decode(reduction) !== 'add') return undefined;
+    const data = producer.get(p.input![0]);
+    return data?.opType === 'Expand' && isZero(data.input![0]) ? p : undefined;
+  };
+  const same = (a: string, b: string) => {
+    const [sa, sb] = [shapeOf(a), shapeOf(b)];
+    return sa !== undefined && sb !== undefined && sa.length === sb.length && sa.every((d, i) => d === sb[i]);
+  };
+  let count = 0;
+  graph.node = nodes.map((n) => {
+    if (n.opType !== 'Add') return n;
+    const [a, b] = n.input!;
+    for (const [s, x] of [
+      [a, b],
+      [b, a],
+    ]) {
+      const scatter = scatterOntoZeros(s);
+      if (!scatter || !same(s, x) || !same(s, n.output![0])) continue;
+      count++;
+      return { ...scatter, name: n.name, input: [x, scatter.input![1], scatter.input![2]], output: n.output };
+    }
+    return n;
+  });
+  if (count > 0) prune(graph);
+  return count;
 }
 
 /** Drop nodes no graph output needs, and initializers nothing reads. */
