@@ -38,9 +38,6 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Export cases whose native recurrent node the evaluator does not run (sequence_lens, bidirectional). */
-const NATIVE_REFUSED = new Set(['lstm_mask', 'gru_mask', 'bilstm_mask', 'bigru_sum', 'bigru_sum_mask']);
-
 describe('the evaluator reproduces onnxruntime on every exported test graph', () => {
   const cases: [string, GraphCase, boolean][] = [...layerCases(), charModel('lstm', 8), charModel('gru', 8)].flatMap(
     (c) => {
@@ -60,17 +57,6 @@ describe('the evaluator reproduces onnxruntime on every exported test graph', ()
     const bytes = exportOnnx(c.graph, params, { native, inputs });
     const session = await ort.InferenceSession.create(bytes);
     const model = OnnxModel.fromBytes(bytes, c.name);
-    // The evaluator runs forward LSTM/GRU nodes only: masked (sequence_lens) and bidirectional
-    // exports are refused, one line naming the node; their decomposed exports run.
-    if (native && NATIVE_REFUSED.has(c.name)) {
-      const feeds = toTensors(feedData(c.inputs, 2, time, 3), reference);
-      expect(() => model.program.run(feeds)).toThrow(
-        /(LSTM|GRU).*(sequence_lens|other than forward).* is not supported/,
-      );
-      model.program.dispose();
-      await session.release();
-      return;
-    }
     for (const backend of [reference, tfjs] as Backend[]) {
       const feeds = feedData(c.inputs, 2, time, 3);
       const want = await runSession(session, feeds);
