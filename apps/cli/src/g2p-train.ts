@@ -37,7 +37,7 @@ import { type Seq2SeqModel, PRESETS, describeModel, seq2seqOptions, sizedModel }
 import type { ProgressSink } from './progress.js';
 import { type RunFolder, resumeSettings } from './run-folder.js';
 import { frameworkEngine, onnxEngine, traceSeq2Seq } from './seq2seq-engines.js';
-import type { TrainResult, TrainSettings } from './commands/train.js';
+import { type TrainResult, type TrainSettings, alreadyAtSteps } from './commands/train.js';
 
 /** Whether a preset name is an encoder–decoder's (trained by this file). */
 export function isSeq2SeqPreset(name: string | undefined): boolean {
@@ -125,13 +125,8 @@ export async function trainSeq2Seq(folder: RunFolder, s: TrainSettings, sink: Pr
   const preset = PRESETS[presetName];
   if (preset?.model.kind !== 'seq2seq') throw new UsageError(`--preset ${presetName} is not an encoder–decoder`);
   checkFlags(s, presetName);
-  if (loaded && s.steps !== undefined && s.steps <= loaded.meta.step)
-    return {
-      out,
-      steps: loaded.meta.step,
-      images: [],
-      nothingToDo: `nothing to do: ${out} is at step ${loaded.meta.step} and --steps is ${s.steps}`,
-    };
+  const atSteps = loaded && alreadyAtSteps(out, loaded.meta.step, s.steps);
+  if (atSteps) return atSteps;
   const seed = saved.seed ?? s.seed ?? 0;
   const batchSize = saved.batchSize ?? s.batch ?? preset.batchSize;
   const data = cmudictG2p();

@@ -164,6 +164,12 @@ export interface TrainResult {
   readonly note?: string;
 }
 
+/** The result of a resumed run already at --steps (`steps` undefined: train on), else undefined. */
+export function alreadyAtSteps(out: string, at: number, steps: number | undefined): TrainResult | undefined {
+  if (steps === undefined || steps > at) return undefined;
+  return { out, steps: at, images: [], nothingToDo: `nothing to do: ${out} is at step ${at} and --steps is ${steps}` };
+}
+
 export interface TrainSettings {
   /** Undefined: the checkpoint's when resuming, else char-lstm. */
   readonly preset?: string;
@@ -388,14 +394,8 @@ async function trainInto(
     throw new UsageError(
       `--resume: ${loaded?.loadedFrom}/meta.json names preset ${JSON.stringify(presetName)}, which this version does not have; pass --preset`,
     );
-  if (loaded && s.steps !== undefined && s.steps <= loaded.meta.step) {
-    return {
-      out,
-      steps: loaded.meta.step,
-      images: [],
-      nothingToDo: `nothing to do: ${out} is at step ${loaded.meta.step} and --steps is ${s.steps}`,
-    };
-  }
+  const done = loaded && alreadyAtSteps(out, loaded.meta.step, s.steps);
+  if (done) return done;
   const seed = saved.seed ?? s.seed ?? 0;
   const container = buildContainer({
     backend,
