@@ -1,0 +1,13 @@
+// The web app's build: a static site in dist/ (`npm run web:build`) or Vite's dev server
+// (`npm run web`). Workspace packages resolve to their TypeScript sources (the "@ganglion/source"
+// export condition, as in the tests), so the page needs no prior build of the packages.
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  root: import.meta.dirname,
+  base: './',
+  resolve: { conditions: ['@ganglion/source', 'module', 'browser', 'development|production'] },
+  server: { host: '127.0.0.1' },
+  preview: { host: '127.0.0.1' },
+  build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 4096, target: 'es2022' },
+});
