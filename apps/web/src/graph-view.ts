@@ -15,7 +15,7 @@ const el = <K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, 
   return e;
 };
 
-export const edgeId = (from: string, to: string): string => `edge:${from}->${to}`;
+const edgeId = (from: string, to: string): string => `edge:${from}->${to}`;
 
 export class GraphView {
   private readonly edges = new Map<string, SVGPathElement>();
@@ -37,8 +37,14 @@ export class GraphView {
       }
       depth.set(n.name, d);
     }
+    // An input sits one row above its first consumer (the labels next to the loss, not the ids).
+    for (const i of graph.inputs) {
+      const below = graph.consumers({ node: i.name, port: 'y' }).map((c) => depth.get(c.node) ?? 1);
+      if (below.length > 0) depth.set(i.name, Math.min(...below) - 1);
+    }
     const rows: string[][] = [];
     for (const [name, d] of depth) (rows[d] ??= []).push(name);
+    for (let d = 0; d < rows.length; d++) rows[d] ??= [];
     const width = Math.max(...rows.map((r) => r.length)) * (NODE_W + GAP_X) + GAP_X;
     const pos = new Map<string, { x: number; y: number }>();
     rows.forEach((row, d) => {

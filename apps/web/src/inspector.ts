@@ -19,7 +19,7 @@ export interface NodeStats {
   readonly activations: Map<string, ActivationStats>;
 }
 
-export function activationStats(values: ArrayLike<number>): ActivationStats {
+function activationStats(values: ArrayLike<number>): ActivationStats {
   let sum = 0;
   let maxAbs = 0;
   for (let i = 0; i < values.length; i++) {

@@ -21,6 +21,8 @@ const seedInput = $<HTMLInputElement>('seed');
 const seqLenInput = $<HTMLInputElement>('seq-len');
 const batchInput = $<HTMLInputElement>('batch');
 const trainButton = $<HTMLButtonElement>('train');
+const continueBox = $<HTMLInputElement>('continue');
+const checkpointInput = $<HTMLInputElement>('load-checkpoint');
 const status = $<HTMLElement>('status');
 const errorBox = $<HTMLElement>('error');
 const chart = new LossChart($<SVGSVGElement>('loss-chart'));
@@ -122,36 +124,49 @@ function onMessage(view: GraphView, s: TrainingSession) {
   };
 }
 
-async function train(): Promise<void> {
-  const source = fileText ?? { name: 'the pasted text', text: textArea.value };
-  checkText(source.name, source.text);
-  const steps = intOf(stepsInput, 'steps', 1);
-  const seed = intOf(seedInput, 'seed', 0);
-  const seqLen = intOf(seqLenInput, 'sequence length', 1);
-  const batchSize = intOf(batchInput, 'batch', 1);
-  const preset = WEB_PRESETS[presetSelect.value];
-  status.textContent = `building ${preset.name}…`;
-  const next = await TrainingSession.create(source.text, { preset, seed, seqLen, batchSize });
+/** Make `next` the page's session: graph view, inspector, chart and buttons follow it. */
+function attach(next: TrainingSession): void {
   inspector?.stop();
   session = next;
   const view = new GraphView(graphSvg, next.runtime.graph);
   inspector = new MessageInspector(next.runtime, onMessage(view, next));
   mermaid.textContent = next.runtime.graph.toMermaid();
+  renderInspector(inspectorTable, next.runtime.graph, inspector);
   chart.reset();
   for (const b of [greedyButton, sampledButton, checkpointButton]) b.disabled = false;
   checkpointFiles.replaceChildren();
+}
+
+async function train(): Promise<void> {
+  const source = fileText ?? { name: 'the pasted text', text: textArea.value };
+  checkText(source.name, source.text);
+  const steps = intOf(stepsInput, 'steps', 1);
+  let next = session;
+  if (next && continueBox.checked) {
+    next.useText(source.text);
+  } else {
+    const seed = intOf(seedInput, 'seed', 0);
+    const seqLen = intOf(seqLenInput, 'sequence length', 1);
+    const batchSize = intOf(batchInput, 'batch', 1);
+    const preset = WEB_PRESETS[presetSelect.value];
+    status.textContent = `building ${preset.name}…`;
+    next = await TrainingSession.create(source.text, { preset, seed, seqLen, batchSize });
+    attach(next);
+  }
+  const { preset } = next.options;
   training = true;
   stopRequested = false;
   trainButton.textContent = 'Stop';
   const params = next.runtime.graph.paramCount().toLocaleString('en-US');
+  const last = next.step + steps;
   try {
-    for (let i = 0; i < steps && !stopRequested; i++) {
+    while (next.step < last && !stopRequested) {
       const started = performance.now();
       const r = next.trainStep();
       chart.push(r.loss);
-      renderInspector(inspectorTable, next.runtime.graph, inspector);
+      renderInspector(inspectorTable, next.runtime.graph, inspector!);
       status.dataset.step = String(r.step);
-      status.textContent = `${preset.name} (${params} parameters, ${next.tokenizer.vocabSize} characters): step ${r.step}/${steps}, loss ${r.loss.toFixed(4)}, gradient norm ${r.gradNorm.toFixed(3)}, ${(performance.now() - started).toFixed(0)} ms/step`;
+      status.textContent = `${preset.name} (${params} parameters, ${next.tokenizer.vocabSize} characters): step ${r.step}/${last}, loss ${r.loss.toFixed(4)}, gradient norm ${r.gradNorm.toFixed(3)}, ${(performance.now() - started).toFixed(0)} ms/step`;
       await nextFrame();
     }
     status.textContent += stopRequested ? ' — stopped' : ' — done';
@@ -161,6 +176,24 @@ async function train(): Promise<void> {
     trainButton.textContent = 'Train';
   }
 }
+
+checkpointInput.addEventListener(
+  'change',
+  guarded(async () => {
+    const picked = [...(checkpointInput.files ?? [])];
+    checkpointInput.value = '';
+    if (picked.length === 0) return;
+    if (training) throw new InputError('stop training before loading a checkpoint');
+    const files: Record<string, Uint8Array> = {};
+    for (const f of picked) files[f.name] = new Uint8Array(await f.arrayBuffer());
+    const loaded = await TrainingSession.fromCheckpoint(files, picked.length === 1 ? picked[0].name : 'the checkpoint');
+    attach(loaded);
+    continueBox.checked = true;
+    delete status.dataset.done;
+    status.dataset.step = String(loaded.step);
+    status.textContent = `loaded a ${loaded.options.preset.name} checkpoint at step ${loaded.step} (${loaded.tokenizer.vocabSize} characters): generate, or train it further on the text`;
+  }),
+);
 
 trainButton.addEventListener(
   'click',

@@ -6,14 +6,18 @@ import { TfjsBackend } from '@ganglion/backend-tfjs';
 import {
   type Backend,
   type Batch,
+  type CheckpointFiles,
   type CheckpointState,
   CharTokenizer,
+  CheckpointError,
+  type Graph,
   type LmDataset,
   Runtime,
   type SamplingOptions,
   type StepResult,
   TOKENS,
   type Trainer,
+  checkpointFromFiles,
   createTrainingContainer,
   dispose,
   lmDataset,
@@ -22,7 +26,8 @@ import {
 import { bindLayerResolver, layersModule } from '@ganglion/layers';
 // The CLI's generation loop (greedy, sampled, streamed), imported rather than copied; see W2-requests.
 import { generate, runtimeModel } from '../../cli/src/generation.js';
-import type { WebPreset } from './presets.js';
+import { WEB_PRESETS, type WebPreset } from './presets.js';
+import { InputError } from './text-input.js';
 
 export interface SessionOptions {
   readonly preset: WebPreset;
@@ -44,8 +49,53 @@ function pageBackend(): Promise<Backend> {
   return backendReady;
 }
 
+function trainingContainer(preset: WebPreset, backend: Backend) {
+  return createTrainingContainer({
+    ...preset.plugins,
+    lr: preset.lr,
+    backend,
+    modules: [layersModule],
+    configure: bindLayerResolver,
+  });
+}
+
+/** A checkpoint the page can train and generate with: a language model over characters. */
+function checkLanguageModel(graph: Graph, tokenizer: unknown, name: string): CharTokenizer {
+  const kinds = Object.keys(WEB_PRESETS).join(', ');
+  const has = (what: string, ok: boolean) => {
+    if (!ok)
+      throw new CheckpointError(
+        `${name}/graph.json: ${what}; this is another kind of model, and the page trains character language models (${kinds})`,
+      );
+  };
+  has(
+    'the graph has no "ids" input',
+    graph.inputs.some((i) => i.name === 'ids'),
+  );
+  has(
+    'the graph has no "labels" input',
+    graph.inputs.some((i) => i.name === 'labels'),
+  );
+  has('the graph has no "logits" output', graph.outputs.logits !== undefined);
+  has('the graph has no "loss" output', graph.outputs.loss !== undefined);
+  const kind = (tokenizer as { kind?: unknown } | undefined)?.kind;
+  if (kind !== 'char')
+    throw new CheckpointError(
+      `${name}/meta.json: ${tokenizer === undefined ? 'no tokenizer' : `a ${JSON.stringify(kind)} tokenizer`}; the page trains character language models (${kinds})`,
+    );
+  const chars = CharTokenizer.fromJSON(tokenizer);
+  const width = graph.spec(graph.outputs.logits).shape.at(-1);
+  if (width !== chars.vocabSize)
+    throw new CheckpointError(
+      `${name}: the tokenizer has ${chars.vocabSize} characters, but the "logits" output of graph.json has ${String(width)}`,
+    );
+  return chars;
+}
+
 export class TrainingSession {
-  private batches: Iterator<Batch>;
+  private data: LmDataset | undefined;
+  private text: string | undefined;
+  private batches: Iterator<Batch> | undefined;
   private readonly generator: Runtime;
 
   private constructor(
@@ -53,35 +103,79 @@ export class TrainingSession {
     readonly tokenizer: CharTokenizer,
     readonly runtime: Runtime,
     readonly trainer: Trainer,
-    private readonly data: LmDataset,
     readonly seqLen: number,
     readonly batchSize: number,
   ) {
-    this.batches = data.batches(0)[Symbol.iterator]();
     this.generator = new Runtime(runtime.graph.subgraph(['logits']), {
       params: runtime.params,
       backend: runtime.backend,
     });
   }
 
-  /** Build the model for `text`; throws a DataError when the text is shorter than one batch. */
+  /** A new model for `text`; throws a DataError when the text is shorter than one batch. */
   static async create(text: string, options: SessionOptions): Promise<TrainingSession> {
     const backend = await pageBackend();
     const { preset, seed } = options;
-    const seqLen = options.seqLen ?? preset.seqLen;
-    const batchSize = options.batchSize ?? preset.batchSize;
     const tokenizer = CharTokenizer.fromText(text);
-    const data = lmDataset(tokenizer.encode(text), { seqLen, batchSize, shuffle: true, seed, backend });
-    const container = createTrainingContainer({
-      ...preset.plugins,
-      lr: preset.lr,
-      backend,
-      modules: [layersModule],
-      configure: bindLayerResolver,
+    const runtime = new Runtime(preset.build(tokenizer.vocabSize), { seed, backend });
+    const session = new TrainingSession(
+      options,
+      tokenizer,
+      runtime,
+      trainingContainer(preset, backend).get(TOKENS.Trainer),
+      options.seqLen ?? preset.seqLen,
+      options.batchSize ?? preset.batchSize,
+    );
+    session.useText(text);
+    return session;
+  }
+
+  /**
+   * A checkpoint's files (the ones the CLI writes, or the page downloads): its model, weights,
+   * optimizer state and step, to generate with or to train further. `name` names it in messages.
+   */
+  static async fromCheckpoint(files: CheckpointFiles, name: string): Promise<TrainingSession> {
+    const backend = await pageBackend();
+    const resolve = trainingContainer(WEB_PRESETS['char-lstm'], backend).get(TOKENS.LayerResolver);
+    const loaded = checkpointFromFiles(files, { resolve, backend, name });
+    const tokenizer = checkLanguageModel(loaded.graph, loaded.tokenizer, name);
+    const meta = loaded.meta as Readonly<Record<string, unknown>>;
+    const preset = WEB_PRESETS[String(meta.preset)] ?? WEB_PRESETS['char-lstm'];
+    const trainer = trainingContainer(preset, backend).get(TOKENS.Trainer);
+    if (loaded.optimizerState && loaded.optimizerState.name === preset.plugins.optimizer)
+      trainer.optimizer.setState(loaded.optimizerState, backend);
+    trainer.resumeFrom(loaded.meta);
+    const int = (v: unknown, fallback: number) => (Number.isInteger(v) && (v as number) > 0 ? (v as number) : fallback);
+    return new TrainingSession(
+      { preset, seed: Number.isInteger(meta.seed) ? (meta.seed as number) : 0 },
+      tokenizer,
+      new Runtime(loaded.graph, { params: loaded.params, backend }),
+      trainer,
+      int(meta.seqLen, preset.seqLen),
+      int(meta.batchSize, preset.batchSize),
+    );
+  }
+
+  /** Train on `text` from now on (its characters must be in the model's vocabulary). */
+  useText(text: string): void {
+    if (text === this.text) return;
+    const unknown = this.tokenizer.unknown(text);
+    if (unknown.length > 0)
+      throw new InputError(
+        `the text has characters this model has never seen (${unknown
+          .slice(0, 10)
+          .map((c) => JSON.stringify(c))
+          .join(', ')}${unknown.length > 10 ? ', …' : ''}); train a new model on it instead`,
+      );
+    this.data = lmDataset(this.tokenizer.encode(text), {
+      seqLen: this.seqLen,
+      batchSize: this.batchSize,
+      shuffle: true,
+      seed: this.options.seed,
+      backend: this.runtime.backend,
     });
-    const graph = preset.build(tokenizer.vocabSize);
-    const runtime = new Runtime(graph, { seed, backend });
-    return new TrainingSession(options, tokenizer, runtime, container.get(TOKENS.Trainer), data, seqLen, batchSize);
+    this.text = text;
+    this.batches = this.data.batches(this.trainer.epoch)[Symbol.iterator]();
   }
 
   get step(): number {
@@ -90,6 +184,7 @@ export class TrainingSession {
 
   /** One update on the next batch (a new shuffled epoch when one ends). */
   trainStep(): StepResult {
+    if (!this.data || !this.batches) throw new InputError('no text to train on yet');
     let next = this.batches.next();
     if (next.done) {
       this.trainer.epoch++;

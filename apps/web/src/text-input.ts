@@ -7,7 +7,7 @@ export class InputError extends Error {
 }
 
 /** The most text the page holds in memory (the corpus, its token ids and the windows over them). */
-export const MAX_TEXT_BYTES = 32 * 1024 * 1024;
+const MAX_TEXT_BYTES = 32 * 1024 * 1024;
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
@@ -16,7 +16,7 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
  *
  *   const text = decodeText('notes.txt', new Uint8Array(await file.arrayBuffer()));
  */
-export function decodeText(name: string, bytes: Uint8Array): string {
+function decodeText(name: string, bytes: Uint8Array): string {
   if (bytes.length === 0) throw new InputError(`${name} is empty: give the page some text to learn from`);
   if (bytes.length > MAX_TEXT_BYTES)
     throw new InputError(`${name} is ${mb(bytes.length)}; the page trains on at most ${mb(MAX_TEXT_BYTES)} of text`);
