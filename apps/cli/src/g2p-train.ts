@@ -21,10 +21,9 @@ import {
   TOKENS,
   type TrainEvent,
   type Trainer,
-  loadCheckpoint,
   seq2seqDataset,
-  writeFileAtomically,
 } from '@ganglion/core';
+import { checkpointFolder, loadCheckpoint, writeFileAtomically } from '@ganglion/core/node';
 import { compiledStepper } from '@ganglion/backend-onnx';
 import { seq2seqGraph } from '@ganglion/layers';
 import { type G2pData, type G2pEntry, cmudictG2p } from '@ganglion/text/node';
@@ -227,7 +226,7 @@ export async function trainSeq2Seq(folder: RunFolder, s: TrainSettings, sink: Pr
         timeBudgetSeconds: s.timeBudget,
         seed,
         validation: valData,
-        checkpoint: { dir: out, everySteps: s.checkpointEvery, meta },
+        checkpoint: { store: checkpointFolder(out), everySteps: s.checkpointEvery, meta },
         stepper,
       })
       .pipe(

@@ -4,7 +4,8 @@
 // running the written file and the float32 export on the same text in onnxruntime.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { CHECKPOINT_FILES, ExportError, type Tokenizer, checkpointDirStatus, isCheckpointFile } from '@ganglion/core';
+import { CHECKPOINT_FILES, ExportError, type Tokenizer, isCheckpointFile } from '@ganglion/core';
+import { checkpointDirStatus } from '@ganglion/core/node';
 import {
   type ExportOptions,
   type ExportedModel,

@@ -416,7 +416,7 @@ export class CompiledTrainer {
 
   /**
    * Copy the weights into `params` (a Runtime's store, on its backend) and, given the trainer,
-   * the optimizer state and step count into it: then `trainer.save(dir, runtime)` checkpoints what
+   * the optimizer state and step count into it: then `trainer.save(checkpointFolder(dir), runtime)` checkpoints what
    * was trained here, and eager training continues from it.
    */
   syncTo(params: ParamStore, trainer?: { readonly optimizer: Optimizer; step: number }): void {
