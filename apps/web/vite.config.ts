@@ -1,6 +1,8 @@
 // The web app's build: a static site in dist/ (`npm run web:build`) or Vite's dev server
-// (`npm run web`). Workspace packages resolve to their TypeScript sources (the "@ganglion/source"
-// export condition, as in the tests), so the page needs no prior build of the packages.
+// (`npm run web`): the page (index.html) and the benchmark page (bench.html). Workspace packages
+// resolve to their TypeScript sources (the "@ganglion/source" export condition, as in the tests), so
+// the page needs no prior build of the packages.
+import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 
 export default defineConfig({
@@ -9,5 +11,13 @@ export default defineConfig({
   resolve: { conditions: ['@ganglion/source', 'module', 'browser', 'development|production'] },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
-  build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 4096, target: 'es2022' },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 4096,
+    target: 'es2022',
+    rollupOptions: {
+      input: { main: resolve(import.meta.dirname, 'index.html'), bench: resolve(import.meta.dirname, 'bench.html') },
+    },
+  },
 });
