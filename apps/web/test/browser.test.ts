@@ -84,6 +84,7 @@ async function pick(name: string, bytes: Uint8Array): Promise<void> {
   const path = join(OUT, name);
   await writeFile(path, bytes);
   const input = await page.$('input#file');
+  await page.$eval('#error', (e) => ((e as HTMLElement).hidden = true));
   await input!.uploadFile(path);
   await page.waitForFunction(() => !(document.getElementById('error') as HTMLElement).hidden, { timeout: 10_000 });
 }
@@ -91,6 +92,7 @@ async function pick(name: string, bytes: Uint8Array): Promise<void> {
 async function loadCheckpoint(dir: string, names: readonly string[]): Promise<void> {
   const input = await page.$('input#load-checkpoint');
   await page.$eval('#status', (e) => (e.textContent = ''));
+  await page.$eval('#error', (e) => ((e as HTMLElement).hidden = true));
   await input!.uploadFile(...names.map((n) => join(dir, n)));
   await page.waitForFunction(
     () =>
@@ -127,11 +129,14 @@ describe('the page in Chromium', () => {
     expect(consoleErrors).toEqual([]);
   });
 
-  test('an empty or a binary file is refused with a message in the page', async () => {
+  test('an empty, a binary or a too-large file is refused with a message in the page', async () => {
     await pick('empty.txt', new Uint8Array());
     expect(await errorText()).toMatch(/^empty\.txt is empty/);
     await pick('binary.bin', Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0x0d, 0xff, 0xfe]));
     expect(await errorText()).toMatch(/^binary\.bin is not UTF-8 text/);
+    await pick('large.txt', new Uint8Array(33 * 1024 * 1024).fill(0x61));
+    expect(await errorText()).toMatch(/^large\.txt is 33\.0 MB; the page trains on at most 32\.0 MB of text/);
+    await rm(join(OUT, 'large.txt'));
     await page.screenshot({ path: join(OUT, 'screenshot-bad-input.png') });
   });
 
