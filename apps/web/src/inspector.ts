@@ -1,4 +1,6 @@
-// The message inspector: what `runtime.messages$` says about each node, step by step. Parameter
+// The message inspector: what the runtime's messages say about each node, step by step. It
+// subscribes through `runtime.watch` (messages$ filtered, declared as data), so a compiled training
+// step sees the watch and delivers the same messages from its graph's extra outputs. Parameter
 // gradients become a per-node gradient norm (the L2 norm over all of the node's parameters);
 // activations become mean, standard deviation and largest magnitude per output port. Values are
 // read while the message's tensors are alive (during the wave), then only numbers are kept.
@@ -36,10 +38,10 @@ function activationStats(values: ArrayLike<number>): ActivationStats {
 export class MessageInspector {
   readonly nodes = new Map<string, NodeStats>();
   private readonly gradSquares = new Map<string, { step: number; sum: number }>();
-  private readonly subscription: ReturnType<Runtime['messages$']['subscribe']>;
+  private readonly subscription: ReturnType<ReturnType<Runtime['watch']>['subscribe']>;
 
   constructor(runtime: Runtime, onMessage: (m: Message) => void = () => {}) {
-    this.subscription = runtime.messages$.subscribe((m) => {
+    this.subscription = runtime.watch({ kind: ['activation', 'gradient', 'param-grad'] }).subscribe((m) => {
       this.record(m);
       onMessage(m);
     });
