@@ -20,7 +20,7 @@ function downloadLink(name: string, bytes: Uint8Array, type: string): HTMLAnchor
 /** Replace the list's links with the session's checkpoint files, and download each. */
 export async function downloadCheckpoint(session: TrainingSession, list: HTMLElement): Promise<void> {
   for (const url of urls.splice(0)) URL.revokeObjectURL(url);
-  const files = checkpointFiles(session.checkpointState(), { name: `step ${session.step}` });
+  const files = checkpointFiles(await session.checkpointState(), { name: `step ${session.step}` });
   const links = Object.entries(files).map(([name, bytes]) =>
     downloadLink(name, bytes, name.endsWith('.json') ? 'application/json' : 'application/octet-stream'),
   );

@@ -7,7 +7,7 @@ import { GraphView } from './graph-view.js';
 import { MessageInspector, renderInspector } from './inspector.js';
 import { LossChart } from './loss-chart.js';
 import { WEB_PRESETS } from './presets.js';
-import { TrainingSession } from './session.js';
+import { ENGINES, type Engine, TrainingSession } from './session.js';
 import { InputError, checkText, readTextFile } from './text-input.js';
 
 const $ = <T extends HTMLElement | SVGElement>(id: string) => document.getElementById(id) as unknown as T;
@@ -22,6 +22,7 @@ const seqLenInput = $<HTMLInputElement>('seq-len');
 const batchInput = $<HTMLInputElement>('batch');
 const trainButton = $<HTMLButtonElement>('train');
 const continueBox = $<HTMLInputElement>('continue');
+const engineSelect = $<HTMLSelectElement>('engine');
 const checkpointInput = $<HTMLInputElement>('load-checkpoint');
 const status = $<HTMLElement>('status');
 const errorBox = $<HTMLElement>('error');
@@ -83,6 +84,7 @@ function numberOf(input: HTMLInputElement, label: string, min: number): number {
 }
 
 for (const name of Object.keys(WEB_PRESETS)) presetSelect.append(new Option(name, name));
+for (const [engine, label] of Object.entries(ENGINES)) engineSelect.append(new Option(label, engine));
 presetSelect.value = 'char-lstm-small';
 function presetChanged(): void {
   const p = WEB_PRESETS[presetSelect.value];
@@ -154,6 +156,7 @@ async function train(): Promise<void> {
     attach(next);
   }
   const { preset } = next.options;
+  next.engine = engineSelect.value as Engine;
   training = true;
   stopRequested = false;
   trainButton.textContent = 'Stop';
@@ -162,11 +165,11 @@ async function train(): Promise<void> {
   try {
     while (next.step < last && !stopRequested) {
       const started = performance.now();
-      const r = next.trainStep();
+      const r = await next.trainStep();
       chart.push(r.loss);
       renderInspector(inspectorTable, next.runtime.graph, inspector!);
       status.dataset.step = String(r.step);
-      status.textContent = `${preset.name} (${params} parameters, ${next.tokenizer.vocabSize} characters): step ${r.step}/${last}, loss ${r.loss.toFixed(4)}, gradient norm ${r.gradNorm.toFixed(3)}, ${(performance.now() - started).toFixed(0)} ms/step`;
+      status.textContent = `${preset.name} on ${ENGINES[next.engine]} (${params} parameters, ${next.tokenizer.vocabSize} characters): step ${r.step}/${last}, loss ${r.loss.toFixed(4)}, gradient norm ${r.gradNorm.toFixed(3)}, ${(performance.now() - started).toFixed(0)} ms/step`;
       await nextFrame();
     }
     status.textContent += stopRequested ? ' — stopped' : ' — done';

@@ -2,6 +2,7 @@
 // tfjs backend, the trainer's step driven batch by batch (the page yields to the browser between
 // steps), and generation on a logits-only runtime sharing the trained parameters. Nothing here
 // touches the DOM, and the text never leaves the page.
+import { type CompiledStepper, compiledStepper, useOrt } from '@ganglion/backend-onnx';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import {
   type Backend,
@@ -29,6 +30,18 @@ import { generate, runtimeModel } from '../../cli/src/generation.js';
 import { WEB_PRESETS, type WebPreset } from './presets.js';
 import { InputError } from './text-input.js';
 
+/**
+ * Where training steps run: 'ort-web' compiles each step (forward, backward, clipping, optimizer)
+ * into one ONNX graph run by onnxruntime-web (wasm); 'tfjs' runs them eagerly on TF.js's cpu
+ * kernels. Generation and checkpoints use the eager runtime either way, synced from onnxruntime.
+ */
+export type Engine = 'ort-web' | 'tfjs';
+
+export const ENGINES: Readonly<Record<Engine, string>> = {
+  'ort-web': 'onnxruntime-web (compiled step, wasm)',
+  tfjs: 'TF.js cpu (eager)',
+};
+
 export interface SessionOptions {
   readonly preset: WebPreset;
   readonly seed: number;
@@ -39,6 +52,13 @@ export interface SessionOptions {
 }
 
 let backendReady: Promise<Backend> | undefined;
+let ortReady: Promise<void> | undefined;
+
+/** Bind onnxruntime-web (loaded on first use: its wasm is large) for the compiled steps. */
+function bindOrtWeb(): Promise<void> {
+  ortReady ??= import('onnxruntime-web').then((ort) => useOrt(ort, { executionProviders: ['wasm'] }));
+  return ortReady;
+}
 
 /** The page's one backend: tfjs on its cpu kernels (no extra files to serve). */
 function pageBackend(): Promise<Backend> {
@@ -97,6 +117,11 @@ export class TrainingSession {
   private text: string | undefined;
   private batches: Iterator<Batch> | undefined;
   private readonly generator: Runtime;
+  private stepper: CompiledStepper | undefined;
+  /** onnxruntime holds newer weights than the runtime's ParamStore. */
+  private unsynced = false;
+  /** Where the next steps run (it may change between steps). */
+  engine: Engine = 'ort-web';
 
   private constructor(
     readonly options: SessionOptions,
@@ -183,7 +208,7 @@ export class TrainingSession {
   }
 
   /** One update on the next batch (a new shuffled epoch when one ends). */
-  trainStep(): StepResult {
+  async trainStep(): Promise<StepResult> {
     if (!this.data || !this.batches) throw new InputError('no text to train on yet');
     let next = this.batches.next();
     if (next.done) {
@@ -194,7 +219,18 @@ export class TrainingSession {
     }
     const batch = next.value as Batch;
     try {
-      const result = this.trainer.trainStep(this.runtime, batch, { seed: this.options.seed });
+      let result: StepResult;
+      if (this.engine === 'ort-web') {
+        await bindOrtWeb();
+        this.stepper ??= compiledStepper(this.runtime, this.trainer);
+        result = await this.stepper.step(batch);
+        this.trainer.step = result.step;
+        this.unsynced = true;
+      } else {
+        await this.sync();
+        this.stepper = undefined;
+        result = this.trainer.trainStep(this.runtime, batch, { seed: this.options.seed });
+      }
       this.trainer.batchInEpoch++;
       return result;
     } finally {
@@ -202,21 +238,30 @@ export class TrainingSession {
     }
   }
 
+  /** Bring onnxruntime's weights and optimizer state back into the runtime and the trainer. */
+  async sync(): Promise<void> {
+    if (!this.unsynced || !this.stepper) return;
+    await this.stepper.sync();
+    this.unsynced = false;
+  }
+
   /**
    * Text after `prompt` (without it), written token by token through `onText`; temperature 0 is
    * greedy. The same prompt, settings and weights give what `ganglion generate` gives.
    */
-  generate(
+  async generate(
     prompt: string,
     maxTokens: number,
     sampling: SamplingOptions,
     onText: (text: string) => void = () => {},
   ): Promise<string> {
+    await this.sync();
     return generate(runtimeModel(this.generator), this.tokenizer, prompt, maxTokens, sampling, onText);
   }
 
   /** What a checkpoint of this run holds (graph, weights, optimizer state, meta with the tokenizer). */
-  checkpointState(): CheckpointState {
+  async checkpointState(): Promise<CheckpointState> {
+    await this.sync();
     return {
       graph: this.runtime.graph,
       params: this.runtime.params,

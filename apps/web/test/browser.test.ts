@@ -140,8 +140,11 @@ describe('the page in Chromium', () => {
     await page.screenshot({ path: join(OUT, 'screenshot-bad-input.png') });
   });
 
-  test('20 steps on a pasted text lower the loss, and the inspector shows every parameterized node', async () => {
+  let ortLosses: number[] = [];
+
+  test('20 steps on a pasted text lower the loss (onnxruntime-web), and the inspector shows every parameterized node', async () => {
     await setValue('#text', text);
+    await setValue('#engine', 'ort-web');
     await setValue('#preset', 'char-lstm-small');
     await setValue('#steps', '20');
     await setValue('#seq-len', '32');
@@ -155,6 +158,7 @@ describe('the page in Chromium', () => {
     expect(losses).toHaveLength(20);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[19]).toBeLessThan(losses[0]);
+    ortLosses = losses;
     await page.screenshot({ path: join(OUT, 'screenshot-after-training.png'), fullPage: true });
   });
 
@@ -236,5 +240,23 @@ describe('the page in Chromium', () => {
     await page.screenshot({ path: join(OUT, 'screenshot-other-model.png') });
     // Still usable: the model loaded before generates as it did.
     expect(await generate('#generate-greedy')).toBe(greedy);
+  });
+
+  test('the same 20 steps run eagerly on TF.js give the same losses as the compiled step on onnxruntime-web', async () => {
+    await page.$eval('#continue', (e) => ((e as HTMLInputElement).checked = false));
+    await setValue('#engine', 'tfjs');
+    await setValue('#preset', 'char-lstm-small');
+    await setValue('#seq-len', '32');
+    await setValue('#batch', '16');
+    await page.$eval('#status', (e) => delete (e as HTMLElement).dataset.done);
+    await page.click('#train');
+    await page.waitForSelector('#status[data-done]', { timeout: 120_000 });
+    expect(await errorText()).toBe('');
+    const losses = JSON.parse(
+      await page.$eval('#loss-chart', (e) => (e as SVGElement).dataset.losses ?? '[]'),
+    ) as number[];
+    expect(losses).toHaveLength(20);
+    losses.forEach((l, i) => expect(Math.abs(l - ortLosses[i])).toBeLessThan(1e-4 * Math.abs(ortLosses[i]) + 1e-5));
+    await page.screenshot({ path: join(OUT, 'screenshot-after-training-tfjs.png'), fullPage: true });
   });
 });
