@@ -24,7 +24,7 @@ import {
   seq2seqDataset,
 } from '@ganglion/core';
 import { checkpointFolder, loadCheckpoint, writeFileAtomically } from '@ganglion/core/node';
-import { compiledStepper } from '@ganglion/backend-onnx';
+import { compiledStepper } from '@ganglion/backend-onnx/node';
 import { seq2seqGraph } from '@ganglion/layers';
 import { type G2pData, type G2pEntry, cmudictG2p } from '@ganglion/text/node';
 import { UsageError } from './args.js';

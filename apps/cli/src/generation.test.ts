@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CharTokenizer, type Graph, ParamStore, ReferenceBackend, Runtime, uniformAt } from '@ganglion/core';
-import { writeOnnxFile } from '@ganglion/backend-onnx';
+import { writeOnnxFile } from '@ganglion/backend-onnx/node';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {

@@ -14,7 +14,7 @@ import {
   type StateBinding,
   createSession,
   describeOnnxModel,
-} from '@ganglion/backend-onnx';
+} from '@ganglion/backend-onnx/node';
 import type * as ort from 'onnxruntime-node';
 import { tokenizerRegistry } from './container.js';
 

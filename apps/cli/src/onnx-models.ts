@@ -8,7 +8,7 @@ import {
   PAST_SEQUENCE_LENGTH,
   POSITION_IDS,
   runSession,
-} from '@ganglion/backend-onnx';
+} from '@ganglion/backend-onnx/node';
 import { type TokenModel, lastRow } from './generation.js';
 import { type OpenOnnxFileOptions, openOnnxFile } from './onnx-file.js';
 

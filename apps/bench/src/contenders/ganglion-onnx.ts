@@ -13,12 +13,12 @@ import { loadOrt, optionalImport } from '../optional-import.js';
 import { type Workload, syntheticBatch, workloadGraph } from '../workload.js';
 import { ortFileSession } from './ort-file.js';
 
-type BackendOnnx = typeof import('@ganglion/backend-onnx');
+type BackendOnnx = typeof import('@ganglion/backend-onnx/node');
 
 const EXPORT_CHILD = fileURLToPath(new URL('../export-child.js', import.meta.url));
 
 const loadBackendOnnx = () =>
-  optionalImport<BackendOnnx>('@ganglion/backend-onnx', () => import('@ganglion/backend-onnx'));
+  optionalImport<BackendOnnx>('@ganglion/backend-onnx/node', () => import('@ganglion/backend-onnx/node'));
 
 /** Whether backend-onnx (with `feature`) and onnxruntime-node load here. */
 async function availableWith(feature: 'compileTrainStep' | 'exportOnnx'): Promise<true | string> {

@@ -16,7 +16,7 @@ import {
   runSession,
   traceModel,
   writeOnnxFile,
-} from '@ganglion/backend-onnx';
+} from '@ganglion/backend-onnx/node';
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
 import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';

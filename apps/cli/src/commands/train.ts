@@ -16,7 +16,7 @@ import {
   lmDataset,
 } from '@ganglion/core';
 import { checkpointDirStatus, checkpointFolder, writeFileAtomically } from '@ganglion/core/node';
-import { compiledStepper } from '@ganglion/backend-onnx';
+import { compiledStepper } from '@ganglion/backend-onnx/node';
 import { type OpenedData, corpusFromPaths, mobyDick, openData, prepareData } from '@ganglion/text/node';
 import { loadTokenizedCheckpoint } from '../checkpoint-io.js';
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';

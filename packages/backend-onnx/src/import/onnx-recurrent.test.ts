@@ -3,7 +3,7 @@
 // default linear_before_reset = 0, no bias B, no initial state; LSTM without B.
 import { ReferenceBackend, type Tensor, tensor, tidy, uniformValues } from '@ganglion/core';
 import { describe, expect, it } from 'vitest';
-import { ort } from '../ort-tensors.js';
+import * as ort from 'onnxruntime-node';
 import { TraceBackend } from '../trace-backend.js';
 import { OnnxModel } from './onnx-model.js';
 

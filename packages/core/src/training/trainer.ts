@@ -67,7 +67,9 @@ export interface StepResult {
 }
 
 const now = () => performance.now() / 1000;
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+// Browsers have no setImmediate; there a zero timeout lets the page paint and handle input.
+const yieldToEventLoop = () =>
+  new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 function defaultTokens(batch: Batch): number {
   const labels = batch.labels;
