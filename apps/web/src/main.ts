@@ -2,7 +2,7 @@
 // view, generation and downloads. Every failure a user can cause is shown in #error, and the page
 // stays usable after it.
 import { GanglionError, type Message } from '@ganglion/core';
-import { downloadCheckpoint } from './downloads.js';
+import { downloadCheckpoint, downloadOnnx } from './downloads.js';
 import { GraphView } from './graph-view.js';
 import { MessageInspector, renderInspector } from './inspector.js';
 import { LossChart } from './loss-chart.js';
@@ -37,6 +37,7 @@ const greedyButton = $<HTMLButtonElement>('generate-greedy');
 const sampledButton = $<HTMLButtonElement>('generate-sampled');
 const generated = $<HTMLElement>('generated');
 const checkpointButton = $<HTMLButtonElement>('download-checkpoint');
+const onnxButton = $<HTMLButtonElement>('download-onnx');
 const checkpointFiles = $<HTMLUListElement>('checkpoint-files');
 
 let session: TrainingSession | undefined;
@@ -135,7 +136,7 @@ function attach(next: TrainingSession): void {
   mermaid.textContent = next.runtime.graph.toMermaid();
   renderInspector(inspectorTable, next.runtime.graph, inspector);
   chart.reset();
-  for (const b of [greedyButton, sampledButton, checkpointButton]) b.disabled = false;
+  for (const b of [greedyButton, sampledButton, checkpointButton, onnxButton]) b.disabled = false;
   checkpointFiles.replaceChildren();
 }
 
@@ -238,6 +239,14 @@ checkpointButton.addEventListener(
   guarded(async () => {
     if (!session) throw new InputError('train a model first');
     await downloadCheckpoint(session, checkpointFiles);
+  }),
+);
+
+onnxButton.addEventListener(
+  'click',
+  guarded(async () => {
+    if (!session) throw new InputError('train a model first');
+    await downloadOnnx(session, checkpointFiles);
   }),
 );
 

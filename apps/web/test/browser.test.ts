@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { GraphBuilder, ParamStore, ReferenceBackend, checkpointFiles, decodeSafetensors } from '@ganglion/core';
 import { Dense, MSE } from '@ganglion/layers';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type CDPSession, type Page } from 'puppeteer-core';
 import { type PreviewServer, build, preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
@@ -19,6 +19,7 @@ const APP = resolve(import.meta.dirname, '..');
 const OUT = join(APP, 'test-output');
 const SITE = join(OUT, 'site');
 const DOWNLOADS = join(OUT, 'downloads');
+const ONNX_DOWNLOADS = join(OUT, 'onnx');
 const CLI = resolve(APP, '../cli/bin/ganglion.js');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -39,6 +40,7 @@ function corpus(): string {
 let server: PreviewServer;
 let browser: Browser;
 let page: Page;
+let cdp: CDPSession;
 const consoleErrors: string[] = [];
 
 beforeAll(async () => {
@@ -46,6 +48,7 @@ beforeAll(async () => {
     throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH to one`);
   await rm(OUT, { recursive: true, force: true });
   await mkdir(DOWNLOADS, { recursive: true });
+  await mkdir(ONNX_DOWNLOADS, { recursive: true });
   const configFile = join(APP, 'vite.config.ts');
   await build({ configFile, logLevel: 'warn', build: { outDir: SITE } });
   server = await preview({
@@ -65,7 +68,7 @@ beforeAll(async () => {
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
-  const cdp = await page.createCDPSession();
+  cdp = await page.createCDPSession();
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: DOWNLOADS });
   const url = server.resolvedUrls?.local[0];
   if (!url) throw new Error('vite preview did not report a URL');
@@ -100,6 +103,16 @@ async function loadCheckpoint(dir: string, names: readonly string[]): Promise<vo
       document.getElementById('status')!.textContent!.startsWith('loaded'),
     { timeout: 30_000 },
   );
+}
+
+/** Wait until `names` are downloaded into `dir`, complete. */
+async function downloaded(dir: string, names: readonly string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!names.every((n) => existsSync(join(dir, n))) || (await readdir(dir)).some((f) => f.endsWith('.crdownload'))) {
+    if (Date.now() > deadline)
+      throw new Error(`downloads missing from ${dir}: it holds ${(await readdir(dir)).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function setValue(selector: string, value: string): Promise<void> {
@@ -180,14 +193,7 @@ describe('the page in Chromium', () => {
       as.map((a) => (a as HTMLAnchorElement).download),
     );
     expect(names).toEqual(expect.arrayContaining(['graph.json', 'meta.json', 'weights.safetensors']));
-    const deadline = Date.now() + 30_000;
-    while (
-      !names.every((n) => existsSync(join(DOWNLOADS, n))) ||
-      (await readdir(DOWNLOADS)).some((f) => f.endsWith('.crdownload'))
-    ) {
-      if (Date.now() > deadline) throw new Error(`downloads missing: ${(await readdir(DOWNLOADS)).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await downloaded(DOWNLOADS, names);
     // The nodes with parameters, as the checkpoint's weights name them (`<node>.<param>`).
     const weights = decodeSafetensors(
       new Uint8Array(await readFile(join(DOWNLOADS, 'weights.safetensors'))),
@@ -203,6 +209,18 @@ describe('the page in Chromium', () => {
     const { stdout } = await run(
       process.execPath,
       [CLI, 'generate', DOWNLOADS, '--temperature', '0', '--prompt', prompt, '--max-tokens', '60'],
+      { timeout: 60_000 },
+    );
+    expect(stdout).toBe(`${prompt}${greedy}\n`);
+  });
+
+  test('the downloaded ONNX export runs in `ganglion run` and gives the page greedy text', async () => {
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: ONNX_DOWNLOADS });
+    await page.click('#download-onnx');
+    await downloaded(ONNX_DOWNLOADS, ['model.onnx']);
+    const { stdout } = await run(
+      process.execPath,
+      [CLI, 'run', join(ONNX_DOWNLOADS, 'model.onnx'), '--temperature', '0', '--prompt', prompt, '--max-tokens', '60'],
       { timeout: 60_000 },
     );
     expect(stdout).toBe(`${prompt}${greedy}\n`);
