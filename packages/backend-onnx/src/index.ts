@@ -18,6 +18,7 @@ export {
 } from './export.js';
 export type { ExportOptions, ExportedModel, StateBinding, ValueDescription } from './export.js';
 export { OnnxRuntimeRunner } from './runner.js';
+export { runnerModel } from './runner-model.js';
 export type { RunOptions, RunnerOptions } from './runner.js';
 export { createSession, fromOrtTensor, runSession, toOrtTensor } from './ort-tensors.js';
 export { describeOnnxModel } from './onnx-file.js';

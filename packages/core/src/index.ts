@@ -182,6 +182,8 @@ export type { Seq2SeqBatchOptions, Seq2SeqDataset, SequencePair } from './data/s
 export { trainValidationSplit, trainValidationSplitText } from './data/split.js';
 export type { Split } from './data/split.js';
 export { sampleToken, tokenProbabilities } from './generation/sampling.js';
+export { PREFILL_CHUNK, generate, lastRow, prefill, runtimeModel } from './generation/generate.js';
+export type { TokenModel } from './generation/generate.js';
 export type { SamplingOptions } from './generation/sampling.js';
 export { hypothesisLength } from './generation/decoder.js';
 export type { DecodeOptions, DecoderStep, Hypothesis } from './generation/decoder.js';
