@@ -122,7 +122,7 @@ const isTokenizerFileRef = (t: unknown): boolean =>
   t !== null && typeof t === 'object' && (t as { file?: unknown }).file === TOKENIZER_FILE_REF.file;
 
 /** The manifest of `files`: each one's size and SHA-256. */
-export function manifestOf(files: CheckpointFiles): Manifest {
+function manifestOf(files: CheckpointFiles): Manifest {
   const manifest: Manifest = {};
   for (const [name, data] of Object.entries(files))
     manifest[name] = { bytes: data.byteLength, sha256: sha256Hex(data) };
@@ -130,7 +130,7 @@ export function manifestOf(files: CheckpointFiles): Manifest {
 }
 
 /** meta.json's bytes: `meta` with the manifest of `files` as its `files` entry. */
-export function metaFileBytes(meta: Readonly<Record<string, unknown>>, files: CheckpointFiles): Uint8Array {
+function metaFileBytes(meta: Readonly<Record<string, unknown>>, files: CheckpointFiles): Uint8Array {
   return encodeText(`${JSON.stringify({ ...meta, files: manifestOf(files) }, null, 2)}\n`);
 }
 
