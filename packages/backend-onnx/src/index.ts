@@ -17,6 +17,8 @@ export {
   traceModel,
 } from './export.js';
 export type { ExportOptions, ExportedModel, StateBinding, ValueDescription } from './export.js';
+export { VOCAB_METADATA_KEY, languageModelExportOptions } from './language-model-export.js';
+export type { LanguageModelExportOptions } from './language-model-export.js';
 export { OnnxRuntimeRunner } from './runner.js';
 export { runnerModel } from './runner-model.js';
 export type { RunOptions, RunnerOptions } from './runner.js';
