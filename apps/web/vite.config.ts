@@ -5,12 +5,16 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 
+// Cross-origin isolation lets onnxruntime-web run its wasm on several threads (SharedArrayBuffer).
+const isolated = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
 export default defineConfig({
   root: import.meta.dirname,
   base: './',
   resolve: { conditions: ['@ganglion/source', 'module', 'browser', 'development|production'] },
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
+  server: { host: '127.0.0.1', headers: isolated },
+  preview: { host: '127.0.0.1', headers: isolated },
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

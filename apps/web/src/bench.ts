@@ -4,8 +4,10 @@
 import wasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import simdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import threadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { env } from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { NodeContender } from '../../bench/src/contender.js';
+import { compiledStepSession } from '../../bench/src/contenders/compiled-step.js';
 import { ganglionContender } from '../../bench/src/contenders/ganglion.js';
 import { tfjsLayersContender } from '../../bench/src/contenders/tfjs-layers.js';
 import { FULL_WORKLOAD, QUICK_WORKLOAD } from '../../bench/src/workload.js';
@@ -19,6 +21,9 @@ interface Result {
 }
 
 // The wasm binaries are served next to the page; tfjs would look beside its own script otherwise.
+// One tfjs wasm thread: its threaded build's worker does not survive bundling (it fails to start
+// in a cross-origin isolated page), and isolation is what gives onnxruntime-web its threads.
+env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 setWasmPaths({
   'tfjs-backend-wasm.wasm': wasmUrl,
   'tfjs-backend-wasm-simd.wasm': simdUrl,
@@ -28,7 +33,26 @@ setWasmPaths({
 const params = new URLSearchParams(location.search);
 const workload = params.has('quick') ? QUICK_WORKLOAD : FULL_WORKLOAD;
 const only = params.get('only')?.split(',');
+const threads = crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1;
+
+/** Ganglion's compiled training step (ganglion bench's ganglion-onnx) on onnxruntime-web's wasm. */
+const ganglionOrtWeb: NodeContender = {
+  kind: 'node',
+  name: 'ganglion-ort-web',
+  framework: 'ganglion',
+  backend: `onnxruntime-web wasm, ${threads} thread${threads === 1 ? '' : 's'}`,
+  description: "@ganglion/backend-onnx's compiled training step (compileTrainStep) in onnxruntime-web",
+  pace: 'fast',
+  available: async () => true,
+  async prepare(w) {
+    const onnx = await import('@ganglion/backend-onnx');
+    onnx.useOrt(await import('onnxruntime-web'), { executionProviders: ['wasm'], numThreads: threads });
+    return compiledStepSession(onnx, w);
+  },
+};
+
 const contenders: NodeContender[] = [
+  ganglionOrtWeb,
   ganglionContender('tfjs', 'slow'),
   tfjsLayersContender('cpu', 'slow'),
   ganglionContender('tfjs-wasm', 'medium'),

@@ -1,14 +1,11 @@
 // Downloads: the ONNX export (model.onnx), and the checkpoint as its separate files (graph.json, weights.safetensors,
 // optimizer.safetensors, tokenizer.json, meta.json: put them in one folder and the CLI reads it),
 // each a link in the page so a browser that blocks several downloads at once still offers them.
-import { exportOnnx } from '@ganglion/backend-onnx';
+import { exportOnnx, languageModelExportOptions } from '@ganglion/backend-onnx';
 import { checkpointFiles } from '@ganglion/core';
 import type { TrainingSession } from './session.js';
 
 const urls: string[] = [];
-
-/** Where `ganglion run` finds the vocabulary in an export's metadata (apps/cli/src/onnx-file.ts). */
-const VOCAB_METADATA_KEY = 'ganglion.tokenizer';
 
 /** A link that downloads `bytes` as `name`. */
 function downloadLink(name: string, bytes: Uint8Array, type: string): HTMLAnchorElement {
@@ -34,16 +31,11 @@ export async function downloadCheckpoint(session: TrainingSession, list: HTMLEle
  */
 export async function downloadOnnx(session: TrainingSession, list: HTMLElement): Promise<void> {
   const { graph, params, meta } = await session.checkpointState();
-  const bytes = exportOnnx(graph, params, {
-    outputs: ['logits'],
-    inputs: { ids: ['batch', 'time'] },
-    stateful: true,
-    metadata: {
-      [VOCAB_METADATA_KEY]: JSON.stringify(session.tokenizer.toJSON()),
-      'ganglion.preset': String(meta.preset ?? ''),
-      'ganglion.step': String(meta.step),
-    },
-  });
+  const bytes = exportOnnx(
+    graph,
+    params,
+    languageModelExportOptions(session.tokenizer, { step: meta.step, preset: meta.preset }, { stateful: true }),
+  );
   await offer({ 'model.onnx': bytes }, list, session.step);
 }
 

@@ -21,12 +21,12 @@ import {
   checkpointFromFiles,
   createTrainingContainer,
   dispose,
+  generate,
   lmDataset,
+  runtimeModel,
   setBackend,
 } from '@ganglion/core';
 import { bindLayerResolver, layersModule } from '@ganglion/layers';
-// The CLI's generation loop (greedy, sampled, streamed), imported rather than copied; see W2-requests.
-import { generate, runtimeModel } from '../../cli/src/generation.js';
 import { WEB_PRESETS, type WebPreset } from './presets.js';
 import { InputError } from './text-input.js';
 
@@ -56,7 +56,9 @@ let ortReady: Promise<void> | undefined;
 
 /** Bind onnxruntime-web (loaded on first use: its wasm is large) for the compiled steps. */
 function bindOrtWeb(): Promise<void> {
-  ortReady ??= import('onnxruntime-web').then((ort) => useOrt(ort, { executionProviders: ['wasm'] }));
+  // Several wasm threads only where the page is cross-origin isolated (Vite's servers send the headers).
+  const numThreads = crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1;
+  ortReady ??= import('onnxruntime-web').then((ort) => useOrt(ort, { executionProviders: ['wasm'], numThreads }));
   return ortReady;
 }
 
