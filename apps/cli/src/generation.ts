@@ -1,2 +1,0 @@
-// The generation loop lives in @ganglion/core; this re-export is what apps/web imported before it moved.
-export { generate, runtimeModel } from '@ganglion/core';
