@@ -136,6 +136,7 @@ function attach(next: TrainingSession): void {
   mermaid.textContent = next.runtime.graph.toMermaid();
   renderInspector(inspectorTable, next.runtime.graph, inspector);
   chart.reset();
+  status.dataset.step = String(next.step);
   for (const b of [greedyButton, sampledButton, checkpointButton, onnxButton]) b.disabled = false;
   checkpointFiles.replaceChildren();
 }
