@@ -1,7 +1,7 @@
-// One training run in the page: a character tokenizer over the user's text, a preset's graph on the
-// tfjs backend, the trainer's step driven batch by batch (the page yields to the browser between
-// steps), and generation on a logits-only runtime sharing the trained parameters. Nothing here
-// touches the DOM, and the text never leaves the page.
+// One training run in the page: a character tokenizer over the user's text, a preset's graph, its
+// steps driven batch by batch (the page yields to the browser between steps) either compiled and
+// run in onnxruntime-web or eagerly on TF.js cpu, and generation on a logits-only eager runtime
+// sharing the trained parameters. Nothing here touches the DOM, and the text never leaves the page.
 import { type CompiledStepper, compiledStepper, useOrt } from '@ganglion/backend-onnx';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import {
