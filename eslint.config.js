@@ -6,7 +6,15 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/', '**/node_modules/', '**/coverage/', '**/runs/', '.nx/', '**/.readme-blocks/'],
+    ignores: [
+      '**/dist/',
+      '**/node_modules/',
+      '**/coverage/',
+      '**/runs/',
+      '.nx/',
+      '**/.readme-blocks/',
+      '**/test-output/',
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommended,

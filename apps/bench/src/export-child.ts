@@ -13,7 +13,7 @@ if (!out || w?.kind !== 'char-lstm') {
   process.exit(2);
 }
 const { ReferenceBackend, Runtime } = await import('@ganglion/core');
-const { exportOnnx } = await import('@ganglion/backend-onnx');
+const { exportOnnx } = await import('@ganglion/backend-onnx/node');
 const graph = await workloadGraph(w);
 // The parameters only need a home to be traced from; onnxruntime does the arithmetic.
 const params = new Runtime(graph, { seed: 0, backend: new ReferenceBackend() }).params;

@@ -2,7 +2,7 @@
 // @ganglion/backend-onnx): the module, or a sentence saying why it cannot be loaded, for a
 // contender's `available()`.
 //
-//   const onnx = await optionalImport('@ganglion/backend-onnx', () => import('@ganglion/backend-onnx'));
+//   const onnx = await optionalImport('@ganglion/backend-onnx/node', () => import('@ganglion/backend-onnx/node'));
 export async function optionalImport<T>(specifier: string, load: () => Promise<unknown>): Promise<T | string> {
   try {
     return (await load()) as T;

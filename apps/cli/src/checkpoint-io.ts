@@ -1,15 +1,8 @@
 // Loading a checkpoint for use (generate, inspect, export, resuming): the graph, params, tokenizer
 // and a runtime that computes logits from ids, with the tokenizer checked against the model.
 import { join, resolve } from 'node:path';
-import {
-  type Backend,
-  CheckpointError,
-  type LoadedCheckpoint,
-  Runtime,
-  TOKENS,
-  type Tokenizer,
-  loadCheckpoint,
-} from '@ganglion/core';
+import { type Backend, CheckpointError, type LoadedCheckpoint, Runtime, TOKENS, type Tokenizer } from '@ganglion/core';
+import { loadCheckpoint } from '@ganglion/core/node';
 import { buildContainer, tokenizerRegistry } from './container.js';
 import { isG2pMeta } from './g2p.js';
 

@@ -5,7 +5,7 @@
 // state_in.* / state_out.*). Both carry the model's options and vocabularies in their metadata, and
 // the encoder names its decoder, so `ganglion run PATH` decodes with nothing but the two files.
 import { basename, resolve } from 'node:path';
-import { writeFileAtomically } from '@ganglion/core';
+import { writeFileAtomically } from '@ganglion/core/node';
 import { UsageError } from './args.js';
 import { type ExportSettings, checkExportTarget } from './commands/export.js';
 import { createBackend } from './container.js';

@@ -21,11 +21,10 @@ import {
   TOKENS,
   type TrainEvent,
   type Trainer,
-  loadCheckpoint,
   seq2seqDataset,
-  writeFileAtomically,
 } from '@ganglion/core';
-import { compiledStepper } from '@ganglion/backend-onnx';
+import { checkpointFolder, loadCheckpoint, writeFileAtomically } from '@ganglion/core/node';
+import { compiledStepper } from '@ganglion/backend-onnx/node';
 import { seq2seqGraph } from '@ganglion/layers';
 import { type G2pData, type G2pEntry, cmudictG2p } from '@ganglion/text/node';
 import { UsageError } from './args.js';
@@ -222,7 +221,7 @@ export async function trainSeq2Seq(folder: RunFolder, s: TrainSettings, sink: Pr
         timeBudgetSeconds: s.timeBudget,
         seed,
         validation: valData,
-        checkpoint: { dir: out, everySteps: s.checkpointEvery, meta },
+        checkpoint: { store: checkpointFolder(out), everySteps: s.checkpointEvery, meta },
         stepper,
       })
       .pipe(

@@ -6,19 +6,24 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CharTokenizer, type Graph, ParamStore, ReferenceBackend, Runtime, uniformAt } from '@ganglion/core';
-import { writeOnnxFile } from '@ganglion/backend-onnx';
-import { TfjsBackend } from '@ganglion/backend-tfjs';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  CharTokenizer,
+  type Graph,
+  ParamStore,
+  ReferenceBackend,
+  Runtime,
+  uniformAt,
   PREFILL_CHUNK,
   type TokenModel,
   generate,
   prefill,
   runtimeModel,
-  sample,
+  sampleToken as sample,
   tokenProbabilities,
-} from './generation.js';
+} from '@ganglion/core';
+import { writeOnnxFile } from '@ganglion/backend-onnx/node';
+import { TfjsBackend } from '@ganglion/backend-tfjs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { VOCAB_METADATA_KEY, loadOnnxFile, runnerModel } from './onnx-models.js';
 import { PRESETS, buildModel } from './presets.js';
 

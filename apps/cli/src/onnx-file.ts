@@ -12,14 +12,14 @@ import {
   type OnnxFileInfo,
   STATE_METADATA_KEY,
   type StateBinding,
+  VOCAB_METADATA_KEY,
   createSession,
   describeOnnxModel,
-} from '@ganglion/backend-onnx';
+} from '@ganglion/backend-onnx/node';
 import type * as ort from 'onnxruntime-node';
 import { tokenizerRegistry } from './container.js';
 
-/** Metadata key holding the tokenizer of an exported language model (its tokenizer.json). */
-export const VOCAB_METADATA_KEY = 'ganglion.tokenizer';
+export { VOCAB_METADATA_KEY };
 /** Metadata key holding the training step the export was made at. */
 const STEP_METADATA_KEY = 'ganglion.step';
 

@@ -1,36 +1,12 @@
 // Token models on onnxruntime: a checkpoint's graph run by OnnxRuntimeRunner (`generate --backend
 // onnx`), and a stateful .onnx file on its own (`ganglion run`), its vocabulary and state bindings
 // read from the file's metadata_props.
-import { type Graph, type ParamStore, ShapeError, type Tokenizer } from '@ganglion/core';
-import {
-  OnnxRuntimeRunner,
-  type OrtValue,
-  PAST_SEQUENCE_LENGTH,
-  POSITION_IDS,
-  runSession,
-} from '@ganglion/backend-onnx';
-import { type TokenModel, lastRow } from './generation.js';
+import { ShapeError, type TokenModel, type Tokenizer, lastRow } from '@ganglion/core';
+import { type OrtValue, PAST_SEQUENCE_LENGTH, POSITION_IDS, runSession } from '@ganglion/backend-onnx/node';
 import { type OpenOnnxFileOptions, openOnnxFile } from './onnx-file.js';
 
 export { VOCAB_METADATA_KEY } from './onnx-file.js';
-
-/**
- * A checkpoint's graph in onnxruntime, traced once with a free time dim (any chunk length). The
- * runner feeds each wave's position-table rows (RoPE), so any stream length runs in flat memory.
- */
-export function runnerModel(graph: Graph, params: ParamStore): TokenModel {
-  const runner = new OnnxRuntimeRunner(graph.subgraph(['logits']), params, { shapes: 'dynamic' });
-  return {
-    reset: () => runner.resetState(),
-    next: async (ids) => {
-      const { logits } = await runner.run(
-        { ids: { data: ids, shape: [1, ids.length], dtype: 'int32' } },
-        { stream: true },
-      );
-      return lastRow(logits.data as Float32Array, logits.shape[2]);
-    },
-  };
-}
+export { runnerModel } from '@ganglion/backend-onnx/node';
 
 export interface OnnxFileModel {
   readonly tokenizer: Tokenizer;

@@ -3,15 +3,14 @@
 // (continued with --resume, replaced with --overwrite); resuming refuses settings that disagree
 // with the checkpoint instead of silently training something else.
 import { resolve } from 'node:path';
+import { CheckpointError, type CheckpointMeta } from '@ganglion/core';
 import {
-  CheckpointError,
   type CheckpointLock,
-  type CheckpointMeta,
   checkpointDirStatus,
   lockCheckpointDir,
   makeDirs,
   recoverableDirectory,
-} from '@ganglion/core';
+} from '@ganglion/core/node';
 import { UsageError } from './args.js';
 
 export interface RunFolder {

@@ -34,7 +34,7 @@ import {
   describeOnnxModel,
   runSession,
   traceModel,
-} from '@ganglion/backend-onnx';
+} from '@ganglion/backend-onnx/node';
 import { decoderStepGraph, encoderGraph, memoryWidth } from '@ganglion/layers';
 import type * as ort from 'onnxruntime-node';
 import {

@@ -8,7 +8,8 @@
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MLM_IGNORE, ReferenceBackend, Runtime, TOKENS, loadCheckpoint, tensor } from '@ganglion/core';
+import { MLM_IGNORE, ReferenceBackend, Runtime, TOKENS, tensor } from '@ganglion/core';
+import { loadCheckpoint } from '@ganglion/core/node';
 import { openData } from '@ganglion/text/node';
 import { buildContainer, tokenizerRegistry } from '../src/container.js';
 import { mlmDatasets, mlmTokenizer } from '../src/mlm.js';

@@ -8,15 +8,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { folderWithCorpus, runCli } from './run-cli.js';
-import {
-  ReferenceBackend,
-  Runtime,
-  TOKENS,
-  decodeSafetensors,
-  lmDataset,
-  lmWindowCount,
-  loadCheckpoint,
-} from '@ganglion/core';
+import { ReferenceBackend, Runtime, TOKENS, decodeSafetensors, lmDataset, lmWindowCount } from '@ganglion/core';
+import { loadCheckpoint } from '@ganglion/core/node';
 import { openData } from '@ganglion/text/node';
 import { buildContainer, tokenizerRegistry } from '../src/container.js';
 

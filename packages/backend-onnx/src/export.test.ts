@@ -23,9 +23,11 @@ import {
 } from '@ganglion/core';
 import { Dense, Embedding, LSTM, SoftmaxCrossEntropy } from '@ganglion/layers';
 import { describe, expect, it } from 'vitest';
-import { exportOnnx, traceModel, writeOnnxFile } from './export.js';
+import { exportOnnx, traceModel } from './export.js';
+import { writeOnnxFile } from './node/write-onnx-file.js';
 import { onnx } from './proto.js';
-import { ort, runSession } from './ort-tensors.js';
+import * as ort from 'onnxruntime-node';
+import { runSession } from './ort-tensors.js';
 import { charModel, feedData, maxAbsDiff } from './testing/graphs.js';
 import { TraceBackend, irVersionFor } from './trace-backend.js';
 

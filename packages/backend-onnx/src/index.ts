@@ -1,6 +1,10 @@
-// @ganglion/backend-onnx: ONNX export by tracing (graph -> ModelProto), the onnxruntime-node runner,
-// the compiled training step (forward + backward + clipping + optimizer as one ONNX graph),
-// and the OnnxModel layer that puts an .onnx file into a graph as a frozen node.
+// @ganglion/backend-onnx: ONNX export by tracing (graph -> ModelProto bytes), the runner and the
+// compiled training step (forward + backward + clipping + optimizer as one ONNX graph) on the
+// onnxruntime bound by `useOrt` (onnxruntime-web in a browser). Browser-clean: no Node module is
+// imported from here. `@ganglion/backend-onnx/node` binds onnxruntime-node and adds files
+// (writeOnnxFile, the OnnxModel layer over an .onnx file).
+export { collectGarbage, currentOrt, useOrt } from './ort-runtime.js';
+export type { ExecutionProvider, OrtModule, OrtOptions } from './ort-runtime.js';
 export { POSITION_IDS, TraceBackend, MAX_OPSET, MIN_OPSET, irVersionFor } from './trace-backend.js';
 export type { ModelOptions, TraceOptions, TraceValue } from './trace-backend.js';
 export { onnxLowerings } from './lowerings.js';
@@ -11,17 +15,17 @@ export {
   STATE_METADATA_KEY,
   exportOnnx,
   traceModel,
-  writeOnnxFile,
 } from './export.js';
 export type { ExportOptions, ExportedModel, StateBinding, ValueDescription } from './export.js';
+export { VOCAB_METADATA_KEY, languageModelExportOptions } from './language-model-export.js';
+export type { LanguageModelExportOptions } from './language-model-export.js';
 export { OnnxRuntimeRunner } from './runner.js';
+export { runnerModel } from './runner-model.js';
 export type { RunOptions, RunnerOptions } from './runner.js';
 export { createSession, fromOrtTensor, runSession, toOrtTensor } from './ort-tensors.js';
 export { describeOnnxModel } from './onnx-file.js';
 export type { ExternalTensor, OnnxFileInfo, OnnxPort } from './onnx-file.js';
 export type { FeedValue, OrtValue } from './ort-tensors.js';
-export { OnnxModel, portName } from './import/onnx-model.js';
-export type { OnnxModelConfig } from './import/onnx-model.js';
 export { OnnxProgram, readOnnxMetadata } from './import/onnx-program.js';
 export type { ProgramPort } from './import/onnx-program.js';
 export {

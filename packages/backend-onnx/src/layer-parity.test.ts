@@ -6,7 +6,8 @@ import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { builtinLayers } from '@ganglion/layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from './export.js';
-import { ort, runSession } from './ort-tensors.js';
+import * as ort from 'onnxruntime-node';
+import { runSession } from './ort-tensors.js';
 import { type GraphCase, charModel, feedData, gptModel, layerCases, maxAbsDiff, toTensors } from './testing/graphs.js';
 
 const TOLERANCE = 1e-4;

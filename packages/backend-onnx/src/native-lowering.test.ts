@@ -6,7 +6,8 @@ import { ParamStore, ReferenceBackend, Runtime, hasOnnxLowering, tidy } from '@g
 import { afterAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from './export.js';
 import { onnx } from './proto.js';
-import { ort, runSession } from './ort-tensors.js';
+import * as ort from 'onnxruntime-node';
+import { runSession } from './ort-tensors.js';
 import { type GraphCase, charModel, feedData, gptModel, layerCases, maxAbsDiff, toTensors } from './testing/graphs.js';
 
 const TIME = 6;

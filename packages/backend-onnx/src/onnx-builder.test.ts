@@ -2,7 +2,7 @@
 // symbolic dims, written out by hand here; and the values onnxruntime computes from the nodes they
 // emit, against a hand computation.
 import { describe, expect, it } from 'vitest';
-import { ort } from './ort-tensors.js';
+import * as ort from 'onnxruntime-node';
 import { TraceBackend } from './trace-backend.js';
 
 describe('OnnxBuilder helpers', () => {

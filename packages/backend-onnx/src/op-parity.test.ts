@@ -16,7 +16,8 @@ import {
 } from '@ganglion/core';
 import { type InputSpec, type OpCase, inputValues, makeInput, maxRelError, opCases } from '@ganglion/core/testing';
 import { describe, expect, it } from 'vitest';
-import { type FeedValue, ort, runSession } from './ort-tensors.js';
+import * as ort from 'onnxruntime-node';
+import { type FeedValue, runSession } from './ort-tensors.js';
 import { TraceBackend } from './trace-backend.js';
 
 const TOLERANCE = 1e-5;

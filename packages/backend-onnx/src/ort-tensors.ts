@@ -1,9 +1,10 @@
-// Moving values between Ganglion and onnxruntime-node: any Ganglion Tensor (on any backend) or a
+// Moving values between Ganglion and onnxruntime (the module bound by `useOrt`): any Ganglion Tensor (on any backend) or a
 // typed array with a shape becomes an ort.Tensor; ort outputs come back as typed arrays. Sessions
 // made by createSession have a name, and onnxruntime's own errors come back as one-line
 // BackendErrors that name the model.
 import { type DType, BackendError, type Graph, GraphError, type TensorData, Tensor, formatShape } from '@ganglion/core';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-common';
+import { currentOrt, withBoundProviders } from './ort-runtime.js';
 
 /** What a runner accepts as a feed: a Ganglion tensor, or values with a shape (and dtype). */
 export type FeedValue =
@@ -31,11 +32,11 @@ export function toOrtTensor(name: string, v: FeedValue): ort.Tensor {
   if (data.length !== n)
     throw new BackendError(`feed "${name}": ${data.length} values do not fill shape ${formatShape(shape)}`);
   const dims = [...shape];
+  const { Tensor: OrtTensor } = currentOrt();
   if (dtype === 'float32')
-    return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
-  if (dtype === 'int32')
-    return new ort.Tensor('int32', data instanceof Int32Array ? data : Int32Array.from(data), dims);
-  return new ort.Tensor(
+    return new OrtTensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
+  if (dtype === 'int32') return new OrtTensor('int32', data instanceof Int32Array ? data : Int32Array.from(data), dims);
+  return new OrtTensor(
     'bool',
     Uint8Array.from(data, (x) => (x !== 0 ? 1 : 0)),
     dims,
@@ -73,7 +74,8 @@ function ortMessage(e: unknown): string {
 }
 
 /**
- * An InferenceSession from a file path or model bytes; `name` (e.g. `"model.onnx"`) prefixes
+ * An InferenceSession from a file path (Node) or model bytes, made by the bound onnxruntime with
+ * its execution providers; `name` (e.g. `"model.onnx"`) prefixes
  * onnxruntime's own errors, here and in `runSession`, as BackendErrors.
  */
 export async function createSession(
@@ -81,16 +83,14 @@ export async function createSession(
   name: string,
   options: ort.InferenceSession.SessionOptions = {},
 ): Promise<ort.InferenceSession> {
-  // onnxruntime-node's telemetry, on by default, parses /proc/self/cmdline recursively when the
-  // first session is created (a command line over ~28 kB, e.g. a long --prompt, overflows the
-  // native stack) and writes under ~/.cache/Microsoft and /tmp. Off unless the user set it.
-  process.env.ORT_DISABLE_TELEMETRY ??= '1';
+  const { InferenceSession } = currentOrt();
+  const withProviders = withBoundProviders(options);
   let session: ort.InferenceSession;
   try {
     session =
       typeof model === 'string'
-        ? await ort.InferenceSession.create(model, options)
-        : await ort.InferenceSession.create(model, options);
+        ? await InferenceSession.create(model, withProviders)
+        : await InferenceSession.create(model, withProviders);
   } catch (e) {
     throw new BackendError(`${name}: onnxruntime cannot load the model: ${ortMessage(e)}`);
   }
@@ -155,5 +155,3 @@ export function feedSignature(
   }
   return sig;
 }
-
-export { ort };

@@ -15,7 +15,8 @@ import { Dense } from '@ganglion/layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ExportOptions, type ExportedModel, traceModel } from './export.js';
 import { type ITensorProto, onnx, tensorValues } from './proto.js';
-import { type FeedValue, ort, runSession } from './ort-tensors.js';
+import * as ort from 'onnxruntime-node';
+import { type FeedValue, runSession } from './ort-tensors.js';
 import {
   type QuantizedTensor,
   WEIGHTS_METADATA_KEY,

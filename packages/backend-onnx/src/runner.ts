@@ -19,15 +19,8 @@ import {
 } from '@ganglion/core';
 import { type ExportOptions, type ExportedModel, PAST_SEQUENCE_LENGTH, traceModel } from './export.js';
 import { POSITION_IDS } from './trace-backend.js';
-import {
-  type FeedValue,
-  type OrtValue,
-  createSession,
-  feedSignature,
-  feedSpec,
-  type ort,
-  runSession,
-} from './ort-tensors.js';
+import { type FeedValue, type OrtValue, createSession, feedSignature, feedSpec, runSession } from './ort-tensors.js';
+import type * as ort from 'onnxruntime-common';
 
 export interface RunnerOptions extends Omit<ExportOptions, 'inputs' | 'stateful'> {
   /**

@@ -5,7 +5,8 @@ import { ParamStore, ReferenceBackend, Runtime, tensor, tidy } from '@ganglion/c
 import { afterAll, describe, expect, it } from 'vitest';
 import { PAST_SEQUENCE_LENGTH, STATE_METADATA_KEY, type StateBinding, traceModel } from './export.js';
 import { onnx } from './proto.js';
-import { type FeedValue, type OrtValue, ort, runSession } from './ort-tensors.js';
+import * as ort from 'onnxruntime-node';
+import { type FeedValue, type OrtValue, runSession } from './ort-tensors.js';
 import { VOCAB, charModel, feedData, gptModel, maxAbsDiff } from './testing/graphs.js';
 
 const BATCH = 2;

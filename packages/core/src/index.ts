@@ -135,34 +135,22 @@ export type {
   SafetensorsTensor,
 } from './checkpoint/safetensors.js';
 export {
-  SAFETENSORS_INDEX_FILE,
-  SAFETENSORS_MODEL_FILE,
-  openSafetensors,
-  openSafetensorsModel,
-} from './checkpoint/safetensors-reader.js';
-export type { SafetensorsReader, SafetensorsTensorInfo } from './checkpoint/safetensors-reader.js';
-export { CHECKPOINT_FILES, isCheckpointFile, loadCheckpoint, saveCheckpoint } from './checkpoint/checkpoint.js';
-export {
-  type CheckpointDirStatus,
-  type CheckpointLock,
-  checkpointDirStatus,
-  folderEntries,
-  holdsFiles,
-  isGanglionMeta,
-  linkOrCopy,
-  lockCheckpointDir,
-  makeDirs,
-  recoverableDirectory,
-  syncDirectory,
-  writeFileAtomically,
-} from './checkpoint/checkpoint-dir.js';
+  CHECKPOINT_FILES,
+  checkpointFiles,
+  checkpointFromFiles,
+  isCheckpointFile,
+  saveCheckpointTo,
+} from './checkpoint/checkpoint.js';
 export type {
+  CheckpointFiles,
+  CheckpointFilesOptions,
   CheckpointOptimizerState,
   CheckpointState,
+  CheckpointStore,
   LoadCheckpointOptions,
   LoadedCheckpoint,
-  SaveCheckpointOptions,
 } from './checkpoint/checkpoint.js';
+export { sha256Hex } from './checkpoint/sha256.js';
 export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION } from './checkpoint/checkpoint-meta.js';
 export type { CheckpointMeta, CheckpointMetaInput, OptimizerMetaValue } from './checkpoint/checkpoint-meta.js';
 export { DataError } from './data/dataset.js';
@@ -193,6 +181,8 @@ export type { Seq2SeqBatchOptions, Seq2SeqDataset, SequencePair } from './data/s
 export { trainValidationSplit, trainValidationSplitText } from './data/split.js';
 export type { Split } from './data/split.js';
 export { sampleToken, tokenProbabilities } from './generation/sampling.js';
+export { PREFILL_CHUNK, generate, lastRow, prefill, runtimeModel } from './generation/generate.js';
+export type { TokenModel } from './generation/generate.js';
 export type { SamplingOptions } from './generation/sampling.js';
 export { hypothesisLength } from './generation/decoder.js';
 export type { DecodeOptions, DecoderStep, Hypothesis } from './generation/decoder.js';

@@ -8,7 +8,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { Runtime, type SafetensorsTensor, encodeSafetensors, openSafetensors, tensor } from '@ganglion/core';
+import { Runtime, type SafetensorsTensor, encodeSafetensors, tensor } from '@ganglion/core';
+import { openSafetensors } from '@ganglion/core/node';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { ImportError, importHf } from './index.js';
 

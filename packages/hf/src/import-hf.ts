@@ -29,16 +29,8 @@
 // tensor. Nothing is read twice: each weight is converted to float32 once, straight into its slot.
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  type Backend,
-  CheckpointError,
-  type Graph,
-  ParamStore,
-  type SafetensorsReader,
-  getBackend,
-  openSafetensorsModel,
-  tensor,
-} from '@ganglion/core';
+import { type Backend, CheckpointError, type Graph, ParamStore, getBackend, tensor } from '@ganglion/core';
+import { type SafetensorsReader, openSafetensorsModel } from '@ganglion/core/node';
 import { gpt } from '@ganglion/layers';
 import { type HfModelConfig, ImportError, parseHfConfig } from './config.js';
 

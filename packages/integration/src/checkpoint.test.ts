@@ -18,14 +18,13 @@ import {
   Runtime,
   dispose,
   lmDataset,
-  loadCheckpoint,
   mul,
-  saveCheckpoint,
   sub,
   tensor,
   tidy,
   trainValidationSplit,
 } from '@ganglion/core';
+import { loadCheckpoint, saveCheckpoint } from '@ganglion/core/node';
 import { Dense, Embedding, LSTM, SoftmaxCrossEntropy, builtinLayers } from '@ganglion/layers';
 
 const TEXT = 'the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. '.repeat(4);

@@ -29,13 +29,13 @@ import {
   definePlugin,
   earlyStopping,
   lmDataset,
-  loadCheckpoint,
   mul,
   setBackend,
   sub,
   tensor,
   trainValidationSplit,
 } from '@ganglion/core';
+import { checkpointFolder, loadCheckpoint } from '@ganglion/core/node';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import {
   Dense,
@@ -178,7 +178,9 @@ describe('resume', () => {
     const first = new Runtime(graph, { seed: 7, backend });
     const t2 = container(choice).get(TOKENS.Trainer);
     const lossesA = batchLosses(
-      await lastValueFrom(t2.fit(first, data(), { steps: 10, seed: 5, checkpoint: { dir } }).pipe(toArray())),
+      await lastValueFrom(
+        t2.fit(first, data(), { steps: 10, seed: 5, checkpoint: { store: checkpointFolder(dir) } }).pipe(toArray()),
+      ),
     );
 
     const fresh = container(choice);

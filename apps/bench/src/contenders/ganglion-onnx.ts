@@ -10,15 +10,16 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BenchError, type NodeContender, type Session } from '../contender.js';
 import { loadOrt, optionalImport } from '../optional-import.js';
-import { type Workload, syntheticBatch, workloadGraph } from '../workload.js';
+import { type Workload, syntheticBatch } from '../workload.js';
+import { compiledStepSession } from './compiled-step.js';
 import { ortFileSession } from './ort-file.js';
 
-type BackendOnnx = typeof import('@ganglion/backend-onnx');
+type BackendOnnx = typeof import('@ganglion/backend-onnx/node');
 
 const EXPORT_CHILD = fileURLToPath(new URL('../export-child.js', import.meta.url));
 
 const loadBackendOnnx = () =>
-  optionalImport<BackendOnnx>('@ganglion/backend-onnx', () => import('@ganglion/backend-onnx'));
+  optionalImport<BackendOnnx>('@ganglion/backend-onnx/node', () => import('@ganglion/backend-onnx/node'));
 
 /** Whether backend-onnx (with `feature`) and onnxruntime-node load here. */
 async function availableWith(feature: 'compileTrainStep' | 'exportOnnx'): Promise<true | string> {
@@ -45,54 +46,7 @@ export const ganglionOnnxContender: NodeContender = {
   workloads: ['char-lstm', 'gpt'],
   available: () => availableWith('compileTrainStep'),
   async prepare(w: Workload): Promise<Session> {
-    const { compileTrainStep } = await loadBackendOnnxOrThrow();
-    const { createTrainer, deriveSeed, initialValues, paramKey } = await import('@ganglion/core');
-    const graph = await workloadGraph(w);
-    const optimizerOptions = w.kind === 'gpt' ? { weightDecay: w.weightDecay } : {};
-    const trainer = createTrainer({
-      optimizer: w.optimizer,
-      optimizerOptions,
-      lr: w.lr,
-      clipping: 'global-norm',
-      clippingOptions: { maxNorm: w.clipNorm },
-    });
-    // The initial weights straight into float32 arrays, one parameter at a time (the values
-    // ParamStore.initialize gives: the same per-parameter seeds), which the compiled step takes
-    // over as they are: no float64 copy of the model is ever alive, so the process's peak is the
-    // training's, not the initialization's.
-    const params = new Map(
-      graph.params().map(({ node, spec }) => {
-        const key = paramKey(node, spec.name);
-        return [key, Float32Array.from(initialValues(spec.init, spec.shape, deriveSeed(0, key)))] as const;
-      }),
-    );
-    const paramCount = [...params.values()].reduce((n, a) => n + a.length, 0);
-    const compiled = compileTrainStep(
-      { graph, params },
-      { optimizer: trainer.optimizer, clipping: trainer.clipping, schedule: trainer.schedule, lr: w.lr },
-    );
-    const { ids, labels } = syntheticBatch(w);
-    const shape = [w.batch, w.seqLen];
-    const feeds = {
-      ids: { data: ids, shape, dtype: 'int32' as const },
-      labels: { data: labels, shape, dtype: 'int32' as const },
-    };
-    // Trace and load the first step's session and the steady-state one now, as a training run
-    // would before its first step (the first-step time, from the process start, includes them).
-    await compiled.prepare(feeds);
-    const optimizer = w.optimizer === 'adam' ? 'Adam' : 'AdamW';
-    const notes = [
-      `forward, backward, clipping and ${optimizer} compiled to onnxruntime graphs; ${w.kind === 'char-lstm' ? 'its forward is ganglion-onnx-export' : 'training only'}`,
-    ];
-    let steps = 0;
-    return {
-      async trainStep() {
-        const { loss } = await compiled.step(feeds);
-        if (++steps === 1) notes.push(`loss at step 1: ${loss.toFixed(4)}`);
-      },
-      paramCount,
-      notes,
-    };
+    return compiledStepSession(await loadBackendOnnxOrThrow(), w);
   },
 };
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ExportError } from '@ganglion/core';
 import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';
-import { generate, runtimeModel } from '../generation.js';
+import { generate, runtimeModel } from '@ganglion/core';
 import { loadOnnxFile } from '../onnx-models.js';
 import { runExport } from './export.js';
 import { runGenerate } from './generate.js';

@@ -4,22 +4,22 @@
 // running the written file and the float32 export on the same text in onnxruntime.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { CHECKPOINT_FILES, ExportError, type Tokenizer, checkpointDirStatus, isCheckpointFile } from '@ganglion/core';
+import { CHECKPOINT_FILES, ExportError, type Tokenizer, isCheckpointFile } from '@ganglion/core';
+import { checkpointDirStatus } from '@ganglion/core/node';
 import {
-  type ExportOptions,
   type ExportedModel,
   type FeedValue,
   PAST_SEQUENCE_LENGTH,
   POSITION_IDS,
   createSession,
+  languageModelExportOptions,
   runSession,
   traceModel,
   writeOnnxFile,
-} from '@ganglion/backend-onnx';
+} from '@ganglion/backend-onnx/node';
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
 import { loadModel } from '../checkpoint-io.js';
 import { createBackend } from '../container.js';
-import { VOCAB_METADATA_KEY } from '../onnx-models.js';
 import { isG2pRunFolder } from '../g2p-train.js';
 import { runSeq2SeqExport } from '../g2p-export.js';
 
@@ -134,18 +134,11 @@ function statOrUndefined(path: string, refuse: (problem: string) => never): Retu
 export async function runExport(s: ExportSettings): Promise<ExportResult> {
   await checkExportTarget(s.out);
   const { checkpoint, tokenizer } = await loadModel(s.dir, await createBackend('reference'));
-  const options: ExportOptions = {
+  const options = languageModelExportOptions(tokenizer, checkpoint.meta, {
     opset: s.opset,
-    outputs: ['logits'],
-    inputs: { ids: ['batch', 'time'] },
     stateful: s.stateful,
     maxPositions: s.maxPositions,
-    metadata: {
-      [VOCAB_METADATA_KEY]: JSON.stringify(tokenizer.toJSON()),
-      'ganglion.preset': String(checkpoint.meta.preset ?? ''),
-      'ganglion.step': String(checkpoint.meta.step),
-    },
-  };
+  });
   const ids = s.evalText && heldOutIds(tokenizer, s.evalText.path, s.evalText.text);
   const model = writeOnnxFile(resolve(s.out), checkpoint.graph, checkpoint.params, {
     ...options,

@@ -3,7 +3,7 @@
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
 import { loadModel } from '../checkpoint-io.js';
 import { BACKENDS, createBackend } from '../container.js';
-import { PREFILL_CHUNK, generate, runtimeModel } from '../generation.js';
+import { PREFILL_CHUNK, generate, runtimeModel } from '@ganglion/core';
 import { runnerModel } from '../onnx-models.js';
 import { checkPrompt } from '../prompt.js';
 

@@ -3,7 +3,8 @@
 // export and inspect read like any other. Everything is checked before --out is touched: the
 // config, every tensor's presence and shape, and the tokenizer against the embedding.
 import { join } from 'node:path';
-import { CheckpointError, saveCheckpoint } from '@ganglion/core';
+import { CheckpointError } from '@ganglion/core';
+import { saveCheckpoint } from '@ganglion/core/node';
 import { ImportError, SUPPORTED_ARCHITECTURES, importHf } from '@ganglion/hf';
 import { type FlagSpec, UsageError, parse } from '../args.js';
 import { buildContainer, createBackend, tokenizerRegistry } from '../container.js';

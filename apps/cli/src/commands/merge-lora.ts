@@ -2,7 +2,8 @@
 // (W += alpha/r · B·A, @ganglion/layers' mergeLora), giving a plain checkpoint of the base
 // architecture — every parameter trainable again, same tokenizer, same outputs — that generate,
 // export and finetune read like an imported one.
-import { CheckpointError, type GraphJSON, TOKENS, graphFromJSON, saveCheckpoint } from '@ganglion/core';
+import { CheckpointError, type GraphJSON, TOKENS, graphFromJSON } from '@ganglion/core';
+import { saveCheckpoint } from '@ganglion/core/node';
 import { mergeLora } from '@ganglion/layers';
 import { type FlagSpec, UsageError, parse } from '../args.js';
 import { loadTokenizedCheckpoint } from '../checkpoint-io.js';

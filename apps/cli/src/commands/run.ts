@@ -2,7 +2,7 @@
 // vocabulary comes from the file's metadata_props), or pronounce words with an exported g2p model
 // (its encoder file and the decoder-step file beside it; seq2seq-engines.ts).
 import { type FlagSpec, UsageError, num, parse } from '../args.js';
-import { generate } from '../generation.js';
+import { generate } from '@ganglion/core';
 import { loadOnnxFile } from '../onnx-models.js';
 import { checkPrompt } from '../prompt.js';
 import { GENERATE_FLAGS } from './generate.js';

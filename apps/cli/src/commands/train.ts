@@ -8,16 +8,15 @@ import {
   type Graph,
   ParamStore,
   Runtime,
-  checkpointDirStatus,
   TOKENS,
   type Tokenizer,
   TokenizerError,
   type TrainEvent,
   type Trainer,
   lmDataset,
-  writeFileAtomically,
 } from '@ganglion/core';
-import { compiledStepper } from '@ganglion/backend-onnx';
+import { checkpointDirStatus, checkpointFolder, writeFileAtomically } from '@ganglion/core/node';
+import { compiledStepper } from '@ganglion/backend-onnx/node';
 import { type OpenedData, corpusFromPaths, mobyDick, openData, prepareData } from '@ganglion/text/node';
 import { loadTokenizedCheckpoint } from '../checkpoint-io.js';
 import { type FlagSpec, UsageError, num, oneOf, parse } from '../args.js';
@@ -570,7 +569,7 @@ async function trainInto(
             timeBudgetSeconds: s.timeBudget,
             seed,
             validation: writes ? valData : undefined,
-            checkpoint: writes ? { dir: out, everySteps: s.checkpointEvery, meta } : undefined,
+            checkpoint: writes ? { store: checkpointFolder(out), everySteps: s.checkpointEvery, meta } : undefined,
             stepper,
           })
           .pipe(

@@ -33,7 +33,7 @@ import {
   SPLIT_SESSION_OPTIONS,
   compileTrainStep,
   evaluateOnnx,
-} from '@ganglion/backend-onnx';
+} from '@ganglion/backend-onnx/node';
 import { AllReduce } from './all-reduce.js';
 import type { Link } from './link.js';
 import { DistributedError, type RankConfig, type RankGroup, configHash } from './rank-group.js';

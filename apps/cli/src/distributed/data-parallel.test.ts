@@ -15,7 +15,7 @@ import {
   tensor,
   uniformValues,
 } from '@ganglion/core';
-import { compileTrainStep } from '@ganglion/backend-onnx';
+import { compileTrainStep } from '@ganglion/backend-onnx/node';
 import { charLstm } from '@ganglion/layers';
 import { AllReduce } from './all-reduce.js';
 import { type DataParallelStepper, dataParallelStepper } from './data-parallel-stepper.js';

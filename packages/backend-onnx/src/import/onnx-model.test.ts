@@ -24,7 +24,8 @@ import { Dense, Embedding, LSTM, SoftmaxCrossEntropy } from '@ganglion/layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../export.js';
 import { onnx } from '../proto.js';
-import { ort, runSession } from '../ort-tensors.js';
+import * as ort from 'onnxruntime-node';
+import { runSession } from '../ort-tensors.js';
 import { type GraphCase, VOCAB, charModel, feedData, layerCases, maxAbsDiff, toTensors } from '../testing/graphs.js';
 import { OnnxModel, portName } from './onnx-model.js';
 

@@ -4,7 +4,7 @@
 // and the ones its masked and bidirectional layers write (sequence_lens, direction bidirectional).
 import { ReferenceBackend, type Tensor, tensor, tidy, uniformValues } from '@ganglion/core';
 import { describe, expect, it } from 'vitest';
-import { ort } from '../ort-tensors.js';
+import * as ort from 'onnxruntime-node';
 import { TraceBackend } from '../trace-backend.js';
 import { OnnxModel } from './onnx-model.js';
 

@@ -39,7 +39,7 @@ export interface CompiledBenchResult {
   readonly medianMs: number;
   /**
    * Median CPU time of this process per timed step (user + system, all threads). On a busy
-   * machine wall time swings with the load; this says how much work a step is.
+   * machine wall time swings with the load; this says how much work a step is. NaN in a browser.
    */
   readonly cpuMs: number;
   readonly tokensPerSecond: number;
@@ -54,6 +54,10 @@ export interface CompiledTrainingSession {
   readonly trainer: CompiledTrainer;
   trainStep(): Promise<CompiledStepResult>;
 }
+
+/** Node's process CPU time; browsers have none (the benchmark then reports NaN for it). */
+const nodeProcess = (globalThis as { process?: { cpuUsage?: typeof process.cpuUsage } }).process;
+const cpuUsage = nodeProcess?.cpuUsage?.bind(nodeProcess);
 
 /**
  * A CompiledTrainer on a fixed batch with its sessions traced and loaded. The first `trainStep()`
@@ -83,11 +87,11 @@ export async function benchCompiledTraining(o: CompiledBenchOptions): Promise<Co
   const cpuMs: number[] = [];
   for (let i = 0; i < (o.measured ?? 10); i++) {
     const t = performance.now();
-    const c = process.cpuUsage();
+    const c = cpuUsage?.();
     losses.push((await session.trainStep()).loss);
     stepMs.push(performance.now() - t);
-    const used = process.cpuUsage(c);
-    cpuMs.push((used.user + used.system) / 1000);
+    const used = c && cpuUsage?.(c);
+    if (used) cpuMs.push((used.user + used.system) / 1000);
   }
   await session.trainer.dispose();
   const medianMs = median(stepMs);
@@ -97,7 +101,7 @@ export async function benchCompiledTraining(o: CompiledBenchOptions): Promise<Co
     warmupMs,
     stepMs,
     medianMs,
-    cpuMs: median(cpuMs),
+    cpuMs: cpuMs.length > 0 ? median(cpuMs) : NaN,
     tokensPerSecond: (tokens * 1000) / medianMs,
     losses,
     nodeCount: model.nodeCount,

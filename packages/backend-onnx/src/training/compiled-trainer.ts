@@ -34,7 +34,9 @@ import {
   TrainingError,
   getBackend,
 } from '@ganglion/core';
-import { type FeedValue, feedSignature, ort, toOrtTensor } from '../ort-tensors.js';
+import type * as ort from 'onnxruntime-common';
+import { collectGarbage, currentOrt } from '../ort-runtime.js';
+import { type FeedValue, feedSignature, toOrtTensor } from '../ort-tensors.js';
 import { splitBatch } from './micro-batches.js';
 import {
   COLLECT_ABOVE_BYTES,
@@ -42,7 +44,6 @@ import {
   SPLIT_SESSION_OPTIONS,
   type SessionEntry,
   SessionCache,
-  collectGarbage,
   fromOrt,
   groupSlots,
   layoutOf,
@@ -317,7 +318,7 @@ export class CompiledTrainer {
           throw new TrainingError(
             `apply: gradient "${key}" has ${data.length} values, expected ${held ? held.size : 'none (no such parameter)'}`,
           );
-        source.set(key, new ort.Tensor('float32', data, held.dims));
+        source.set(key, new (currentOrt().Tensor)('float32', data, held.dims));
       }
     }
     if (source.size === 0) throw new TrainingError('apply: no gradients (call gradients(feeds) first, or pass them)');
@@ -416,7 +417,7 @@ export class CompiledTrainer {
 
   /**
    * Copy the weights into `params` (a Runtime's store, on its backend) and, given the trainer,
-   * the optimizer state and step count into it: then `trainer.save(dir, runtime)` checkpoints what
+   * the optimizer state and step count into it: then `trainer.save(checkpointFolder(dir), runtime)` checkpoints what
    * was trained here, and eager training continues from it.
    */
   syncTo(params: ParamStore, trainer?: { readonly optimizer: Optimizer; step: number }): void {
@@ -516,7 +517,7 @@ export class CompiledTrainer {
     let t = this.grads.get(key);
     if (!t) {
       const shape = spec.shape as number[];
-      t = new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+      t = new (currentOrt().Tensor)('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
       this.grads.set(key, t);
     }
     return t;

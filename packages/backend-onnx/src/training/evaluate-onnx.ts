@@ -8,7 +8,7 @@
 //   params.dispose();
 import { type Dataset, type Graph, type ParamStore, meanLoss } from '@ganglion/core';
 import { OnnxRuntimeRunner } from '../runner.js';
-import type { ort } from '../ort-tensors.js';
+import type * as ort from 'onnxruntime-common';
 
 export interface EvaluateOnnxOptions {
   /** The graph output to average (default 'loss'): a one-element mean over the batch. */

@@ -3,7 +3,7 @@
 import { type Tensor, add, matMul, scatterAdd, tensor, transpose, uniformValues } from '@ganglion/core';
 import { describe, expect, it } from 'vitest';
 import { onnx } from '../proto.js';
-import { ort } from '../ort-tensors.js';
+import * as ort from 'onnxruntime-node';
 import { type RewriteStats, rewriteGradientSums } from './gradient-sums.js';
 import { ShapeRecordingTrace } from './trace-train-step.js';
 

@@ -4,7 +4,7 @@
 import { add, mul, sub } from '@ganglion/core';
 import { describe, expect, it } from 'vitest';
 import { onnx } from '../proto.js';
-import { ort } from '../ort-tensors.js';
+import * as ort from 'onnxruntime-node';
 import { inPlaceOutputs, writeOutputsDirectly } from './in-place.js';
 import { ShapeRecordingTrace } from './trace-train-step.js';
 

@@ -5,7 +5,7 @@ import { type Tensor, add, mul, uniformValues } from '@ganglion/core';
 import { describe, expect, it } from 'vitest';
 import type onnxProto from 'onnx-proto';
 import { onnx } from '../proto.js';
-import { ort } from '../ort-tensors.js';
+import * as ort from 'onnxruntime-node';
 import { RECOMPUTE_MIN_ELEMENTS, recomputeCheapActivations } from './recompute.js';
 import { ShapeRecordingTrace } from './trace-train-step.js';
 

@@ -1,10 +1,10 @@
 // The sessions of a compiled trainer and the onnxruntime tensors it holds: a cache of traced
 // models and their InferenceSessions by key (input signature, slot layout, taps), the default
 // session options, and helpers for slot layouts and scalar feeds.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { type Backend, type Tensor, type TensorSpec, tensor } from '@ganglion/core';
-import { createSession, ort } from '../ort-tensors.js';
+import type * as ort from 'onnxruntime-common';
+import { currentOrt } from '../ort-runtime.js';
+import { createSession } from '../ort-tensors.js';
 import type { SlotSpecs, TrainStepModel } from './trace-train-step.js';
 
 export interface SessionEntry {
@@ -85,7 +85,7 @@ export function onlyInputsOf(
 }
 
 export function scalarTensor(x: number): ort.Tensor {
-  return new ort.Tensor('float32', Float32Array.of(x), []);
+  return new (currentOrt().Tensor)('float32', Float32Array.of(x), []);
 }
 
 /** Shapes of the slots held. */
@@ -122,31 +122,5 @@ export function fromOrt(t: ort.Tensor, backend: Backend): Tensor {
   return tensor(t.data as Float32Array, t.dims.map(Number), 'float32', backend);
 }
 
-/** Above this many bytes of weights, split mode collects garbage before each phase (see collectGarbage). */
+/** Above this many bytes of weights, split mode collects garbage before each phase (see node/collect-garbage.ts). */
 export const COLLECT_ABOVE_BYTES = 64 * 2 ** 20;
-
-let gc: (() => void) | null | undefined;
-
-/**
- * A full garbage collection, when the runtime allows one (`globalThis.gc`, or V8's gc exposed in a
- * new context). onnxruntime-node 1.30 returns every output as a new copy, even one it wrote into
- * a preallocated buffer, so each split step leaves a copy of the gradients and of every updated
- * weight and slot for the collector; collected before the next phase, that memory is reused
- * instead of adding to the peak. Measured on GPT shapes: 85M parameters, peak RSS 2.49 → 2.15 GB;
- * 25M, 1.21 → 1.16 GB; at the same step time (a collection takes a few ms).
- */
-export function collectGarbage(): void {
-  if (gc === undefined) {
-    try {
-      const exposed = (globalThis as { gc?: () => void }).gc;
-      if (exposed) gc = exposed;
-      else {
-        setFlagsFromString('--expose-gc');
-        gc = runInNewContext('gc') as () => void;
-      }
-    } catch {
-      gc = null;
-    }
-  }
-  gc?.();
-}

@@ -18,7 +18,7 @@ import {
   tensor,
 } from '@ganglion/core';
 import type { TraceBackend } from '../trace-backend.js';
-import { type ort } from '../ort-tensors.js';
+import type * as ort from 'onnxruntime-common';
 
 /** A message the graph outputs: its template (everything but the tensor and step) and the output holding its tensor. */
 export interface Tap {

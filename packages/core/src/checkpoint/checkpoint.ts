@@ -1,16 +1,18 @@
-// Checkpoints: a directory with
+// Checkpoints as bytes: a checkpoint is a few files
 //   graph.json             graph.toJSON()
 //   weights.safetensors    one F32 tensor per parameter, named `<node>.<param>` (ParamStore keys)
 //   optimizer.safetensors  the optimizer's state tensors, e.g. `<node>.<param>.<slot>` (always written)
+//   tokenizer.json         the tokenizer's JSON, when the meta has one
 //   meta.json              { format: 'ganglion-checkpoint', formatVersion: 2, step, epoch, rng?,
 //                            tokenizer?, optimizer?, files (sizes and sha256 of the others), ...extra }
-// Saves replace only these files (checkpoint-dir.ts explains how, what a crash at each moment
-// leaves, and the lock); everything else in the folder is the user's. Loading reads one complete
-// save and checks every file against the graph (shapes, finite values, optimizer slots), throwing a
+// `checkpointFiles` turns a graph, its parameters and optimizer state into those files' bytes, and
+// `checkpointFromFiles` checks and loads them back; neither touches a disk, so the same code runs
+// in a browser (files kept in memory, OPFS, or a download) and on Node, where `@ganglion/core/node`
+// writes them into a folder atomically and reads them back (node/checkpoint-folder.ts). Loading
+// checks every file against the graph (shapes, finite values, optimizer slots), throwing a
 // CheckpointError naming the file and the problem. Weights are float32 as in real models: on the
 // float64 reference backend a save rounds parameters to float32.
 
-import { join, resolve as resolvePath } from 'node:path';
 import type { Backend } from '../backend.js';
 import { tensor } from '../creation.js';
 import type { DType } from '../dtype.js';
@@ -21,7 +23,6 @@ import { graphFromJSON } from '../graph/builder.js';
 import { ParamStore, paramKey } from '../graph/params.js';
 import { formatShape, sameShape } from '../shape/dim.js';
 import type { Tensor } from '../tensor.js';
-import { type CommitHooks, STORE_DIR, checkpointDirStatus, readGeneration, writeGeneration } from './checkpoint-dir.js';
 import {
   type CheckpointMeta,
   type CheckpointMetaInput,
@@ -33,6 +34,7 @@ import {
   parseCheckpointMeta,
 } from './checkpoint-meta.js';
 import { type SafetensorsDType, type SafetensorsTensor, decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { sha256Hex } from './sha256.js';
 
 export const CHECKPOINT_FILES = {
   graph: 'graph.json',
@@ -43,9 +45,29 @@ export const CHECKPOINT_FILES = {
   tokenizer: 'tokenizer.json',
 } as const;
 
+/** Ganglion's own folder inside a checkpoint directory on disk (generations and the lock). */
+export const STORE_DIR = '.ganglion';
+
 /** True when `name`, an entry of a checkpoint directory, belongs to Ganglion (a save replaces it). */
 export const isCheckpointFile = (name: string): boolean =>
   (Object.values(CHECKPOINT_FILES) as string[]).includes(name) || name === STORE_DIR;
+
+/** A checkpoint's files by name (graph.json, weights.safetensors, …, meta.json), as bytes. */
+export type CheckpointFiles = Readonly<Record<string, Uint8Array>>;
+
+/**
+ * Where checkpoints go: a folder on disk (`checkpointFolder` in `@ganglion/core/node`), or in a
+ * browser OPFS, IndexedDB or a download. A store writes one complete checkpoint at a time.
+ */
+export interface CheckpointStore {
+  /** Where this store writes, for messages (a folder's absolute path, a download's name). */
+  readonly location: string;
+  /** Write the files of one checkpoint (as `checkpointFiles` made them); resolves to where they went. */
+  write(files: CheckpointFiles): Promise<string>;
+}
+
+/** Size and SHA-256 of each file of a checkpoint, as meta.json's `files` entry holds them. */
+export type Manifest = Record<string, { readonly bytes: number; readonly sha256: string }>;
 
 /** An optimizer's state as checkpoints hold it (the same shape as the training `OptimizerState`). */
 export interface CheckpointOptimizerState {
@@ -62,11 +84,6 @@ export interface CheckpointState {
   readonly meta: CheckpointMetaInput;
 }
 
-export interface SaveCheckpointOptions {
-  /** @internal Tests simulate a crash with a hook that throws at a stage of the commit. */
-  readonly hooks?: CommitHooks;
-}
-
 export interface LoadCheckpointOptions {
   /** Resolves layer kinds in graph.json to classes (the DI layer registry). */
   readonly resolve: LayerResolver;
@@ -80,7 +97,7 @@ export interface LoadedCheckpoint {
   /** Absent when the checkpoint was saved without one. */
   readonly optimizerState?: CheckpointOptimizerState;
   readonly meta: CheckpointMeta;
-  /** The folder read: the one asked for, a complete earlier save inside it, or a format-1 `<dir>.old-*`. */
+  /** The checkpoint read: on disk the folder (the one asked for, a complete earlier save inside it, or a format-1 `<dir>.old-*`). */
   readonly loadedFrom: string;
   /** Why the top-level files were not read (an interrupted save), when they were not. */
   readonly recovered?: string;
@@ -91,6 +108,9 @@ export interface LoadedCheckpoint {
 const TO_SAFETENSORS: Record<DType, SafetensorsDType> = { float32: 'F32', int32: 'I32', bool: 'BOOL' };
 const FROM_SAFETENSORS: Partial<Record<SafetensorsDType, DType>> = { F32: 'float32', I32: 'int32', BOOL: 'bool' };
 const TYPED = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+const encodeText = (s: string): Uint8Array => new TextEncoder().encode(s);
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 const safetensorsOf = (t: Tensor): SafetensorsTensor => ({
   dtype: TO_SAFETENSORS[t.dtype],
@@ -101,20 +121,37 @@ const safetensorsOf = (t: Tensor): SafetensorsTensor => ({
 const isTokenizerFileRef = (t: unknown): boolean =>
   t !== null && typeof t === 'object' && (t as { file?: unknown }).file === TOKENIZER_FILE_REF.file;
 
-/** Turn a file-system error into a CheckpointError; anything else (a test hook's crash) passes. */
-function fsError(e: unknown, what: string): unknown {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' ? new CheckpointError(`${what}: ${(e as Error).message}`) : e;
+/** The manifest of `files`: each one's size and SHA-256. */
+function manifestOf(files: CheckpointFiles): Manifest {
+  const manifest: Manifest = {};
+  for (const [name, data] of Object.entries(files))
+    manifest[name] = { bytes: data.byteLength, sha256: sha256Hex(data) };
+  return manifest;
 }
 
-/** The checkpoint's files as bytes, validated before anything touches the disk. */
-function encodeCheckpoint(
-  dir: string,
-  state: CheckpointState,
-): { files: Record<string, Uint8Array | string>; meta: Record<string, unknown> } {
+/** meta.json's bytes: `meta` with the manifest of `files` as its `files` entry. */
+function metaFileBytes(meta: Readonly<Record<string, unknown>>, files: CheckpointFiles): Uint8Array {
+  return encodeText(`${JSON.stringify({ ...meta, files: manifestOf(files) }, null, 2)}\n`);
+}
+
+export interface CheckpointFilesOptions {
+  /** Names the checkpoint in errors (a folder, a download); default "(in memory)". */
+  readonly name?: string;
+}
+
+/**
+ * A checkpoint's files as bytes, validated: graph.json, weights.safetensors,
+ * optimizer.safetensors, tokenizer.json when the meta has a tokenizer, and meta.json (written
+ * last on disk) listing the others' sizes and SHA-256. The same bytes a folder on disk holds.
+ *
+ *   const files = checkpointFiles({ graph, params: runtime.params, meta: { step, epoch } });
+ *   const blob = new Blob([files['weights.safetensors']]); // a download, OPFS, …
+ */
+export function checkpointFiles(state: CheckpointState, options: CheckpointFilesOptions = {}): CheckpointFiles {
+  const name = options.name ?? '(in memory)';
   const { graph, params, optimizerState } = state;
   const fail = (problem: string): never => {
-    throw new CheckpointError(`cannot save checkpoint ${dir}: ${problem}`);
+    throw new CheckpointError(`cannot save checkpoint ${name}: ${problem}`);
   };
   const declared = new Set<string>();
   const weights = new Map<string, SafetensorsTensor>();
@@ -144,9 +181,9 @@ function encodeCheckpoint(
       fail('optimizerState.name must be a non-empty string');
     optimizerMeta = {
       name: optimizerState.name,
-      meta: checkOptimizerMeta(optimizerState.meta, `cannot save checkpoint ${dir}`),
+      meta: checkOptimizerMeta(optimizerState.meta, `cannot save checkpoint ${name}`),
     };
-    for (const [name, t] of optimizerState.tensors) optimizerTensors.set(name, safetensorsOf(t));
+    for (const [key, t] of optimizerState.tensors) optimizerTensors.set(key, safetensorsOf(t));
   }
   const { format: _format, files: _files, tokenizer, ...user } = rest as Record<string, unknown>;
   if (tokenizer !== undefined && (tokenizer === null || typeof tokenizer !== 'object' || Array.isArray(tokenizer)))
@@ -160,44 +197,23 @@ function encodeCheckpoint(
   };
   // What the loader will see (NaN became null, undefined vanished) must pass the loader's checks.
   const roundTripped = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
-  parseCheckpointMeta({ ...roundTripped, files: {} }, `cannot save checkpoint ${dir}: meta.json`);
-  return {
-    files: {
-      [CHECKPOINT_FILES.weights]: encodeSafetensors(weights),
-      [CHECKPOINT_FILES.optimizer]: encodeSafetensors(optimizerTensors),
-      [CHECKPOINT_FILES.graph]: `${JSON.stringify(graph.toJSON(), null, 2)}\n`,
-      ...(tokenizer ? { [CHECKPOINT_FILES.tokenizer]: `${JSON.stringify(tokenizer, null, 2)}\n` } : {}),
-    },
-    meta: roundTripped,
+  parseCheckpointMeta({ ...roundTripped, files: {} }, `cannot save checkpoint ${name}: meta.json`);
+  const files: Record<string, Uint8Array> = {
+    [CHECKPOINT_FILES.weights]: encodeSafetensors(weights),
+    [CHECKPOINT_FILES.optimizer]: encodeSafetensors(optimizerTensors),
+    [CHECKPOINT_FILES.graph]: encodeText(`${JSON.stringify(graph.toJSON(), null, 2)}\n`),
+    ...(tokenizer ? { [CHECKPOINT_FILES.tokenizer]: encodeText(`${JSON.stringify(tokenizer, null, 2)}\n`) } : {}),
   };
+  return { ...files, [CHECKPOINT_FILES.meta]: metaFileBytes(roundTripped, files) };
 }
 
 /**
- * Save a checkpoint to `dir`, replacing only the checkpoint's own files (see checkpoint-dir.ts);
- * refuses a folder Ganglion did not write. Returns the absolute path.
+ * Write a checkpoint to `store` (a folder on disk, OPFS, a download); resolves to where it went.
  *
- *   await saveCheckpoint('runs/lm/ckpt', { graph, params: runtime.params, meta: { step, epoch, rng: rng.state } });
+ *   await saveCheckpointTo(checkpointFolder('runs/lm/ckpt'), { graph, params, meta: { step, epoch } });
  */
-export async function saveCheckpoint(
-  dir: string,
-  state: CheckpointState,
-  options: SaveCheckpointOptions = {},
-): Promise<string> {
-  const target = resolvePath(dir);
-  const { files, meta } = encodeCheckpoint(target, state);
-  const status = await checkpointDirStatus(target).catch((e: unknown) => {
-    throw new CheckpointError(`cannot save checkpoint ${(e as Error).message}`);
-  });
-  if (status.kind === 'foreign')
-    throw new CheckpointError(
-      `cannot save checkpoint ${target}: the folder is not a Ganglion checkpoint (${status.reason}); refusing to write into it`,
-    );
-  try {
-    await writeGeneration(target, files, meta, options.hooks);
-  } catch (e) {
-    throw fsError(e, `cannot save checkpoint ${target}`);
-  }
-  return target;
+export async function saveCheckpointTo(store: CheckpointStore, state: CheckpointState): Promise<string> {
+  return store.write(checkpointFiles(state, { name: store.location }));
 }
 
 /** A NaN or infinite value in a saved tensor is an error naming it: it would poison training or output. */
@@ -254,28 +270,77 @@ const listNames = (names: readonly string[]) => {
   return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 };
 
+/** The files of a checkpoint as read, before they are checked against each other. */
+export interface CheckpointRead {
+  /** Where they were read from: names the files in errors (`<from>/weights.safetensors`). */
+  readonly from: string;
+  /** meta.json, parsed. */
+  readonly meta: unknown;
+  /** The other files by name (graph.json, weights.safetensors, optimizer.safetensors, tokenizer.json). */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
 /**
- * Load a checkpoint: rebuild the graph, check the weights against it, put them on `backend`.
+ * Load a checkpoint from its files' bytes (a browser's upload, OPFS, a fetch): checks meta.json's
+ * manifest (sizes and SHA-256) when it has one, then rebuilds the graph and checks the weights
+ * against it as `loadCheckpoint` does. `name` says where the files came from in errors.
  *
- *   const { graph, params, meta } = await loadCheckpoint('runs/lm/ckpt', { resolve: (kind) => registry.get(kind) });
- *   const runtime = new Runtime(graph, { params });
+ *   const { graph, params, tokenizer } = checkpointFromFiles(files, { resolve: (kind) => registry.get(kind) });
  */
-export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions): Promise<LoadedCheckpoint> {
-  const target = resolvePath(dir);
-  const read = await readGeneration(
-    target,
-    [CHECKPOINT_FILES.graph, CHECKPOINT_FILES.weights, CHECKPOINT_FILES.optimizer],
-    [CHECKPOINT_FILES.tokenizer],
-  );
+export function checkpointFromFiles(
+  files: CheckpointFiles,
+  options: LoadCheckpointOptions & { readonly name?: string },
+): LoadedCheckpoint {
+  const from = options.name ?? '(in memory)';
+  const metaPath = `${from}/${CHECKPOINT_FILES.meta}`;
+  const metaBytes = files[CHECKPOINT_FILES.meta];
+  if (!metaBytes) throw new CheckpointError(`${metaPath}: file is missing`);
+  let meta: unknown;
+  try {
+    meta = JSON.parse(utf8.decode(metaBytes));
+  } catch (e) {
+    throw new CheckpointError(`${metaPath}: not valid JSON (${(e as Error).message})`);
+  }
+  const manifest = isObject(meta) && isObject(meta.files) ? meta.files : undefined;
+  const read = new Map<string, Uint8Array>();
+  const names = [CHECKPOINT_FILES.graph, CHECKPOINT_FILES.weights, CHECKPOINT_FILES.optimizer];
+  const optional =
+    manifest?.[CHECKPOINT_FILES.tokenizer] !== undefined || !manifest ? [CHECKPOINT_FILES.tokenizer] : [];
+  for (const name of [...names, ...optional]) {
+    const data = files[name];
+    if (!data) {
+      if ((names as string[]).includes(name)) throw new CheckpointError(`${from}/${name}: file is missing`);
+      continue;
+    }
+    const entry = manifest?.[name];
+    if (manifest) {
+      if (!isObject(entry) || typeof entry.sha256 !== 'string' || typeof entry.bytes !== 'number')
+        throw new CheckpointError(`${metaPath}: "files" has no size and sha256 for ${name}`);
+      if (data.byteLength !== entry.bytes || sha256Hex(data) !== entry.sha256)
+        throw new CheckpointError(
+          `${from}/${name}: ${data.byteLength !== entry.bytes ? `${data.byteLength} bytes, but meta.json says ${entry.bytes}` : 'its sha256 does not match meta.json'} (the file was changed after it was saved)`,
+        );
+    }
+    read.set(name, data);
+  }
+  return decodeCheckpoint({ from, meta, files: read }, options);
+}
+
+/**
+ * Check a checkpoint's files against each other and load them: rebuild the graph, check the
+ * weights against it, put them on `backend`. The bytes are trusted to be what was saved (the
+ * caller checked meta.json's manifest); everything else is checked here.
+ */
+export function decodeCheckpoint(read: CheckpointRead, options: LoadCheckpointOptions): LoadedCheckpoint {
   const from = read.from;
-  const path = (k: keyof typeof CHECKPOINT_FILES) => join(from, CHECKPOINT_FILES[k]);
+  const path = (k: keyof typeof CHECKPOINT_FILES) => `${from}/${CHECKPOINT_FILES[k]}`;
   const bytes = (k: 'graph' | 'weights' | 'optimizer') => read.files.get(CHECKPOINT_FILES[k])!;
 
   const meta = parseCheckpointMeta(read.meta, path('meta'));
 
   let graphJSON: unknown;
   try {
-    graphJSON = JSON.parse(bytes('graph').toString('utf8'));
+    graphJSON = JSON.parse(utf8.decode(bytes('graph')));
   } catch (e) {
     throw new CheckpointError(`${path('graph')}: not valid JSON (${(e as Error).message})`);
   }
@@ -331,12 +396,12 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
 
   let tokenizer: unknown = meta.tokenizer;
   if (isTokenizerFileRef(meta.tokenizer)) {
-    const file = join(from, CHECKPOINT_FILES.tokenizer);
+    const file = path('tokenizer');
     const data = read.files.get(CHECKPOINT_FILES.tokenizer);
     if (!data)
       throw new CheckpointError(`${path('meta')}: names ${CHECKPOINT_FILES.tokenizer}, but "files" does not list it`);
     try {
-      tokenizer = JSON.parse(data.toString('utf8'));
+      tokenizer = JSON.parse(utf8.decode(data));
     } catch (e) {
       throw new CheckpointError(`${file}: not valid JSON (${(e as Error).message})`);
     }
@@ -362,7 +427,6 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
     optimizerState,
     meta,
     loadedFrom: from,
-    ...(read.recovered ? { recovered: read.recovered } : {}),
     ...(tokenizer !== undefined ? { tokenizer } : {}),
   };
 }

@@ -4,7 +4,7 @@
 // and early stopping are subscribers and operators; unsubscribing stops the loop.
 import { inject, injectable } from 'inversify';
 import { Observable } from 'rxjs';
-import { saveCheckpoint } from '../checkpoint/checkpoint.js';
+import { type CheckpointStore, saveCheckpointTo } from '../checkpoint/checkpoint.js';
 import { TOKENS, type TrainerOptions } from '../di/tokens.js';
 import { dispose, tidy } from '../engine.js';
 import { ConfigError, TrainingError } from '../errors.js';
@@ -36,7 +36,8 @@ export interface FitOptions {
   readonly seed?: number;
   /** Save a checkpoint every `everySteps` updates and at the end. */
   readonly checkpoint?: {
-    readonly dir: string;
+    /** Where checkpoints go (a folder: `checkpointFolder(dir)` from `@ganglion/core/node`). */
+    readonly store: CheckpointStore;
     readonly everySteps?: number;
     readonly meta?: () => Record<string, unknown>;
   };
@@ -66,7 +67,9 @@ export interface StepResult {
 }
 
 const now = () => performance.now() / 1000;
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+// Browsers have no setImmediate; there a zero timeout lets the page paint and handle input.
+const yieldToEventLoop = () =>
+  new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 function defaultTokens(batch: Batch): number {
   const labels = batch.labels;
@@ -182,9 +185,9 @@ export class Trainer {
     return runtime.forward(feeds);
   }
 
-  /** Save params, optimizer state and the trainer's position atomically into `dir`. */
-  async save(dir: string, runtime: Runtime, extraMeta: Record<string, unknown> = {}): Promise<string> {
-    return saveCheckpoint(dir, {
+  /** Save params, optimizer state and the trainer's position into `store` (e.g. a folder, atomically). */
+  async save(store: CheckpointStore, runtime: Runtime, extraMeta: Record<string, unknown> = {}): Promise<string> {
+    return saveCheckpointTo(store, {
       graph: runtime.graph,
       params: runtime.params,
       optimizerState: this.optimizer.getState(),
@@ -237,7 +240,7 @@ export class Trainer {
         const checkpoint = async () => {
           if (!opts.checkpoint) return;
           await opts.stepper?.sync();
-          const path = await this.save(opts.checkpoint.dir, runtime, opts.checkpoint.meta?.() ?? {});
+          const path = await this.save(opts.checkpoint.store, runtime, opts.checkpoint.meta?.() ?? {});
           subscriber.next({ type: 'checkpoint', step: this.step, path });
         };
         outer: for (; this.epoch < epochs; this.epoch++, this.batchInEpoch = 0) {

@@ -12,16 +12,15 @@
 // failure, or by the next prepare when their process is gone.
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GanglionError, type TokenDType } from '@ganglion/core';
 import {
-  GanglionError,
-  type TokenDType,
   folderEntries,
   holdsFiles,
   linkOrCopy,
   makeDirs,
   syncDirectory,
   writeFileAtomically,
-} from '@ganglion/core';
+} from '@ganglion/core/node';
 import { parseTempName } from './token-files.js';
 
 /** A data folder cannot be written (a folder Ganglion did not write) or read (missing or broken files). */

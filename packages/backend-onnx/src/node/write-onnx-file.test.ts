@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExportError, ParamStore, ReferenceBackend } from '@ganglion/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeOnnxFile } from './export.js';
-import { charModel } from './testing/graphs.js';
+import { writeOnnxFile } from './write-onnx-file.js';
+import { charModel } from '../testing/graphs.js';
 
 const c = charModel('lstm', 4);
 const params = ParamStore.initialize(c.graph, 1, new ReferenceBackend());

@@ -15,8 +15,9 @@ import { ReferenceBackend } from '../reference/reference-backend.js';
 import { Linear } from '../testing/test-layers.js';
 import type { Tensor } from '../tensor.js';
 import type { CommitStage } from './checkpoint-dir.js';
-import { CHECKPOINT_FILES, type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { CHECKPOINT_FILES, type CheckpointState } from '../checkpoint/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint-folder.js';
+import { decodeSafetensors, encodeSafetensors } from '../checkpoint/safetensors.js';
 
 const resolve: LayerResolver = (kind) => (kind === 'Linear' ? (Linear as never) : undefined);
 const makeGraph = (): Graph =>

@@ -1,4 +1,4 @@
-// Text generation from a character language model: streaming one token per step, each drawn by
+// Text generation from a language model: streaming one token per step, each drawn by
 // core's `sampleToken` (greedy, temperature, top-k, top-p, seeded). A `TokenModel` hides
 // where the logits come from: the framework's runtime (state carried in its messages), onnxruntime
 // running the graph, or a stateful .onnx file alone. None of them re-runs the prefix.
@@ -8,18 +8,11 @@
 // prompt is. A recurrence carries its whole past in its state, and attention masks each query by
 // its stream position (causal, sliding window) against the cache plus the chunk, so the logits are
 // those of one unchunked call, for chunks shorter or longer than an attention window alike.
-import {
-  type Runtime,
-  type SamplingOptions,
-  StreamDecoder,
-  type Tokenizer,
-  sampleToken,
-  tensor,
-  tidy,
-} from '@ganglion/core';
-
-/** The sampling code lives in @ganglion/core, shared with the batched decoders (greedy, beam search). */
-export { type SamplingOptions, sampleToken as sample, tokenProbabilities } from '@ganglion/core';
+import { tensor } from '../creation.js';
+import { StreamDecoder, type Tokenizer } from '../data/tokenizer.js';
+import { tidy } from '../engine.js';
+import type { Runtime } from '../graph/runtime.js';
+import { type SamplingOptions, sampleToken } from './sampling.js';
 
 /** Something that maps token ids to next-token logits, keeping its own state between calls. */
 export interface TokenModel {

@@ -27,10 +27,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { STORE_DIR } from '../checkpoint/checkpoint.js';
 import { CheckpointError } from '../errors.js';
-
-/** Ganglion's own folder inside a checkpoint directory. */
-export const STORE_DIR = '.ganglion';
 const LOCK_FILE = 'lock';
 const META = 'meta.json';
 
@@ -40,9 +38,6 @@ export type CommitStage = 'files-written' | 'partly-linked' | 'linked';
 export interface CommitHooks {
   readonly onStage?: (stage: CommitStage) => void;
 }
-
-/** Size and SHA-256 of each file of a generation, as meta.json's `files` entry holds them. */
-export type Manifest = Record<string, { readonly bytes: number; readonly sha256: string }>;
 
 const errnoCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
 const hex = () => randomBytes(4).toString('hex');
@@ -324,26 +319,22 @@ async function generations(dir: string): Promise<{ n: number; path: string }[]> 
 
 /**
  * Write one generation into `dir` (which must not be foreign; the caller checks) and make it the
- * current one. `files` are written first, then `meta` (an object) with the manifest of `files`
- * added as its `files` entry. Takes the lock for the duration unless this process holds it.
+ * current one. `files` hold meta.json (with the manifest of the others, as `checkpointFiles`
+ * makes it), which goes into place last. Takes the lock for the duration unless this process
+ * holds it.
  */
 export async function writeGeneration(
   dir: string,
-  files: Readonly<Record<string, Uint8Array | string>>,
-  meta: Record<string, unknown>,
+  files: Readonly<Record<string, Uint8Array>>,
   hooks: CommitHooks = {},
 ): Promise<void> {
+  if (!files[META]) throw new CheckpointError(`cannot save checkpoint ${dir}: the files hold no ${META}`);
   const store = join(dir, STORE_DIR);
   await makeDirs(store);
   const lock = (await holdsLock(dir)) ? undefined : await lockCheckpointDir(dir);
   try {
-    const manifest: Manifest = {};
-    for (const [name, data] of Object.entries(files))
-      manifest[name] = {
-        bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength,
-        sha256: sha256(data),
-      };
-    const all = { ...files, [META]: `${JSON.stringify({ ...meta, files: manifest }, null, 2)}\n` };
+    const { [META]: metaBytes, ...others } = files;
+    const all = { ...others, [META]: metaBytes };
 
     // 1. The generation, complete before it gets its name.
     for (const n of await readdir(store))

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { CheckpointError } from '../errors.js';
-import { encodeSafetensors } from './safetensors.js';
+import { encodeSafetensors } from '../checkpoint/safetensors.js';
 import { openSafetensors, openSafetensorsModel } from './safetensors-reader.js';
 
 let root: string;

@@ -11,7 +11,11 @@
 import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
 import { CheckpointError } from '../errors.js';
-import { type SafetensorsHeaderEntry, checkSafetensorsPrefix, parseSafetensorsHeader } from './safetensors.js';
+import {
+  type SafetensorsHeaderEntry,
+  checkSafetensorsPrefix,
+  parseSafetensorsHeader,
+} from '../checkpoint/safetensors.js';
 
 export interface SafetensorsTensorInfo {
   /** The format's dtype name: F32, F16, BF16, F64, I64, BOOL, ... */

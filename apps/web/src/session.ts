@@ -1,0 +1,284 @@
+// One training run in the page: a character tokenizer over the user's text, a preset's graph, its
+// steps driven batch by batch (the page yields to the browser between steps) either compiled and
+// run in onnxruntime-web or eagerly on TF.js cpu, and generation on a logits-only eager runtime
+// sharing the trained parameters. Nothing here touches the DOM, and the text never leaves the page.
+import { type CompiledStepper, compiledStepper, useOrt } from '@ganglion/backend-onnx';
+import { TfjsBackend } from '@ganglion/backend-tfjs';
+import {
+  type Backend,
+  type Batch,
+  type CheckpointFiles,
+  type CheckpointState,
+  CharTokenizer,
+  CheckpointError,
+  type Graph,
+  type LmDataset,
+  Runtime,
+  type SamplingOptions,
+  type StepResult,
+  TOKENS,
+  type Trainer,
+  checkpointFromFiles,
+  createTrainingContainer,
+  dispose,
+  generate,
+  lmDataset,
+  runtimeModel,
+  setBackend,
+} from '@ganglion/core';
+import { bindLayerResolver, layersModule } from '@ganglion/layers';
+import { WEB_PRESETS, type WebPreset } from './presets.js';
+import { InputError } from './text-input.js';
+
+/**
+ * Where training steps run: 'ort-web' compiles each step (forward, backward, clipping, optimizer)
+ * into one ONNX graph run by onnxruntime-web (wasm); 'tfjs' runs them eagerly on TF.js's cpu
+ * kernels. Generation and checkpoints use the eager runtime either way, synced from onnxruntime.
+ */
+export type Engine = 'ort-web' | 'tfjs';
+
+export const ENGINES: Readonly<Record<Engine, string>> = {
+  'ort-web': 'onnxruntime-web (compiled step, wasm)',
+  tfjs: 'TF.js cpu (eager)',
+};
+
+export interface SessionOptions {
+  readonly preset: WebPreset;
+  readonly seed: number;
+  /** Default the preset's. */
+  readonly seqLen?: number;
+  /** Default the preset's. */
+  readonly batchSize?: number;
+}
+
+let backendReady: Promise<Backend> | undefined;
+let ortReady: Promise<void> | undefined;
+
+/** Bind onnxruntime-web (loaded on first use: its wasm is large) for the compiled steps. */
+function bindOrtWeb(): Promise<void> {
+  // Several wasm threads only where the page is cross-origin isolated (Vite's servers send the headers).
+  const numThreads = crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1;
+  ortReady ??= import('onnxruntime-web').then((ort) => useOrt(ort, { executionProviders: ['wasm'], numThreads }));
+  return ortReady;
+}
+
+/** The page's one backend: tfjs on its cpu kernels (no extra files to serve). */
+function pageBackend(): Promise<Backend> {
+  backendReady ??= TfjsBackend.create('cpu').then((b) => {
+    setBackend(b);
+    return b;
+  });
+  return backendReady;
+}
+
+function trainingContainer(preset: WebPreset, backend: Backend) {
+  return createTrainingContainer({
+    ...preset.plugins,
+    lr: preset.lr,
+    backend,
+    modules: [layersModule],
+    configure: bindLayerResolver,
+  });
+}
+
+/** A checkpoint the page can train and generate with: a language model over characters. */
+function checkLanguageModel(graph: Graph, tokenizer: unknown, name: string): CharTokenizer {
+  const kinds = Object.keys(WEB_PRESETS).join(', ');
+  const has = (what: string, ok: boolean) => {
+    if (!ok)
+      throw new CheckpointError(
+        `${name}/graph.json: ${what}; this is another kind of model, and the page trains character language models (${kinds})`,
+      );
+  };
+  has(
+    'the graph has no "ids" input',
+    graph.inputs.some((i) => i.name === 'ids'),
+  );
+  has(
+    'the graph has no "labels" input',
+    graph.inputs.some((i) => i.name === 'labels'),
+  );
+  has('the graph has no "logits" output', graph.outputs.logits !== undefined);
+  has('the graph has no "loss" output', graph.outputs.loss !== undefined);
+  const kind = (tokenizer as { kind?: unknown } | undefined)?.kind;
+  if (kind !== 'char')
+    throw new CheckpointError(
+      `${name}/meta.json: ${tokenizer === undefined ? 'no tokenizer' : `a ${JSON.stringify(kind)} tokenizer`}; the page trains character language models (${kinds})`,
+    );
+  const chars = CharTokenizer.fromJSON(tokenizer);
+  const width = graph.spec(graph.outputs.logits).shape.at(-1);
+  if (width !== chars.vocabSize)
+    throw new CheckpointError(
+      `${name}: the tokenizer has ${chars.vocabSize} characters, but the "logits" output of graph.json has ${String(width)}`,
+    );
+  return chars;
+}
+
+export class TrainingSession {
+  private data: LmDataset | undefined;
+  private text: string | undefined;
+  private batches: Iterator<Batch> | undefined;
+  private readonly generator: Runtime;
+  private stepper: CompiledStepper | undefined;
+  /** onnxruntime holds newer weights than the runtime's ParamStore. */
+  private unsynced = false;
+  /** Where the next steps run (it may change between steps). */
+  engine: Engine = 'ort-web';
+
+  private constructor(
+    readonly options: SessionOptions,
+    readonly tokenizer: CharTokenizer,
+    readonly runtime: Runtime,
+    readonly trainer: Trainer,
+    readonly seqLen: number,
+    readonly batchSize: number,
+  ) {
+    this.generator = new Runtime(runtime.graph.subgraph(['logits']), {
+      params: runtime.params,
+      backend: runtime.backend,
+    });
+  }
+
+  /** A new model for `text`; throws a DataError when the text is shorter than one batch. */
+  static async create(text: string, options: SessionOptions): Promise<TrainingSession> {
+    const backend = await pageBackend();
+    const { preset, seed } = options;
+    const tokenizer = CharTokenizer.fromText(text);
+    const runtime = new Runtime(preset.build(tokenizer.vocabSize), { seed, backend });
+    const session = new TrainingSession(
+      options,
+      tokenizer,
+      runtime,
+      trainingContainer(preset, backend).get(TOKENS.Trainer),
+      options.seqLen ?? preset.seqLen,
+      options.batchSize ?? preset.batchSize,
+    );
+    session.useText(text);
+    return session;
+  }
+
+  /**
+   * A checkpoint's files (the ones the CLI writes, or the page downloads): its model, weights,
+   * optimizer state and step, to generate with or to train further. `name` names it in messages.
+   */
+  static async fromCheckpoint(files: CheckpointFiles, name: string): Promise<TrainingSession> {
+    const backend = await pageBackend();
+    const resolve = trainingContainer(WEB_PRESETS['char-lstm'], backend).get(TOKENS.LayerResolver);
+    const loaded = checkpointFromFiles(files, { resolve, backend, name });
+    const tokenizer = checkLanguageModel(loaded.graph, loaded.tokenizer, name);
+    const meta = loaded.meta as Readonly<Record<string, unknown>>;
+    const preset = WEB_PRESETS[String(meta.preset)] ?? WEB_PRESETS['char-lstm'];
+    const trainer = trainingContainer(preset, backend).get(TOKENS.Trainer);
+    if (loaded.optimizerState && loaded.optimizerState.name === preset.plugins.optimizer)
+      trainer.optimizer.setState(loaded.optimizerState, backend);
+    trainer.resumeFrom(loaded.meta);
+    const int = (v: unknown, fallback: number) => (Number.isInteger(v) && (v as number) > 0 ? (v as number) : fallback);
+    return new TrainingSession(
+      { preset, seed: Number.isInteger(meta.seed) ? (meta.seed as number) : 0 },
+      tokenizer,
+      new Runtime(loaded.graph, { params: loaded.params, backend }),
+      trainer,
+      int(meta.seqLen, preset.seqLen),
+      int(meta.batchSize, preset.batchSize),
+    );
+  }
+
+  /** Train on `text` from now on (its characters must be in the model's vocabulary). */
+  useText(text: string): void {
+    if (text === this.text) return;
+    const unknown = this.tokenizer.unknown(text);
+    if (unknown.length > 0)
+      throw new InputError(
+        `the text has characters this model has never seen (${unknown
+          .slice(0, 10)
+          .map((c) => JSON.stringify(c))
+          .join(', ')}${unknown.length > 10 ? ', …' : ''}); train a new model on it instead`,
+      );
+    this.data = lmDataset(this.tokenizer.encode(text), {
+      seqLen: this.seqLen,
+      batchSize: this.batchSize,
+      shuffle: true,
+      seed: this.options.seed,
+      backend: this.runtime.backend,
+    });
+    this.text = text;
+    this.batches = this.data.batches(this.trainer.epoch)[Symbol.iterator]();
+  }
+
+  get step(): number {
+    return this.trainer.step;
+  }
+
+  /** One update on the next batch (a new shuffled epoch when one ends). */
+  async trainStep(): Promise<StepResult> {
+    if (!this.data || !this.batches) throw new InputError('no text to train on yet');
+    let next = this.batches.next();
+    if (next.done) {
+      this.trainer.epoch++;
+      this.trainer.batchInEpoch = 0;
+      this.batches = this.data.batches(this.trainer.epoch)[Symbol.iterator]();
+      next = this.batches.next();
+    }
+    const batch = next.value as Batch;
+    try {
+      let result: StepResult;
+      if (this.engine === 'ort-web') {
+        await bindOrtWeb();
+        this.stepper ??= compiledStepper(this.runtime, this.trainer);
+        result = await this.stepper.step(batch);
+        this.trainer.step = result.step;
+        this.unsynced = true;
+      } else {
+        await this.sync();
+        this.stepper = undefined;
+        result = this.trainer.trainStep(this.runtime, batch, { seed: this.options.seed });
+      }
+      this.trainer.batchInEpoch++;
+      return result;
+    } finally {
+      dispose(Object.values(batch));
+    }
+  }
+
+  /** Bring onnxruntime's weights and optimizer state back into the runtime and the trainer. */
+  async sync(): Promise<void> {
+    if (!this.unsynced || !this.stepper) return;
+    await this.stepper.sync();
+    this.unsynced = false;
+  }
+
+  /**
+   * Text after `prompt` (without it), written token by token through `onText`; temperature 0 is
+   * greedy. The same prompt, settings and weights give what `ganglion generate` gives.
+   */
+  async generate(
+    prompt: string,
+    maxTokens: number,
+    sampling: SamplingOptions,
+    onText: (text: string) => void = () => {},
+  ): Promise<string> {
+    await this.sync();
+    return generate(runtimeModel(this.generator), this.tokenizer, prompt, maxTokens, sampling, onText);
+  }
+
+  /** What a checkpoint of this run holds (graph, weights, optimizer state, meta with the tokenizer). */
+  async checkpointState(): Promise<CheckpointState> {
+    await this.sync();
+    return {
+      graph: this.runtime.graph,
+      params: this.runtime.params,
+      optimizerState: this.trainer.optimizer.getState(),
+      meta: {
+        step: this.trainer.step,
+        epoch: this.trainer.epoch,
+        batchInEpoch: this.trainer.batchInEpoch,
+        preset: this.options.preset.name,
+        seqLen: this.seqLen,
+        batchSize: this.batchSize,
+        seed: this.options.seed,
+        trainedIn: 'browser',
+        tokenizer: this.tokenizer.toJSON(),
+      },
+    };
+  }
+}

@@ -1,0 +1,44 @@
+// useOrt's options reach onnxruntime: wasm threads only where the page is cross-origin isolated,
+// and the execution providers go into every session Ganglion creates (asking onnxruntime-web for
+// WebGPU alone, in Node where there is none, fails to create the session, naming the model).
+import { BackendError, ParamStore, ReferenceBackend } from '@ganglion/core';
+import * as ortWeb from 'onnxruntime-web';
+import { afterEach, expect, it } from 'vitest';
+import { exportOnnx } from './export.js';
+import { collectGarbage } from './node/collect-garbage.js';
+import { ortNode } from './node/index.js';
+import { createSession, runSession } from './ort-tensors.js';
+import { useOrt } from './ort-runtime.js';
+import { charModel } from './testing/graphs.js';
+
+const isolated = globalThis as { crossOriginIsolated?: boolean };
+afterEach(() => {
+  delete isolated.crossOriginIsolated;
+  useOrt(ortNode, { collectGarbage });
+});
+
+it('sets wasm threads only where the page is cross-origin isolated', () => {
+  useOrt(ortWeb, { numThreads: 4 });
+  expect(ortWeb.env.wasm.numThreads).toBe(1);
+  isolated.crossOriginIsolated = true;
+  useOrt(ortWeb, { numThreads: 3 });
+  expect(ortWeb.env.wasm.numThreads).toBe(3);
+  expect(() => useOrt(ortWeb, { numThreads: 0 })).toThrow(
+    new BackendError('useOrt: numThreads is 0, expected an integer >= 1'),
+  );
+  useOrt(ortWeb, { numThreads: 1 });
+});
+
+it('creates sessions with the bound execution providers', async () => {
+  const c = charModel('lstm', 4);
+  const bytes = exportOnnx(c.graph, ParamStore.initialize(c.graph, 1, new ReferenceBackend()));
+  const ids = { data: Int32Array.of(1, 2, 3), shape: [1, 3], dtype: 'int32' as const };
+  useOrt(ortWeb, { executionProviders: ['wasm'], numThreads: 1 });
+  const wasm = await createSession(bytes, 'char.onnx');
+  expect((await runSession(wasm, { ids })).logits.shape).toEqual([1, 3, 12]);
+  await wasm.release();
+  useOrt(ortWeb, { executionProviders: ['webgpu'], numThreads: 1 });
+  await expect(createSession(bytes, 'char.onnx')).rejects.toThrow(
+    /^char\.onnx: onnxruntime cannot load the model: .*webgpu/i,
+  );
+});
