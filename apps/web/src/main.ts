@@ -171,7 +171,7 @@ async function train(): Promise<void> {
       chart.push(r.loss);
       renderInspector(inspectorTable, next.runtime.graph, inspector!);
       status.dataset.step = String(r.step);
-      status.textContent = `${preset.name} on ${ENGINES[next.engine]} (${params} parameters, ${next.tokenizer.vocabSize} characters): step ${r.step}/${last}, loss ${r.loss.toFixed(4)}, gradient norm ${r.gradNorm.toFixed(3)}, ${(performance.now() - started).toFixed(0)} ms/step`;
+      status.textContent = `${preset.name} on ${ENGINES[next.engine]} (${params} parameters, ${next.tokenizer.vocabSize} ${next.tokenizer.kind} tokens): step ${r.step}/${last}, loss ${r.loss.toFixed(4)}, gradient norm ${r.gradNorm.toFixed(3)}, ${(performance.now() - started).toFixed(0)} ms/step`;
       await nextFrame();
     }
     status.textContent += stopRequested ? ' — stopped' : ' — done';
@@ -196,7 +196,7 @@ checkpointInput.addEventListener(
     continueBox.checked = true;
     delete status.dataset.done;
     status.dataset.step = String(loaded.step);
-    status.textContent = `loaded a ${loaded.options.preset.name} checkpoint at step ${loaded.step} (${loaded.tokenizer.vocabSize} characters): generate, or train it further on the text`;
+    status.textContent = `loaded a ${loaded.options.preset.name} checkpoint at step ${loaded.step} (${loaded.tokenizer.vocabSize} ${loaded.tokenizer.kind} tokens): generate, or train it further on the text`;
   }),
 );
 

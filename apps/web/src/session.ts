@@ -1,4 +1,4 @@
-// One training run in the page: a character tokenizer over the user's text, a preset's graph, its
+// One training run in the page: a tokenizer trained on the user's text (characters or BPE), a preset's graph, its
 // steps driven batch by batch (the page yields to the browser between steps) either compiled and
 // run in onnxruntime-web or eagerly on TF.js cpu, and generation on a logits-only eager runtime
 // sharing the trained parameters. Nothing here touches the DOM, and the text never leaves the page.
@@ -17,6 +17,7 @@ import {
   type SamplingOptions,
   type StepResult,
   TOKENS,
+  type Tokenizer,
   type Trainer,
   checkpointFromFiles,
   createTrainingContainer,
@@ -27,6 +28,7 @@ import {
   setBackend,
 } from '@ganglion/core';
 import { bindLayerResolver, layersModule } from '@ganglion/layers';
+import { builtinTokenizers } from '@ganglion/text';
 import { WEB_PRESETS, type WebPreset } from './presets.js';
 import { InputError } from './text-input.js';
 
@@ -81,13 +83,22 @@ function trainingContainer(preset: WebPreset, backend: Backend) {
   });
 }
 
-/** A checkpoint the page can train and generate with: a language model over characters. */
-function checkLanguageModel(graph: Graph, tokenizer: unknown, name: string): CharTokenizer {
+/** The preset's tokenizer, trained on `text` (`char`: exactly its characters; `bpe:N`: at most N byte-level BPE tokens). */
+function trainTokenizer(preset: WebPreset, text: string): Tokenizer {
+  if (preset.tokenizer === 'char') return CharTokenizer.fromText(text);
+  const [kind, arg] = preset.tokenizer.split(':');
+  const trainer = builtinTokenizers.plugin(kind).trainer!(arg);
+  trainer.add(text);
+  return trainer.finish();
+}
+
+/** A checkpoint the page can train and generate with: a language model with a tokenizer. */
+function checkLanguageModel(graph: Graph, tokenizer: unknown, name: string): Tokenizer {
   const kinds = Object.keys(WEB_PRESETS).join(', ');
   const has = (what: string, ok: boolean) => {
     if (!ok)
       throw new CheckpointError(
-        `${name}/graph.json: ${what}; this is another kind of model, and the page trains character language models (${kinds})`,
+        `${name}/graph.json: ${what}; this is another kind of model, and the page trains language models (${kinds})`,
       );
   };
   has(
@@ -100,18 +111,20 @@ function checkLanguageModel(graph: Graph, tokenizer: unknown, name: string): Cha
   );
   has('the graph has no "logits" output', graph.outputs.logits !== undefined);
   has('the graph has no "loss" output', graph.outputs.loss !== undefined);
-  const kind = (tokenizer as { kind?: unknown } | undefined)?.kind;
-  if (kind !== 'char')
-    throw new CheckpointError(
-      `${name}/meta.json: ${tokenizer === undefined ? 'no tokenizer' : `a ${JSON.stringify(kind)} tokenizer`}; the page trains character language models (${kinds})`,
-    );
-  const chars = CharTokenizer.fromJSON(tokenizer);
+  if (tokenizer === undefined)
+    throw new CheckpointError(`${name}/meta.json: no tokenizer, so the page cannot read or write its text`);
+  let tok: Tokenizer;
+  try {
+    tok = builtinTokenizers.fromJSON(tokenizer);
+  } catch (e) {
+    throw new CheckpointError(`${name}/tokenizer.json: ${(e as Error).message}`);
+  }
   const width = graph.spec(graph.outputs.logits).shape.at(-1);
-  if (width !== chars.vocabSize)
+  if (width !== tok.vocabSize)
     throw new CheckpointError(
-      `${name}: the tokenizer has ${chars.vocabSize} characters, but the "logits" output of graph.json has ${String(width)}`,
+      `${name}: the tokenizer has ${tok.vocabSize} tokens, but the "logits" output of graph.json has ${String(width)}`,
     );
-  return chars;
+  return tok;
 }
 
 export class TrainingSession {
@@ -127,7 +140,7 @@ export class TrainingSession {
 
   private constructor(
     readonly options: SessionOptions,
-    readonly tokenizer: CharTokenizer,
+    readonly tokenizer: Tokenizer,
     readonly runtime: Runtime,
     readonly trainer: Trainer,
     readonly seqLen: number,
@@ -143,7 +156,7 @@ export class TrainingSession {
   static async create(text: string, options: SessionOptions): Promise<TrainingSession> {
     const backend = await pageBackend();
     const { preset, seed } = options;
-    const tokenizer = CharTokenizer.fromText(text);
+    const tokenizer = trainTokenizer(preset, text);
     const runtime = new Runtime(preset.build(tokenizer.vocabSize), { seed, backend });
     const session = new TrainingSession(
       options,

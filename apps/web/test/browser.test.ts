@@ -2,7 +2,8 @@
 // headless through puppeteer-core. Bad files give a visible message; 20 training steps on a pasted
 // text lower the loss; the inspector has a gradient norm for every node with parameters (as the
 // downloaded weights list them); generation prints text; and the downloaded checkpoint, put in a
-// folder, makes the CLI (`ganglion generate --temperature 0`) print the page's greedy text.
+// folder, makes the CLI (`ganglion generate --temperature 0`) print the page's greedy text; the same
+// for a GPT over a BPE tokenizer the page learns from the text.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +21,7 @@ const OUT = join(APP, 'test-output');
 const SITE = join(OUT, 'site');
 const DOWNLOADS = join(OUT, 'downloads');
 const ONNX_DOWNLOADS = join(OUT, 'onnx');
+const BPE_DOWNLOADS = join(OUT, 'bpe');
 const CLI = resolve(APP, '../cli/bin/ganglion.js');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -49,6 +51,7 @@ beforeAll(async () => {
   await rm(OUT, { recursive: true, force: true });
   await mkdir(DOWNLOADS, { recursive: true });
   await mkdir(ONNX_DOWNLOADS, { recursive: true });
+  await mkdir(BPE_DOWNLOADS, { recursive: true });
   const configFile = join(APP, 'vite.config.ts');
   await build({ configFile, logLevel: 'warn', build: { outDir: SITE } });
   server = await preview({
@@ -293,4 +296,46 @@ describe('the page in Chromium', () => {
     await page.screenshot({ path: join(OUT, 'screenshot-after-training-tfjs.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
   });
+
+  test('bpe-gpt: a BPE tokenizer learned from the text, a GPT trained on onnxruntime-web, and the CLI generates its greedy text', async () => {
+    await page.$eval('#continue', (e) => ((e as HTMLInputElement).checked = false));
+    await setValue('#engine', 'ort-web');
+    await setValue('#preset', 'bpe-gpt');
+    await setValue('#steps', '10');
+    await setValue('#seq-len', '32');
+    await setValue('#batch', '4');
+    await page.$eval('#status', (e) => delete (e as HTMLElement).dataset.done);
+    await page.click('#train');
+    await page.waitForSelector('#status[data-done]', { timeout: 180_000 });
+    expect(await errorText()).toBe('');
+    expect(await page.$eval('#status', (e) => e.textContent)).toMatch(/bpe-gpt on .* \d+ bpe tokens\)/);
+    const losses = JSON.parse(
+      await page.$eval('#loss-chart', (e) => (e as SVGElement).dataset.losses ?? '[]'),
+    ) as number[];
+    expect(losses).toHaveLength(10);
+    expect(losses[9]).toBeLessThan(losses[0]);
+    await setValue('#length', '20');
+    const bpeGreedy = await generate('#generate-greedy');
+    expect(bpeGreedy.length).toBeGreaterThan(0);
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: BPE_DOWNLOADS });
+    await page.click('#download-checkpoint');
+    await page.waitForSelector('#checkpoint-files a[download]', { timeout: 30_000 });
+    const names = await page.$$eval('#checkpoint-files a[download]', (as) =>
+      as.map((a) => (a as HTMLAnchorElement).download),
+    );
+    await downloaded(BPE_DOWNLOADS, names);
+    // The tokenizer the page learned is a Hugging Face tokenizer.json of a byte-level BPE.
+    const tokenizer = JSON.parse(await readFile(join(BPE_DOWNLOADS, 'tokenizer.json'), 'utf8')) as {
+      model?: { type?: string };
+    };
+    expect(tokenizer.model?.type).toBe('BPE');
+    const { stdout } = await run(
+      process.execPath,
+      [CLI, 'generate', BPE_DOWNLOADS, '--temperature', '0', '--prompt', prompt, '--max-tokens', '20'],
+      { timeout: 60_000 },
+    );
+    expect(stdout).toBe(`${prompt}${bpeGreedy}\n`);
+    await page.screenshot({ path: join(OUT, 'screenshot-after-training-bpe-gpt.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  }, 240_000);
 });
