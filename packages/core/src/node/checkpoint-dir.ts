@@ -39,7 +39,8 @@ export interface CommitHooks {
   readonly onStage?: (stage: CommitStage) => void;
 }
 
-const errnoCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
+/** The `code` of a Node error (ENOENT, EPERM, ...), or undefined. */
+export const errnoCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
 const hex = () => randomBytes(4).toString('hex');
 const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -220,7 +221,8 @@ interface LockInfo {
   since: string;
 }
 
-const isRunning = (pid: number): boolean => {
+/** Whether a process with this pid runs on this machine (one we may not signal still runs). */
+export const processRunning = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
@@ -284,7 +286,7 @@ export async function lockCheckpointDir(dir: string): Promise<CheckpointLock> {
     const held = await readLock(path);
     if (!held) continue;
     if (held.pid === me.pid && held.host === me.host) return { path, release };
-    const stale = Number.isNaN(held.pid) || (held.host === me.host && !isRunning(held.pid));
+    const stale = Number.isNaN(held.pid) || (held.host === me.host && !processRunning(held.pid));
     if (!stale) {
       const where =
         held.host === me.host ? '' : ` on host ${held.host} (if no training runs there any more, delete ${path})`;

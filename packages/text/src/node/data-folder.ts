@@ -18,6 +18,7 @@ import {
   holdsFiles,
   linkOrCopy,
   makeDirs,
+  processRunning,
   syncDirectory,
   writeFileAtomically,
 } from '@ganglion/core/node';
@@ -94,8 +95,6 @@ export interface DataMeta {
   readonly sources: readonly { readonly path: string; readonly bytes: number; readonly sha256: string }[];
   readonly created: string;
 }
-
-export const errnoCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
 
 export async function readJson(path: string): Promise<unknown> {
   try {
@@ -176,15 +175,6 @@ export async function openDataDirForWriting(dir: string): Promise<{ created: boo
   return { created: status.kind === 'absent' };
 }
 
-const isRunning = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
-  }
-};
-
 /** The files a complete output in `from` consists of, by meta.json's names. */
 async function outputFiles(from: string): Promise<string[] | undefined> {
   const meta = await readJson(join(from, DATA_FILES.meta));
@@ -233,7 +223,7 @@ async function removeLeftovers(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
     const temp =
       parseTempName(name) ?? (name.startsWith(`${PREVIOUS}.tmp-`) ? { pid: Number(name.slice(14)) } : undefined);
-    if (temp && temp.pid !== process.pid && !isRunning(temp.pid))
+    if (temp && temp.pid !== process.pid && !processRunning(temp.pid))
       await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type TokenDType, type Tokenizer, type TokenizerRegistry, tokenBytes } from '@ganglion/core';
+import { errnoCode } from '@ganglion/core/node';
 import { builtinTokenizers } from '../index.js';
 import {
   DATA_FILES,
@@ -14,7 +15,6 @@ import {
   type DataMeta,
   PREVIOUS,
   type SplitMeta,
-  errnoCode,
   isDataMeta,
   readJson,
 } from './data-folder.js';

@@ -10,6 +10,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { GanglionError } from '@ganglion/core';
+import { errnoCode } from '@ganglion/core/node';
 import {
   SNIFF_BYTES,
   byteOrderMark,
@@ -64,8 +65,6 @@ export interface Corpus {
   /** Identifies the text, once read: `sha256:<hex>` of a single file's bytes, of the sources' list otherwise. */
   fingerprint(): string;
 }
-
-const errnoCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
 
 /** The text of a UTF-8 file, chunk by chunk, checked: refuses another encoding, saying which. */
 async function* decodedChunks(
