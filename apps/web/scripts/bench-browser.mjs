@@ -1,6 +1,6 @@
 // Time the char-LSTM training step in headless Chromium: build the site, serve it on 127.0.0.1,
 // open bench.html and print its results table. Not a test; numbers for docs/benchmarks.md.
-//   node apps/web/scripts/bench-browser.mjs [--quick] [--only NAME,NAME]
+//   node apps/web/scripts/bench-browser.mjs [--quick] [--only NAME,NAME] [--threads N]
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { URLSearchParams } from 'node:url';
@@ -8,7 +8,9 @@ import { parseArgs } from 'node:util';
 import puppeteer from 'puppeteer-core';
 import { build, preview } from 'vite';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, only: { type: 'string' }, threads: { type: 'string' } },
+});
 const app = resolve(import.meta.dirname, '..');
 const outDir = resolve(app, 'test-output/bench-site');
 const configFile = resolve(app, 'vite.config.ts');
@@ -26,6 +28,7 @@ try {
   const query = new URLSearchParams({ run: '' });
   if (values.quick) query.set('quick', '');
   if (values.only) query.set('only', values.only);
+  if (values.threads) query.set('threads', values.threads);
   await page.goto(`${server.resolvedUrls.local[0]}bench.html?${query}`);
   let last = '';
   while (!(await page.$('#bench-status[data-done]'))) {

@@ -33,7 +33,8 @@ setWasmPaths({
 const params = new URLSearchParams(location.search);
 const workload = params.has('quick') ? QUICK_WORKLOAD : FULL_WORKLOAD;
 const only = params.get('only')?.split(',');
-const threads = crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1;
+// `?threads=N` sets onnxruntime-web's wasm threads (default: up to 4 where the page is cross-origin isolated).
+const threads = crossOriginIsolated ? Number(params.get('threads') ?? Math.min(4, navigator.hardwareConcurrency)) : 1;
 
 /** Ganglion's compiled training step (ganglion bench's ganglion-onnx) on onnxruntime-web's wasm. */
 const ganglionOrtWeb: NodeContender = {

@@ -7,7 +7,7 @@ import { GraphView } from './graph-view.js';
 import { MessageInspector, renderInspector } from './inspector.js';
 import { LossChart } from './loss-chart.js';
 import { WEB_PRESETS } from './presets.js';
-import { ENGINES, type Engine, TrainingSession } from './session.js';
+import { ENGINES, type Engine, TrainingSession, hasWebGpu } from './session.js';
 import { InputError, checkText, readTextFile } from './text-input.js';
 
 const $ = <T extends HTMLElement | SVGElement>(id: string) => document.getElementById(id) as unknown as T;
@@ -85,7 +85,11 @@ function numberOf(input: HTMLInputElement, label: string, min: number): number {
 }
 
 for (const name of Object.keys(WEB_PRESETS)) presetSelect.append(new Option(name, name));
-for (const [engine, label] of Object.entries(ENGINES)) engineSelect.append(new Option(label, engine));
+for (const [engine, label] of Object.entries(ENGINES)) {
+  const option = new Option(engine === 'ort-webgpu' && !hasWebGpu() ? `${label}: not in this browser` : label, engine);
+  option.disabled = engine === 'ort-webgpu' && !hasWebGpu();
+  engineSelect.append(option);
+}
 presetSelect.value = 'char-lstm-small';
 function presetChanged(): void {
   const p = WEB_PRESETS[presetSelect.value];

@@ -34,15 +34,20 @@ import { InputError } from './text-input.js';
 
 /**
  * Where training steps run: 'ort-web' compiles each step (forward, backward, clipping, optimizer)
- * into one ONNX graph run by onnxruntime-web (wasm); 'tfjs' runs them eagerly on TF.js's cpu
+ * into one ONNX graph run by onnxruntime-web (wasm); 'ort-webgpu' runs the same graph on
+ * onnxruntime-web's WebGPU execution provider (ops it lacks fall back to wasm); 'tfjs' runs them eagerly on TF.js's cpu
  * kernels. Generation and checkpoints use the eager runtime either way, synced from onnxruntime.
  */
-export type Engine = 'ort-web' | 'tfjs';
+export type Engine = 'ort-web' | 'ort-webgpu' | 'tfjs';
 
 export const ENGINES: Readonly<Record<Engine, string>> = {
   'ort-web': 'onnxruntime-web (compiled step, wasm)',
+  'ort-webgpu': 'onnxruntime-web (compiled step, WebGPU)',
   tfjs: 'TF.js cpu (eager)',
 };
+
+/** Whether this browser offers WebGPU at all (an adapter may still be refused). */
+export const hasWebGpu = (): boolean => 'gpu' in navigator && navigator.gpu !== undefined;
 
 export interface SessionOptions {
   readonly preset: WebPreset;
@@ -54,14 +59,22 @@ export interface SessionOptions {
 }
 
 let backendReady: Promise<Backend> | undefined;
-let ortReady: Promise<void> | undefined;
+let ortModule: Promise<typeof import('onnxruntime-web')> | undefined;
 
-/** Bind onnxruntime-web (loaded on first use: its wasm is large) for the compiled steps. */
-function bindOrtWeb(): Promise<void> {
+/**
+ * Bind onnxruntime-web (loaded on first use: its wasm is large) for the compiled steps of
+ * `engine`: wasm, or WebGPU with wasm for the ops WebGPU lacks. Sessions made before keep theirs.
+ */
+async function bindOrtWeb(engine: 'ort-web' | 'ort-webgpu'): Promise<void> {
+  if (engine === 'ort-webgpu') {
+    if (!hasWebGpu()) throw new InputError('this browser has no WebGPU; choose the wasm engine');
+    if (!(await navigator.gpu.requestAdapter()))
+      throw new InputError('this browser offers WebGPU but no adapter for it; choose the wasm engine');
+  }
   // Several wasm threads only where the page is cross-origin isolated (Vite's servers send the headers).
   const numThreads = crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1;
-  ortReady ??= import('onnxruntime-web').then((ort) => useOrt(ort, { executionProviders: ['wasm'], numThreads }));
-  return ortReady;
+  const ort = await (ortModule ??= import('onnxruntime-web'));
+  useOrt(ort, { executionProviders: engine === 'ort-webgpu' ? ['webgpu', 'wasm'] : ['wasm'], numThreads });
 }
 
 /** The page's one backend: tfjs on its cpu kernels (no extra files to serve). */
@@ -133,6 +146,7 @@ export class TrainingSession {
   private batches: Iterator<Batch> | undefined;
   private readonly generator: Runtime;
   private stepper: CompiledStepper | undefined;
+  private stepperEngine: Engine | undefined;
   /** onnxruntime holds newer weights than the runtime's ParamStore. */
   private unsynced = false;
   /** Where the next steps run (it may change between steps). */
@@ -235,15 +249,17 @@ export class TrainingSession {
     const batch = next.value as Batch;
     try {
       let result: StepResult;
-      if (this.engine === 'ort-web') {
-        await bindOrtWeb();
+      if (this.engine !== 'tfjs') {
+        // A new engine gets a new stepper, its sessions on the engine's execution providers.
+        if (this.stepperEngine !== this.engine) await this.dropStepper();
+        await bindOrtWeb(this.engine);
         this.stepper ??= compiledStepper(this.runtime, this.trainer);
+        this.stepperEngine = this.engine;
         result = await this.stepper.step(batch);
         this.trainer.step = result.step;
         this.unsynced = true;
       } else {
-        await this.sync();
-        this.stepper = undefined;
+        await this.dropStepper();
         result = this.trainer.trainStep(this.runtime, batch, { seed: this.options.seed });
       }
       this.trainer.batchInEpoch++;
@@ -251,6 +267,15 @@ export class TrainingSession {
     } finally {
       dispose(Object.values(batch));
     }
+  }
+
+  /** Sync, then release the compiled stepper and its sessions. */
+  private async dropStepper(): Promise<void> {
+    if (!this.stepper) return;
+    await this.sync();
+    await this.stepper.compiled.dispose();
+    this.stepper = undefined;
+    this.stepperEngine = undefined;
   }
 
   /** Bring onnxruntime's weights and optimizer state back into the runtime and the trainer. */

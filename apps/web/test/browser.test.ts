@@ -63,7 +63,15 @@ beforeAll(async () => {
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    // WebGPU on SwiftShader, Chromium's software Vulkan: no GPU needed, so the WebGPU engine is tested here.
+    args: [
+      '--no-sandbox',
+      '--disable-dev-shm-usage',
+      '--enable-unsafe-webgpu',
+      '--enable-unsafe-swiftshader',
+      '--use-webgpu-adapter=swiftshader',
+      '--enable-features=Vulkan',
+    ],
   });
   page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 1000 });
@@ -294,6 +302,27 @@ describe('the page in Chromium', () => {
     expect(losses).toHaveLength(20);
     losses.forEach((l, i) => expect(Math.abs(l - ortLosses[i])).toBeLessThan(1e-4 * Math.abs(ortLosses[i]) + 1e-5));
     await page.screenshot({ path: join(OUT, 'screenshot-after-training-tfjs.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  });
+
+  test("the same 20 steps on onnxruntime-web's WebGPU execution provider (Chromium's SwiftShader adapter here) give wasm's losses", async () => {
+    expect(await page.$eval('#engine option[value="ort-webgpu"]', (o) => (o as HTMLOptionElement).disabled)).toBe(
+      false,
+    );
+    await page.$eval('#continue', (e) => ((e as HTMLInputElement).checked = false));
+    await setValue('#engine', 'ort-webgpu');
+    await setValue('#preset', 'char-lstm-small');
+    await setValue('#seq-len', '32');
+    await setValue('#batch', '16');
+    await page.$eval('#status', (e) => delete (e as HTMLElement).dataset.done);
+    await page.click('#train');
+    await page.waitForSelector('#status[data-done]', { timeout: 300_000 });
+    expect(await errorText()).toBe('');
+    const losses = JSON.parse(
+      await page.$eval('#loss-chart', (e) => (e as SVGElement).dataset.losses ?? '[]'),
+    ) as number[];
+    expect(losses).toHaveLength(20);
+    losses.forEach((l, i) => expect(Math.abs(l - ortLosses[i])).toBeLessThan(1e-4 * Math.abs(ortLosses[i]) + 1e-5));
     expect(consoleErrors).toEqual([]);
   });
 

@@ -5,6 +5,7 @@
 import { type DType, BackendError, type Graph, GraphError, type TensorData, Tensor, formatShape } from '@ganglion/core';
 import type * as ort from 'onnxruntime-common';
 import { currentOrt, withBoundProviders } from './ort-runtime.js';
+import { forWebGpu } from './webgpu-graph.js';
 
 /** What a runner accepts as a feed: a Ganglion tensor, or values with a shape (and dtype). */
 export type FeedValue =
@@ -85,12 +86,16 @@ export async function createSession(
 ): Promise<ort.InferenceSession> {
   const { InferenceSession } = currentOrt();
   const withProviders = withBoundProviders(options);
+  const webgpu = withProviders.executionProviders?.some((p) => (typeof p === 'string' ? p : p.name) === 'webgpu');
   let session: ort.InferenceSession;
   try {
     session =
       typeof model === 'string'
         ? await InferenceSession.create(model, withProviders)
-        : await InferenceSession.create(model, withProviders);
+        : webgpu
+          ? // Errors only: a WebGPU session warns that its shape ops run on the CPU, as onnxruntime means them to.
+            await InferenceSession.create(forWebGpu(model), { logSeverityLevel: 3, ...withProviders })
+          : await InferenceSession.create(model, withProviders);
   } catch (e) {
     throw new BackendError(`${name}: onnxruntime cannot load the model: ${ortMessage(e)}`);
   }
