@@ -2,7 +2,6 @@
 // optimizer.safetensors, tokenizer.json, meta.json: put them in one folder and the CLI reads it),
 // each a link in the page so a browser that blocks several downloads at once still offers them.
 import { exportOnnx, languageModelExportOptions } from '@ganglion/backend-onnx';
-import { checkpointFiles } from '@ganglion/core';
 import type { TrainingSession } from './session.js';
 
 const urls: string[] = [];
@@ -20,8 +19,7 @@ function downloadLink(name: string, bytes: Uint8Array, type: string): HTMLAnchor
 
 /** Replace the list's links with the session's checkpoint files, and download each. */
 export async function downloadCheckpoint(session: TrainingSession, list: HTMLElement): Promise<void> {
-  const files = checkpointFiles(await session.checkpointState(), { name: `step ${session.step}` });
-  await offer(files, list, session.step);
+  await offer(await session.checkpointFiles(), list, session.step);
 }
 
 /**

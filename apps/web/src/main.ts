@@ -6,6 +6,7 @@ import { downloadCheckpoint, downloadOnnx } from './downloads.js';
 import { GraphView } from './graph-view.js';
 import { MessageInspector, renderInspector } from './inspector.js';
 import { LossChart } from './loss-chart.js';
+import { type SavedModel, forgetSavedModel, saveModel, savedModel } from './saved-model.js';
 import { WEB_PRESETS } from './presets.js';
 import { ENGINES, type Engine, TrainingSession, hasWebGpu } from './session.js';
 import { InputError, checkText, readTextFile } from './text-input.js';
@@ -39,6 +40,10 @@ const generated = $<HTMLElement>('generated');
 const checkpointButton = $<HTMLButtonElement>('download-checkpoint');
 const onnxButton = $<HTMLButtonElement>('download-onnx');
 const checkpointFiles = $<HTMLUListElement>('checkpoint-files');
+const savedBox = $<HTMLElement>('saved-model');
+const savedNote = $<HTMLElement>('saved-model-note');
+const restoreButton = $<HTMLButtonElement>('restore-model');
+const forgetButton = $<HTMLButtonElement>('forget-model');
 
 let session: TrainingSession | undefined;
 let inspector: MessageInspector | undefined;
@@ -168,6 +173,7 @@ async function train(): Promise<void> {
   trainButton.textContent = 'Stop';
   const params = next.runtime.graph.paramCount().toLocaleString('en-US');
   const last = next.step + steps;
+  let kept = performance.now();
   try {
     while (next.step < last && !stopRequested) {
       const started = performance.now();
@@ -176,14 +182,49 @@ async function train(): Promise<void> {
       renderInspector(inspectorTable, next.runtime.graph, inspector!);
       status.dataset.step = String(r.step);
       status.textContent = `${preset.name} on ${ENGINES[next.engine]} (${params} parameters, ${next.tokenizer.vocabSize} ${next.tokenizer.kind} tokens): step ${r.step}/${last}, loss ${r.loss.toFixed(4)}, gradient norm ${r.gradNorm.toFixed(3)}, ${(performance.now() - started).toFixed(0)} ms/step`;
+      if (performance.now() - kept > KEEP_EVERY_MS) {
+        await keep(next);
+        kept = performance.now();
+      }
       await nextFrame();
     }
+    await keep(next);
     status.textContent += stopRequested ? ' — stopped' : ' — done';
     status.dataset.done = 'true';
   } finally {
     training = false;
     trainButton.textContent = 'Train';
   }
+}
+
+/** How often a training run is kept in this browser (and at its end). */
+const KEEP_EVERY_MS = 60_000;
+
+/** Keep `s` as this browser's saved model, replacing the one before. */
+async function keep(s: TrainingSession): Promise<void> {
+  const model: SavedModel = {
+    files: await s.checkpointFiles(),
+    preset: s.options.preset.name,
+    step: s.step,
+    savedAt: Date.now(),
+  };
+  await saveModel(model);
+  showSaved(model);
+}
+
+function showSaved(model: SavedModel | undefined): void {
+  savedBox.hidden = model === undefined;
+  if (model)
+    savedNote.textContent = `this browser keeps your last model (${model.preset}, step ${model.step}, saved ${new Date(model.savedAt).toLocaleString()}), on this device only:`;
+}
+
+/** Make a loaded checkpoint the page's session, to generate with or train further. */
+function adopt(loaded: TrainingSession): void {
+  attach(loaded);
+  continueBox.checked = true;
+  delete status.dataset.done;
+  status.dataset.step = String(loaded.step);
+  status.textContent = `loaded a ${loaded.options.preset.name} checkpoint at step ${loaded.step} (${loaded.tokenizer.vocabSize} ${loaded.tokenizer.kind} tokens): generate, or train it further on the text`;
 }
 
 checkpointInput.addEventListener(
@@ -195,12 +236,26 @@ checkpointInput.addEventListener(
     if (training) throw new InputError('stop training before loading a checkpoint');
     const files: Record<string, Uint8Array> = {};
     for (const f of picked) files[f.name] = new Uint8Array(await f.arrayBuffer());
-    const loaded = await TrainingSession.fromCheckpoint(files, picked.length === 1 ? picked[0].name : 'the checkpoint');
-    attach(loaded);
-    continueBox.checked = true;
-    delete status.dataset.done;
-    status.dataset.step = String(loaded.step);
-    status.textContent = `loaded a ${loaded.options.preset.name} checkpoint at step ${loaded.step} (${loaded.tokenizer.vocabSize} ${loaded.tokenizer.kind} tokens): generate, or train it further on the text`;
+    adopt(await TrainingSession.fromCheckpoint(files, picked.length === 1 ? picked[0].name : 'the checkpoint'));
+  }),
+);
+
+restoreButton.addEventListener(
+  'click',
+  guarded(async () => {
+    if (training) throw new InputError('stop training before restoring the saved model');
+    const model = await savedModel();
+    showSaved(model);
+    if (!model) throw new InputError('this browser holds no saved model any more');
+    adopt(await TrainingSession.fromCheckpoint(model.files, 'the model saved in this browser'));
+  }),
+);
+
+forgetButton.addEventListener(
+  'click',
+  guarded(async () => {
+    await forgetSavedModel();
+    showSaved(undefined);
   }),
 );
 
@@ -255,4 +310,5 @@ onnxButton.addEventListener(
   }),
 );
 
-document.body.dataset.ready = 'true';
+// The model a previous visit kept, if any; the page is ready either way (storage may be refused).
+void guarded(async () => showSaved(await savedModel()))().then(() => (document.body.dataset.ready = 'true'));

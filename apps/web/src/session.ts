@@ -19,6 +19,7 @@ import {
   TOKENS,
   type Tokenizer,
   type Trainer,
+  checkpointFiles,
   checkpointFromFiles,
   createTrainingContainer,
   dispose,
@@ -318,5 +319,10 @@ export class TrainingSession {
         tokenizer: this.tokenizer.toJSON(),
       },
     };
+  }
+
+  /** The checkpoint's files, the bytes the CLI writes: what the page downloads and keeps in this browser. */
+  async checkpointFiles(): Promise<CheckpointFiles> {
+    return checkpointFiles(await this.checkpointState(), { name: `step ${this.step}` });
   }
 }

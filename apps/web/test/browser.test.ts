@@ -173,6 +173,7 @@ describe('the page in Chromium', () => {
   });
 
   let ortLosses: number[] = [];
+  let bpeGreedy = '';
 
   test('20 steps on a pasted text lower the loss (onnxruntime-web), and the inspector shows every parameterized node', async () => {
     await setValue('#text', text);
@@ -344,7 +345,7 @@ describe('the page in Chromium', () => {
     expect(losses).toHaveLength(10);
     expect(losses[9]).toBeLessThan(losses[0]);
     await setValue('#length', '20');
-    const bpeGreedy = await generate('#generate-greedy');
+    bpeGreedy = await generate('#generate-greedy');
     expect(bpeGreedy.length).toBeGreaterThan(0);
     await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: BPE_DOWNLOADS });
     await page.click('#download-checkpoint');
@@ -367,4 +368,29 @@ describe('the page in Chromium', () => {
     await page.screenshot({ path: join(OUT, 'screenshot-after-training-bpe-gpt.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
   }, 240_000);
+
+  test('after a reload the page restores the model it kept in this browser, and generates the same greedy text; Forget deletes it', async () => {
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    expect(await page.$eval('#saved-model', (e) => (e as HTMLElement).hidden)).toBe(false);
+    expect(await page.$eval('#saved-model-note', (e) => e.textContent)).toMatch(/bpe-gpt, step 10,/);
+    await page.$eval('#status', (e) => (e.textContent = ''));
+    await page.click('#restore-model');
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('loaded'), {
+      timeout: 30_000,
+    });
+    await setValue('#prompt', prompt);
+    await setValue('#length', '20');
+    expect(await generate('#generate-greedy')).toBe(bpeGreedy);
+    await page.screenshot({ path: join(OUT, 'screenshot-after-restore.png'), fullPage: true });
+    await page.click('#forget-model');
+    await page.waitForFunction(() => (document.getElementById('saved-model') as HTMLElement).hidden, {
+      timeout: 10_000,
+    });
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    expect(await page.$eval('#saved-model', (e) => (e as HTMLElement).hidden)).toBe(true);
+    expect(await errorText()).toBe('');
+    expect(consoleErrors).toEqual([]);
+  });
 });
