@@ -8,6 +8,9 @@ export const shared: UserConfig = {
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
+    // onnxruntime's threads sleep between ops (Ganglion's Node entry spins them otherwise): tests
+    // run several processes at once on few cores, where spinning threads slow each other down.
+    env: { OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' },
     testTimeout: 60_000,
   },
 };

@@ -5,16 +5,15 @@ import { BackendError, ParamStore, ReferenceBackend } from '@ganglion/core';
 import * as ortWeb from 'onnxruntime-web';
 import { afterEach, expect, it } from 'vitest';
 import { exportOnnx } from './export.js';
-import { collectGarbage } from './node/collect-garbage.js';
-import { ortNode } from './node/index.js';
+import { ortNode, useOrtNode } from './node/index.js';
 import { createSession, runSession } from './ort-tensors.js';
-import { useOrt } from './ort-runtime.js';
+import { useOrt, withBinding } from './ort-runtime.js';
 import { charModel } from './testing/graphs.js';
 
 const isolated = globalThis as { crossOriginIsolated?: boolean };
 afterEach(() => {
   delete isolated.crossOriginIsolated;
-  useOrt(ortNode, { collectGarbage });
+  useOrtNode();
 });
 
 it('sets wasm threads only where the page is cross-origin isolated', () => {
@@ -41,4 +40,17 @@ it('creates sessions with the bound execution providers', async () => {
   await expect(createSession(bytes, 'char.onnx')).rejects.toThrow(
     /^char\.onnx: onnxruntime cannot load the model: .*webgpu/i,
   );
+});
+
+it("spins onnxruntime's threads as the binding says, unless the session's options say", () => {
+  const spin = (o: Parameters<typeof withBinding>[0]) =>
+    (withBinding(o).extra as { session: { intra_op: { allow_spinning: string } } }).session.intra_op.allow_spinning;
+  const asked = { extra: { session: { intra_op: { allow_spinning: '0' } } } };
+  useOrt(ortNode, { spinThreads: true });
+  expect([spin({}), spin(asked)]).toEqual(['1', '0']);
+  useOrt(ortNode, {});
+  expect([spin({}), spin({ extra: { session: { intra_op: { allow_spinning: '1' } } } })]).toEqual(['0', '1']);
+  // The Node entry reads OMP_WAIT_POLICY when it binds; the tests run with PASSIVE.
+  useOrtNode();
+  expect(spin({})).toBe(process.env.OMP_WAIT_POLICY?.toLowerCase() === 'passive' ? '0' : '1');
 });

@@ -31,6 +31,14 @@ export interface OrtOptions {
   readonly numThreads?: number;
   /** A full garbage collection, where the runtime offers one (Node); split steps call it between phases. */
   readonly collectGarbage?: () => void;
+  /**
+   * Whether onnxruntime's intra-op threads spin between ops (onnxruntime's own default) or sleep,
+   * for sessions that do not say. Spinning is faster on an idle machine (the char-LSTM step on 2
+   * threads: 67-72 against 77-85 ms) and about twice as slow when other programs want the cores
+   * (162 against 346 ms at load 7). Default false. The Node entry spins unless OMP_WAIT_POLICY is
+   * PASSIVE: the switch PyTorch users set for its OpenMP threads, which spin too.
+   */
+  readonly spinThreads?: boolean;
 }
 
 interface Binding {
@@ -65,10 +73,16 @@ export function currentOrt(): OrtModule {
   return binding.ort;
 }
 
-/** `options` with the bound execution providers, unless they name their own. */
-export function withBoundProviders(options: Ort.InferenceSession.SessionOptions): Ort.InferenceSession.SessionOptions {
+/** `options` with the binding's execution providers and thread spinning, where they do not name their own. */
+export function withBinding(options: Ort.InferenceSession.SessionOptions): Ort.InferenceSession.SessionOptions {
   const providers = binding?.options.executionProviders;
-  return providers && !options.executionProviders ? { ...options, executionProviders: [...providers] } : options;
+  const session = (options.extra as { session?: { intra_op?: Record<string, string> } } | undefined)?.session;
+  const spin = session?.intra_op?.allow_spinning ?? (binding?.options.spinThreads ? '1' : '0');
+  return {
+    ...options,
+    ...(providers && !options.executionProviders ? { executionProviders: [...providers] } : {}),
+    extra: { ...options.extra, session: { ...session, intra_op: { ...session?.intra_op, allow_spinning: spin } } },
+  };
 }
 
 /** A full garbage collection where the bound runtime offers one; nothing elsewhere. */

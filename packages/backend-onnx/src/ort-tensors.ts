@@ -4,7 +4,7 @@
 // BackendErrors that name the model.
 import { type DType, BackendError, type Graph, GraphError, type TensorData, Tensor, formatShape } from '@ganglion/core';
 import type * as ort from 'onnxruntime-common';
-import { currentOrt, withBoundProviders } from './ort-runtime.js';
+import { currentOrt, withBinding } from './ort-runtime.js';
 import { forWebGpu } from './webgpu-graph.js';
 
 /** What a runner accepts as a feed: a Ganglion tensor, or values with a shape (and dtype). */
@@ -85,7 +85,7 @@ export async function createSession(
   options: ort.InferenceSession.SessionOptions = {},
 ): Promise<ort.InferenceSession> {
   const { InferenceSession } = currentOrt();
-  const withProviders = withBoundProviders(options);
+  const withProviders = withBinding(options);
   const webgpu = withProviders.executionProviders?.some((p) => (typeof p === 'string' ? p : p.name) === 'webgpu');
   let session: ort.InferenceSession;
   try {

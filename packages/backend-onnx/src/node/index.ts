@@ -10,7 +10,15 @@ import { collectGarbage } from './collect-garbage.js';
 // first session is created (a command line over ~28 kB, e.g. a long --prompt, overflows the
 // native stack) and writes under ~/.cache/Microsoft and /tmp. Off unless the user set it.
 process.env.ORT_DISABLE_TELEMETRY ??= '1';
-useOrt(ortNode, { collectGarbage });
+/**
+ * Bind onnxruntime-node as importing this entry does: V8's full collection between split steps,
+ * and threads that spin between ops, as onnxruntime's and PyTorch's do, unless
+ * OMP_WAIT_POLICY=PASSIVE.
+ */
+export function useOrtNode(): void {
+  useOrt(ortNode, { collectGarbage, spinThreads: process.env.OMP_WAIT_POLICY?.toLowerCase() !== 'passive' });
+}
+useOrtNode();
 
 export * from '../index.js';
 export { ortNode };

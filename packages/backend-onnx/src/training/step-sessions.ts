@@ -14,12 +14,9 @@ export interface SessionEntry {
 
 /**
  * The session options a compiled step gets unless told otherwise: every graph optimization, two
- * intra-op threads, sequential execution, and two departures from onnxruntime's defaults measured
- * on the reference workload (char-LSTM, 2 cores shared with other jobs):
- * - intra-op threads do not spin while waiting: a step has ~6,400 nodes, mostly small, and
- *   spinning threads fight the other processes for the cores (median 162 ms a step instead of
- *   346 ms side by side, and less CPU time);
- * - no memory pattern, only the arena: peak RSS ≈315 MB instead of ≈390 MB at the same speed.
+ * intra-op threads, sequential execution, and no memory pattern, only the arena (peak RSS ≈315 MB
+ * instead of ≈390 MB at the same speed, char-LSTM). Whether the threads spin is the binding's
+ * (`useOrt`'s `spinThreads`).
  */
 export const DEFAULT_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   graphOptimizationLevel: 'all',
@@ -27,7 +24,6 @@ export const DEFAULT_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   interOpNumThreads: 1,
   executionMode: 'sequential',
   enableMemPattern: false,
-  extra: { session: { intra_op: { allow_spinning: '0' } } },
 };
 
 /**
