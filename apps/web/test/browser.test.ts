@@ -137,6 +137,34 @@ async function setValue(selector: string, value: string): Promise<void> {
   );
 }
 
+/** Train a new model (not continuing the current one) with these settings: start the run. */
+async function startNew(engine: string, preset: string, seqLen: number, batch: number, steps?: number): Promise<void> {
+  await page.$eval('#continue', (e) => ((e as HTMLInputElement).checked = false));
+  await setValue('#engine', engine);
+  await setValue('#preset', preset);
+  if (steps !== undefined) await setValue('#steps', String(steps));
+  await setValue('#seq-len', String(seqLen));
+  await setValue('#batch', String(batch));
+  await page.$eval('#status', (e) => {
+    delete (e as HTMLElement).dataset.done;
+    (e as HTMLElement).dataset.step = '0';
+  });
+  await page.click('#train');
+}
+
+/** Wait for the run to end with no message in the page; the losses the chart drew. */
+async function finished(timeout: number): Promise<number[]> {
+  await page.waitForSelector('#status[data-done]', { timeout });
+  expect(await errorText()).toBe('');
+  return JSON.parse(await page.$eval('#loss-chart', (e) => (e as SVGElement).dataset.losses ?? '[]')) as number[];
+}
+
+/** The same losses, step by step, within 1e-4 relative. */
+function expectSameLosses(losses: readonly number[], expected: readonly number[]): void {
+  expect(losses).toHaveLength(expected.length);
+  losses.forEach((l, i) => expect(Math.abs(l - expected[i])).toBeLessThan(1e-4 * Math.abs(expected[i]) + 1e-5));
+}
+
 async function generate(button: string): Promise<string> {
   await page.$eval('#generated', (e) => delete (e as HTMLElement).dataset.text);
   // A click in the page, not at the button's coordinates: during training the layout may shift.
@@ -177,17 +205,8 @@ describe('the page in Chromium', () => {
 
   test('20 steps on a pasted text lower the loss (onnxruntime-web), and the inspector shows every parameterized node', async () => {
     await setValue('#text', text);
-    await setValue('#engine', 'ort-web');
-    await setValue('#preset', 'char-lstm-small');
-    await setValue('#steps', '20');
-    await setValue('#seq-len', '32');
-    await setValue('#batch', '16');
-    await page.click('#train');
-    await page.waitForSelector('#status[data-done]', { timeout: 120_000 });
-    expect(await errorText()).toBe('');
-    const losses = JSON.parse(
-      await page.$eval('#loss-chart', (e) => (e as SVGElement).dataset.losses ?? '[]'),
-    ) as number[];
+    await startNew('ort-web', 'char-lstm-small', 32, 16, 20);
+    const losses = await finished(120_000);
     expect(losses).toHaveLength(20);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[19]).toBeLessThan(losses[0]);
@@ -281,27 +300,12 @@ describe('the page in Chromium', () => {
   });
 
   test('the same 20 steps run eagerly on TF.js give the same losses as on onnxruntime-web, with text generated during training', async () => {
-    await page.$eval('#continue', (e) => ((e as HTMLInputElement).checked = false));
-    await setValue('#engine', 'tfjs');
-    await setValue('#preset', 'char-lstm-small');
-    await setValue('#seq-len', '32');
-    await setValue('#batch', '16');
-    await page.$eval('#status', (e) => {
-      delete (e as HTMLElement).dataset.done;
-      (e as HTMLElement).dataset.step = '0';
-    });
-    await page.click('#train');
+    await startNew('tfjs', 'char-lstm-small', 32, 16);
     // Generation while training runs: the page answers between steps, and training goes on unchanged.
     await page.waitForFunction(() => Number(document.getElementById('status')!.dataset.step) >= 5, { timeout: 60_000 });
     expect(await page.$('#status[data-done]')).toBeNull();
     expect((await generate('#generate-sampled')).length).toBeGreaterThan(0);
-    await page.waitForSelector('#status[data-done]', { timeout: 120_000 });
-    expect(await errorText()).toBe('');
-    const losses = JSON.parse(
-      await page.$eval('#loss-chart', (e) => (e as SVGElement).dataset.losses ?? '[]'),
-    ) as number[];
-    expect(losses).toHaveLength(20);
-    losses.forEach((l, i) => expect(Math.abs(l - ortLosses[i])).toBeLessThan(1e-4 * Math.abs(ortLosses[i]) + 1e-5));
+    expectSameLosses(await finished(120_000), ortLosses);
     await page.screenshot({ path: join(OUT, 'screenshot-after-training-tfjs.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
   });
@@ -310,38 +314,15 @@ describe('the page in Chromium', () => {
     expect(await page.$eval('#engine option[value="ort-webgpu"]', (o) => (o as HTMLOptionElement).disabled)).toBe(
       false,
     );
-    await page.$eval('#continue', (e) => ((e as HTMLInputElement).checked = false));
-    await setValue('#engine', 'ort-webgpu');
-    await setValue('#preset', 'char-lstm-small');
-    await setValue('#seq-len', '32');
-    await setValue('#batch', '16');
-    await page.$eval('#status', (e) => delete (e as HTMLElement).dataset.done);
-    await page.click('#train');
-    await page.waitForSelector('#status[data-done]', { timeout: 300_000 });
-    expect(await errorText()).toBe('');
-    const losses = JSON.parse(
-      await page.$eval('#loss-chart', (e) => (e as SVGElement).dataset.losses ?? '[]'),
-    ) as number[];
-    expect(losses).toHaveLength(20);
-    losses.forEach((l, i) => expect(Math.abs(l - ortLosses[i])).toBeLessThan(1e-4 * Math.abs(ortLosses[i]) + 1e-5));
+    await startNew('ort-webgpu', 'char-lstm-small', 32, 16);
+    expectSameLosses(await finished(300_000), ortLosses);
     expect(consoleErrors).toEqual([]);
   });
 
   test('bpe-gpt: a BPE tokenizer learned from the text, a GPT trained on onnxruntime-web, and the CLI generates its greedy text', async () => {
-    await page.$eval('#continue', (e) => ((e as HTMLInputElement).checked = false));
-    await setValue('#engine', 'ort-web');
-    await setValue('#preset', 'bpe-gpt');
-    await setValue('#steps', '10');
-    await setValue('#seq-len', '32');
-    await setValue('#batch', '4');
-    await page.$eval('#status', (e) => delete (e as HTMLElement).dataset.done);
-    await page.click('#train');
-    await page.waitForSelector('#status[data-done]', { timeout: 180_000 });
-    expect(await errorText()).toBe('');
+    await startNew('ort-web', 'bpe-gpt', 32, 4, 10);
+    const losses = await finished(180_000);
     expect(await page.$eval('#status', (e) => e.textContent)).toMatch(/bpe-gpt on .* \d+ bpe tokens\)/);
-    const losses = JSON.parse(
-      await page.$eval('#loss-chart', (e) => (e as SVGElement).dataset.losses ?? '[]'),
-    ) as number[];
     expect(losses).toHaveLength(10);
     expect(losses[9]).toBeLessThan(losses[0]);
     await setValue('#length', '20');
