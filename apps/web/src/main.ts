@@ -200,7 +200,10 @@ async function train(): Promise<void> {
 /** How often a training run is kept in this browser (and at its end). */
 const KEEP_EVERY_MS = 60_000;
 
-/** Keep `s` as this browser's saved model, replacing the one before. */
+/**
+ * Keep `s` as this browser's saved model, replacing the one before. A storage failure (full, or
+ * refused) is shown in the page and training goes on: the download buttons still work.
+ */
 async function keep(s: TrainingSession): Promise<void> {
   const model: SavedModel = {
     files: await s.checkpointFiles(),
@@ -208,8 +211,16 @@ async function keep(s: TrainingSession): Promise<void> {
     step: s.step,
     savedAt: Date.now(),
   };
-  await saveModel(model);
-  showSaved(model);
+  try {
+    await saveModel(model);
+    showSaved(model);
+  } catch (e) {
+    showError(
+      e instanceof Error
+        ? new InputError(`${e.message}; the model is not kept in this browser (download it instead)`)
+        : e,
+    );
+  }
 }
 
 function showSaved(model: SavedModel | undefined): void {

@@ -252,11 +252,13 @@ export class TrainingSession {
       let result: StepResult;
       if (this.engine !== 'tfjs') {
         // A new engine gets a new stepper, its sessions on the engine's execution providers.
-        if (this.stepperEngine !== this.engine) await this.dropStepper();
-        await bindOrtWeb(this.engine);
-        this.stepper ??= compiledStepper(this.runtime, this.trainer);
-        this.stepperEngine = this.engine;
-        result = await this.stepper.step(batch);
+        if (this.stepperEngine !== this.engine) {
+          await this.dropStepper();
+          await bindOrtWeb(this.engine);
+          this.stepper = compiledStepper(this.runtime, this.trainer);
+          this.stepperEngine = this.engine;
+        }
+        result = await this.stepper!.step(batch);
         this.trainer.step = result.step;
         this.unsynced = true;
       } else {
