@@ -3,7 +3,9 @@
 // text lower the loss; the inspector has a gradient norm for every node with parameters (as the
 // downloaded weights list them); generation prints text; and the downloaded checkpoint, put in a
 // folder, makes the CLI (`ganglion generate --temperature 0`) print the page's greedy text; the same
-// for a GPT over a BPE tokenizer the page learns from the text.
+// for a GPT over a BPE tokenizer the page learns from the text. The WebGPU engine (on SwiftShader)
+// gives wasm's losses, and without an adapter it is a message; after a reload the model the page
+// kept in IndexedDB comes back.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -373,5 +375,44 @@ describe('the page in Chromium', () => {
     expect(await page.$eval('#saved-model', (e) => (e as HTMLElement).hidden)).toBe(true);
     expect(await errorText()).toBe('');
     expect(consoleErrors).toEqual([]);
+  });
+});
+
+describe('the page in a Chromium without a WebGPU adapter (default flags)', () => {
+  test('choosing the WebGPU engine gives a message in the page, and the page stays usable', async () => {
+    const plain = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    try {
+      const tab = await plain.newPage();
+      await tab.goto(server.resolvedUrls!.local[0], { waitUntil: 'load', timeout: 60_000 });
+      await tab.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      await tab.$eval(
+        '#text',
+        (e, v) => {
+          (e as HTMLTextAreaElement).value = v;
+          e.dispatchEvent(new Event('input', { bubbles: true }));
+        },
+        corpus(),
+      );
+      await tab.select('#engine', 'ort-webgpu');
+      await tab.$eval('#steps', (e) => ((e as HTMLInputElement).value = '2'));
+      await tab.click('#train');
+      await tab.waitForFunction(() => !(document.getElementById('error') as HTMLElement).hidden, { timeout: 60_000 });
+      expect(await tab.$eval('#error', (e) => e.textContent)).toBe(
+        'this browser offers WebGPU but no adapter for it; choose the wasm engine',
+      );
+      expect(await tab.$eval('#train', (e) => e.textContent)).toBe('Train');
+      // Still usable: the wasm engine trains the same model.
+      await tab.select('#engine', 'ort-web');
+      await tab.click('#train');
+      await tab.waitForSelector('#status[data-done]', { timeout: 60_000 });
+      expect(await tab.$eval('#error', (e) => (e as HTMLElement).hidden)).toBe(true);
+      expect(await tab.$eval('#status', (e) => (e as HTMLElement).dataset.step)).toBe('2');
+    } finally {
+      await plain.close();
+    }
   });
 });
