@@ -91,8 +91,9 @@ function numberOf(input: HTMLInputElement, label: string, min: number): number {
 
 for (const name of Object.keys(WEB_PRESETS)) presetSelect.append(new Option(name, name));
 for (const [engine, label] of Object.entries(ENGINES)) {
-  const option = new Option(engine === 'ort-webgpu' && !hasWebGpu() ? `${label}: not in this browser` : label, engine);
-  option.disabled = engine === 'ort-webgpu' && !hasWebGpu();
+  const missing = engine === 'ort-webgpu' && !hasWebGpu();
+  const option = new Option(missing ? `${label}: not in this browser` : label, engine);
+  option.disabled = missing;
   engineSelect.append(option);
 }
 presetSelect.value = 'char-lstm-small';

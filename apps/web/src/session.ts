@@ -146,8 +146,8 @@ export class TrainingSession {
   private text: string | undefined;
   private batches: Iterator<Batch> | undefined;
   private readonly generator: Runtime;
-  private stepper: CompiledStepper | undefined;
-  private stepperEngine: Engine | undefined;
+  /** The compiled stepper and the engine its sessions run on. */
+  private compiled: { readonly stepper: CompiledStepper; readonly engine: Engine } | undefined;
   /** onnxruntime holds newer weights than the runtime's ParamStore. */
   private unsynced = false;
   /** Where the next steps run (it may change between steps). */
@@ -252,13 +252,12 @@ export class TrainingSession {
       let result: StepResult;
       if (this.engine !== 'tfjs') {
         // A new engine gets a new stepper, its sessions on the engine's execution providers.
-        if (this.stepperEngine !== this.engine) {
+        if (this.compiled?.engine !== this.engine) {
           await this.dropStepper();
           await bindOrtWeb(this.engine);
-          this.stepper = compiledStepper(this.runtime, this.trainer);
-          this.stepperEngine = this.engine;
+          this.compiled = { stepper: compiledStepper(this.runtime, this.trainer), engine: this.engine };
         }
-        result = await this.stepper!.step(batch);
+        result = await this.compiled.stepper.step(batch);
         this.trainer.step = result.step;
         this.unsynced = true;
       } else {
@@ -274,17 +273,16 @@ export class TrainingSession {
 
   /** Sync, then release the compiled stepper and its sessions. */
   private async dropStepper(): Promise<void> {
-    if (!this.stepper) return;
+    if (!this.compiled) return;
     await this.sync();
-    await this.stepper.compiled.dispose();
-    this.stepper = undefined;
-    this.stepperEngine = undefined;
+    await this.compiled.stepper.compiled.dispose();
+    this.compiled = undefined;
   }
 
   /** Bring onnxruntime's weights and optimizer state back into the runtime and the trainer. */
   async sync(): Promise<void> {
-    if (!this.unsynced || !this.stepper) return;
-    await this.stepper.sync();
+    if (!this.unsynced || !this.compiled) return;
+    await this.compiled.stepper.sync();
     this.unsynced = false;
   }
 

@@ -85,17 +85,16 @@ export async function createSession(
   options: ort.InferenceSession.SessionOptions = {},
 ): Promise<ort.InferenceSession> {
   const { InferenceSession } = currentOrt();
-  const withProviders = withBinding(options);
-  const webgpu = withProviders.executionProviders?.some((p) => (typeof p === 'string' ? p : p.name) === 'webgpu');
+  const bound = withBinding(options);
+  const webgpu = bound.executionProviders?.some((p) => (typeof p === 'string' ? p : p.name) === 'webgpu');
+  // Errors only on WebGPU: its sessions warn that their shape ops run on the CPU, as onnxruntime means them to.
+  const opts = webgpu ? { logSeverityLevel: 3 as const, ...bound } : bound;
   let session: ort.InferenceSession;
   try {
     session =
       typeof model === 'string'
-        ? await InferenceSession.create(model, withProviders)
-        : webgpu
-          ? // Errors only: a WebGPU session warns that its shape ops run on the CPU, as onnxruntime means them to.
-            await InferenceSession.create(forWebGpu(model), { logSeverityLevel: 3, ...withProviders })
-          : await InferenceSession.create(model, withProviders);
+        ? await InferenceSession.create(model, opts)
+        : await InferenceSession.create(webgpu ? forWebGpu(model) : model, opts);
   } catch (e) {
     throw new BackendError(`${name}: onnxruntime cannot load the model: ${ortMessage(e)}`);
   }
