@@ -70,12 +70,15 @@ function machineFacts(loadAtStart: number) {
     platform: `${process.platform} ${process.arch}`,
     node: process.version,
     loadAverageAtStart: loadAtStart,
+    /** glibc's tunables, which every contender's process inherits (`ganglion bench` sets malloc's). */
+    glibcTunables: process.env.GLIBC_TUNABLES ?? null,
   };
 }
 
 /** The header line of a text report: the command, when, and on what. */
 function reportHead(o: BenchOptions, started: Date, machine: ReturnType<typeof machineFacts>): string {
-  const where = `${machine.cpu}, ${machine.cores} cores, node ${process.version}, load average ${machine.loadAverageAtStart.toFixed(1)} at the start`;
+  const malloc = machine.glibcTunables ? `, GLIBC_TUNABLES=${machine.glibcTunables}` : '';
+  const where = `${machine.cpu}, ${machine.cores} cores, node ${process.version}, load average ${machine.loadAverageAtStart.toFixed(1)} at the start${malloc}`;
   return `${o.command} — ${started.toISOString()} — ${where}`;
 }
 

@@ -4,7 +4,10 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { MALLOC_TUNABLES } from '../src/malloc-tunables.js';
 
+const glibcVersion = () =>
+  (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime;
 const BIN = fileURLToPath(new URL('../bin/ganglion.js', import.meta.url));
 const JS_CONTENDERS = [
   'ganglion-tfjs',
@@ -19,7 +22,7 @@ function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: 
     execFile(
       process.execPath,
       [BIN, 'bench', ...args],
-      { timeout: 150_000, maxBuffer: 16 * 2 ** 20 },
+      { timeout: 150_000, maxBuffer: 16 * 2 ** 20, env: { ...process.env, GLIBC_TUNABLES: '' } },
       (error, stdout, stderr) => {
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
       },
@@ -39,6 +42,8 @@ describe('ganglion bench', () => {
       tokensPerStep: report.workload.batch * report.workload.seqLen,
     });
     expect(report.machine.cores).toBeGreaterThan(0);
+    // The bench (and so every contender's process) runs with glibc's malloc tuned (src/malloc-tunables.ts).
+    if (process.platform === 'linux' && glibcVersion()) expect(report.machine.glibcTunables).toBe(MALLOC_TUNABLES);
     expect(report.contenders.map((c: { name: string }) => c.name)).toEqual(JS_CONTENDERS);
     for (const c of report.contenders) {
       expect(c.status, `${c.name}: ${c.reason}`).toBe('ok');

@@ -9,6 +9,7 @@ import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MALLOC_TUNABLES } from '../src/malloc-tunables.js';
 import { BIN, expectOneLineError, TINY_TRAIN, folderWithCorpus, runCli, snapshot } from './run-cli.js';
 
 let dir: string;
@@ -150,7 +151,8 @@ describe('ganglion train writes only where it may', () => {
     const first = spawn(
       process.execPath,
       [BIN, 'train', ...TINY_TRAIN, '--steps', '100000', '--time-budget', '60', '--out', 'busy'],
-      { cwd: dir, stdio: 'ignore' },
+      // Tuned already, so the training runs in this very process (no child: src/malloc-tunables.ts).
+      { cwd: dir, stdio: 'ignore', env: { ...process.env, GLIBC_TUNABLES: MALLOC_TUNABLES } },
     );
     try {
       const lock = join(dir, 'busy/.ganglion/lock');

@@ -15,6 +15,7 @@ import { decodeSafetensors } from '@ganglion/core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { trainSettings } from '../src/commands/train.js';
 import { startNatsServer } from '../src/distributed/nats-server.js';
+import { MALLOC_TUNABLES } from '../src/malloc-tunables.js';
 import { BIN, type CliResult, expectOneLineError, folderWithCorpus } from './run-cli.js';
 
 let dir: string;
@@ -53,7 +54,8 @@ function start(args: readonly string[], env: Record<string, string> = {}): Runni
   const run = args.includes('--workers') && !args.includes('--run-id') ? ['--run-id', `${RUN}r${++runs}`] : [];
   const child = spawn(process.execPath, [BIN, ...args, ...run], {
     cwd: dir,
-    env: { ...process.env, FORCE_COLOR: '0', GANGLION_DEBUG: '', ...env },
+    // Tuned already, so the launcher is this very process (no child: src/malloc-tunables.ts).
+    env: { ...process.env, FORCE_COLOR: '0', GANGLION_DEBUG: '', GLIBC_TUNABLES: MALLOC_TUNABLES, ...env },
   });
   launchers.push(child.pid!);
   let stdout = '';
