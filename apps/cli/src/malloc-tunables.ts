@@ -31,6 +31,8 @@ export function wantsTunables(argv: readonly string[], env: NodeJS.ProcessEnv = 
 }
 
 /**
+ * @public (bin/ganglion.js calls it, from dist/)
+ *
  * Run this same command (node, its flags, the script and `argv`) in a child with MALLOC_TUNABLES
  * added to GLIBC_TUNABLES, its standard streams this process's. Signals sent to this process go on
  * to it; this process then ends as the child did (its exit code, or killed by the same signal).

@@ -4,7 +4,7 @@ import { type Tensor, add, matMul, scatterAdd, tensor, transpose, uniformValues 
 import { describe, expect, it } from 'vitest';
 import { onnx } from '../proto.js';
 import * as ort from 'onnxruntime-node';
-import { type RewriteStats, rewriteGradientSums } from './gradient-sums.js';
+import { type GradientSumStats, rewriteGradientSums } from './gradient-sums.js';
 import { ShapeRecordingTrace } from './trace-train-step.js';
 
 type Build = (
@@ -12,7 +12,7 @@ type Build = (
   ints: (values: number[], shape: number[]) => Tensor,
 ) => Tensor;
 
-async function compare(build: Build): Promise<{ stats: RewriteStats; maxDiff: number; ops: string[] }> {
+async function compare(build: Build): Promise<{ stats: GradientSumStats; maxDiff: number; ops: string[] }> {
   const tb = new ShapeRecordingTrace();
   const shapes = new Map<string, number[]>();
   tb.output(

@@ -20,7 +20,7 @@ import { attributeProto, tensorValues } from '../proto.js';
 
 type IGraphProto = onnxProto.onnx.IGraphProto;
 
-export interface RewriteStats {
+export interface GradientSumStats {
   /** Chains of MatMul(Transpose(a), b) rewritten into one Gemm, and the products they held. */
   readonly matMulSums: number;
   readonly matMulLeaves: number;
@@ -28,8 +28,14 @@ export interface RewriteStats {
   readonly scatterSums: number;
 }
 
+/** What the rewrites of a traced step did: the gradient sums here, and fold-transposes.ts's folds. */
+export interface RewriteStats extends GradientSumStats {
+  /** Transposes folded away, and squares summed in one op. */
+  readonly folds: number;
+}
+
 /** What a graph the rewrite did not run on reports. */
-export const NO_REWRITES: RewriteStats = { matMulSums: 0, matMulLeaves: 0, scatterSums: 0 };
+export const NO_REWRITES: RewriteStats = { matMulSums: 0, matMulLeaves: 0, scatterSums: 0, folds: 0 };
 
 type ShapeOf = (value: string) => readonly number[] | undefined;
 
@@ -49,7 +55,7 @@ interface OtherLeaf {
 type Leaf = MatMulLeaf | OtherLeaf;
 
 /** Rewrite the gradient sums of `graph` in place. */
-export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): RewriteStats {
+export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): GradientSumStats {
   const nodes = graph.node ?? [];
   const producer = new Map<string, INodeProto>();
   const consumers = new Map<string, INodeProto[]>();
@@ -99,7 +105,7 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Rewri
   };
 
   const replacements = new Map<INodeProto, INodeProto[]>();
-  const stats: { -readonly [K in keyof RewriteStats]: number } = { ...NO_REWRITES };
+  const stats: { -readonly [K in keyof GradientSumStats]: number } = { matMulSums: 0, matMulLeaves: 0, scatterSums: 0 };
   const node = (
     emitted: INodeProto[],
     opType: string,

@@ -43,6 +43,7 @@ import {
 } from '@ganglion/core';
 import { onnx } from '../proto.js';
 import { TraceBackend, type TraceValue } from '../trace-backend.js';
+import { foldTransposes } from './fold-transposes.js';
 import { NO_REWRITES, type RewriteStats, rewriteGradientSums } from './gradient-sums.js';
 import { inPlaceOutputs, writeOutputsDirectly } from './in-place.js';
 import { recomputeCheapActivations } from './recompute.js';
@@ -339,7 +340,11 @@ function traceStep(s: StepSpec): TrainStepModel {
   const kept = new Set(tb.graph.inputNames());
   const proto = onnx.ModelProto.decode(bytes);
   let rewrites: RewriteStats = NO_REWRITES;
-  if (backward && s.rewrite !== false) rewrites = rewriteGradientSums(proto.graph!, (v) => tb.shapeOf.get(v));
+  if (backward && s.rewrite !== false) {
+    const shapeOf = (v: string) => tb.shapeOf.get(v);
+    const sums = rewriteGradientSums(proto.graph!, shapeOf);
+    rewrites = { ...sums, folds: foldTransposes(proto.graph!, shapeOf, s.opset ?? 17) };
+  }
   if (backward && s.recompute !== false)
     recomputeCheapActivations(
       proto.graph!,
