@@ -35,7 +35,10 @@ export function foldTransposes(
     uses.clear();
     for (const n of graph.node ?? []) {
       names.add(n.name ?? '');
-      for (const o of n.output ?? []) (producer.set(o, n), names.add(o));
+      for (const o of n.output ?? []) {
+        producer.set(o, n);
+        names.add(o);
+      }
       for (const i of n.input ?? []) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
     }
     for (const o of graph.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
