@@ -2,6 +2,7 @@
 // (`lstm1/MatMul_3`), holds initializers (deduplicating small constants), graph inputs and
 // outputs, prunes what no output needs, and serializes a ModelProto.
 import { type OnnxAttribute, type Shape, ExportError } from '@ganglion/core';
+import type onnxProto from 'onnx-proto';
 import {
   type ElemType,
   type INodeProto,
@@ -12,6 +13,8 @@ import {
   onnx,
   tensorProto,
 } from './proto.js';
+
+type IGraphProto = onnxProto.onnx.IGraphProto;
 
 /** The largest constant (in elements) that is deduplicated by value. */
 const DEDUP_LIMIT = 64;
@@ -41,6 +44,35 @@ export function neededValues(
     }
   }
   return { values: needed, nodes: live };
+}
+
+/** Drop the nodes no output of `graph` needs, and the initializers nothing reads. */
+export function pruneGraph(graph: IGraphProto): void {
+  const { values, nodes } = neededValues(
+    graph.node ?? [],
+    (graph.output ?? []).map((o) => o.name!),
+  );
+  graph.node = (graph.node ?? []).filter((n) => nodes.has(n));
+  graph.initializer = (graph.initializer ?? []).filter((t) => values.has(t.name!));
+}
+
+/** Names for the values a rewrite adds to `graph`: `${prefix}/${base}_${k}`, none in use there yet. */
+export function freshNames(graph: IGraphProto, prefix: string): (base: string) => string {
+  const names = new Set<string>();
+  for (const n of graph.node ?? []) {
+    names.add(n.name ?? '');
+    for (const o of n.output ?? []) names.add(o);
+  }
+  for (const t of graph.initializer ?? []) names.add(t.name!);
+  for (const i of graph.input ?? []) names.add(i.name!);
+  let counter = 0;
+  return (base) => {
+    let name: string;
+    do name = `${prefix}/${base}_${counter++}`;
+    while (names.has(name));
+    names.add(name);
+    return name;
+  };
 }
 
 export interface ModelInfo {

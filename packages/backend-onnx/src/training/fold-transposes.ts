@@ -14,7 +14,7 @@
 //
 //   foldTransposes(modelProto.graph, (v) => shapes.get(v), 17);   // how many rewrites
 import type onnxProto from 'onnx-proto';
-import { neededValues } from '../onnx-graph.js';
+import { freshNames, pruneGraph } from '../onnx-graph.js';
 import { type INodeProto, attributeProto, tensorValues } from '../proto.js';
 
 type IGraphProto = onnxProto.onnx.IGraphProto;
@@ -29,28 +29,16 @@ export function foldTransposes(
 ): number {
   const producer = new Map<string, INodeProto>();
   const uses = new Map<string, number>();
-  const names = new Set<string>();
   const index = () => {
     producer.clear();
     uses.clear();
     for (const n of graph.node ?? []) {
-      names.add(n.name ?? '');
-      for (const o of n.output ?? []) {
-        producer.set(o, n);
-        names.add(o);
-      }
+      for (const o of n.output ?? []) producer.set(o, n);
       for (const i of n.input ?? []) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
     }
     for (const o of graph.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
   };
-  let counter = 0;
-  const fresh = (base: string): string => {
-    let name: string;
-    do name = `fold/${base}_${counter++}`;
-    while (names.has(name));
-    names.add(name);
-    return name;
-  };
+  const fresh = freshNames(graph, 'fold');
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
   const isMatrix = (v: string) => shapeOf(v)?.length === 2;
   /** A node computing vᵀ of a 2-D v: its Transpose's input when v is one, else a new Transpose. */
@@ -132,14 +120,7 @@ export function foldTransposes(
     count += changed;
     if (changed === 0) break;
   }
-  if (count > 0) {
-    const { values, nodes } = neededValues(
-      graph.node ?? [],
-      (graph.output ?? []).map((o) => o.name!),
-    );
-    graph.node = (graph.node ?? []).filter((n) => nodes.has(n));
-    graph.initializer = (graph.initializer ?? []).filter((t) => values.has(t.name!));
-  }
+  if (count > 0) pruneGraph(graph);
   return count;
 }
 

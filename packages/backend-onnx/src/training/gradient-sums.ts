@@ -14,8 +14,8 @@
 // one-axis slices with a Concat itself (no chain of Pads), and MatMul's VJP takes a matrix weight's
 // gradient over the flattened rows (no batched product summed over the batch).
 import type onnxProto from 'onnx-proto';
-import type { INodeProto, ITensorProto } from '../proto.js';
-import { neededValues } from '../onnx-graph.js';
+import type { INodeProto } from '../proto.js';
+import { freshNames, pruneGraph } from '../onnx-graph.js';
 import { attributeProto, tensorValues } from '../proto.js';
 
 type IGraphProto = onnxProto.onnx.IGraphProto;
@@ -59,13 +59,8 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Gradi
   const nodes = graph.node ?? [];
   const producer = new Map<string, INodeProto>();
   const consumers = new Map<string, INodeProto[]>();
-  const names = new Set<string>();
   for (const n of nodes) {
-    names.add(n.name ?? '');
-    for (const o of n.output ?? []) {
-      producer.set(o, n);
-      names.add(o);
-    }
+    for (const o of n.output ?? []) producer.set(o, n);
     for (const i of n.input ?? []) {
       if (!i) continue;
       const list = consumers.get(i);
@@ -74,17 +69,8 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Gradi
     }
   }
   const outputs = new Set((graph.output ?? []).map((o) => o.name!));
-  for (const t of graph.initializer ?? []) names.add(t.name!);
-  for (const i of graph.input ?? []) names.add(i.name!);
   const uses = (v: string) => (consumers.get(v)?.length ?? 0) + (outputs.has(v) ? 1 : 0);
-  let counter = 0;
-  const fresh = (base: string): string => {
-    let name: string;
-    do name = `gradsum/${base}_${counter++}`;
-    while (names.has(name));
-    names.add(name);
-    return name;
-  };
+  const fresh = freshNames(graph, 'gradsum');
 
   const isChainAdd = (v: string) => producer.get(v)?.opType === 'Add' && uses(v) === 1 && !outputs.has(v);
   const classify = (v: string): Leaf => {
@@ -173,7 +159,7 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Gradi
   }
   if (replacements.size > 0) {
     graph.node = nodes.flatMap((n) => replacements.get(n) ?? [n]);
-    prune(graph);
+    pruneGraph(graph);
   }
   stats.scatterSums = foldScatterSums(graph, shapeOf);
   return stats;
@@ -224,16 +210,6 @@ function foldScatterSums(graph: IGraphProto, shapeOf: ShapeOf): number {
     }
     return n;
   });
-  if (count > 0) prune(graph);
+  if (count > 0) pruneGraph(graph);
   return count;
-}
-
-/** Drop nodes no graph output needs, and initializers nothing reads. */
-function prune(graph: IGraphProto): void {
-  const { values, nodes } = neededValues(
-    graph.node ?? [],
-    (graph.output ?? []).map((o) => o.name!),
-  );
-  graph.node = (graph.node ?? []).filter((n) => nodes.has(n));
-  graph.initializer = (graph.initializer ?? []).filter((t: ITensorProto) => values.has(t.name!));
 }
