@@ -23,7 +23,7 @@ const DEDUP_LIMIT = 64;
  * The values `outputs` need among `nodes`, and the nodes that make them, following every node's
  * inputs except those of the nodes named in `opaque` (whose outputs still count as needed).
  */
-export function neededValues(
+function neededValues(
   nodes: readonly INodeProto[],
   outputs: readonly string[],
   opaque: ReadonlySet<string> = new Set(),
