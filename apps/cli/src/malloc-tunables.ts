@@ -26,6 +26,11 @@ export function wantsTunables(argv: readonly string[], env: NodeJS.ProcessEnv = 
   if (process.platform !== 'linux' || !TRAINING_COMMANDS.has(argv[0] ?? '')) return false;
   if (/(^|:)glibc\.malloc\./.test(env.GLIBC_TUNABLES ?? '')) return false;
   if (env.MALLOC_MMAP_THRESHOLD_ !== undefined || env.MALLOC_TRIM_THRESHOLD_ !== undefined) return false;
+  return onGlibc();
+}
+
+/** Whether this Node runs on glibc (not musl, macOS or Windows). */
+export function onGlibc(): boolean {
   const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
   return Boolean(header?.glibcVersionRuntime);
 }

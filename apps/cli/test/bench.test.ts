@@ -4,10 +4,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { MALLOC_TUNABLES } from '../src/malloc-tunables.js';
+import { MALLOC_TUNABLES, onGlibc } from '../src/malloc-tunables.js';
 
-const glibcVersion = () =>
-  (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime;
 const BIN = fileURLToPath(new URL('../bin/ganglion.js', import.meta.url));
 const JS_CONTENDERS = [
   'ganglion-tfjs',
@@ -43,7 +41,7 @@ describe('ganglion bench', () => {
     });
     expect(report.machine.cores).toBeGreaterThan(0);
     // The bench (and so every contender's process) runs with glibc's malloc tuned (src/malloc-tunables.ts).
-    if (process.platform === 'linux' && glibcVersion()) expect(report.machine.glibcTunables).toBe(MALLOC_TUNABLES);
+    if (process.platform === 'linux' && onGlibc()) expect(report.machine.glibcTunables).toBe(MALLOC_TUNABLES);
     expect(report.contenders.map((c: { name: string }) => c.name)).toEqual(JS_CONTENDERS);
     for (const c of report.contenders) {
       expect(c.status, `${c.name}: ${c.reason}`).toBe('ok');

@@ -5,12 +5,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MALLOC_TUNABLES, wantsTunables } from '../src/malloc-tunables.js';
+import { MALLOC_TUNABLES, onGlibc, wantsTunables } from '../src/malloc-tunables.js';
 import { BIN, TINY_TRAIN, folderWithCorpus } from './run-cli.js';
 
-const glibc = Boolean(
-  (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime,
-);
 let dir: string;
 const started: ChildProcess[] = [];
 
@@ -71,7 +68,7 @@ async function longTraining(out: string, env: Record<string, string> = {}) {
   return { child, exited };
 }
 
-describe.runIf(process.platform === 'linux' && glibc)('the training commands get glibc malloc tunables', () => {
+describe.runIf(process.platform === 'linux' && onGlibc())('the training commands get glibc malloc tunables', () => {
   test('train runs in one child that has them; SIGTERM to ganglion ends both, by that signal', async () => {
     const { child, exited } = await longTraining('sigterm');
     const [worker, ...more] = childrenOf(child.pid!);

@@ -56,6 +56,18 @@ export function pruneGraph(graph: IGraphProto): void {
   graph.initializer = (graph.initializer ?? []).filter((t) => values.has(t.name!));
 }
 
+/** Each value's producing node, and how often it is read (a graph output counts as one read). */
+export function indexGraph(graph: IGraphProto): { producer: Map<string, INodeProto>; uses: Map<string, number> } {
+  const producer = new Map<string, INodeProto>();
+  const uses = new Map<string, number>();
+  for (const n of graph.node ?? []) {
+    for (const o of n.output ?? []) producer.set(o, n);
+    for (const i of n.input ?? []) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
+  }
+  for (const o of graph.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
+  return { producer, uses };
+}
+
 /** Names for the values a rewrite adds to `graph`: `${prefix}/${base}_${k}`, none in use there yet. */
 export function freshNames(graph: IGraphProto, prefix: string): (base: string) => string {
   const names = new Set<string>();

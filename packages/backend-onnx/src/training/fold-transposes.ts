@@ -14,7 +14,7 @@
 //
 //   foldTransposes(modelProto.graph, (v) => shapes.get(v), 17);   // how many rewrites
 import type onnxProto from 'onnx-proto';
-import { freshNames, pruneGraph } from '../onnx-graph.js';
+import { freshNames, indexGraph, pruneGraph } from '../onnx-graph.js';
 import { type INodeProto, attributeProto, tensorValues } from '../proto.js';
 
 type IGraphProto = onnxProto.onnx.IGraphProto;
@@ -27,17 +27,8 @@ export function foldTransposes(
   shapeOf: (value: string) => readonly number[] | undefined,
   opset: number,
 ): number {
-  const producer = new Map<string, INodeProto>();
-  const uses = new Map<string, number>();
-  const index = () => {
-    producer.clear();
-    uses.clear();
-    for (const n of graph.node ?? []) {
-      for (const o of n.output ?? []) producer.set(o, n);
-      for (const i of n.input ?? []) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
-    }
-    for (const o of graph.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
-  };
+  const outputs = new Set((graph.output ?? []).map((o) => o.name!));
+  let { producer, uses } = indexGraph(graph);
   const fresh = freshNames(graph, 'fold');
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
   const isMatrix = (v: string) => shapeOf(v)?.length === 2;
@@ -53,7 +44,7 @@ export function foldTransposes(
   let count = 0;
   const renamed = new Map<string, string>();
   for (let pass = 0; pass < 4; pass++) {
-    index();
+    if (pass > 0) ({ producer, uses } = indexGraph(graph));
     let changed = 0;
     const next: INodeProto[] = [];
     for (const n of graph.node ?? []) {
@@ -64,7 +55,7 @@ export function foldTransposes(
       if (out && q && inner && p && p.length === q.length) {
         const composed = q.map((i) => p[i]);
         const x = inner.input![0];
-        if (composed.every((v, i) => v === i) && !(graph.output ?? []).some((o) => o.name === out)) {
+        if (composed.every((v, i) => v === i) && !outputs.has(out)) {
           renamed.set(out, x); // the consumers read x; the node goes
         } else next.push({ ...n, input: [x], attribute: [perm(composed)] });
         changed++;
@@ -84,13 +75,13 @@ export function foldTransposes(
       if (out && n.opType === 'ReduceSum') {
         const sq = producer.get(n.input![0]);
         const axes = n.input![1] ? initializers.get(n.input![1]) : undefined;
-        const noop = n.attribute?.find((a) => a.name === 'noop_with_empty_axes')?.i;
+        const noop = n.attribute?.find((a) => a.name === 'noop_with_empty_axes');
         if (
           sq?.opType === 'Mul' &&
           sq.input![0] === sq.input![1] &&
           uses.get(sq.output![0]) === 1 &&
           (axes || !n.input![1]) &&
-          !(Number(noop ?? 0) && !axes)
+          !(Number(noop?.i ?? 0) && !axes)
         ) {
           // From opset 18 ReduceSumSquare takes its axes as an input, as ReduceSum does from 13.
           const keepdims = n.attribute?.find((a) => a.name === 'keepdims');
@@ -99,11 +90,7 @@ export function foldTransposes(
               ? [attributeProto('axes', { type: 'ints', value: [...tensorValues(axes).values].map(Number) })]
               : [];
           const input = axes && opset >= 18 ? [sq.input![0], n.input![1]] : [sq.input![0]];
-          const attribute = [
-            ...(keepdims ? [keepdims] : []),
-            ...axesAttr,
-            ...(opset >= 18 && noop ? [n.attribute!.find((a) => a.name === 'noop_with_empty_axes')!] : []),
-          ];
+          const attribute = [...(keepdims ? [keepdims] : []), ...axesAttr, ...(opset >= 18 && noop ? [noop] : [])];
           next.push({ name: n.name, opType: 'ReduceSumSquare', input, output: [out], attribute });
           changed++;
           continue;

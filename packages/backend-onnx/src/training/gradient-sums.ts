@@ -15,7 +15,7 @@
 // gradient over the flattened rows (no batched product summed over the batch).
 import type onnxProto from 'onnx-proto';
 import type { INodeProto } from '../proto.js';
-import { freshNames, pruneGraph } from '../onnx-graph.js';
+import { freshNames, indexGraph, pruneGraph } from '../onnx-graph.js';
 import { attributeProto, tensorValues } from '../proto.js';
 
 type IGraphProto = onnxProto.onnx.IGraphProto;
@@ -168,13 +168,7 @@ export function rewriteGradientSums(graph: IGraphProto, shapeOf: ShapeOf): Gradi
 /** Rewrite Add(ScatterND(zeros, i, u, add), X) as ScatterND(X, i, u, add) where the shapes are equal; how many. */
 function foldScatterSums(graph: IGraphProto, shapeOf: ShapeOf): number {
   const nodes = graph.node ?? [];
-  const producer = new Map<string, INodeProto>();
-  const uses = new Map<string, number>();
-  for (const n of nodes) {
-    for (const o of n.output ?? []) producer.set(o, n);
-    for (const i of n.input ?? []) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
-  }
-  for (const o of graph.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
+  const { producer, uses } = indexGraph(graph);
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
   const isZero = (v: string) => {
     const t = initializers.get(v);
