@@ -38,6 +38,7 @@ import type * as ort from 'onnxruntime-common';
 import { collectGarbage, currentOrt } from '../ort-runtime.js';
 import { type FeedValue, feedSignature, toOrtTensor } from '../ort-tensors.js';
 import { splitBatch } from './micro-batches.js';
+import { BLOCK_BYTES, type RowBlock, rowBlocks } from './row-blocks.js';
 import {
   COLLECT_ABOVE_BYTES,
   DEFAULT_SESSION_OPTIONS,
@@ -106,7 +107,14 @@ export interface CompileOptions {
   readonly collectGarbage?: boolean;
   /** Split mode: one apply graph per graph node's parameters (default), or one for all of them. */
   readonly applyGroups?: 'node' | 'all';
+  /**
+   * Split mode: a gradient larger than this (bytes; default BLOCK_BYTES) comes out of the
+   * gradients graph a block of rows at a time, and its parameter is clipped and updated a block at
+   * a time when the optimizer and the clipping policy are elementwise (row-blocks.ts).
+   */
+  readonly blockBytes?: number;
 }
+
 
 export interface CompiledStepResult {
   /** Updates applied so far, this one included. */
@@ -268,6 +276,7 @@ export class CompiledTrainer {
           recompute: this.options.recompute,
           taps,
           accumulate,
+          blockBytes: this.options.blockBytes,
         }),
     );
     const input: Record<string, ort.Tensor> = {};
@@ -279,10 +288,11 @@ export class CompiledTrainer {
     for (const g of model.grads) {
       const buffer = this.gradBuffer(g.key, g.spec);
       if (g.input) input[g.input] = buffer;
-      fetches[g.output!] = !g.input || model.inPlace.has(g.output!) ? buffer : null;
+      if (g.rows) for (const b of g.rows) fetches[b.output] = rowsOf(buffer, b);
+      else fetches[g.output!] = !g.input || model.inPlace.has(g.output!) ? buffer : null;
     }
     const out = await session.run(input, fetches);
-    for (const g of model.grads) if (fetches[g.output!] === null) this.grads.set(g.key, out[g.output!]);
+    for (const g of model.grads) if (!g.rows && fetches[g.output!] === null) this.grads.set(g.key, out[g.output!]);
     const loss = (out[model.loss!].data as Float32Array)[0];
     this.gradNormValue = (out[model.gradNorm].data as Float32Array)[0];
     if (this.watchSource && model.taps.length)
@@ -329,45 +339,91 @@ export class CompiledTrainer {
     const lr = this.setup.schedule.lrAt(next, this.baseLr);
     const scalars = this.optimizer.stepScalars(lr, t);
     const used = new Set<string>();
+    const run = (keys: string[], rows?: RowBlock) => this.applyGroup(keys, source, norm, scalars, used, rows);
     for (const keys of this.groups(source.keys())) {
-      const slots = slotSpecsOf(this.slots, keys);
-      const key = `apply|${keys.map((k) => this.paramLayout(k)).join(',')}`;
-      used.add(key);
-      const { model, session } = await this.sessions.get(key, () =>
-        traceApply({
-          graph: this.graph,
-          optimizer: this.optimizer,
-          clipping: this.setup.clipping,
-          keys,
-          slots,
-          opset: this.options.opset,
-        }),
-      );
-      // The model was traced for some group of these shapes: its i-th names are this group's keys[i].
-      const at = new Map(model.params.map((p, i) => [p.key, keys[i]]));
-      const slotOf = (name: string) =>
-        `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
-      const input: Record<string, ort.Tensor> = { [model.gradNorm]: scalarTensor(norm) };
-      const fetches: Record<string, ort.Tensor | null> = {};
-      for (const p of model.params) {
-        if (p.input) input[p.input] = this.params.get(at.get(p.key)!)!;
-        if (p.output) fetches[p.output] = p.input && model.inPlace.has(p.output) ? input[p.input] : null;
-      }
-      for (const g of model.grads) input[g.input!] = source.get(at.get(g.key)!)!;
-      for (const s of model.slotsIn) input[s.input] = this.slots.get(slotOf(s.name))!;
-      for (const s of model.slotsOut)
-        fetches[s.output] = model.inPlace.has(s.output) ? this.slots.get(slotOf(s.name))! : null;
-      for (const s of model.scalars) input[s.input] = scalarTensor(scalars[s.name]);
-      const out = await session.run(onlyInputsOf(session, input), fetches);
-      for (const p of model.params)
-        if (p.output && fetches[p.output] === null) this.params.set(at.get(p.key)!, out[p.output]);
-      for (const s of model.slotsOut) if (fetches[s.output] === null) this.slots.set(slotOf(s.name), out[s.output]);
+      const whole = keys.filter((key) => !this.rowBlocks(key));
+      if (whole.length) await run(whole);
+      for (const key of keys) for (const rows of this.rowBlocks(key) ?? []) await run([key], rows);
     }
     this.steps = next;
     this.optimizerSteps = t;
     // The first update's graphs (no slots yet) are not needed again.
     await this.sessions.release((key) => key.startsWith('apply|') && !used.has(key));
     return { step: next, lr };
+  }
+
+  /**
+   * One apply graph run: clip and update the parameters `keys` (all of them, or the block `rows`
+   * of one), writing the new weights and slots into the held buffers where that is safe.
+   */
+  private async applyGroup(
+    keys: string[],
+    source: ReadonlyMap<string, ort.Tensor>,
+    norm: number,
+    scalars: Record<string, number>,
+    used: Set<string>,
+    rows?: RowBlock,
+  ): Promise<void> {
+    const view = (t: ort.Tensor) => (rows ? rowsOf(t, rows) : t);
+    let slots = slotSpecsOf(this.slots, keys);
+    if (rows) {
+      const shape = [rows.count, ...this.params.get(keys[0])!.dims.slice(1)];
+      slots = new Map(
+        [...slots].map(([k, s]) => [k, Object.fromEntries(Object.keys(s).map((n) => [n, { shape, dtype: 'float32' }]))]),
+      );
+    }
+    const key = `apply|${rows ? `rows ${rows.count}|` : ''}${keys.map((k) => this.paramLayout(k)).join(',')}`;
+    used.add(key);
+    const { model, session } = await this.sessions.get(key, () =>
+      traceApply({
+        graph: this.graph,
+        optimizer: this.optimizer,
+        clipping: this.setup.clipping,
+        keys,
+        slots,
+        shapes: rows && new Map([[keys[0], [rows.count, ...this.params.get(keys[0])!.dims.slice(1)]]]),
+        opset: this.options.opset,
+      }),
+    );
+    // The model was traced for some group of these shapes: its i-th names are this group's keys[i].
+    const at = new Map(model.params.map((p, i) => [p.key, keys[i]]));
+    const slotOf = (name: string) =>
+      `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
+    const input: Record<string, ort.Tensor> = { [model.gradNorm]: scalarTensor(norm) };
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const p of model.params) {
+      if (p.input) input[p.input] = view(this.params.get(at.get(p.key)!)!);
+      if (p.output) fetches[p.output] = p.input && model.inPlace.has(p.output) ? input[p.input] : null;
+    }
+    for (const g of model.grads) input[g.input!] = view(source.get(at.get(g.key)!)!);
+    for (const s of model.slotsIn) input[s.input] = view(this.slots.get(slotOf(s.name))!);
+    for (const s of model.slotsOut)
+      fetches[s.output] = model.inPlace.has(s.output) ? view(this.slots.get(slotOf(s.name))!) : null;
+    for (const s of model.scalars) input[s.input] = scalarTensor(scalars[s.name]);
+    const out = await session.run(onlyInputsOf(session, input), fetches);
+    // Outputs not written in place: a whole group's replace the held tensors, a block's are copied into them.
+    const keep = (held: Map<string, ort.Tensor>, name: string, value: ort.Tensor) => {
+      if (!rows) return void held.set(name, value);
+      const whole = this.params.get(keys[0])!;
+      if (held.get(name)?.size !== whole.size)
+        held.set(name, new (currentOrt().Tensor)('float32', new Float32Array(whole.size), whole.dims));
+      (view(held.get(name)!).data as Float32Array).set(value.data as Float32Array);
+    };
+    for (const p of model.params) if (p.output && fetches[p.output] === null) keep(this.params, at.get(p.key)!, out[p.output]);
+    for (const s of model.slotsOut) if (fetches[s.output] === null) keep(this.slots, slotOf(s.name), out[s.output]);
+  }
+
+  /**
+   * The row blocks a parameter is updated in, or undefined to update it whole: only a parameter
+   * above the block size with more than one row, slots of its own shape, and an elementwise
+   * optimizer and clipping policy (row-blocks.ts).
+   */
+  private rowBlocks(key: string): RowBlock[] | undefined {
+    const t = this.params.get(key)!;
+    if (!this.optimizer.elementwise || !this.setup.clipping.elementwise) return;
+    for (const [name, s] of this.slots)
+      if (name.slice(0, name.lastIndexOf('.')) === key && s.dims.join('x') !== t.dims.join('x')) return;
+    return rowBlocks(t.dims.map(Number), this.options.blockBytes ?? BLOCK_BYTES);
   }
 
   /**
@@ -390,6 +446,7 @@ export class CompiledTrainer {
             rewrite: this.options.rewrite,
             recompute: this.options.recompute,
             accumulate,
+            blockBytes: this.options.blockBytes,
           }),
         )
       ).model;
@@ -568,4 +625,11 @@ export function compileTrainStep(
     options,
     source instanceof Runtime ? source : undefined,
   );
+}
+
+/** A view of rows `start` to `start + count` of a float32 tensor (its first dimension), sharing its buffer. */
+function rowsOf(t: ort.Tensor, { start, count }: RowBlock): ort.Tensor {
+  const per = t.size / Number(t.dims[0]);
+  const data = (t.data as Float32Array).subarray(start * per, (start + count) * per);
+  return new (currentOrt().Tensor)('float32', data, [count, ...t.dims.slice(1)]);
 }

@@ -28,14 +28,16 @@ export interface GradientSumStats {
   readonly scatterSums: number;
 }
 
-/** What the rewrites of a traced step did: the gradient sums here, and fold-transposes.ts's folds. */
+/** What the rewrites of a traced step did: the gradient sums here, fold-transposes.ts's folds and row-slices.ts's cuts. */
 export interface RewriteStats extends GradientSumStats {
   /** Transposes folded away, and squares summed in one op. */
   readonly folds: number;
+  /** Producers computed a row block at a time (pushRowSlices). */
+  readonly rowSlices: number;
 }
 
 /** What a graph the rewrite did not run on reports. */
-export const NO_REWRITES: RewriteStats = { matMulSums: 0, matMulLeaves: 0, scatterSums: 0, folds: 0 };
+export const NO_REWRITES: RewriteStats = { matMulSums: 0, matMulLeaves: 0, scatterSums: 0, folds: 0, rowSlices: 0 };
 
 type ShapeOf = (value: string) => readonly number[] | undefined;
 

@@ -112,6 +112,36 @@ describe('split compiled step', () => {
     await Promise.all([perNode.dispose(), whole.dispose()]);
   });
 
+  it.each([
+    ['global-norm', true],
+    ['norm', false],
+  ] as const)(
+    'gradients and parameters above blockBytes, clipped by %s, train as the fused step does (apply in row blocks: %s)',
+    async (clipping, blocked) => {
+      const graph = gpt();
+      const make = (options: CompileOptions) =>
+        new CompiledTrainer(
+          graph,
+          ParamStore.initialize(graph, 5, new ReferenceBackend()),
+          createTrainer({ optimizer: 'adamw', lr: 1e-2, clipping, clippingOptions: { maxNorm: 0.5 } }),
+          options,
+        );
+      const fused = make({ mode: 'fused' });
+      // 200 bytes: the [11, 16] token table goes in blocks of 3, 3, 3 and 2 rows; clipping each
+      // block by its own norm would not match the fused step, so 'norm' must update it whole.
+      const split = make({ mode: 'split', blockBytes: 200 });
+      const plain = make({ mode: 'split' });
+      for (const batch of batches(3)) await Promise.all([fused.step(batch), split.step(batch), plain.step(batch)]);
+      expect(maxDiff(fused, split)).toBeLessThan(1e-5);
+      // The gradients graph returns the table's gradient as four outputs, computed a block at a time.
+      const model = await split.prepare(batches(1)[0]);
+      expect(model.grads.find((g) => g.key === 'embed.weight')?.rows?.map((b) => b.count)).toEqual([3, 3, 3, 2]);
+      expect(model.rewrites.rowSlices).toBeGreaterThan(0);
+      expect(split.sessionCount > plain.sessionCount).toBe(blocked);
+      await Promise.all([fused.dispose(), split.dispose(), plain.dispose()]);
+    },
+  );
+
   it('accumulating K micro-batches gives the gradients of the whole batch (mean loss)', async () => {
     const graph = gpt();
     const whole = trainer(graph, { mode: 'split' });

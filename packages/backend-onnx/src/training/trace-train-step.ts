@@ -36,6 +36,7 @@ import {
   globalNorm,
   isStaticShape,
   mul,
+  slice,
   stepGradients,
   stepUpdates,
   tidy,
@@ -47,6 +48,8 @@ import { foldTransposes } from './fold-transposes.js';
 import { NO_REWRITES, type RewriteStats, rewriteGradientSums } from './gradient-sums.js';
 import { inPlaceOutputs, writeOutputsDirectly } from './in-place.js';
 import { recomputeCheapActivations } from './recompute.js';
+import { BLOCK_BYTES, type RowBlock, rowBlocks } from './row-blocks.js';
+import { pushRowSlices } from './row-slices.js';
 import { type Tap, tapMessages } from './taps.js';
 
 /** A concrete input signature: shape and dtype of each graph input. */
@@ -81,6 +84,11 @@ export interface TraceTrainStepOptions {
 export interface TraceGradientsOptions extends Omit<TraceTrainStepOptions, 'optimizer' | 'clipping' | 'slots'> {
   /** Add the gradients into `grads_in/<key>` inputs, scaled by a `grad_scale` input (default false). */
   readonly accumulate?: boolean;
+  /**
+   * A gradient above this many bytes (default BLOCK_BYTES) is returned as one output per block of
+   * rows (`grads[i].rows`), except when accumulating.
+   */
+  readonly blockBytes?: number;
 }
 
 export interface TraceApplyOptions {
@@ -90,6 +98,11 @@ export interface TraceApplyOptions {
   /** The group's parameters, in the order of the graph's positional names. */
   readonly keys: readonly string[];
   readonly slots?: SlotSpecs;
+  /**
+   * Shapes to trace some parameters (and their gradients) at instead of the graph's: a block of a
+   * parameter's rows, updated by an elementwise optimizer (`slots` then gives the block's shapes).
+   */
+  readonly shapes?: ReadonlyMap<string, readonly number[]>;
   readonly opset?: number;
 }
 
@@ -116,6 +129,8 @@ export interface TrainStepModel {
     readonly key: string;
     readonly input?: string;
     readonly output?: string;
+    /** A large gradient of `gradients` comes as one output per block of rows instead (row-blocks.ts). */
+    readonly rows?: readonly (RowBlock & { readonly output: string })[];
     readonly spec: TensorSpec;
   }[];
   /** Slots fed in (`input`) and produced (`output`), keyed `<param key>.<slot>`. */
@@ -142,6 +157,7 @@ export const TRAIN_STEP_NAMES = {
   slot: (name: string) => `slots/${name}`,
   newSlot: (name: string) => `new_slots/${name}`,
   grad: (key: string) => `grads/${key}`,
+  gradRows: (key: string, start: number) => `grads/${key}@${start}`,
   gradIn: (key: string) => `grads_in/${key}`,
   scalar: (name: string) => `scalars/${name}`,
   loss: 'step/loss',
@@ -204,14 +220,22 @@ interface StepSpec {
   readonly feeds?: FeedSignature;
   readonly slots?: SlotSpecs;
   readonly keys?: readonly string[];
+  readonly shapes?: ReadonlyMap<string, readonly number[]>;
   readonly accumulate?: boolean;
+  readonly blockBytes?: number;
   readonly opset?: number;
   readonly rewrite?: boolean;
   readonly recompute?: boolean;
   readonly taps?: readonly MessageFilter[];
 }
 
-type Entry = { key: string; input?: string; output?: string; spec: TensorSpec };
+type Entry = {
+  key: string;
+  input?: string;
+  output?: string;
+  rows?: (RowBlock & { output: string })[];
+  spec: TensorSpec;
+};
 
 function traceStep(s: StepSpec): TrainStepModel {
   const N = TRAIN_STEP_NAMES;
@@ -228,7 +252,7 @@ function traceStep(s: StepSpec): TrainStepModel {
     const entry = store.specs.get(key);
     if (!entry)
       throw new ExportError(`no parameter "${key}" in the graph (parameters: ${[...store.specs.keys()].join(', ')})`);
-    return { shape: entry.spec.shape, dtype: 'float32' };
+    return { shape: s.shapes?.get(key) ?? entry.spec.shape, dtype: 'float32' };
   };
   // apply and norm name their values by position in the group, so same-shaped groups share a graph.
   const keys = s.keys ?? [...store.specs.keys()];
@@ -243,6 +267,7 @@ function traceStep(s: StepSpec): TrainStepModel {
     return tb.input(N.scalar(name), { shape: [], dtype: 'float32' });
   };
   const inPlacePairs: [string, string][] = [];
+  const paramInputs = new Map<string, Tensor>();
   let runtime: Runtime | undefined;
   let tapping: ReturnType<typeof tapMessages> | undefined;
   try {
@@ -252,7 +277,9 @@ function traceStep(s: StepSpec): TrainStepModel {
         let gradNorm: Tensor;
         for (const key of s.part === 'norm' ? [] : keys) {
           const input = N.param(nameOf.get(key)!);
-          store.set(key, tb.input(input, specOf(key)));
+          paramInputs.set(key, tb.input(input, specOf(key)));
+          // The forward reads the store, which checks the graph's shapes (apply may trace a block).
+          if (backward) store.set(key, paramInputs.get(key)!);
           params.push({ key, input, spec: specOf(key) });
         }
         if (backward) {
@@ -261,7 +288,8 @@ function traceStep(s: StepSpec): TrainStepModel {
           tapping = tapMessages(runtime, tb, s.taps ?? []);
           const g = stepGradients(runtime, feeds, { loss: s.loss!, seed: 0 });
           tb.output(N.loss, g.loss);
-          tb.output(N.gradNorm, g.gradNorm);
+          // The gradients graph outputs its norm below (from the blocks, when a gradient has them).
+          if (s.part === 'fused') tb.output(N.gradNorm, g.gradNorm);
           gradients = g.paramGrads;
           gradNorm = g.gradNorm;
         } else {
@@ -273,6 +301,9 @@ function traceStep(s: StepSpec): TrainStepModel {
         tb.graph.scope = 'update';
         if (s.part === 'gradients') {
           const scale = s.accumulate ? scalar(N.gradScale) : undefined;
+          // What the norm reads: each gradient, or its blocks, so nothing but the blocks reads a
+          // blocked gradient and pushRowSlices can compute it a block at a time.
+          const parts = new Map<string, Tensor>();
           for (const [key, g] of gradients) {
             const entry: Entry = { key, output: N.grad(key), spec: specOf(key) };
             let value = g;
@@ -281,9 +312,22 @@ function traceStep(s: StepSpec): TrainStepModel {
               value = add(tb.input(entry.input, entry.spec), mul(g, scale));
               inPlacePairs.push([entry.input, entry.output!]);
             }
-            tb.output(entry.output!, value);
+            const blocks = scale ? undefined : rowBlocks(entry.spec.shape as number[], s.blockBytes ?? BLOCK_BYTES);
+            if (blocks) {
+              entry.rows = blocks.map((b) => ({ ...b, output: N.gradRows(key, b.start) }));
+              for (const b of entry.rows) {
+                const block = slice(value, [b.start], [b.start + b.count], [0]);
+                tb.output(b.output, block);
+                parts.set(b.output, block);
+              }
+              delete entry.output;
+            } else {
+              tb.output(entry.output!, value);
+              parts.set(key, g);
+            }
             grads.push(entry);
           }
+          tb.output(N.gradNorm, [...gradients.keys()].some((k) => !parts.has(k)) ? globalNorm(parts) : gradNorm);
         }
         if (update) {
           const slotTensors = new Map<string, Record<string, Tensor>>();
@@ -304,7 +348,7 @@ function traceStep(s: StepSpec): TrainStepModel {
             { optimizer: s.optimizer!, clipping: s.clipping! },
             updated,
             gradNorm,
-            (k) => store.get(k),
+            (k) => paramInputs.get(k)!,
             (k) => slotTensors.get(k) ?? {},
             scalarTensors,
           );
@@ -343,7 +387,8 @@ function traceStep(s: StepSpec): TrainStepModel {
   if (backward && s.rewrite !== false) {
     const shapeOf = (v: string) => tb.shapeOf.get(v);
     const sums = rewriteGradientSums(proto.graph!, shapeOf);
-    rewrites = { ...sums, folds: foldTransposes(proto.graph!, shapeOf, s.opset ?? 17) };
+    const folds = foldTransposes(proto.graph!, shapeOf, s.opset ?? 17);
+    rewrites = { ...sums, folds, rowSlices: pushRowSlices(proto.graph!, shapeOf) };
   }
   if (backward && s.recompute !== false)
     recomputeCheapActivations(

@@ -43,6 +43,13 @@ export interface ParamUpdate {
 export interface Optimizer {
   readonly name: string;
   /**
+   * Whether `update` works element by element: each element of the new parameter and slots reads
+   * only the same element of the parameter, gradient and slots (and the step scalars). A compiled
+   * step may then update a large parameter a block of rows at a time. Leave it unset for an update
+   * that reads a whole tensor (a layer-wise trust ratio, a factored second moment).
+   */
+  readonly elementwise?: boolean;
+  /**
    * The step-dependent numbers of update `t` (1-based) at learning rate `lr` (lr, bias
    * corrections, decoupled decay): plain numbers, fed as graph inputs when compiled.
    *

@@ -24,6 +24,7 @@ const options = {
 @injectable()
 export class ClipByGlobalNorm implements ClippingPolicy {
   readonly name = 'global-norm';
+  readonly elementwise = true;
   readonly maxNorm: number;
 
   constructor(@inject(TOKENS.ClippingOptions) opts: OptionsOf<typeof options>) {

@@ -19,6 +19,7 @@ const options = {
 @injectable()
 export class ClipByValue implements ClippingPolicy {
   readonly name = 'value';
+  readonly elementwise = true;
   readonly clipValue: number;
 
   constructor(@inject(TOKENS.ClippingOptions) opts: OptionsOf<typeof options>) {

@@ -8,6 +8,12 @@ import { sqrt } from '../../ops/sqrt.js';
 export interface ClippingPolicy {
   readonly name: string;
   /**
+   * Whether `clip` works element by element, given the global norm (clipping by value or by the
+   * global norm; not by each tensor's own norm). A compiled step may then clip and update a large
+   * parameter a block of rows at a time.
+   */
+  readonly elementwise?: boolean;
+  /**
    * Clip the gradients. `globalNorm` is the L2 norm over all of them, computed once per step
    * (reported in every step event, and the input of global-norm clipping).
    */

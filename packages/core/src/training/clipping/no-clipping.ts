@@ -7,6 +7,7 @@ import type { ClippingPolicy } from './clipping-policy.js';
 @injectable()
 export class NoClipping implements ClippingPolicy {
   readonly name = 'none';
+  readonly elementwise = true;
 
   clip(grads: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
     return new Map(grads);

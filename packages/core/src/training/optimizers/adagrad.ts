@@ -31,6 +31,7 @@ export type AdagradOptions = OptionsOf<typeof options>;
 @injectable()
 export class Adagrad extends SlotOptimizer {
   readonly name = 'adagrad';
+  readonly elementwise = true;
   readonly lrDecay: number;
   readonly weightDecay: number;
   readonly initialAccumulator: number;

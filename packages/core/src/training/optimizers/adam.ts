@@ -35,6 +35,7 @@ export type AdamOptions = OptionsOf<typeof adamOptions>;
 @injectable()
 export class Adam extends SlotOptimizer {
   readonly name: string = 'adam';
+  readonly elementwise = true;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;

@@ -27,6 +27,7 @@ export type RMSPropOptions = OptionsOf<typeof options>;
 @injectable()
 export class RMSProp extends SlotOptimizer {
   readonly name = 'rmsprop';
+  readonly elementwise = true;
   readonly alpha: number;
   readonly eps: number;
   readonly weightDecay: number;

@@ -24,6 +24,7 @@ export type SGDOptions = OptionsOf<typeof options>;
 @injectable()
 export class SGD extends SlotOptimizer {
   readonly name = 'sgd';
+  readonly elementwise = true;
   readonly momentum: number;
   readonly dampening: number;
   readonly weightDecay: number;
