@@ -115,7 +115,6 @@ export interface CompileOptions {
   readonly blockBytes?: number;
 }
 
-
 export interface CompiledStepResult {
   /** Updates applied so far, this one included. */
   readonly step: number;
@@ -369,7 +368,10 @@ export class CompiledTrainer {
     if (rows) {
       const shape = [rows.count, ...this.params.get(keys[0])!.dims.slice(1)];
       slots = new Map(
-        [...slots].map(([k, s]) => [k, Object.fromEntries(Object.keys(s).map((n) => [n, { shape, dtype: 'float32' }]))]),
+        [...slots].map(([k, s]) => [
+          k,
+          Object.fromEntries(Object.keys(s).map((n) => [n, { shape, dtype: 'float32' }])),
+        ]),
       );
     }
     const key = `apply|${rows ? `rows ${rows.count}|` : ''}${keys.map((k) => this.paramLayout(k)).join(',')}`;
@@ -409,7 +411,8 @@ export class CompiledTrainer {
         held.set(name, new (currentOrt().Tensor)('float32', new Float32Array(whole.size), whole.dims));
       (view(held.get(name)!).data as Float32Array).set(value.data as Float32Array);
     };
-    for (const p of model.params) if (p.output && fetches[p.output] === null) keep(this.params, at.get(p.key)!, out[p.output]);
+    for (const p of model.params)
+      if (p.output && fetches[p.output] === null) keep(this.params, at.get(p.key)!, out[p.output]);
     for (const s of model.slotsOut) if (fetches[s.output] === null) keep(this.slots, slotOf(s.name), out[s.output]);
   }
 

@@ -14,7 +14,7 @@
 // Every block is the same values as the slice of the whole (the scatter adds zeros to the rows of
 // other blocks' indices).
 //
-//   pushRowSlices(modelProto.graph, (v) => shapes.get(v));   // how many producers were cut
+//   pushRowSlices(modelProto.graph, (v) => shapes.get(v), ['grads/embed.weight@0', ...]);   // how many producers were cut
 import type onnxProto from 'onnx-proto';
 import { freshNames, pruneGraph } from '../onnx-graph.js';
 import { ElemType, type INodeProto, tensorProto, tensorValues } from '../proto.js';
@@ -28,8 +28,16 @@ interface SliceOf {
   readonly end: number;
 }
 
-/** Rewrite `graph` in place (see the file's comment); returns how many producers were cut into slices. */
-export function pushRowSlices(graph: IGraphProto, shapeOf: (value: string) => readonly number[] | undefined): number {
+/**
+ * Rewrite `graph` in place (see the file's comment), starting from the Slices that make the graph
+ * outputs `blocks` (directly or through an Identity); other Slices (an LSTM's time steps, attention
+ * heads) are left as they are. Returns how many producers were cut into slices.
+ */
+export function pushRowSlices(
+  graph: IGraphProto,
+  shapeOf: (value: string) => readonly number[] | undefined,
+  blocks: readonly string[],
+): number {
   const shapes = new Map<string, readonly number[]>();
   let producer = new Map<string, INodeProto>();
   /** A value's shape: recorded by the tracer or here, or derived through Cast, Transpose, Reshape and Unsqueeze. */
@@ -56,6 +64,17 @@ export function pushRowSlices(graph: IGraphProto, shapeOf: (value: string) => re
   const fresh = freshNames(graph, 'rows');
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
   const outputs = new Set((graph.output ?? []).map((o) => o.name!));
+  const ours = new Set<INodeProto>();
+  {
+    const wanted = new Set(blocks);
+    const made = new Map<string, INodeProto>();
+    for (const n of graph.node ?? []) for (const o of n.output ?? []) made.set(o, n);
+    for (const name of wanted) {
+      let n = made.get(name);
+      if (n?.opType === 'Identity') n = made.get(n.input![0]);
+      if (n?.opType === 'Slice') ours.add(n);
+    }
+  }
   const int64 = (values: readonly number[], dims: readonly number[] = [values.length]): string => {
     const name = fresh('const');
     graph.initializer = [...(graph.initializer ?? []), tensorProto(name, values, ElemType.INT64, dims)];
@@ -67,9 +86,14 @@ export function pushRowSlices(graph: IGraphProto, shapeOf: (value: string) => re
     return t ? [...tensorValues(t).values].map(Number) : undefined;
   };
   const sliceOf = (n: INodeProto): SliceOf | undefined => {
-    if (n.opType !== 'Slice') return;
+    if (n.opType !== 'Slice' || !ours.has(n)) return;
     const [, starts, ends, axes, steps] = n.input ?? [];
-    const [b, e, a, st] = [constant(starts), constant(ends), axes ? constant(axes) : [0], steps ? constant(steps) : [1]];
+    const [b, e, a, st] = [
+      constant(starts),
+      constant(ends),
+      axes ? constant(axes) : [0],
+      steps ? constant(steps) : [1],
+    ];
     const dims = shape(n.input![0]);
     if (!b || !e || !a || !st || b.length !== 1 || a.length !== 1 || st[0] !== 1 || !dims) return;
     const axis = a[0] < 0 ? a[0] + dims.length : a[0];
@@ -87,13 +111,9 @@ export function pushRowSlices(graph: IGraphProto, shapeOf: (value: string) => re
   ): string => {
     shapes.set(v, dims);
     const out = fresh('Slice');
-    emitted.push({
-      name: out,
-      opType: 'Slice',
-      input: [v, int64([begin]), int64([end]), int64([axis])],
-      output: [out],
-      attribute: [],
-    });
+    const node = { name: out, opType: 'Slice', input: [v, int64([begin]), int64([end]), int64([axis])], output: [out] };
+    ours.add(node);
+    emitted.push(node);
     shapes.set(out, withDim(dims, axis, end - begin));
     return out;
   };

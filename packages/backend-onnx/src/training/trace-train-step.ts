@@ -388,7 +388,8 @@ function traceStep(s: StepSpec): TrainStepModel {
     const shapeOf = (v: string) => tb.shapeOf.get(v);
     const sums = rewriteGradientSums(proto.graph!, shapeOf);
     const folds = foldTransposes(proto.graph!, shapeOf, s.opset ?? 17);
-    rewrites = { ...sums, folds, rowSlices: pushRowSlices(proto.graph!, shapeOf) };
+    const blocks = grads.flatMap((g) => (g.rows ?? []).map((b) => b.output));
+    rewrites = { ...sums, folds, rowSlices: pushRowSlices(proto.graph!, shapeOf, blocks) };
   }
   if (backward && s.recompute !== false)
     recomputeCheapActivations(
