@@ -1,11 +1,12 @@
 // pushRowSlices on small traced graphs whose outputs are row blocks of a gradient-shaped value:
 // onnxruntime runs the graph before and after the rewrite, the blocks agree, and the whole value
 // is no longer computed.
-import { type Tensor, add, matMul, mul, reduceSum, scatterAdd, slice, transpose, uniformValues } from '@ganglion/core';
+import { type Tensor, add, matMul, mul, reduceSum, scatterAdd, slice, transpose } from '@ganglion/core';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { onnx } from '../proto.js';
 import { pushRowSlices } from './row-slices.js';
+import { rewriteDiff, uniformFeeds } from '../testing/rewrites.js';
 import { ShapeRecordingTrace } from './trace-train-step.js';
 
 const V = 10;
@@ -27,24 +28,8 @@ async function compare(
   const proto = onnx.ModelProto.decode(plain);
   const cuts = pushRowSlices(proto.graph!, (v) => tb.shapeOf.get(v), listed ? blocks.map((_, i) => `block${i}`) : []);
   const rewritten = onnx.ModelProto.encode(proto).finish();
-  const feeds: Record<string, ort.Tensor> = { ids: new ort.Tensor('int32', Int32Array.from([3, 0, 9, 3, 5, 7]), [6]) };
-  Object.entries(inputs).forEach(([name, shape], k) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    feeds[name] = new ort.Tensor('float32', Float32Array.from(uniformValues(k + 1, n, -1, 1)), shape);
-  });
-  const run = async (bytes: Uint8Array) => {
-    const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
-    const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
-    await session.release();
-    return out;
-  };
-  const [a, b] = [await run(plain), await run(rewritten)];
-  let maxDiff = 0;
-  for (const name of Object.keys(a)) {
-    expect(b[name].dims).toEqual(a[name].dims);
-    const [p, q] = [a[name].data as Float32Array, b[name].data as Float32Array];
-    for (let i = 0; i < p.length; i++) maxDiff = Math.max(maxDiff, Math.abs(p[i] - q[i]));
-  }
+  const feeds = { ...uniformFeeds(inputs), ids: new ort.Tensor('int32', Int32Array.from([3, 0, 9, 3, 5, 7]), [6]) };
+  const maxDiff = await rewriteDiff(plain, rewritten, feeds);
   const wholeShape = whole.shape.join(',');
   const wholeComputed = proto.graph!.node!.some((n) =>
     n.output!.some((o) => tb.shapeOf.get(o)?.join(',') === wholeShape),
