@@ -1,13 +1,15 @@
 // useOrt's options reach onnxruntime: wasm threads only where the page is cross-origin isolated,
 // and the execution providers go into every session Ganglion creates (asking onnxruntime-web for
-// WebGPU alone, in Node where there is none, fails to create the session, naming the model).
+// WebGPU alone, in Node where there is none, fails to create the session, naming the model); and
+// whether the bound module fills preallocated outputs is what each module does.
 import { BackendError, ParamStore, ReferenceBackend } from '@ganglion/core';
 import * as ortWeb from 'onnxruntime-web';
 import { afterEach, expect, it } from 'vitest';
 import { exportOnnx } from './export.js';
 import { ortNode, useOrtNode } from './node/index.js';
 import { createSession, runSession } from './ort-tensors.js';
-import { useOrt, withBinding } from './ort-runtime.js';
+import { fillsPreallocatedOutputs, useOrt, withBinding } from './ort-runtime.js';
+import { onnx } from './proto.js';
 import { charModel } from './testing/graphs.js';
 
 const isolated = globalThis as { crossOriginIsolated?: boolean };
@@ -53,4 +55,31 @@ it("spins onnxruntime's threads as the binding says, unless the session's option
   // The Node entry reads OMP_WAIT_POLICY when it binds; the tests run with PASSIVE.
   useOrtNode();
   expect(spin({})).toBe(process.env.OMP_WAIT_POLICY?.toLowerCase() === 'passive' ? '0' : '1');
+});
+
+it('says which module fills preallocated outputs, as each one does', async () => {
+  // An Add run with its output given as the middle of a larger buffer.
+  const input = { name: 'a', type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 4 }] } } } };
+  const model = onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'add',
+      node: [{ opType: 'Add', input: ['a', 'a'], output: ['c'] }],
+      input: [input],
+      output: [{ ...input, name: 'c' }],
+    },
+  }).finish();
+  const fills = async (ort: typeof ortNode | typeof ortWeb) => {
+    const session = await ort.InferenceSession.create(model);
+    const buffer = new Float32Array(12);
+    const a = new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4), [4]);
+    await session.run({ a }, { c: new ort.Tensor('float32', buffer.subarray(4, 8), [4]) });
+    await session.release();
+    return Array.from(buffer).join(',') === '0,0,0,0,2,4,6,8,0,0,0,0';
+  };
+  useOrtNode();
+  expect(fillsPreallocatedOutputs()).toBe(await fills(ortNode));
+  useOrt(ortWeb, {});
+  expect(fillsPreallocatedOutputs()).toBe(await fills(ortWeb));
 });

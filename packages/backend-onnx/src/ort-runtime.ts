@@ -39,6 +39,13 @@ export interface OrtOptions {
    * PASSIVE: the switch PyTorch users set for its OpenMP threads, which spin too.
    */
   readonly spinThreads?: boolean;
+  /**
+   * Whether the module writes a run's outputs into the tensors given as preallocated outputs
+   * (`session.run(feeds, { name: tensor })`). onnxruntime-node 1.30 does; onnxruntime-web 1.30
+   * returns the tensor given without writing into it. Without it, split steps copy each result into
+   * their buffers instead of updating them in place. Default false; the Node entry sets it.
+   */
+  readonly preallocatedOutputs?: boolean;
 }
 
 interface Binding {
@@ -71,6 +78,11 @@ export function currentOrt(): OrtModule {
       "no onnxruntime is bound: on Node import from '@ganglion/backend-onnx/node'; in a browser call useOrt(await import('onnxruntime-web'))",
     );
   return binding.ort;
+}
+
+/** Whether the bound module fills preallocated outputs (OrtOptions.preallocatedOutputs). */
+export function fillsPreallocatedOutputs(): boolean {
+  return binding?.options.preallocatedOutputs === true;
 }
 
 /** `options` with the binding's execution providers and thread spinning, where they do not name their own. */

@@ -16,7 +16,11 @@ process.env.ORT_DISABLE_TELEMETRY ??= '1';
  * OMP_WAIT_POLICY=PASSIVE.
  */
 export function useOrtNode(): void {
-  useOrt(ortNode, { collectGarbage, spinThreads: process.env.OMP_WAIT_POLICY?.toLowerCase() !== 'passive' });
+  useOrt(ortNode, {
+    collectGarbage,
+    preallocatedOutputs: true,
+    spinThreads: process.env.OMP_WAIT_POLICY?.toLowerCase() !== 'passive',
+  });
 }
 useOrtNode();
 

@@ -35,7 +35,7 @@ import {
   getBackend,
 } from '@ganglion/core';
 import type * as ort from 'onnxruntime-common';
-import { collectGarbage, currentOrt } from '../ort-runtime.js';
+import { collectGarbage, currentOrt, fillsPreallocatedOutputs } from '../ort-runtime.js';
 import { type FeedValue, feedSignature, toOrtTensor } from '../ort-tensors.js';
 import { splitBatch } from './micro-batches.js';
 import { BLOCK_BYTES, type RowBlock, rowBlocks } from './row-blocks.js';
@@ -284,14 +284,20 @@ export class CompiledTrainer {
     for (const s of model.scalars) input[s.input] = scalarTensor(opts.scale ?? 1);
     const fetches: Record<string, ort.Tensor | null> = { [model.loss!]: null, [model.gradNorm]: null };
     for (const t of model.taps) fetches[t.output] = null;
+    const fills = fillsPreallocatedOutputs();
     for (const g of model.grads) {
       const buffer = this.gradBuffer(g.key, g.spec);
       if (g.input) input[g.input] = buffer;
-      if (g.rows) for (const b of g.rows) fetches[b.output] = rowsOf(buffer, b);
-      else fetches[g.output!] = !g.input || model.inPlace.has(g.output!) ? buffer : null;
+      if (g.rows) for (const b of g.rows) fetches[b.output] = fills ? rowsOf(buffer, b) : null;
+      else fetches[g.output!] = fills && (!g.input || model.inPlace.has(g.output!)) ? buffer : null;
     }
     const out = await session.run(input, fetches);
-    for (const g of model.grads) if (!g.rows && fetches[g.output!] === null) this.grads.set(g.key, out[g.output!]);
+    for (const g of model.grads) {
+      if (g.rows && !fills) {
+        const buffer = this.grads.get(g.key)!;
+        for (const b of g.rows) (rowsOf(buffer, b).data as Float32Array).set(out[b.output].data as Float32Array);
+      } else if (!g.rows && fetches[g.output!] === null) this.grads.set(g.key, out[g.output!]);
+    }
     const loss = (out[model.loss!].data as Float32Array)[0];
     this.gradNormValue = (out[model.gradNorm].data as Float32Array)[0];
     if (this.watchSource && model.taps.length)
@@ -393,14 +399,15 @@ export class CompiledTrainer {
       `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
     const input: Record<string, ort.Tensor> = { [model.gradNorm]: scalarTensor(norm) };
     const fetches: Record<string, ort.Tensor | null> = {};
+    const inPlace = (output: string) => fillsPreallocatedOutputs() && model.inPlace.has(output);
     for (const p of model.params) {
       if (p.input) input[p.input] = view(this.params.get(at.get(p.key)!)!);
-      if (p.output) fetches[p.output] = p.input && model.inPlace.has(p.output) ? input[p.input] : null;
+      if (p.output) fetches[p.output] = p.input && inPlace(p.output) ? input[p.input] : null;
     }
     for (const g of model.grads) input[g.input!] = view(source.get(at.get(g.key)!)!);
     for (const s of model.slotsIn) input[s.input] = view(this.slots.get(slotOf(s.name))!);
     for (const s of model.slotsOut)
-      fetches[s.output] = model.inPlace.has(s.output) ? view(this.slots.get(slotOf(s.name))!) : null;
+      fetches[s.output] = inPlace(s.output) ? view(this.slots.get(slotOf(s.name))!) : null;
     for (const s of model.scalars) input[s.input] = scalarTensor(scalars[s.name]);
     const out = await session.run(onlyInputsOf(session, input), fetches);
     // Outputs not written in place: a whole group's replace the held tensors, a block's are copied into them.
