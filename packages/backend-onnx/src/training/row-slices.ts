@@ -16,7 +16,7 @@
 //
 //   pushRowSlices(modelProto.graph, (v) => shapes.get(v), ['grads/embed.weight@0', ...]);   // how many producers were cut
 import type onnxProto from 'onnx-proto';
-import { freshNames, pruneGraph } from '../onnx-graph.js';
+import { freshNames, indexGraph, pruneGraph } from '../onnx-graph.js';
 import { ElemType, type INodeProto, tensorProto, tensorValues } from '../proto.js';
 
 type IGraphProto = onnxProto.onnx.IGraphProto;
@@ -66,21 +66,22 @@ export function pushRowSlices(
   const outputs = new Set((graph.output ?? []).map((o) => o.name!));
   const ours = new Set<INodeProto>();
   {
-    const wanted = new Set(blocks);
-    const made = new Map<string, INodeProto>();
-    for (const n of graph.node ?? []) for (const o of n.output ?? []) made.set(o, n);
-    for (const name of wanted) {
+    const made = indexGraph(graph).producer;
+    for (const name of new Set(blocks)) {
       let n = made.get(name);
       if (n?.opType === 'Identity') n = made.get(n.input![0]);
       if (n?.opType === 'Slice') ours.add(n);
     }
   }
-  const int64 = (values: readonly number[], dims: readonly number[] = [values.length]): string => {
+  const addConstant = (values: readonly number[], type: ElemType, dims: readonly number[]): string => {
     const name = fresh('const');
-    graph.initializer = [...(graph.initializer ?? []), tensorProto(name, values, ElemType.INT64, dims)];
-    initializers.set(name, graph.initializer[graph.initializer.length - 1]);
+    const t = tensorProto(name, values, type, dims);
+    (graph.initializer ??= []).push(t);
+    initializers.set(name, t);
     return name;
   };
+  const int64 = (values: readonly number[], dims: readonly number[] = [values.length]): string =>
+    addConstant(values, ElemType.INT64, dims);
   const constant = (v: string | undefined): number[] | undefined => {
     const t = v ? initializers.get(v) : undefined;
     return t ? [...tensorValues(t).values].map(Number) : undefined;
@@ -172,8 +173,7 @@ export function pushRowSlices(
         const [b, e] = [int64([s.begin], []), int64([s.end], [])];
         const inside = op('And', [op('GreaterOrEqual', [y, b]), op('Less', [y, e])]);
         const local = op('Min', [op('Max', [op('Sub', [y, b]), int64([0], [])]), int64([s.end - s.begin - 1], [])]);
-        const zero = fresh('const');
-        graph.initializer = [...(graph.initializer ?? []), tensorProto(zero, [0], ElemType.FLOAT, [])];
+        const zero = addConstant([0], ElemType.FLOAT, []);
         node('ScatterND', [emitSlice(x, whole, 0, s.begin, s.end, emitted), local, op('Where', [inside, u, zero])]);
         return emitted;
       }
@@ -184,12 +184,15 @@ export function pushRowSlices(
 
   let count = 0;
   for (let pass = 0; pass < 16; pass++) {
-    producer = new Map<string, INodeProto>();
+    producer = indexGraph(graph).producer;
     const readers = new Map<string, INodeProto[]>();
-    for (const n of graph.node ?? []) {
-      for (const o of n.output ?? []) producer.set(o, n);
-      for (const i of new Set(n.input ?? [])) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
-    }
+    for (const n of graph.node ?? [])
+      for (const i of new Set(n.input ?? [])) {
+        if (!i) continue;
+        const rs = readers.get(i);
+        if (rs) rs.push(n);
+        else readers.set(i, [n]);
+      }
     const replaced = new Map<INodeProto, INodeProto[]>();
     for (const [v, rs] of readers) {
       const p = producer.get(v);
