@@ -14,7 +14,7 @@ export default defineConfig({
   resolve: { conditions: ['@ganglion/source', 'module', 'browser', 'development|production'] },
   server: { host: '127.0.0.1', headers: isolated },
   preview: { host: '127.0.0.1', headers: isolated },
-  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  optimizeDeps: { exclude: ['onnxruntime-web', 'onnxruntime-web/wasm', 'onnxruntime-web/webgpu'] },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -14,7 +14,8 @@ const { values } = parseArgs({
 const app = resolve(import.meta.dirname, '..');
 const outDir = resolve(app, 'test-output/bench-site');
 const configFile = resolve(app, 'vite.config.ts');
-await build({ configFile, logLevel: 'warn', build: { outDir } });
+// Unminified: tfjs wasm's threaded build does not start from a minified bundle (see src/bench.ts).
+await build({ configFile, logLevel: 'warn', build: { outDir, minify: false } });
 const server = await preview({ configFile, logLevel: 'warn', build: { outDir }, preview: { port: 0 } });
 const browser = await puppeteer.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',

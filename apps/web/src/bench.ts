@@ -5,12 +5,13 @@ import wasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?u
 import simdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import threadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { env } from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { NodeContender } from '../../bench/src/contender.js';
 import { compiledStepSession } from '../../bench/src/contenders/compiled-step.js';
 import { ganglionContender } from '../../bench/src/contenders/ganglion.js';
 import { tfjsLayersContender } from '../../bench/src/contenders/tfjs-layers.js';
 import { FULL_WORKLOAD, QUICK_WORKLOAD } from '../../bench/src/workload.js';
+import { loadOrtWeb } from './ort-web.js';
 
 interface Result {
   readonly name: string;
@@ -21,9 +22,6 @@ interface Result {
 }
 
 // The wasm binaries are served next to the page; tfjs would look beside its own script otherwise.
-// One tfjs wasm thread: its threaded build's worker does not survive bundling (it fails to start
-// in a cross-origin isolated page), and isolation is what gives onnxruntime-web its threads.
-env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 setWasmPaths({
   'tfjs-backend-wasm.wasm': wasmUrl,
   'tfjs-backend-wasm-simd.wasm': simdUrl,
@@ -33,21 +31,35 @@ setWasmPaths({
 const params = new URLSearchParams(location.search);
 const workload = params.has('quick') ? QUICK_WORKLOAD : FULL_WORKLOAD;
 const only = params.get('only')?.split(',');
-// `?threads=N` sets onnxruntime-web's wasm threads (default: up to 4 where the page is cross-origin isolated).
+// `?threads=N` sets the wasm threads of onnxruntime-web and of tfjs (default: up to 4 where the page
+// is cross-origin isolated, which Vite's servers make it).
 const threads = crossOriginIsolated ? Number(params.get('threads') ?? Math.min(4, navigator.hardwareConcurrency)) : 1;
+const threadsText = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+// tfjs wasm's threaded build starts its threads' worker from the source text of a function in the
+// bundle, which minifying breaks ("e is not defined" in the worker, and the backend never starts).
+// bench-browser.mjs builds the site unminified; a minified build (`npm run web:build`) gets one
+// tfjs thread, as the page then says.
+const unminified = function probe(value: number) {
+  return value + 1;
+}
+  .toString()
+  .includes('value + 1');
+const tfjsThreads = unminified ? threads : 1;
+if (tfjsThreads === 1) env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+else setThreadsCount(tfjsThreads);
 
 /** Ganglion's compiled training step (ganglion bench's ganglion-onnx) on onnxruntime-web's wasm. */
 const ganglionOrtWeb: NodeContender = {
   kind: 'node',
   name: 'ganglion-ort-web',
   framework: 'ganglion',
-  backend: `onnxruntime-web wasm, ${threads} thread${threads === 1 ? '' : 's'}`,
+  backend: `onnxruntime-web wasm, ${threadsText(threads)}`,
   description: "@ganglion/backend-onnx's compiled training step (compileTrainStep) in onnxruntime-web",
   pace: 'fast',
   available: async () => true,
   async prepare(w) {
     const onnx = await import('@ganglion/backend-onnx');
-    onnx.useOrt(await import('onnxruntime-web'), { executionProviders: ['wasm'], numThreads: threads });
+    onnx.useOrt(await loadOrtWeb('ort-web'), { executionProviders: ['wasm'], numThreads: threads });
     return compiledStepSession(onnx, w);
   },
 };
@@ -56,8 +68,8 @@ const contenders: NodeContender[] = [
   ganglionOrtWeb,
   ganglionContender('tfjs', 'slow'),
   tfjsLayersContender('cpu', 'slow'),
-  ganglionContender('tfjs-wasm', 'medium'),
-  tfjsLayersContender('wasm', 'medium'),
+  { ...ganglionContender('tfjs-wasm', 'medium'), backend: `tfjs wasm, ${threadsText(tfjsThreads)}` },
+  { ...tfjsLayersContender('wasm', 'medium'), backend: `tfjs wasm, ${threadsText(tfjsThreads)}` },
 ].filter((c) => !only || only.includes(c.name));
 
 const status = document.getElementById('bench-status')!;

@@ -30,6 +30,7 @@ import {
 } from '@ganglion/core';
 import { bindLayerResolver, layersModule } from '@ganglion/layers';
 import { builtinTokenizers } from '@ganglion/text';
+import { loadOrtWeb, type OrtWebEngine } from './ort-web.js';
 import { WEB_PRESETS, type WebPreset } from './presets.js';
 import { InputError } from './text-input.js';
 
@@ -60,13 +61,12 @@ export interface SessionOptions {
 }
 
 let backendReady: Promise<Backend> | undefined;
-let ortModule: Promise<typeof import('onnxruntime-web')> | undefined;
 
 /**
- * Bind onnxruntime-web (loaded on first use: its wasm is large) for the compiled steps of
+ * Bind onnxruntime-web (the build `loadOrtWeb` picks) for the compiled steps of
  * `engine`: wasm, or WebGPU with wasm for the ops WebGPU lacks. Sessions made before keep theirs.
  */
-async function bindOrtWeb(engine: 'ort-web' | 'ort-webgpu'): Promise<void> {
+async function bindOrtWeb(engine: OrtWebEngine): Promise<void> {
   if (engine === 'ort-webgpu') {
     if (!hasWebGpu()) throw new InputError('this browser has no WebGPU; choose the wasm engine');
     if (!(await navigator.gpu.requestAdapter()))
@@ -74,8 +74,10 @@ async function bindOrtWeb(engine: 'ort-web' | 'ort-webgpu'): Promise<void> {
   }
   // Several wasm threads only where the page is cross-origin isolated (Vite's servers send the headers).
   const numThreads = crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1;
-  const ort = await (ortModule ??= import('onnxruntime-web'));
-  useOrt(ort, { executionProviders: engine === 'ort-webgpu' ? ['webgpu', 'wasm'] : ['wasm'], numThreads });
+  useOrt(await loadOrtWeb(engine), {
+    executionProviders: engine === 'ort-webgpu' ? ['webgpu', 'wasm'] : ['wasm'],
+    numThreads,
+  });
 }
 
 /** The page's one backend: tfjs on its cpu kernels (no extra files to serve). */
