@@ -1,11 +1,11 @@
 // The page in a real browser: build the site, serve it on 127.0.0.1, drive Debian's Chromium
 // headless through puppeteer-core. Bad files give a visible message; 20 training steps on a pasted
-// text lower the loss; the inspector has a gradient norm for every node with parameters (as the
-// downloaded weights list them); generation prints text; and the downloaded checkpoint, put in a
-// folder, makes the CLI (`ganglion generate --temperature 0`) print the page's greedy text; the same
-// for a GPT over a BPE tokenizer the page learns from the text. The WebGPU engine (on SwiftShader)
-// gives wasm's losses, and without an adapter it is a message; after a reload the model the page
-// kept in IndexedDB comes back.
+// text lower the loss, on onnxruntime-web's plain wasm binary; the inspector has a gradient norm
+// for every node with parameters (as the downloaded weights list them); generation prints text; and
+// the downloaded checkpoint, put in a folder, makes the CLI (`ganglion generate --temperature 0`)
+// print the page's greedy text; the same for a GPT over a BPE tokenizer the page learns from the
+// text. The WebGPU engine (on SwiftShader) gives wasm's losses, and without an adapter it is a
+// message; after a reload the model the page kept in IndexedDB comes back.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -46,6 +46,8 @@ let browser: Browser;
 let page: Page;
 let cdp: CDPSession;
 const consoleErrors: string[] = [];
+/** The file names of the .wasm binaries the page fetched, in order. */
+const wasmFetched: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
@@ -81,6 +83,10 @@ beforeAll(async () => {
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith('.wasm')) wasmFetched.push(path.slice(path.lastIndexOf('/') + 1));
+  });
   cdp = await page.createCDPSession();
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: DOWNLOADS });
   const url = server.resolvedUrls?.local[0];
@@ -214,6 +220,11 @@ describe('the page in Chromium', () => {
     expect(losses[19]).toBeLessThan(losses[0]);
     ortLosses = losses;
     await page.screenshot({ path: join(OUT, 'screenshot-after-training.png'), fullPage: true });
+    // The wasm engine runs on onnxruntime-web's plain wasm binary, not the WebGPU-capable one of
+    // its default build (JSEP), which ran the char-LSTM step 2.6 times slower (docs/benchmarks.md).
+    const ort = wasmFetched.filter((f) => f.startsWith('ort-wasm'));
+    expect(ort.length).toBeGreaterThan(0);
+    expect(ort.filter((f) => /\.(jsep|asyncify|jspi)/.test(f))).toEqual([]);
   });
 
   test('generation prints text, greedy and sampled', async () => {
