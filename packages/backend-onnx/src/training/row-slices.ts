@@ -39,7 +39,7 @@ export function pushRowSlices(
   blocks: readonly string[],
 ): number {
   const shapes = new Map<string, readonly number[]>();
-  let producer = new Map<string, INodeProto>();
+  let producer = indexGraph(graph).producer;
   /** A value's shape: recorded by the tracer or here, or derived through Cast, Transpose, Reshape and Unsqueeze. */
   const shape = (v: string): readonly number[] | undefined => {
     const known = shapes.get(v) ?? shapeOf(v);
@@ -65,13 +65,10 @@ export function pushRowSlices(
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
   const outputs = new Set((graph.output ?? []).map((o) => o.name!));
   const ours = new Set<INodeProto>();
-  {
-    const made = indexGraph(graph).producer;
-    for (const name of new Set(blocks)) {
-      let n = made.get(name);
-      if (n?.opType === 'Identity') n = made.get(n.input![0]);
-      if (n?.opType === 'Slice') ours.add(n);
-    }
+  for (const name of new Set(blocks)) {
+    let n = producer.get(name);
+    if (n?.opType === 'Identity') n = producer.get(n.input![0]);
+    if (n?.opType === 'Slice') ours.add(n);
   }
   const addConstant = (values: readonly number[], type: ElemType, dims: readonly number[]): string => {
     const name = fresh('const');
@@ -184,7 +181,6 @@ export function pushRowSlices(
 
   let count = 0;
   for (let pass = 0; pass < 16; pass++) {
-    producer = indexGraph(graph).producer;
     const readers = new Map<string, INodeProto[]>();
     for (const n of graph.node ?? [])
       for (const i of new Set(n.input ?? [])) {
@@ -207,7 +203,7 @@ export function pushRowSlices(
     if (replaced.size === 0) break;
     graph.node = (graph.node ?? []).flatMap((n) => replaced.get(n) ?? [n]);
     pruneGraph(graph); // the cut producers, so their inputs' readers are the new slices
-    for (const t of graph.initializer ?? []) initializers.set(t.name!, t);
+    producer = indexGraph(graph).producer;
   }
   return count;
 }
