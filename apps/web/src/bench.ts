@@ -11,7 +11,7 @@ import { compiledStepSession } from '../../bench/src/contenders/compiled-step.js
 import { ganglionContender } from '../../bench/src/contenders/ganglion.js';
 import { tfjsLayersContender } from '../../bench/src/contenders/tfjs-layers.js';
 import { FULL_WORKLOAD, QUICK_WORKLOAD } from '../../bench/src/workload.js';
-import { loadOrtWeb } from './ort-web.js';
+import { defaultWasmThreads, loadOrtWeb } from './ort-web.js';
 
 interface Result {
   readonly name: string;
@@ -31,9 +31,9 @@ setWasmPaths({
 const params = new URLSearchParams(location.search);
 const workload = params.has('quick') ? QUICK_WORKLOAD : FULL_WORKLOAD;
 const only = params.get('only')?.split(',');
-// `?threads=N` sets the wasm threads of onnxruntime-web and of tfjs (default: up to 4 where the page
-// is cross-origin isolated, which Vite's servers make it).
-const threads = crossOriginIsolated ? Number(params.get('threads') ?? Math.min(4, navigator.hardwareConcurrency)) : 1;
+// `?threads=N` sets the wasm threads of onnxruntime-web and of tfjs (more than one only where the
+// page is cross-origin isolated).
+const threads = crossOriginIsolated ? Number(params.get('threads') ?? defaultWasmThreads()) : 1;
 const threadsText = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
 // tfjs wasm's threaded build starts its threads' worker from the source text of a function in the
 // bundle, which minifying breaks ("e is not defined" in the worker, and the backend never starts).

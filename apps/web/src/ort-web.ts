@@ -6,6 +6,9 @@ import type * as Ort from 'onnxruntime-web';
 
 export type OrtWebEngine = 'ort-web' | 'ort-webgpu';
 
+/** Wasm threads by default: up to 4 where the page is cross-origin isolated (Vite's servers send the headers), else 1. */
+export const defaultWasmThreads = (): number => (crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1);
+
 const builds = new Map<OrtWebEngine, Promise<typeof Ort>>();
 
 export function loadOrtWeb(engine: OrtWebEngine): Promise<typeof Ort> {

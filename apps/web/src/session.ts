@@ -30,7 +30,7 @@ import {
 } from '@ganglion/core';
 import { bindLayerResolver, layersModule } from '@ganglion/layers';
 import { builtinTokenizers } from '@ganglion/text';
-import { loadOrtWeb, type OrtWebEngine } from './ort-web.js';
+import { defaultWasmThreads, loadOrtWeb, type OrtWebEngine } from './ort-web.js';
 import { WEB_PRESETS, type WebPreset } from './presets.js';
 import { InputError } from './text-input.js';
 
@@ -72,11 +72,9 @@ async function bindOrtWeb(engine: OrtWebEngine): Promise<void> {
     if (!(await navigator.gpu.requestAdapter()))
       throw new InputError('this browser offers WebGPU but no adapter for it; choose the wasm engine');
   }
-  // Several wasm threads only where the page is cross-origin isolated (Vite's servers send the headers).
-  const numThreads = crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1;
   useOrt(await loadOrtWeb(engine), {
     executionProviders: engine === 'ort-webgpu' ? ['webgpu', 'wasm'] : ['wasm'],
-    numThreads,
+    numThreads: defaultWasmThreads(),
   });
 }
 
