@@ -37,6 +37,7 @@ import {
 import type * as ort from 'onnxruntime-common';
 import { collectGarbage, currentOrt, fillsPreallocatedOutputs } from '../ort-runtime.js';
 import { type FeedValue, feedSignature, toOrtTensor } from '../ort-tensors.js';
+import { type FusedApply, fuseApply } from './fused-apply.js';
 import { splitBatch } from './micro-batches.js';
 import { BLOCK_BYTES, type RowBlock, rowBlocks } from './row-blocks.js';
 import {
@@ -113,6 +114,12 @@ export interface CompileOptions {
    * a time when the optimizer and the clipping policy are elementwise (row-blocks.ts).
    */
   readonly blockBytes?: number;
+  /**
+   * Split mode: run an apply graph that is elementwise (every optimizer here, with clipping by
+   * global norm, by value or none) as one WebAssembly loop per parameter, in place (default true;
+   * fused-apply.ts). Other apply graphs, and every graph with false, run in onnxruntime.
+   */
+  readonly fusedApply?: boolean;
 }
 
 export interface CompiledStepResult {
@@ -170,6 +177,8 @@ export class CompiledTrainer {
   private readonly grads = new Map<string, ort.Tensor>();
   private gradNormValue = Number.NaN;
   private readonly sessions: SessionCache;
+  /** Fused apply kernels by apply key (null: that graph is not elementwise, onnxruntime runs it). */
+  private readonly kernels = new Map<string, { model: TrainStepModel; kernel: FusedApply } | null>();
   /** Whether to collect the copies onnxruntime-node returned before each phase. */
   private readonly collect: boolean;
 
@@ -338,14 +347,17 @@ export class CompiledTrainer {
     }
     if (source.size === 0) throw new TrainingError('apply: no gradients (call gradients(feeds) first, or pass them)');
     const norm = gradNorm ?? (grads ? await this.normOf(source) : this.gradNormValue);
-    if (this.collect) collectGarbage();
     const next = this.steps + 1;
     const t = this.optimizerSteps + 1;
     const lr = this.setup.schedule.lrAt(next, this.baseLr);
     const scalars = this.optimizer.stepScalars(lr, t);
     const used = new Set<string>();
     const run = (keys: string[], rows?: RowBlock) => this.applyGroup(keys, source, norm, scalars, used, rows);
+    // Only onnxruntime's apply graphs allocate (their outputs), so only they want the copies collected first.
+    let collected = !this.collect;
     for (const keys of this.groups(source.keys())) {
+      if (this.applyFused(keys, source, norm, scalars, used)) continue;
+      if (!collected) collected = (collectGarbage(), true);
       const whole = keys.filter((key) => !this.rowBlocks(key));
       if (whole.length) await run(whole);
       for (const key of keys) for (const rows of this.rowBlocks(key) ?? []) await run([key], rows);
@@ -354,7 +366,65 @@ export class CompiledTrainer {
     this.optimizerSteps = t;
     // The first update's graphs (no slots yet) are not needed again.
     await this.sessions.release((key) => key.startsWith('apply|') && !used.has(key));
+    for (const key of this.kernels.keys()) if (!used.has(key)) this.kernels.delete(key);
     return { step: next, lr };
+  }
+
+  /**
+   * Clip and update the parameters `keys` with the fused kernel of their apply graph, in place;
+   * false when that graph is not elementwise (or fusing is off).
+   */
+  private applyFused(
+    keys: string[],
+    source: ReadonlyMap<string, ort.Tensor>,
+    norm: number,
+    scalars: Record<string, number>,
+    used: Set<string>,
+  ): boolean {
+    if (this.options.fusedApply === false) return false;
+    const key = `apply|${keys.map((k) => this.paramLayout(k)).join(',')}`;
+    let entry = this.kernels.get(key);
+    if (entry === undefined) {
+      const model = traceApply({
+        graph: this.graph,
+        optimizer: this.optimizer,
+        clipping: this.setup.clipping,
+        keys,
+        slots: slotSpecsOf(this.slots, keys),
+        opset: this.options.opset,
+      });
+      const kernel = fuseApply(model.bytes);
+      entry = kernel ? { model, kernel } : null;
+      this.kernels.set(key, entry);
+    }
+    if (!entry) return false;
+    used.add(key);
+    const { model, kernel } = entry;
+    const at = new Map(model.params.map((p, i) => [p.key, keys[i]]));
+    const slotOf = (name: string) =>
+      `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
+    const arrays = new Map<string, Float32Array>();
+    const values = new Map<string, number>([[model.gradNorm, norm]]);
+    for (const p of model.params) {
+      const held = this.params.get(at.get(p.key)!)!.data as Float32Array;
+      if (p.input) arrays.set(p.input, held);
+      if (p.output) arrays.set(p.output, held);
+    }
+    for (const g of model.grads) arrays.set(g.input!, source.get(at.get(g.key)!)!.data as Float32Array);
+    for (const s of model.slotsIn) arrays.set(s.input, this.slots.get(slotOf(s.name))!.data as Float32Array);
+    for (const s of model.slotsOut) {
+      const name = slotOf(s.name);
+      const shape = s.spec.shape as number[];
+      let held = this.slots.get(name);
+      if (held?.dims.join('x') !== shape.join('x')) {
+        held = new (currentOrt().Tensor)('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+        this.slots.set(name, held);
+      }
+      arrays.set(s.output, held.data as Float32Array);
+    }
+    for (const s of model.scalars) values.set(s.input, scalars[s.name]);
+    kernel.run(arrays, values);
+    return true;
   }
 
   /**

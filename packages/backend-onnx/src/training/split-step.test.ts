@@ -102,8 +102,9 @@ describe('split compiled step', () => {
 
   it('one apply graph for all parameters equals one per graph node', async () => {
     const graph = gpt();
-    const perNode = trainer(graph, { mode: 'split' });
-    const whole = trainer(graph, { mode: 'split', applyGroups: 'all' });
+    // onnxruntime's apply graphs (a fused apply makes no sessions; fused-apply.test.ts).
+    const perNode = trainer(graph, { mode: 'split', fusedApply: false });
+    const whole = trainer(graph, { mode: 'split', applyGroups: 'all', fusedApply: false });
     for (const batch of batches(3)) await Promise.all([perNode.step(batch), whole.step(batch)]);
     // gradients + apply for embed, pos, ln_f and one shared by block1 and block2 (same shapes).
     expect(perNode.sessionCount).toBe(5);
@@ -129,8 +130,9 @@ describe('split compiled step', () => {
       const fused = make({ mode: 'fused' });
       // 200 bytes: the [11, 16] token table goes in blocks of 3, 3, 3 and 2 rows; clipping each
       // block by its own norm would not match the fused step, so 'norm' must update it whole.
-      const split = make({ mode: 'split', blockBytes: 200 });
-      const plain = make({ mode: 'split' });
+      // Row blocks are onnxruntime's apply graphs' (a fused apply never allocates a whole tensor).
+      const split = make({ mode: 'split', blockBytes: 200, fusedApply: false });
+      const plain = make({ mode: 'split', fusedApply: false });
       for (const batch of batches(3)) await Promise.all([fused.step(batch), split.step(batch), plain.step(batch)]);
       expect(maxDiff(fused, split)).toBeLessThan(1e-5);
       // The gradients graph returns the table's gradient as four outputs, computed a block at a time.
