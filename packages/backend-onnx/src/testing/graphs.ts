@@ -1,5 +1,6 @@
 // Test graphs shared by the export tests: every built-in layer alone (with symbolic batch and time
-// dims) and the char-LSTM, plus deterministic feeds for any (batch, time).
+// dims) and the char-LSTM, plus deterministic feeds for any (batch, time); and a small GPT with
+// its batches for the compiled-step tests.
 import {
   type Backend,
   type DType,
@@ -295,4 +296,34 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** Vocabulary of trainGpt and trainBatches. */
+export const TRAIN_VOCAB = 11;
+
+/**
+ * A small GPT to train (vocabulary TRAIN_VOCAB, width 16, `blocks` causal blocks, context 8). Its attention has no biases: the key bias's gradient is zero up to rounding
+ * (softmax ignores a constant added to every score), and Adam turns that rounding noise into
+ * steps of about lr whose sign depends on the order of float additions in each graph.
+ */
+export function trainGpt(blocks = 2): Graph {
+  const g = new GraphBuilder();
+  const ids = g.input('ids', ['batch', 'time'], 'int32');
+  const labels = g.input('labels', ['batch', 'time'], 'int32');
+  const embed = g.node('embed', new Embedding({ vocabSize: TRAIN_VOCAB, dim: 16, outputWeight: true }), ids);
+  let h = g.node('pos', new PositionEmbedding({ maxLen: 8, dim: 16 }), embed);
+  for (let i = 1; i <= blocks; i++)
+    h = g.node(`block${i}`, new TransformerBlock({ heads: 2, causal: true, bias: false }), h);
+  const logits = g.node('head', new TiedHead(), { x: g.node('ln_f', new LayerNorm(), h), weight: embed.out('weight') });
+  g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
+  return g.build();
+}
+
+/** Deterministic batches of [4, 8] token ids and next-token labels. */
+export function trainBatches(n: number, rows = 4) {
+  return Array.from({ length: n }, (_, k) => {
+    const ids = Int32Array.from({ length: rows * 8 }, (_, i) => (i * 7 + k * 3 + ((i * i) % 5)) % TRAIN_VOCAB);
+    const labels = Int32Array.from(ids, (_, i) => ids[(i + 1) % ids.length]);
+    return { ids: { data: ids, shape: [rows, 8] }, labels: { data: labels, shape: [rows, 8] } };
+  });
 }

@@ -3,33 +3,14 @@
 // slots as split steps whose apply graphs onnxruntime runs; a parameter of several blocks with a
 // size that is not a multiple of 4 included. Per-tensor norm clipping is not lowered.
 import { type Graph, GraphBuilder, ParamStore, ReferenceBackend, createTrainer } from '@ganglion/core';
-import {
-  Dense,
-  Embedding,
-  LayerNorm,
-  PositionEmbedding,
-  SoftmaxCrossEntropy,
-  TiedHead,
-  TransformerBlock,
-} from '@ganglion/layers';
+import { Dense, Embedding, SoftmaxCrossEntropy } from '@ganglion/layers';
 import { describe, expect, it } from 'vitest';
 import { CompiledTrainer } from './compiled-trainer.js';
 import { fuseApply } from './fused-apply.js';
 import { traceApply } from './trace-train-step.js';
+import { TRAIN_VOCAB, trainBatches, trainGpt } from '../testing/graphs.js';
 
-const V = 11;
-
-function gpt(): Graph {
-  const g = new GraphBuilder();
-  const ids = g.input('ids', ['batch', 'time'], 'int32');
-  const labels = g.input('labels', ['batch', 'time'], 'int32');
-  const embed = g.node('embed', new Embedding({ vocabSize: V, dim: 16, outputWeight: true }), ids);
-  let h = g.node('pos', new PositionEmbedding({ maxLen: 8, dim: 16 }), embed);
-  h = g.node('block1', new TransformerBlock({ heads: 2, causal: true, bias: false }), h);
-  const logits = g.node('head', new TiedHead(), { x: g.node('ln_f', new LayerNorm(), h), weight: embed.out('weight') });
-  g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
-  return g.build();
-}
+const V = TRAIN_VOCAB;
 
 /** A head of 4099 classes on 9 features: a 36,891-value weight (three blocks of the kernel, the last partial) and an odd bias. */
 function wide(): Graph {
@@ -40,14 +21,6 @@ function wide(): Graph {
   const logits = g.node('head', new Dense({ units: 4099 }), e);
   g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
   return g.build();
-}
-
-function batches(n: number) {
-  return Array.from({ length: n }, (_, k) => {
-    const ids = Int32Array.from({ length: 32 }, (_, i) => (i * 7 + k * 3 + ((i * i) % 5)) % V);
-    const labels = Int32Array.from(ids, (_, i) => ids[(i + 1) % ids.length]);
-    return { ids: { data: ids, shape: [4, 8] }, labels: { data: labels, shape: [4, 8] } };
-  });
 }
 
 function pair(graph: Graph, config: Parameters<typeof createTrainer>[0]) {
@@ -86,14 +59,14 @@ describe('fused apply', () => {
   ] as const)(
     '%s (%o), clipping by %s: the same bits as onnxruntime running the apply graph, 3 steps',
     async (optimizer, optimizerOptions, clipping) => {
-      const [fused, onnx] = pair(gpt(), {
+      const [fused, onnx] = pair(trainGpt(1), {
         optimizer,
         optimizerOptions,
         lr: 1e-2,
         clipping,
         clippingOptions: clipping === 'value' ? { clipValue: 0.05 } : clipping === 'none' ? {} : { maxNorm: 0.5 },
       });
-      for (const batch of batches(3)) {
+      for (const batch of trainBatches(3)) {
         const [a, b] = [await fused.step(batch), await onnx.step(batch)];
         expect(a.loss).toBe(b.loss);
       }
@@ -112,7 +85,7 @@ describe('fused apply', () => {
       clipping: 'global-norm',
       clippingOptions: { maxNorm: 1 },
     });
-    for (const batch of batches(3)) await Promise.all([fused.step(batch), onnx.step(batch)]);
+    for (const batch of trainBatches(3)) await Promise.all([fused.step(batch), onnx.step(batch)]);
     expect(differing(fused, onnx)).toEqual([]);
     const moved = fused.paramStore(new ReferenceBackend()).get('head.kernel').dataSync();
     const start = ParamStore.initialize(wide(), 5, new ReferenceBackend()).get('head.kernel').dataSync();
@@ -122,7 +95,7 @@ describe('fused apply', () => {
   });
 
   it('clipping by each tensor norm reads whole tensors: not lowered, onnxruntime runs it', () => {
-    const graph = gpt();
+    const graph = trainGpt(1);
     const trainer = createTrainer({ optimizer: 'adamw', lr: 1e-2, clipping: 'norm', clippingOptions: { maxNorm: 1 } });
     const model = traceApply({
       graph,

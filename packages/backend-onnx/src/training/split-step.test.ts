@@ -4,40 +4,14 @@
 // over K micro-batches equals one step on the whole batch; and the two-phase API (gradients, then
 // apply with gradients handed back) equals `step`; watched messages come from the gradients graph.
 import { type Graph, GraphBuilder, ParamStore, ReferenceBackend, Runtime, createTrainer, tensor } from '@ganglion/core';
-import {
-  Dense,
-  Embedding,
-  LSTM,
-  LayerNorm,
-  PositionEmbedding,
-  SoftmaxCrossEntropy,
-  TiedHead,
-  TransformerBlock,
-} from '@ganglion/layers';
+import { Dense, Embedding, LSTM, SoftmaxCrossEntropy } from '@ganglion/layers';
 import { TfjsBackend } from '@ganglion/backend-tfjs';
 import { describe, expect, it } from 'vitest';
 import { type CompileOptions, CompiledTrainer, compileTrainStep } from './compiled-trainer.js';
 import { splitBatch } from './micro-batches.js';
+import { TRAIN_VOCAB, trainBatches, trainGpt } from '../testing/graphs.js';
 
-const V = 11;
-
-/**
- * A two-block GPT. Its attention has no biases: the key bias's gradient is zero up to rounding
- * (softmax ignores a constant added to every score), and Adam turns that rounding noise into
- * steps of about lr whose sign depends on the order of float additions in each graph.
- */
-function gpt(): Graph {
-  const g = new GraphBuilder();
-  const ids = g.input('ids', ['batch', 'time'], 'int32');
-  const labels = g.input('labels', ['batch', 'time'], 'int32');
-  const embed = g.node('embed', new Embedding({ vocabSize: V, dim: 16, outputWeight: true }), ids);
-  let h = g.node('pos', new PositionEmbedding({ maxLen: 8, dim: 16 }), embed);
-  for (let i = 1; i <= 2; i++)
-    h = g.node(`block${i}`, new TransformerBlock({ heads: 2, causal: true, bias: false }), h);
-  const logits = g.node('head', new TiedHead(), { x: g.node('ln_f', new LayerNorm(), h), weight: embed.out('weight') });
-  g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
-  return g.build();
-}
+const V = TRAIN_VOCAB;
 
 function charLstm(): Graph {
   const g = new GraphBuilder();
@@ -48,15 +22,6 @@ function charLstm(): Graph {
   const logits = g.node('head', new Dense({ units: V }), h);
   g.output('loss', g.node('loss', new SoftmaxCrossEntropy(), { logits, labels }));
   return g.build();
-}
-
-/** Deterministic batches of [4, 8] token ids and next-token labels. */
-function batches(n: number, rows = 4) {
-  return Array.from({ length: n }, (_, k) => {
-    const ids = Int32Array.from({ length: rows * 8 }, (_, i) => (i * 7 + k * 3 + ((i * i) % 5)) % V);
-    const labels = Int32Array.from(ids, (_, i) => ids[(i + 1) % ids.length]);
-    return { ids: { data: ids, shape: [rows, 8] }, labels: { data: labels, shape: [rows, 8] } };
-  });
 }
 
 const setup = () =>
@@ -85,13 +50,13 @@ function maxDiff(a: CompiledTrainer, b: CompiledTrainer): number {
 
 describe('split compiled step', () => {
   it.each([
-    ['small GPT', gpt],
+    ['small GPT', () => trainGpt()],
     ['char-LSTM', charLstm],
   ] as const)('%s: gradients + per-node apply equals the fused step over 3 steps', async (_, build) => {
     const graph = build();
     const fused = trainer(graph, { mode: 'fused' });
     const split = trainer(graph, { mode: 'split' });
-    for (const batch of batches(3)) {
+    for (const batch of trainBatches(3)) {
       const [a, b] = [await fused.step(batch), await split.step(batch)];
       expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5);
       expect(Math.abs(a.gradNorm - b.gradNorm)).toBeLessThan(1e-5);
@@ -101,11 +66,11 @@ describe('split compiled step', () => {
   });
 
   it('one apply graph for all parameters equals one per graph node', async () => {
-    const graph = gpt();
+    const graph = trainGpt();
     // onnxruntime's apply graphs (a fused apply makes no sessions; fused-apply.test.ts).
     const perNode = trainer(graph, { mode: 'split', fusedApply: false });
     const whole = trainer(graph, { mode: 'split', applyGroups: 'all', fusedApply: false });
-    for (const batch of batches(3)) await Promise.all([perNode.step(batch), whole.step(batch)]);
+    for (const batch of trainBatches(3)) await Promise.all([perNode.step(batch), whole.step(batch)]);
     // gradients + apply for embed, pos, ln_f and one shared by block1 and block2 (same shapes).
     expect(perNode.sessionCount).toBe(5);
     expect(whole.sessionCount).toBe(2);
@@ -119,7 +84,7 @@ describe('split compiled step', () => {
   ] as const)(
     'gradients and parameters above blockBytes, clipped by %s, train as the fused step does (apply in row blocks: %s)',
     async (clipping, blocked) => {
-      const graph = gpt();
+      const graph = trainGpt();
       const make = (options: CompileOptions) =>
         new CompiledTrainer(
           graph,
@@ -133,10 +98,10 @@ describe('split compiled step', () => {
       // Row blocks are onnxruntime's apply graphs' (a fused apply never allocates a whole tensor).
       const split = make({ mode: 'split', blockBytes: 200, fusedApply: false });
       const plain = make({ mode: 'split', fusedApply: false });
-      for (const batch of batches(3)) await Promise.all([fused.step(batch), split.step(batch), plain.step(batch)]);
+      for (const batch of trainBatches(3)) await Promise.all([fused.step(batch), split.step(batch), plain.step(batch)]);
       expect(maxDiff(fused, split)).toBeLessThan(1e-5);
       // The gradients graph returns the table's gradient as four outputs, computed a block at a time.
-      const model = await split.prepare(batches(1)[0]);
+      const model = await split.prepare(trainBatches(1)[0]);
       expect(model.grads.find((g) => g.key === 'embed.weight')?.rows?.map((b) => b.count)).toEqual([3, 3, 3, 2]);
       expect(model.rewrites.rowSlices).toBeGreaterThan(0);
       expect(split.sessionCount > plain.sessionCount).toBe(blocked);
@@ -145,10 +110,10 @@ describe('split compiled step', () => {
   );
 
   it('accumulating K micro-batches gives the gradients of the whole batch (mean loss)', async () => {
-    const graph = gpt();
+    const graph = trainGpt();
     const whole = trainer(graph, { mode: 'split' });
     const accum = trainer(graph, { mode: 'split' });
-    const [batch] = batches(1, 8);
+    const [batch] = trainBatches(1, 8);
     const a = await whole.gradients(batch);
     const expected = new Map([...a.grads].map(([k, v]) => [k, Float32Array.from(v)]));
     await accum.gradients(batch); // allocates the buffers; zeroed below
@@ -172,7 +137,7 @@ describe('split compiled step', () => {
   });
 
   it('gradAccum K trains as one step on the whole batch (SGD with momentum, 3 steps)', async () => {
-    const graph = gpt();
+    const graph = trainGpt();
     const sgd = () =>
       createTrainer({
         optimizer: 'sgd',
@@ -188,7 +153,7 @@ describe('split compiled step', () => {
       mode: 'split',
       gradAccum: 4,
     });
-    for (const batch of batches(3, 8)) {
+    for (const batch of trainBatches(3, 8)) {
       const [a, b] = [await whole.step(batch), await accum.step(batch)];
       expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5);
       expect(Math.abs(a.gradNorm - b.gradNorm)).toBeLessThan(1e-5);
@@ -201,7 +166,7 @@ describe('split compiled step', () => {
     const graph = charLstm();
     const stepped = trainer(graph, { mode: 'split' });
     const twoPhase = trainer(graph, { mode: 'split' });
-    for (const batch of batches(3)) {
+    for (const batch of trainBatches(3)) {
       const a = await stepped.step(batch);
       const g = await twoPhase.gradients(batch);
       // As an all-reduce over two workers with the same batch would: (g + g) / 2, in new arrays.
@@ -226,7 +191,7 @@ describe('split compiled step', () => {
         values.push(...m.grad.dataSync());
       });
       const compiled = compileTrainStep(runtime, setup(), { mode });
-      for (const b of batches(2))
+      for (const b of trainBatches(2))
         await compiled.step({
           ids: tensor(b.ids.data, b.ids.shape, 'int32', backend),
           labels: tensor(b.labels.data, b.labels.shape, 'int32', backend),
@@ -246,10 +211,10 @@ describe('split compiled step', () => {
 
   it('updates only its own buffers in place: the weights it was given and those it handed out keep their values', async () => {
     const tfjs = await TfjsBackend.create('cpu');
-    const runtime = new Runtime(gpt(), { seed: 3, backend: tfjs });
+    const runtime = new Runtime(trainGpt(), { seed: 3, backend: tfjs });
     const before = new Map([...runtime.params.entries()].map(([k, t]) => [k, Float32Array.from(t.dataSync())]));
     const compiled = compileTrainStep(runtime, setup(), { mode: 'split' });
-    const [b1, b2] = batches(2);
+    const [b1, b2] = trainBatches(2);
     await compiled.step(b1);
     const handedOut = compiled.paramStore(tfjs);
     const snapshot = new Map([...handedOut.entries()].map(([k, t]) => [k, Float32Array.from(t.dataSync())]));
