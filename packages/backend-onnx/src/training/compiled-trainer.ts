@@ -385,14 +385,7 @@ export class CompiledTrainer {
     const key = `apply|${keys.map((k) => this.paramLayout(k)).join(',')}`;
     let entry = this.kernels.get(key);
     if (entry === undefined) {
-      const model = traceApply({
-        graph: this.graph,
-        optimizer: this.optimizer,
-        clipping: this.setup.clipping,
-        keys,
-        slots: slotSpecsOf(this.slots, keys),
-        opset: this.options.opset,
-      });
+      const model = this.traceApplyOf(keys, slotSpecsOf(this.slots, keys));
       const kernel = fuseApply(model.bytes);
       entry = kernel ? { model, kernel } : null;
       this.kernels.set(key, entry);
@@ -400,9 +393,7 @@ export class CompiledTrainer {
     if (!entry) return false;
     used.add(key);
     const { model, kernel } = entry;
-    const at = new Map(model.params.map((p, i) => [p.key, keys[i]]));
-    const slotOf = (name: string) =>
-      `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
+    const { at, slotOf } = groupNames(model, keys);
     const arrays = new Map<string, Float32Array>();
     const values = new Map<string, number>([[model.gradNorm, norm]]);
     for (const p of model.params) {
@@ -453,20 +444,13 @@ export class CompiledTrainer {
     const key = `apply|${rows ? `rows ${rows.count}|` : ''}${keys.map((k) => this.paramLayout(k)).join(',')}`;
     used.add(key);
     const { model, session } = await this.sessions.get(key, () =>
-      traceApply({
-        graph: this.graph,
-        optimizer: this.optimizer,
-        clipping: this.setup.clipping,
+      this.traceApplyOf(
         keys,
         slots,
-        shapes: rows && new Map([[keys[0], [rows.count, ...this.params.get(keys[0])!.dims.slice(1)]]]),
-        opset: this.options.opset,
-      }),
+        rows && new Map([[keys[0], [rows.count, ...this.params.get(keys[0])!.dims.slice(1)]]]),
+      ),
     );
-    // The model was traced for some group of these shapes: its i-th names are this group's keys[i].
-    const at = new Map(model.params.map((p, i) => [p.key, keys[i]]));
-    const slotOf = (name: string) =>
-      `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
+    const { at, slotOf } = groupNames(model, keys);
     const input: Record<string, ort.Tensor> = { [model.gradNorm]: scalarTensor(norm) };
     const fetches: Record<string, ort.Tensor | null> = {};
     const inPlace = (output: string) => fillsPreallocatedOutputs() && model.inPlace.has(output);
@@ -491,6 +475,24 @@ export class CompiledTrainer {
     for (const p of model.params)
       if (p.output && fetches[p.output] === null) keep(this.params, at.get(p.key)!, out[p.output]);
     for (const s of model.slotsOut) if (fetches[s.output] === null) keep(this.slots, slotOf(s.name), out[s.output]);
+  }
+
+  /** The apply graph (clipping + update) of the parameters `keys`, with these slots and, for a block, shapes. */
+  private traceApplyOf(
+    keys: string[],
+    slots: ReadonlyMap<string, Record<string, TensorSpec>>,
+    shapes?: ReadonlyMap<string, readonly number[]>,
+  ): TrainStepModel {
+    const { graph, optimizer } = this;
+    return traceApply({
+      graph,
+      optimizer,
+      clipping: this.setup.clipping,
+      keys,
+      slots,
+      shapes,
+      opset: this.options.opset,
+    });
   }
 
   /**
@@ -705,6 +707,17 @@ export function compileTrainStep(
     options,
     source instanceof Runtime ? source : undefined,
   );
+}
+
+/**
+ * Which of the group `keys` each of an apply model's parameters and slots is: the model was traced
+ * for some group of these shapes, and names its values by position (its i-th are keys[i]'s).
+ */
+function groupNames(model: TrainStepModel, keys: readonly string[]) {
+  const at = new Map(model.params.map((p, i) => [p.key, keys[i]]));
+  const slotOf = (name: string) =>
+    `${at.get(name.slice(0, name.lastIndexOf('.')))}${name.slice(name.lastIndexOf('.'))}`;
+  return { at, slotOf };
 }
 
 /** A view of rows `start` to `start + count` of a float32 tensor (its first dimension), sharing its buffer. */
